@@ -1,0 +1,250 @@
+//! A typed async client for the native API.
+//!
+//! It exchanges its key pair for a token on first use and logs in again once when the token
+//! is refused (expired), so callers never handle tokens themselves.
+
+use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::lifecycle::Action;
+use crate::model::*;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{} ({status}){}", .detail.message, .detail.field.as_ref().map(|f| format!(" [field: {f}]")).unwrap_or_default())]
+    Api { status: u16, detail: ErrorDetail },
+    /// The server could not be reached, or the connection broke.
+    #[error("could not reach the server at {url}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered something that is not the API's JSON.
+    #[error("unexpected answer from the server ({status}): {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+impl ClientError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api { detail, .. } => Some(detail.code),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one server and one key pair. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    access_key: String,
+    secret_key: String,
+    token: Arc<Mutex<Option<String>>>,
+}
+
+impl Client {
+    /// `server` is the base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn new(server: &str, access_key: &str, secret_key: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("http client"),
+            base: server.trim_end_matches('/').to_string(),
+            access_key: access_key.to_string(),
+            secret_key: secret_key.to_string(),
+            token: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+        let url = self.base.clone();
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport { url, source })?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(ClientError::Api {
+                status: status.as_u16(),
+                detail: body.error,
+            }),
+            Err(_) => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            }),
+        }
+    }
+
+    /// Exchanges the key pair for a token.
+    pub async fn login(&self) -> Result<Token, ClientError> {
+        let req = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .basic_auth(&self.access_key, Some(&self.secret_key));
+        let token: Token = self.send(req).await?;
+        *self.token.lock().expect("token lock") = Some(token.token.clone());
+        Ok(token)
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<Vec<(String, String)>>,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        for attempt in 0..2 {
+            let token = self.token.lock().expect("token lock").clone();
+            let token = match token {
+                Some(t) => t,
+                None => self.login().await?.token,
+            };
+            let mut req = self
+                .http
+                .request(method.clone(), self.url(path))
+                .bearer_auth(token);
+            if let Some(q) = &query {
+                req = req.query(q);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            match self.send(req).await {
+                Err(ClientError::Api { status, .. })
+                    if status == StatusCode::UNAUTHORIZED && attempt == 0 =>
+                {
+                    *self.token.lock().expect("token lock") = None;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
+        self.send(self.http.get(self.url("/healthz"))).await
+    }
+
+    pub async fn me(&self) -> Result<User, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/me", None, None)
+            .await
+    }
+
+    pub async fn create_task(&self, task: &CreateTask) -> Result<Task, ClientError> {
+        self.call(Method::POST, "/api/v1/tasks", None, Some(task))
+            .await
+    }
+
+    pub async fn get_task(&self, id: &str) -> Result<Task, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/api/v1/tasks/{id}"), None, None)
+            .await
+    }
+
+    pub async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskList, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/tasks", Some(query_pairs(query)), None)
+            .await
+    }
+
+    pub async fn edit_task(&self, id: &str, edit: &EditTask) -> Result<Task, ClientError> {
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/tasks/{id}"),
+            None,
+            Some(edit),
+        )
+        .await
+    }
+
+    /// Applies `action` to every task in `req.ids`; skipped tasks are reported, not raised.
+    pub async fn batch(
+        &self,
+        action: Action,
+        req: &ActionRequest,
+    ) -> Result<ActionResponse, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/tasks/actions/{action}"),
+            None,
+            Some(req),
+        )
+        .await
+    }
+
+    /// Applies `action` to one task; a refusal is an error (409 for an illegal transition).
+    pub async fn act(
+        &self,
+        id: &str,
+        action: Action,
+        req: &ActionRequest,
+    ) -> Result<ActionOutcome, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/tasks/{id}/{action}"),
+            None,
+            Some(req),
+        )
+        .await
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<Project>, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/projects", None, None)
+            .await
+    }
+
+    pub async fn create_project(&self, project: &CreateProject) -> Result<Project, ClientError> {
+        self.call(Method::POST, "/api/v1/projects", None, Some(project))
+            .await
+    }
+
+    pub async fn list_queues(&self) -> Result<Vec<Queue>, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/queues", None, None)
+            .await
+    }
+
+    pub async fn create_queue(&self, queue: &CreateQueue) -> Result<Queue, ClientError> {
+        self.call(Method::POST, "/api/v1/queues", None, Some(queue))
+            .await
+    }
+
+    pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {
+        self.call(Method::POST, "/api/v1/users", None, Some(user))
+            .await
+    }
+}
+
+/// A query struct as `key=value` pairs; `None` fields are left out.
+fn query_pairs<T: Serialize>(query: &T) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(query) else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some((k, s)),
+            other => Some((k, other.to_string())),
+        })
+        .collect()
+}

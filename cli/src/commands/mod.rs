@@ -1,0 +1,6 @@
+//! One module per top-level subcommand.
+
+pub mod admin;
+pub mod bench;
+pub mod server;
+pub mod task;

@@ -1,0 +1,152 @@
+//! `runyard server` and `runyard up`.
+
+use crate::config::{self, ClientConfig};
+use anyhow::{Context, Result};
+use clap::Args;
+use runyard_daemon::{Config, Daemon};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RUNYARD_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Where the SQLite database and generated credentials live (default: the user's data dir).
+    #[arg(long, env = "RUNYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL (postgres://user:pass@host/db) instead of the embedded SQLite.
+    #[arg(long, env = "RUNYARD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = runyard_daemon::http::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RUNYARD_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Where the data lives (default: the user's data dir).
+    #[arg(long, env = "RUNYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    Ok(dirs::data_dir()
+        .context("no data directory: set HOME or pass --data-dir")?
+        .join("runyard"))
+}
+
+fn env_key_pair() -> Option<(String, String)> {
+    match (
+        std::env::var("RUNYARD_ACCESS_KEY"),
+        std::env::var("RUNYARD_SECRET_KEY"),
+    ) {
+        (Ok(a), Ok(s)) if !a.is_empty() && !s.is_empty() => Some((a, s)),
+        _ => None,
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn start(config: Config) -> Result<Daemon> {
+    tracing::info!(?config, "starting");
+    let daemon = Daemon::build(config).await?;
+    if let Some(path) = &daemon.credentials_file {
+        eprintln!(
+            "Generated an admin key pair: {} (mode 0600)",
+            path.display()
+        );
+    }
+    Ok(daemon)
+}
+
+pub async fn server(args: ServerArgs) -> Result<ExitCode> {
+    init_tracing();
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let config = Config {
+        database_url: args.database_url,
+        max_body_bytes: args.max_body_bytes,
+        admin_key_pair: env_key_pair(),
+        ..Config::new(args.bind, data_dir)
+    };
+    let daemon = start(config).await?;
+    tracing::info!(address = %daemon.local_addr(), "listening");
+    println!("Runyard listening on http://{}", daemon.local_addr());
+    daemon.run_until_stopped(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn up(args: UpArgs) -> Result<ExitCode> {
+    init_tracing();
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let env_pair = env_key_pair();
+    let daemon = start(Config {
+        admin_key_pair: env_pair.clone(),
+        ..Config::new(args.bind, data_dir.clone())
+    })
+    .await?;
+    let url = format!("http://{}", daemon.local_addr());
+    let (access_key, secret_key) = match env_pair {
+        Some(pair) => pair,
+        None => read_credentials(&data_dir)?,
+    };
+    let path = config::save_file(&ClientConfig {
+        server: Some(url.clone()),
+        access_key: Some(access_key),
+        secret_key: Some(secret_key),
+    })?;
+    println!("Runyard is up at {url}");
+    println!(
+        "Data: {}  CLI config: {}",
+        data_dir.display(),
+        path.display()
+    );
+    println!("Try: runyard task create --project demo --name hello --script train.py");
+    daemon.run_until_stopped(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The admin key pair the first start wrote to the data dir.
+fn read_credentials(data_dir: &std::path::Path) -> Result<(String, String)> {
+    let path = runyard_daemon::auth::credentials_path(data_dir);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "could not read {}: set RUNYARD_ACCESS_KEY and RUNYARD_SECRET_KEY to an admin key pair",
+            path.display()
+        )
+    })?;
+    let c: ClientConfig =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    match (c.access_key, c.secret_key) {
+        (Some(a), Some(s)) => Ok((a, s)),
+        _ => anyhow::bail!("{} lacks access_key or secret_key", path.display()),
+    }
+}

@@ -1,0 +1,497 @@
+//! `runyard task …`: create, list, show, and one subcommand per lifecycle action.
+
+use crate::output;
+use crate::Ctx;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use runyard_api::{
+    Action, ActionRequest, ActionResponse, Container, CreateTask, EntryKind, Environment,
+    Execution, Param, Script, Task, TaskQuery, TaskType,
+};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// Create a task: a Draft, or Pending at once with --queue.
+    Create(Box<CreateArgs>),
+    /// List tasks, newest first.
+    List(ListArgs),
+    /// Show one task.
+    Show { id: String },
+    /// Put tasks in a queue (Draft or Aborted -> Pending).
+    Enqueue {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        queue: String,
+    },
+    /// Take tasks out of their queue (Pending -> Draft).
+    Dequeue(Ids),
+    /// Clear a previous run (Completed, Aborted or Failed -> Draft).
+    Reset(Ids),
+    /// Stop running tasks.
+    Abort(Reasoned),
+    /// Stop the running children of tasks.
+    AbortChildren(Reasoned),
+    /// Enqueue failed tasks again, in their last queue unless --queue is given.
+    Retry {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        queue: Option<String>,
+    },
+    /// Make tasks read-only (Completed, Aborted or Failed -> Published).
+    Publish(Ids),
+    /// Move tasks to their project's archive.
+    Archive(Ids),
+    /// Bring tasks back from the archive.
+    Restore(Ids),
+    /// Delete archived tasks and everything they own.
+    Delete(Ids),
+    /// Make editable Draft copies of tasks.
+    Clone {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Name of the copy (default "Clone Of <name>").
+        #[arg(long)]
+        name: Option<String>,
+        /// Project of the copy (default: the source's).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Move tasks to another project.
+    Move {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        project: String,
+    },
+    /// Add or remove tags.
+    Tag {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long = "add", value_name = "TAG")]
+        add: Vec<String>,
+        #[arg(long = "remove", value_name = "TAG")]
+        remove: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct Ids {
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct Reasoned {
+    #[arg(required = true)]
+    ids: Vec<String>,
+    /// Recorded as the status reason.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    project: String,
+    #[arg(long)]
+    name: String,
+    /// training, testing, inference, data_processing, application, monitor, controller, optimizer, service, qc, custom
+    #[arg(long = "type", default_value = "training")]
+    kind: String,
+    #[arg(long)]
+    comment: Option<String>,
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Git repository URL.
+    #[arg(long)]
+    repo: Option<String>,
+    #[arg(long, conflicts_with_all = ["tag_ref", "commit"])]
+    branch: Option<String>,
+    #[arg(long = "git-tag", id = "tag_ref", conflicts_with = "commit")]
+    git_tag: Option<String>,
+    #[arg(long)]
+    commit: Option<String>,
+    /// A script to run (path inside the repository or working dir).
+    #[arg(long, conflicts_with_all = ["module", "code_file"])]
+    script: Option<String>,
+    /// A Python module to run with `python -m`.
+    #[arg(long, conflicts_with = "code_file")]
+    module: Option<String>,
+    /// A local file whose content becomes the task's custom code.
+    #[arg(long)]
+    code_file: Option<PathBuf>,
+    /// The interpreter (default python3).
+    #[arg(long)]
+    binary: Option<String>,
+    #[arg(long)]
+    workdir: Option<String>,
+    /// A hyperparameter of the Args section, passed to the script as --KEY VALUE.
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    args: Vec<String>,
+    /// An environment variable for the task.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// A requirements.txt to record with the task.
+    #[arg(long, conflicts_with = "packages")]
+    requirements: Option<PathBuf>,
+    /// Packages to install, space separated.
+    #[arg(long)]
+    packages: Option<String>,
+    #[arg(long)]
+    docker_image: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    docker_args: Option<String>,
+    /// A bash script run in the container before the environment is set up.
+    #[arg(long)]
+    startup_script: Option<PathBuf>,
+    #[arg(long)]
+    output_uri: Option<String>,
+    /// Enqueue at once instead of saving a Draft.
+    #[arg(long)]
+    queue: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    project: Option<String>,
+    /// Only tasks in this status (repeatable; wire or UI names).
+    #[arg(long = "status")]
+    status: Vec<String>,
+    /// List the archive instead of active tasks.
+    #[arg(long)]
+    archived: bool,
+    /// Only tasks carrying this tag (repeatable: all must match).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+fn key_value(s: &str, flag: &str) -> Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("{flag} takes KEY=VALUE, got '{s}'"),
+    }
+}
+
+fn read(path: &Path, flag: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("{flag}: could not read {}", path.display()))
+}
+
+fn build_create(a: CreateArgs) -> Result<CreateTask> {
+    let kind = TaskType::parse(&a.kind).with_context(|| {
+        let all: Vec<_> = TaskType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("--type must be one of {}", all.join(", "))
+    })?;
+    let mut script = Script {
+        repository: a.repo,
+        branch: a.branch,
+        tag: a.git_tag,
+        commit: a.commit,
+        binary: a.binary,
+        working_dir: a.workdir,
+        ..Default::default()
+    };
+    if let Some(s) = a.script {
+        script.entry_point = Some(s);
+    } else if let Some(m) = a.module {
+        script.entry_kind = EntryKind::Module;
+        script.entry_point = Some(m);
+    } else if let Some(f) = a.code_file {
+        script.entry_kind = EntryKind::Code;
+        script.code = Some(read(&f, "--code-file")?);
+        script.entry_point = f.file_name().map(|n| n.to_string_lossy().into_owned());
+    }
+    if let Some(r) = a.requirements {
+        script.requirements = Some(read(&r, "--requirements")?);
+    }
+    let mut task = CreateTask {
+        name: a.name,
+        project: Some(a.project),
+        kind,
+        comment: a.comment.unwrap_or_default(),
+        tags: a.tags,
+        script,
+        environment: Environment {
+            packages: a.packages,
+            ..Default::default()
+        },
+        container: Container {
+            image: a.docker_image,
+            arguments: a.docker_args,
+            setup_script: a
+                .startup_script
+                .map(|p| read(&p, "--startup-script"))
+                .transpose()?,
+        },
+        execution: Execution {
+            output_uri: a.output_uri,
+            queue: None,
+        },
+        queue: a.queue,
+        ..Default::default()
+    };
+    for kv in a.args {
+        let (k, v) = key_value(&kv, "--arg")?;
+        task.hyperparams.entry("Args".into()).or_default().insert(
+            k,
+            Param {
+                value: v,
+                ..Default::default()
+            },
+        );
+    }
+    for kv in a.env {
+        let (k, v) = key_value(&kv, "--env")?;
+        task.environment.variables.insert(k, v);
+    }
+    Ok(task)
+}
+
+fn print_tasks(ctx: &Ctx, tasks: &[Task], total: u64) {
+    if ctx.json {
+        return output::json(&serde_json::json!({ "tasks": tasks, "total": total }));
+    }
+    let rows = tasks
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.name.clone(),
+                t.status.display_name().to_string()
+                    + if t.status_message == "stopping" {
+                        " (stopping)"
+                    } else {
+                        ""
+                    },
+                t.project_name.clone(),
+                t.kind.as_str().to_string(),
+                t.tags.join(","),
+                output::ago(t.last_update),
+            ]
+        })
+        .collect();
+    output::table(
+        &["ID", "NAME", "STATUS", "PROJECT", "TYPE", "TAGS", "UPDATED"],
+        rows,
+    );
+    if (tasks.len() as u64) < total {
+        eprintln!("({} of {total} shown; use --limit)", tasks.len());
+    }
+}
+
+fn print_task(ctx: &Ctx, t: &Task) {
+    if ctx.json {
+        return output::json(t);
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let time =
+        |v: Option<chrono::DateTime<chrono::Utc>>| v.map(|t| t.to_rfc3339()).unwrap_or_default();
+    output::fields(&[
+        ("id", t.id.clone()),
+        ("name", t.name.clone()),
+        ("project", t.project_name.clone()),
+        ("type", t.kind.as_str().to_string()),
+        (
+            "status",
+            format!("{} ({})", t.status.display_name(), t.status),
+        ),
+        ("status reason", t.status_reason.clone()),
+        ("status message", t.status_message.clone()),
+        ("user", t.user.clone()),
+        ("tags", t.tags.join(", ")),
+        ("system tags", t.system_tags.join(", ")),
+        ("parent", opt(&t.parent)),
+        ("comment", t.comment.clone()),
+        ("created", t.created.to_rfc3339()),
+        ("started", time(t.started)),
+        ("completed", time(t.completed)),
+        ("last update", t.last_update.to_rfc3339()),
+        ("worker", opt(&t.worker)),
+        ("queue", opt(&t.execution.queue)),
+        ("repository", opt(&t.script.repository)),
+        ("entry point", opt(&t.script.entry_point)),
+    ]);
+}
+
+/// Prints each task's outcome; exit 0 only if every task succeeded.
+fn print_outcomes(ctx: &Ctx, r: &ActionResponse) -> ExitCode {
+    if ctx.json {
+        output::json(r);
+    } else {
+        let rows = r
+            .results
+            .iter()
+            .map(|o| {
+                let detail = match (&o.error, &o.new_id, o.affected) {
+                    (Some(e), _, _) => e.clone(),
+                    (_, Some(n), _) => format!("new task {n}"),
+                    (_, _, Some(n)) => format!("{n} children aborted"),
+                    _ => o
+                        .status
+                        .map(|s| s.display_name().to_string())
+                        .unwrap_or_else(|| "deleted".into()),
+                };
+                vec![
+                    o.id.clone(),
+                    if o.ok { "ok".into() } else { "skipped".into() },
+                    detail,
+                ]
+            })
+            .collect();
+        output::table(&["ID", "OUTCOME", "DETAIL"], rows);
+    }
+    if r.skipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn batch(ctx: &Ctx, action: Action, req: ActionRequest) -> Result<ExitCode> {
+    let r = ctx.client()?.batch(action, &req).await?;
+    Ok(print_outcomes(ctx, &r))
+}
+
+fn ids(ids: Vec<String>) -> ActionRequest {
+    ActionRequest {
+        ids,
+        ..Default::default()
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
+    match cmd {
+        TaskCommand::Create(a) => {
+            let task = ctx.client()?.create_task(&build_create(*a)?).await?;
+            print_task(ctx, &task);
+            Ok(ExitCode::SUCCESS)
+        }
+        TaskCommand::List(a) => {
+            let q = TaskQuery {
+                project: a.project,
+                status: (!a.status.is_empty()).then(|| a.status.join(",")),
+                archived: a.archived,
+                tag: (!a.tags.is_empty()).then(|| a.tags.join(",")),
+                limit: Some(a.limit),
+                ..Default::default()
+            };
+            let list = ctx.client()?.list_tasks(&q).await?;
+            print_tasks(ctx, &list.tasks, list.total);
+            Ok(ExitCode::SUCCESS)
+        }
+        TaskCommand::Show { id } => {
+            print_task(ctx, &ctx.client()?.get_task(&id).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        TaskCommand::Enqueue { ids, queue } => {
+            batch(
+                ctx,
+                Action::Enqueue,
+                ActionRequest {
+                    ids,
+                    queue: Some(queue),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::Dequeue(a) => batch(ctx, Action::Dequeue, ids(a.ids)).await,
+        TaskCommand::Reset(a) => batch(ctx, Action::Reset, ids(a.ids)).await,
+        TaskCommand::Abort(a) => {
+            batch(
+                ctx,
+                Action::Abort,
+                ActionRequest {
+                    ids: a.ids,
+                    reason: a.reason,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::AbortChildren(a) => {
+            batch(
+                ctx,
+                Action::AbortChildren,
+                ActionRequest {
+                    ids: a.ids,
+                    reason: a.reason,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::Retry { ids, queue } => {
+            batch(
+                ctx,
+                Action::Retry,
+                ActionRequest {
+                    ids,
+                    queue,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::Publish(a) => batch(ctx, Action::Publish, ids(a.ids)).await,
+        TaskCommand::Archive(a) => batch(ctx, Action::Archive, ids(a.ids)).await,
+        TaskCommand::Restore(a) => batch(ctx, Action::Restore, ids(a.ids)).await,
+        TaskCommand::Delete(a) => batch(ctx, Action::Delete, ids(a.ids)).await,
+        TaskCommand::Clone { ids, name, project } => {
+            batch(
+                ctx,
+                Action::Clone,
+                ActionRequest {
+                    ids,
+                    name,
+                    project,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::Move { ids, project } => {
+            batch(
+                ctx,
+                Action::Move,
+                ActionRequest {
+                    ids,
+                    project: Some(project),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        TaskCommand::Tag { ids, add, remove } => {
+            if add.is_empty() && remove.is_empty() {
+                bail!("give --add TAG and/or --remove TAG");
+            }
+            let mut code = ExitCode::SUCCESS;
+            for (action, tags) in [(Action::AddTag, add), (Action::RemoveTag, remove)] {
+                if !tags.is_empty() {
+                    let c = batch(
+                        ctx,
+                        action,
+                        ActionRequest {
+                            ids: ids.clone(),
+                            tags,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                    if c != ExitCode::SUCCESS {
+                        code = c;
+                    }
+                }
+            }
+            Ok(code)
+        }
+    }
+}

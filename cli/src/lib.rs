@@ -1,0 +1,89 @@
+//! The `runyard` command line. [`main_impl`] is the whole binary, so tests can run the exact
+//! same logic through a copy of it.
+
+mod commands;
+mod config;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Orchestrate machine-learning experiments: queue tasks, run them on your workers, compare.
+#[derive(Parser)]
+#[command(name = "runyard", version, propagate_version = true)]
+pub struct Cli {
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Server URL (default: RUNYARD_SERVER, the client config, or http://127.0.0.1:8080).
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Server(commands::server::ServerArgs),
+    /// Quickstart: the daemon on its embedded defaults, with the CLI configured to use it.
+    Up(commands::server::UpArgs),
+    /// Create, list, inspect and act on tasks.
+    #[command(subcommand)]
+    Task(commands::task::TaskCommand),
+    /// List and create projects.
+    #[command(subcommand)]
+    Project(commands::admin::ProjectCommand),
+    /// List and create queues.
+    #[command(subcommand)]
+    Queue(commands::admin::QueueCommand),
+    /// Manage users and their key pairs.
+    #[command(subcommand)]
+    User(commands::admin::UserCommand),
+    /// Load generators that measure the daemon.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+/// Global options every command sees.
+pub struct Ctx {
+    pub json: bool,
+    pub server: Option<String>,
+}
+
+impl Ctx {
+    pub fn client(&self) -> anyhow::Result<runyard_api::Client> {
+        config::client(self.server.as_deref())
+    }
+}
+
+/// Runs the CLI; the exit code is 0 on success, 1 when some of a batch was refused, 2 on error.
+pub fn main_impl() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let ctx = Ctx {
+        json: cli.json,
+        server: cli.server,
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => commands::server::server(args).await,
+            Command::Up(args) => commands::server::up(args).await,
+            Command::Task(cmd) => commands::task::run(&ctx, cmd).await,
+            Command::Project(cmd) => commands::admin::project(&ctx, cmd).await,
+            Command::Queue(cmd) => commands::admin::queue(&ctx, cmd).await,
+            Command::User(cmd) => commands::admin::user(&ctx, cmd).await,
+            Command::Bench(cmd) => commands::bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runyard_cli::main_impl()
+}

@@ -1,0 +1,252 @@
+//! Authentication: key pairs (argon2-hashed secrets), signed expiring tokens, and the admin
+//! key pair created at first start.
+
+use crate::error::{Error, Result};
+use crate::store::{Principal, Store};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::distributions::{Alphanumeric, DistString};
+use runyard_api::{Credentials, Role, Token};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Default and longest token lifetimes, in seconds.
+pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 24 * 3600;
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Verified key pairs kept so HTTP Basic requests do not pay for argon2 every time.
+const BASIC_CACHE_ENTRIES: usize = 4096;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    name: String,
+    role: Role,
+    iat: i64,
+    exp: i64,
+}
+
+pub struct Auth {
+    store: Arc<Store>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// access key -> (sha256 of the secret, principal)
+    basic_cache: Mutex<HashMap<String, ([u8; 32], Principal)>>,
+}
+
+/// A new access key (24 uppercase letters and digits) and secret (48 characters).
+pub fn generate_key_pair() -> (String, String) {
+    let access = Alphanumeric
+        .sample_string(&mut rand::thread_rng(), 24)
+        .to_ascii_uppercase();
+    let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 48);
+    (access, secret)
+}
+
+/// An argon2 PHC string for `secret`.
+pub fn hash_secret(secret: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a secret: {e}")))
+}
+
+fn verify_secret(secret: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+impl Auth {
+    /// Loads (or creates, on the first start of the first replica) the token signing key.
+    pub async fn new(store: Arc<Store>) -> Result<Auth> {
+        let key = store
+            .setting_or_init("token_signing_key", || {
+                Alphanumeric.sample_string(&mut rand::thread_rng(), 64)
+            })
+            .await?;
+        Ok(Auth {
+            store,
+            encoding: EncodingKey::from_secret(key.as_bytes()),
+            decoding: DecodingKey::from_secret(key.as_bytes()),
+            basic_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks a key pair and returns its owner.
+    pub async fn verify_key_pair(&self, access_key: &str, secret: &str) -> Result<Principal> {
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if let Some((d, p)) = self.basic_cache.lock().expect("cache lock").get(access_key) {
+            if *d == digest {
+                return Ok(p.clone());
+            }
+        }
+        let refused = || Error::Unauthorized("invalid access key or secret".into());
+        let (hash, principal) = self
+            .store
+            .access_key(access_key)
+            .await?
+            .ok_or_else(refused)?;
+        let secret = secret.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        if !ok {
+            return Err(refused());
+        }
+        let mut cache = self.basic_cache.lock().expect("cache lock");
+        if cache.len() >= BASIC_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(access_key.to_string(), (digest, principal.clone()));
+        Ok(principal)
+    }
+
+    /// Signs a token for `who`, valid for `ttl_seconds`.
+    pub fn issue(&self, who: &Principal, ttl_seconds: u64) -> Result<Token> {
+        let now = chrono::Utc::now();
+        let exp = now + chrono::Duration::seconds(ttl_seconds.min(MAX_TOKEN_TTL_SECONDS) as i64);
+        let claims = Claims {
+            sub: who.user_id.clone(),
+            name: who.name.clone(),
+            role: who.role,
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok(Token {
+            token,
+            expires_at: exp,
+        })
+    }
+
+    /// Resolves an `Authorization` header value (Bearer token or Basic key pair).
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
+        let header = header.ok_or_else(|| {
+            Error::Unauthorized(
+                "authentication required: send a Bearer token or HTTP Basic key pair".into(),
+            )
+        })?;
+        if let Some(token) = header.strip_prefix("Bearer ") {
+            let data = jsonwebtoken::decode::<Claims>(
+                token.trim(),
+                &self.decoding,
+                &Validation::new(Algorithm::HS256),
+            )
+            .map_err(|e| Error::Unauthorized(format!("invalid token: {e}")))?;
+            let c = data.claims;
+            return Ok(Principal {
+                user_id: c.sub,
+                name: c.name,
+                role: c.role,
+            });
+        }
+        if let Some(encoded) = header.strip_prefix("Basic ") {
+            let (key, secret) = decode_basic(encoded)?;
+            return self.verify_key_pair(&key, &secret).await;
+        }
+        Err(Error::Unauthorized(
+            "unsupported Authorization scheme: use Bearer or Basic".into(),
+        ))
+    }
+
+    /// Creates a user with a fresh key pair.
+    pub async fn create_user(&self, name: &str, role: Role) -> Result<Credentials> {
+        if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "name",
+                "must be 1 to 128 characters without control characters",
+            ));
+        }
+        let (access_key, secret_key) = generate_key_pair();
+        let user = self
+            .store
+            .create_user(name.trim(), role, &access_key, &hash_secret(&secret_key)?)
+            .await?;
+        Ok(Credentials {
+            user,
+            access_key,
+            secret_key,
+        })
+    }
+}
+
+/// Splits a Basic credential into key and secret.
+pub fn decode_basic(encoded: &str) -> Result<(String, String)> {
+    let bad = || Error::Unauthorized("malformed Basic credentials".into());
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (key, secret) = text.split_once(':').ok_or_else(bad)?;
+    Ok((key.to_string(), secret.to_string()))
+}
+
+/// The file an admin key pair generated at first start is written to.
+pub fn credentials_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("credentials.toml")
+}
+
+/// Makes sure an admin can log in. With `env_pair` (from `RUNYARD_ACCESS_KEY` and
+/// `RUNYARD_SECRET_KEY`) that key pair is made an admin key; otherwise, when no key exists at
+/// all, one is generated and written to `<data_dir>/credentials.toml` (mode 0600), whose path
+/// is returned.
+pub async fn bootstrap_admin(
+    store: &Store,
+    data_dir: &Path,
+    env_pair: Option<(String, String)>,
+) -> Result<Option<PathBuf>> {
+    if let Some((access, secret)) = env_pair {
+        let hash = hash_secret(&secret)?;
+        match store.user_by_name("admin").await? {
+            Some(admin) => store.put_access_key(&admin.id, &access, &hash).await?,
+            None => {
+                store
+                    .create_user("admin", Role::Admin, &access, &hash)
+                    .await?;
+            }
+        }
+        return Ok(None);
+    }
+    if store.count_access_keys().await? > 0 {
+        return Ok(None);
+    }
+    let (access, secret) = generate_key_pair();
+    store
+        .create_user("admin", Role::Admin, &access, &hash_secret(&secret)?)
+        .await?;
+    let path = credentials_path(data_dir);
+    let body = format!(
+        "# Runyard admin key pair, generated at first start. Keep it secret.\naccess_key = \"{access}\"\nsecret_key = \"{secret}\"\n"
+    );
+    write_private(&path, &body)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+    Ok(Some(path))
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(body.as_bytes())
+}

@@ -1,0 +1,91 @@
+//! The daemon's one error type: services return it, `http::error` turns it into a response.
+
+use runyard_api::{ErrorCode, InvalidTransition, TaskStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request field is missing or invalid.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// No entity of that kind has that id or name.
+    #[error("no {kind} '{id}'")]
+    NotFound { kind: &'static str, id: String },
+    /// The action is not valid in the task's status.
+    #[error(transparent)]
+    Transition(#[from] InvalidTransition),
+    /// The entity exists already or is in use.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// A fault of ours or of the database; the details go to the log, not the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Error {
+        Error::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Invalid { .. } => ErrorCode::InvalidRequest,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Transition(_) => ErrorCode::InvalidTransition,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    pub fn valid_states(&self) -> Vec<TaskStatus> {
+        match self {
+            Error::Transition(t) => t.valid_states(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}

@@ -1,0 +1,124 @@
+//! Health, login, users, projects and queues.
+
+use super::extract::{AppJson, AppQuery, Caller};
+use super::AppState;
+use crate::auth::DEFAULT_TOKEN_TTL_SECONDS;
+use crate::error::{Error, Result};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use runyard_api::{
+    CreateProject, CreateQueue, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Queue,
+    Role, Token, User,
+};
+use serde_json::{json, Value};
+
+/// Liveness and database reachability. Needs no token.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "healthy"), (status = 503, description = "database unreachable")))]
+pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    match s.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "database unreachable"})),
+        ),
+    }
+}
+
+/// Exchange a key pair (HTTP Basic) or a valid token (Bearer) for a new signed token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", params(LoginQuery),
+    responses((status = 200, body = Token), (status = 401, body = ErrorBody)))]
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<LoginQuery>,
+) -> Result<Json<Token>> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let who = s.auth.authenticate(header).await?;
+    Ok(Json(s.auth.issue(
+        &who,
+        q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
+    )?))
+}
+
+/// The calling user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = User)))]
+pub async fn me(State(s): State<AppState>, Caller(who): Caller) -> Result<Json<User>> {
+    s.store
+        .user_by_name(&who.name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::Unauthorized("the user no longer exists".into()))
+}
+
+/// Create a user and a key pair for them (admins only). The secret is shown once.
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", request_body = CreateUser,
+    responses((status = 201, body = Credentials), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppJson(req): AppJson<CreateUser>,
+) -> Result<(StatusCode, Json<Credentials>)> {
+    if who.role != Role::Admin {
+        return Err(Error::Forbidden("only admins can create users".into()));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(s.auth.create_user(&req.name, req.role).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = Vec<Project>)))]
+pub async fn list_projects(State(s): State<AppState>) -> Result<Json<Vec<Project>>> {
+    Ok(Json(s.store.list_projects().await?))
+}
+
+/// Create a project (and its missing parents): `a/b/c`.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", request_body = CreateProject,
+    responses((status = 201, body = Project), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_project(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppJson(req): AppJson<CreateProject>,
+) -> Result<(StatusCode, Json<Project>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.store
+                .create_project(&req.name, &req.description, &who.user_id)
+                .await?,
+        ),
+    ))
+}
+
+/// A project by id or path (URL-encode the slashes).
+#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", params(("id" = String, Path)),
+    responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
+pub async fn get_project(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Project>> {
+    Ok(Json(s.store.project(&id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", responses((status = 200, body = Vec<Queue>)))]
+pub async fn list_queues(State(s): State<AppState>) -> Result<Json<Vec<Queue>>> {
+    Ok(Json(s.store.list_queues().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/queues", tag = "queues", request_body = CreateQueue,
+    responses((status = 201, body = Queue), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_queue(
+    State(s): State<AppState>,
+    AppJson(req): AppJson<CreateQueue>,
+) -> Result<(StatusCode, Json<Queue>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_queue(req.name.trim()).await?),
+    ))
+}

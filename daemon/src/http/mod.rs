@@ -1,0 +1,130 @@
+//! The HTTP API: the native REST API under `/api/v1`, its OpenAPI document, and `/healthz`.
+//!
+//! Architecture invariant: only this module knows about axum; handlers are thin and call
+//! `services` or `store`, and only `runyard_api` types go on the wire.
+
+mod admin;
+mod error;
+mod extract;
+mod tasks;
+
+pub use extract::parse_json;
+
+use crate::auth::Auth;
+use crate::error::Error;
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub auth: Arc<Auth>,
+}
+
+/// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+static MAX_BODY_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BODY_BYTES);
+
+fn max_body_bytes() -> usize {
+    MAX_BODY_BYTES.load(Ordering::Relaxed)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues and users."),
+    paths(
+        admin::health, admin::login, admin::me, admin::create_user,
+        admin::list_projects, admin::create_project, admin::get_project,
+        admin::list_queues, admin::create_queue,
+        tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
+    ),
+    modifiers(&SecurityAddon)
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        openapi.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("basic", Vec::<String>::new()),
+        ]);
+    }
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// Resolves the caller from the `Authorization` header and refuses anonymous requests.
+async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.auth.authenticate(header).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn not_found(req: Request) -> Error {
+    Error::NotFound {
+        kind: "route",
+        id: format!("{} {}", req.method(), req.uri().path()),
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState, max_body: usize) -> Router {
+    MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
+    let api = Router::new()
+        .route("/me", get(admin::me))
+        .route("/users", post(admin::create_user))
+        .route(
+            "/projects",
+            get(admin::list_projects).post(admin::create_project),
+        )
+        .route("/projects/{id}", get(admin::get_project))
+        .route("/queues", get(admin::list_queues).post(admin::create_queue))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/actions/{action}", post(tasks::batch))
+        .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))
+        .route("/tasks/{id}/{action}", post(tasks::act))
+        .route("/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        // Login authenticates the key pair itself.
+        .route("/auth/login", post(admin::login));
+    Router::new()
+        .route("/healthz", get(admin::health))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,108 @@
+//! `/api/v1/tasks`: create, read, list, edit and act.
+
+use super::extract::{AppJson, AppQuery, Caller};
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::services::tasks as service;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use runyard_api::{
+    Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, ErrorBody, Task,
+    TaskList, TaskQuery,
+};
+
+fn parse_action(name: &str) -> Result<Action> {
+    Action::parse(name).ok_or_else(|| {
+        let known = runyard_api::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Error::invalid(
+            "action",
+            format!("unknown action '{name}' (known: {known})"),
+        )
+    })
+}
+
+/// Create a task: a Draft, or Pending at once when `queue` is given.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask,
+    responses((status = 201, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppJson(req): AppJson<CreateTask>,
+) -> Result<(StatusCode, Json<Task>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create(&s.store, &who, req).await?),
+    ))
+}
+
+/// List tasks, newest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    AppQuery(q): AppQuery<TaskQuery>,
+) -> Result<Json<TaskList>> {
+    let (tasks, total) = service::list(&s.store, q).await?;
+    Ok(Json(TaskList { tasks, total }))
+}
+
+/// Read one task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Task>> {
+    Ok(Json(service::get(&s.store, &id).await?))
+}
+
+/// Edit a task: name, comment and tags in any status; everything else on Drafts only.
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)), request_body = EditTask,
+    responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn edit(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<EditTask>,
+) -> Result<Json<Task>> {
+    Ok(Json(service::edit(&s.store, &id, req).await?))
+}
+
+/// Apply an action to many tasks. Tasks the action is not valid for are skipped and reported.
+#[utoipa::path(post, path = "/api/v1/tasks/actions/{action}", tag = "tasks",
+    params(("action" = Action, Path, description = "enqueue, dequeue, reset, abort, abort_children, retry, publish, archive, restore, delete, add_tag, remove_tag, clone, move, started, completed, failed, stopped, ping")),
+    request_body = ActionRequest,
+    responses((status = 200, body = ActionResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn batch(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(action): Path<String>,
+    AppJson(req): AppJson<ActionRequest>,
+) -> Result<Json<ActionResponse>> {
+    let action = parse_action(&action)?;
+    Ok(Json(service::act(&s.store, &who, action, req).await?))
+}
+
+/// Apply an action to one task; an action not valid in its status is a 409 naming the valid states.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/{action}", tag = "tasks",
+    params(("id" = String, Path), ("action" = Action, Path)),
+    request_body = ActionRequest,
+    responses((status = 200, body = ActionOutcome), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn act(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, action)): Path<(String, String)>,
+    AppJson(req): AppJson<ActionRequest>,
+) -> Result<Json<ActionOutcome>> {
+    let action = parse_action(&action)?;
+    if !req.ids.is_empty() {
+        return Err(Error::invalid(
+            "ids",
+            "the task is in the path; use /api/v1/tasks/actions/{action} for a batch",
+        ));
+    }
+    Ok(Json(
+        service::act_one(&s.store, &who, &id, action, req).await?,
+    ))
+}

@@ -1,0 +1,150 @@
+//! The Runyard daemon as a library: [`Daemon::build`] opens the store, makes sure an admin
+//! can log in, binds the listener; [`Daemon::run_until_stopped`] serves until the shutdown
+//! future completes, then drains in-flight requests.
+//!
+//! Layers, top to bottom: `http` (axum, the only module that knows HTTP) → `services`
+//! (validation and the task lifecycle) → `store` (SQL). `auth` sits beside `services`.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod store;
+
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Everything `runyard server` can be told.
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// Holds the SQLite database and generated credentials.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; default: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub max_body_bytes: usize,
+    /// An admin key pair to provision (from `RUNYARD_ACCESS_KEY` / `RUNYARD_SECRET_KEY`).
+    pub admin_key_pair: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field(
+                "admin_key_pair",
+                &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")),
+            )
+            .finish()
+    }
+}
+
+/// A database URL with its password hidden.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            bind,
+            data_dir,
+            database_url: None,
+            max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
+            admin_key_pair: None,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("runyard.db").display()))
+    }
+}
+
+/// A daemon bound to its port, ready to serve.
+pub struct Daemon {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Arc<Store>,
+    /// Set when this start generated the admin key pair.
+    pub credentials_file: Option<PathBuf>,
+}
+
+use store::Store;
+
+impl Daemon {
+    pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "could not create the data dir {}",
+                config.data_dir.display()
+            )
+        })?;
+        let url = config.database_url();
+        let store = Arc::new(
+            Store::connect(&url)
+                .await
+                .with_context(|| format!("could not open the database {}", redact_url(&url)))?,
+        );
+        store.ensure_default_queue().await?;
+        let credentials_file =
+            auth::bootstrap_admin(&store, &config.data_dir, config.admin_key_pair.clone()).await?;
+        let auth = Arc::new(auth::Auth::new(store.clone()).await?);
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("could not listen on {}", config.bind))?;
+        let router = http::router(
+            http::AppState {
+                store: store.clone(),
+                auth,
+            },
+            config.max_body_bytes,
+        );
+        Ok(Daemon {
+            listener,
+            router,
+            store,
+            credentials_file,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+impl From<anyhow::Error> for error::Error {
+    fn from(e: anyhow::Error) -> Self {
+        error::Error::Internal(e)
+    }
+}

@@ -1,0 +1,3 @@
+//! Business rules over the store: validation and the task lifecycle.
+
+pub mod tasks;

@@ -1,0 +1,808 @@
+//! The task service: creation, edits and every lifecycle action, single or batched.
+//!
+//! A batch runs in one write transaction: the tasks' heads are read (and locked), the pure
+//! state machine in `runyard_api::lifecycle` decides each task's fate, and the accepted tasks
+//! are updated in groups that share the same transition. A task the action is not valid for is
+//! reported as skipped and left untouched.
+
+use crate::error::{Error, Result};
+use crate::store::tasks::{int, text, NewTaskRow};
+use crate::store::{new_id, now_ms, Principal, Store, TaskFilter, TaskHead};
+use runyard_api::{
+    is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask,
+    EditTask, EntryKind, Task, TaskQuery, TaskState, TaskStatus, Transition,
+};
+use sea_query::Value;
+use sqlx::AnyConnection;
+use std::collections::{HashMap, HashSet};
+
+/// Most tasks one batch may name.
+pub const MAX_BATCH: usize = 100_000;
+
+fn validate_name(field: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if name.len() > 1024 {
+        return Err(Error::invalid(field, "must be at most 1024 characters"));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn validate_tags(field: &str, tags: &[String]) -> Result<()> {
+    for (i, tag) in tags.iter().enumerate() {
+        if tag.trim().is_empty() || tag.len() > 255 || tag.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                "tags must be 1 to 255 characters without control characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_definition(task: &Task) -> Result<()> {
+    let s = &task.script;
+    match s.entry_kind {
+        EntryKind::Module if s.entry_point.as_deref().unwrap_or("").trim().is_empty() => {
+            return Err(Error::invalid(
+                "script.entry_point",
+                "a module task needs the module name",
+            ));
+        }
+        EntryKind::Code => {
+            if s.code.is_none() {
+                return Err(Error::invalid(
+                    "script.code",
+                    "a custom-code task needs its code",
+                ));
+            }
+            let file = s.entry_point.as_deref().unwrap_or("");
+            if file.trim().is_empty() || file.starts_with('/') || file.split('/').any(|p| p == "..")
+            {
+                return Err(Error::invalid(
+                    "script.entry_point",
+                    "a custom-code task needs a relative file name inside the working directory",
+                ));
+            }
+        }
+        _ => {}
+    }
+    let refs = [s.branch.is_some(), s.tag.is_some(), s.commit.is_some()];
+    if refs.iter().filter(|b| **b).count() > 1 {
+        return Err(Error::invalid(
+            "script",
+            "give at most one of branch, tag and commit",
+        ));
+    }
+    for (section, params) in &task.hyperparams {
+        if section.trim().is_empty() {
+            return Err(Error::invalid(
+                "hyperparams",
+                "section names must not be empty",
+            ));
+        }
+        if params.keys().any(|k| k.trim().is_empty()) {
+            return Err(Error::invalid(
+                format!("hyperparams.{section}"),
+                "parameter names must not be empty",
+            ));
+        }
+    }
+    if task.configuration.keys().any(|k| k.trim().is_empty()) {
+        return Err(Error::invalid("configuration", "names must not be empty"));
+    }
+    for key in task.environment.variables.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(Error::invalid(
+                "environment.variables",
+                format!("'{key}' is not a valid variable name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a task: a Draft, or Pending at once when `req.queue` is given.
+pub async fn create(store: &Store, who: &Principal, req: CreateTask) -> Result<Task> {
+    validate_name("name", &req.name)?;
+    validate_tags("tags", &req.tags)?;
+    let now = chrono::Utc::now();
+    let mut task = Task {
+        id: new_id(),
+        name: req.name.trim().to_string(),
+        project: String::new(),
+        project_name: String::new(),
+        kind: req.kind,
+        status: TaskStatus::Created,
+        status_reason: String::new(),
+        status_message: String::new(),
+        user: who.name.clone(),
+        tags: dedup(req.tags),
+        system_tags: req.system_tags,
+        comment: req.comment,
+        parent: req.parent,
+        created: now,
+        started: None,
+        completed: None,
+        last_update: now,
+        last_change: now,
+        last_iteration: 0,
+        worker: None,
+        script: req.script,
+        environment: req.environment,
+        container: req.container,
+        execution: req.execution,
+        hyperparams: req.hyperparams,
+        configuration: req.configuration,
+        runtime: req.runtime,
+        models: Default::default(),
+        artifacts: Vec::new(),
+    };
+    validate_definition(&task)?;
+    let mut tx = store.write().await?;
+    let project_id = match (req.project, req.project_id) {
+        (Some(path), None) => Store::ensure_project(&mut tx, &path, &who.user_id).await?,
+        (None, Some(id)) => store.resolve_project(&id).await?.0,
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "project",
+                "give project or project_id, not both",
+            ))
+        }
+        (None, None) => return Err(Error::invalid("project", "a task needs a project")),
+    };
+    if let Some(parent) = &task.parent {
+        if !is_valid_id(parent) || store.lock_heads(&mut tx, &[parent]).await?.is_empty() {
+            return Err(Error::invalid("parent", format!("no task '{parent}'")));
+        }
+    }
+    // `queue` enqueues at once; `execution.queue` only records the queue to use later.
+    let enqueue = req.queue.is_some();
+    let queue_id = match req.queue.as_ref().or(task.execution.queue.take().as_ref()) {
+        Some(q) => Some(Store::resolve_queue(&mut tx, q).await?.0),
+        None => None,
+    };
+    if enqueue {
+        task.status = TaskStatus::Queued;
+    }
+    Store::insert_task(
+        &mut tx,
+        NewTaskRow {
+            id: &task.id,
+            task: &task,
+            project_id: &project_id,
+            user_id: &who.user_id,
+            queue_id: queue_id.as_deref(),
+        },
+    )
+    .await?;
+    if let (true, Some(qid)) = (enqueue, &queue_id) {
+        Store::push_entries(&mut tx, qid, &[task.id.as_str()], now.timestamp_millis()).await?;
+    }
+    let created = store.get_task_in(&mut tx, &task.id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Task> {
+    if !is_valid_id(id) {
+        return Err(Error::not_found("task", id));
+    }
+    store.get_task(id).await
+}
+
+pub async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
+    let project = match &q.project {
+        Some(p) => Some((
+            store.resolve_project(p).await?.1,
+            q.include_subprojects.unwrap_or(true),
+        )),
+        None => None,
+    };
+    let statuses = match &q.status {
+        Some(s) => s
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                TaskStatus::parse(s)
+                    .ok_or_else(|| Error::invalid("status", format!("unknown status '{s}'")))
+            })
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(Error::invalid("limit", "must be between 1 and 10000"));
+    }
+    let filter = TaskFilter {
+        project,
+        statuses,
+        archived: q.archived,
+        tags: q
+            .tag
+            .map(|t| {
+                t.split(',')
+                    .map(str::to_string)
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        parent: q.parent,
+        limit: limit as u64,
+        offset: q.offset.unwrap_or(0),
+    };
+    store.list_tasks(&filter).await
+}
+
+/// Edits a task. Name, comment and tags can change in any status; the definition only on Drafts.
+pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
+    if !is_valid_id(id) {
+        return Err(Error::not_found("task", id));
+    }
+    if let Some(name) = &edit.name {
+        validate_name("name", name)?;
+    }
+    if let Some(tags) = &edit.tags {
+        validate_tags("tags", tags)?;
+    }
+    let mut tx = store.write().await?;
+    let head = store
+        .lock_heads(&mut tx, &[id])
+        .await?
+        .remove(id)
+        .ok_or_else(|| Error::not_found("task", id))?;
+    let state = TaskState {
+        edits_definition: edit.edits_definition(),
+        ..state_of(&head)
+    };
+    transition(Action::Edit, state)?;
+    let mut task = store.get_task_in(&mut tx, id).await?;
+    let mut sets: Vec<(&str, Value)> = Vec::new();
+    if let Some(name) = edit.name {
+        sets.push(("name", text(Some(name.trim()))));
+    }
+    if let Some(comment) = edit.comment {
+        sets.push(("comment", text(Some(&comment))));
+    }
+    if let Some(kind) = edit.kind {
+        sets.push(("type", text(Some(kind.as_str()))));
+    }
+    if let Some(parent) = edit.parent {
+        if !is_valid_id(&parent) || store.lock_heads(&mut tx, &[&parent]).await?.is_empty() {
+            return Err(Error::invalid("parent", format!("no task '{parent}'")));
+        }
+        sets.push(("parent", text(Some(&parent))));
+    }
+    let json = |v: &dyn erased_serde_json::Json| -> Result<Value> { Ok(text(Some(&v.to_json()?))) };
+    if let Some(v) = edit.script {
+        task.script = v;
+        sets.push(("script", json(&task.script)?));
+    }
+    if let Some(v) = edit.environment {
+        task.environment = v;
+        sets.push(("environment", json(&task.environment)?));
+    }
+    if let Some(v) = edit.container {
+        sets.push(("container", json(&v)?));
+    }
+    if let Some(mut v) = edit.execution {
+        let queue_id = match v.queue.take() {
+            Some(q) => Some(Store::resolve_queue(&mut tx, &q).await?.0),
+            None => None,
+        };
+        sets.push(("queue_id", text(queue_id.as_deref())));
+        sets.push(("execution", json(&v)?));
+    }
+    if let Some(v) = edit.hyperparams {
+        task.hyperparams = v;
+        sets.push(("hyperparams", json(&task.hyperparams)?));
+    }
+    if let Some(v) = edit.configuration {
+        task.configuration = v;
+        sets.push(("configuration", json(&task.configuration)?));
+    }
+    if let Some(v) = edit.runtime {
+        sets.push(("runtime", json(&v)?));
+    }
+    validate_definition(&task)?;
+    let now = now_ms();
+    sets.push(("last_change", int(Some(now))));
+    sets.push(("last_update", int(Some(now))));
+    store.update_tasks(&mut tx, &[id], &sets).await?;
+    if let Some(tags) = edit.tags {
+        Store::set_tags(&mut tx, id, &dedup(tags)).await?;
+    }
+    let task = store.get_task_in(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// `serde_json::to_string` behind a trait object, so one closure serialises any part.
+mod erased_serde_json {
+    pub trait Json {
+        fn to_json(&self) -> serde_json::Result<String>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Result<String> {
+            serde_json::to_string(self)
+        }
+    }
+}
+
+fn state_of(head: &TaskHead) -> TaskState {
+    TaskState {
+        status: head.status,
+        archived: head.archived,
+        has_worker: head.worker.is_some(),
+        edits_definition: false,
+    }
+}
+
+/// Applies `action` to one task; a refusal is an error (404, 409).
+pub async fn act_one(
+    store: &Store,
+    who: &Principal,
+    id: &str,
+    action: Action,
+    req: ActionRequest,
+) -> Result<ActionOutcome> {
+    let mut results = act_inner(store, who, action, &[id.to_string()], &req).await?;
+    let (id, result) = results.pop().expect("one id in, one result out");
+    result.map(|applied| applied.outcome(id))
+}
+
+/// Applies `action` to every task in `req.ids`, reporting each task's outcome.
+pub async fn act(
+    store: &Store,
+    who: &Principal,
+    action: Action,
+    req: ActionRequest,
+) -> Result<ActionResponse> {
+    if req.ids.is_empty() {
+        return Err(Error::invalid("ids", "give at least one task id"));
+    }
+    if req.ids.len() > MAX_BATCH {
+        return Err(Error::invalid(
+            "ids",
+            format!("at most {MAX_BATCH} tasks per batch"),
+        ));
+    }
+    let ids = dedup(req.ids.clone());
+    let results = act_inner(store, who, action, &ids, &req).await?;
+    let mut response = ActionResponse {
+        action,
+        succeeded: 0,
+        skipped: 0,
+        results: Vec::with_capacity(results.len()),
+    };
+    for (id, result) in results {
+        match result {
+            Ok(applied) => {
+                response.succeeded += 1;
+                response.results.push(applied.outcome(id));
+            }
+            Err(e) => {
+                response.skipped += 1;
+                response.results.push(ActionOutcome {
+                    id,
+                    ok: false,
+                    status: None,
+                    error: Some(e.to_string()),
+                    new_id: None,
+                    affected: None,
+                });
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// What happened to one accepted task.
+#[derive(Default)]
+struct Applied {
+    status: Option<TaskStatus>,
+    new_id: Option<String>,
+    affected: Option<u64>,
+}
+
+impl Applied {
+    fn outcome(self, id: String) -> ActionOutcome {
+        ActionOutcome {
+            id,
+            ok: true,
+            status: self.status,
+            error: None,
+            new_id: self.new_id,
+            affected: self.affected,
+        }
+    }
+}
+
+/// Checks the parameters an action needs before anything is read.
+fn check_params(action: Action, req: &ActionRequest) -> Result<()> {
+    match action {
+        Action::Enqueue if req.queue.as_deref().unwrap_or("").is_empty() => {
+            Err(Error::invalid("queue", "enqueue needs a queue"))
+        }
+        Action::Move if req.project.as_deref().unwrap_or("").is_empty() => {
+            Err(Error::invalid("project", "move needs a target project"))
+        }
+        Action::AddTag | Action::RemoveTag if req.tags.is_empty() => {
+            Err(Error::invalid("tags", "give at least one tag"))
+        }
+        Action::AddTag | Action::RemoveTag => validate_tags("tags", &req.tags),
+        Action::Clone => req
+            .name
+            .as_deref()
+            .map_or(Ok(()), |n| validate_name("name", n)),
+        Action::Edit => Err(Error::invalid(
+            "action",
+            "edit a task with PATCH /api/v1/tasks/{id}",
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn act_inner(
+    store: &Store,
+    who: &Principal,
+    action: Action,
+    ids: &[String],
+    req: &ActionRequest,
+) -> Result<Vec<(String, Result<Applied>)>> {
+    check_params(action, req)?;
+    let mut tx = store.write().await?;
+    let now = now_ms();
+
+    // Resolve the action's targets first: an unknown queue or project fails the whole request.
+    let queue = match (&req.queue, action) {
+        (Some(q), Action::Enqueue | Action::Retry) => {
+            Some(Store::resolve_queue(&mut tx, q).await?.0)
+        }
+        _ => None,
+    };
+    let project = match (&req.project, action) {
+        (Some(p), Action::Move) => Some(Store::ensure_project(&mut tx, p, &who.user_id).await?),
+        (Some(p), Action::Clone) => Some(Store::ensure_project(&mut tx, p, &who.user_id).await?),
+        _ => None,
+    };
+
+    let valid: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| is_valid_id(id))
+        .collect();
+    let heads = store.lock_heads(&mut tx, &valid).await?;
+
+    // Decide every task's fate, then group the accepted ones by what happens to them.
+    let mut decisions: Vec<(String, Result<Transition>)> = Vec::with_capacity(ids.len());
+    let mut groups: HashMap<(TransitionKey, Option<String>), Vec<&str>> = HashMap::new();
+    let mut order: Vec<(TransitionKey, Option<String>)> = Vec::new();
+    for id in ids {
+        let decided = match heads.get(id) {
+            None => Err(Error::not_found("task", id.as_str())),
+            Some(head) => transition(action, state_of(head))
+                .map_err(Error::from)
+                .and_then(|t| {
+                    let target_queue = if t.join_queue {
+                        queue.clone().or_else(|| head.queue_id.clone())
+                    } else {
+                        None
+                    };
+                    if t.join_queue && target_queue.is_none() {
+                        return Err(Error::invalid(
+                            "queue",
+                            "the task has no previous queue: give one",
+                        ));
+                    }
+                    let key = (TransitionKey(t), target_queue);
+                    if !groups.contains_key(&key) {
+                        order.push(key.clone());
+                    }
+                    groups
+                        .entry(key)
+                        .or_default()
+                        .push(heads.get_key_value(id).expect("present").0.as_str());
+                    Ok(t)
+                }),
+        };
+        decisions.push((id.clone(), decided));
+    }
+
+    let mut extra: HashMap<String, Applied> = HashMap::new();
+    for key in order {
+        let group = &groups[&key];
+        let (TransitionKey(t), target_queue) = key;
+        apply(
+            store,
+            &mut tx,
+            who,
+            action,
+            req,
+            t,
+            group,
+            target_queue.as_deref(),
+            project.as_deref(),
+            now,
+            &mut extra,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+
+    Ok(decisions
+        .into_iter()
+        .map(|(id, decided)| {
+            let result = decided.map(|t| {
+                let mut applied = extra.remove(&id).unwrap_or_default();
+                if !t.delete {
+                    applied.status = Some(t.status.unwrap_or(heads[&id].status));
+                }
+                applied
+            });
+            (id, result)
+        })
+        .collect())
+}
+
+/// `Transition` as a map key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TransitionKey(Transition);
+
+impl std::hash::Hash for TransitionKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let t = self.0;
+        (
+            t.status,
+            t.archived,
+            t.stopping,
+            t.leave_queue,
+            t.join_queue,
+            t.clear_outputs,
+            t.delete,
+            t.clone,
+        )
+            .hash(state)
+    }
+}
+
+/// Applies one transition to a group of tasks inside the batch's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    store: &Store,
+    conn: &mut AnyConnection,
+    who: &Principal,
+    action: Action,
+    req: &ActionRequest,
+    t: Transition,
+    ids: &[&str],
+    queue: Option<&str>,
+    project: Option<&str>,
+    now: i64,
+    extra: &mut HashMap<String, Applied>,
+) -> Result<()> {
+    if t.delete {
+        return Store::delete_tasks(conn, ids).await;
+    }
+    if t.clone {
+        for id in ids {
+            let new_id = clone_task(store, conn, who, id, req, project).await?;
+            extra.insert(
+                id.to_string(),
+                Applied {
+                    new_id: Some(new_id),
+                    ..Default::default()
+                },
+            );
+        }
+        return Ok(());
+    }
+    if t.leave_queue {
+        Store::remove_entries(conn, ids).await?;
+    }
+    let mut sets: Vec<(&str, Value)> = vec![("last_update", int(Some(now)))];
+    if action != Action::Ping {
+        sets.push(("last_change", int(Some(now))));
+    }
+    let reason = req.reason.as_deref();
+    let message = req.message.as_deref().unwrap_or("");
+    if let Some(status) = t.status {
+        sets.push(("status", text(Some(status.as_str()))));
+        match status {
+            TaskStatus::Queued | TaskStatus::Created | TaskStatus::Published => {
+                sets.push(("status_reason", text(Some(reason.unwrap_or("")))));
+                sets.push(("status_message", text(Some(""))));
+            }
+            TaskStatus::InProgress => {
+                sets.push(("started", int(Some(now))));
+                sets.push(("completed", int(None)));
+                sets.push(("worker", text(req.worker.as_deref())));
+                sets.push(("status_reason", text(Some(""))));
+                sets.push(("status_message", text(Some(""))));
+            }
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped => {
+                let default = match (action, status) {
+                    (Action::Abort, _) => "aborted by user",
+                    (_, TaskStatus::Stopped) => "aborted",
+                    _ => "",
+                };
+                sets.push(("completed", int(Some(now))));
+                sets.push(("status_reason", text(Some(reason.unwrap_or(default)))));
+                sets.push(("status_message", text(Some(message))));
+            }
+        }
+    }
+    if t.stopping {
+        sets.push(("status_message", text(Some("stopping"))));
+        sets.push((
+            "status_reason",
+            text(Some(reason.unwrap_or("aborted by user"))),
+        ));
+    }
+    if t.clear_outputs {
+        for c in ["started", "completed", "worker"] {
+            sets.push((c, text(None)));
+        }
+        sets.push(("last_iteration", int(Some(0))));
+        sets.push(("artifacts", text(Some("[]"))));
+        sets.push(("output_models", text(Some("[]"))));
+    }
+    if let Some(archived) = t.archived {
+        sets.push(("archived", int(Some(archived as i64))));
+    }
+    if t.join_queue {
+        sets.push(("queue_id", text(queue)));
+    }
+    if action == Action::Move {
+        sets.push(("project_id", text(project)));
+    }
+    // The generic columns above sometimes repeat (e.g. started + clear_outputs): last one wins.
+    let mut seen = HashSet::new();
+    let mut deduped: Vec<(&str, Value)> = Vec::with_capacity(sets.len());
+    for (c, v) in sets.into_iter().rev() {
+        if seen.insert(c) {
+            deduped.push((c, v));
+        }
+    }
+    store.update_tasks(conn, ids, &deduped).await?;
+    if let (true, Some(q)) = (t.join_queue, queue) {
+        Store::push_entries(conn, q, ids, now).await?;
+    }
+    match action {
+        Action::AddTag => Store::add_tags(conn, ids, &req.tags).await?,
+        Action::RemoveTag => Store::remove_tags(conn, ids, &req.tags).await?,
+        Action::AbortChildren => abort_children(store, conn, req, ids, now, extra).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Aborts the running children of `parents`; children held by a worker are marked stopping.
+async fn abort_children(
+    store: &Store,
+    conn: &mut AnyConnection,
+    req: &ActionRequest,
+    parents: &[&str],
+    now: i64,
+    extra: &mut HashMap<String, Applied>,
+) -> Result<()> {
+    let children = store.running_children(conn, parents).await?;
+    let reason = req
+        .reason
+        .as_deref()
+        .unwrap_or("parent aborted its children");
+    let (held, free): (Vec<_>, Vec<_>) =
+        children.iter().partition(|(_, _, worker)| worker.is_some());
+    let held: Vec<&str> = held.iter().map(|(id, _, _)| id.as_str()).collect();
+    let free: Vec<&str> = free.iter().map(|(id, _, _)| id.as_str()).collect();
+    let base = [
+        ("last_update", int(Some(now))),
+        ("last_change", int(Some(now))),
+        ("status_reason", text(Some(reason))),
+    ];
+    let mut sets = base.to_vec();
+    sets.push(("status_message", text(Some("stopping"))));
+    store.update_tasks(conn, &held, &sets).await?;
+    let mut sets = base.to_vec();
+    sets.extend([
+        ("status", text(Some("stopped"))),
+        ("completed", int(Some(now))),
+        ("status_message", text(Some(""))),
+    ]);
+    store.update_tasks(conn, &free, &sets).await?;
+    for parent in parents {
+        let n = children.iter().filter(|(_, p, _)| p == parent).count() as u64;
+        extra.insert(
+            parent.to_string(),
+            Applied {
+                affected: Some(n),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Copies a task's definition into a new Draft whose parent is the source.
+async fn clone_task(
+    store: &Store,
+    conn: &mut AnyConnection,
+    who: &Principal,
+    id: &str,
+    req: &ActionRequest,
+    project: Option<&str>,
+) -> Result<String> {
+    let source = store.get_task_in(conn, id).await?;
+    let now = chrono::Utc::now();
+    let new_id = new_id();
+    let queue_id = match &source.execution.queue {
+        Some(q) => Store::resolve_queue(conn, q).await.ok().map(|(id, _)| id),
+        None => None,
+    };
+    let clone = Task {
+        id: new_id.clone(),
+        name: req
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Clone Of {}", source.name)),
+        status: TaskStatus::Created,
+        status_reason: String::new(),
+        status_message: String::new(),
+        user: who.name.clone(),
+        system_tags: source
+            .system_tags
+            .iter()
+            .filter(|t| *t != runyard_api::ARCHIVED_TAG)
+            .cloned()
+            .collect(),
+        comment: format!(
+            "Auto-generated at {} UTC by {} as a clone of task {} ({})",
+            now.format("%Y-%m-%d %H:%M:%S"),
+            who.name,
+            source.id,
+            source.name
+        ),
+        parent: Some(source.id.clone()),
+        created: now,
+        started: None,
+        completed: None,
+        last_update: now,
+        last_change: now,
+        last_iteration: 0,
+        worker: None,
+        runtime: Default::default(),
+        models: runyard_api::Models {
+            input: source.models.input.clone(),
+            output: Vec::new(),
+        },
+        artifacts: Vec::new(),
+        ..source
+    };
+    let project_id = project
+        .map(str::to_string)
+        .unwrap_or_else(|| clone.project.clone());
+    Store::insert_task(
+        conn,
+        NewTaskRow {
+            id: &new_id,
+            task: &clone,
+            project_id: &project_id,
+            user_id: &who.user_id,
+            queue_id: queue_id.as_deref(),
+        },
+    )
+    .await?;
+    Ok(new_id)
+}

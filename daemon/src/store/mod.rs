@@ -1,0 +1,223 @@
+//! Persistence: one [`Store`] over SQLite (default) or PostgreSQL.
+//!
+//! Both backends go through sqlx's `Any` driver, so every query is written once. Static SQL
+//! uses `$N` placeholders, which both databases accept; dynamic SQL (filters, batch updates)
+//! is built with sea-query for the backend at hand. Each backend has its own migrations
+//! (`daemon/migrations/{sqlite,postgres}`), applied at start.
+//!
+//! Writes go through [`Store::write`]: on SQLite it serialises writers inside the process
+//! (one write transaction at a time, `BEGIN IMMEDIATE`), so a read-then-write transaction can
+//! never fail on a stale snapshot; on PostgreSQL rows are locked with `FOR UPDATE`.
+
+mod projects;
+pub mod queues;
+pub mod tasks;
+mod users;
+
+pub use tasks::{TaskFilter, TaskHead};
+pub use users::Principal;
+
+use crate::error::{Error, Result};
+use sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database, whichever backend it is.
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite only: one writer at a time.
+    write_lock: Mutex<()>,
+}
+
+/// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
+pub struct WriteTx<'a> {
+    pub tx: Transaction<'static, Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Transaction<'static, Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// Rows per `IN (...)` list, well under both databases' parameter limits.
+pub const CHUNK: usize = 1000;
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// `sqlite://path` or `postgres://user@host/db`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let opts = AnyConnectOptions::from_str(&url)?;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA cache_size = -8000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await?
+            }
+        };
+        let store = Store {
+            pool,
+            backend,
+            write_lock: Mutex::new(()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                // Replicas starting together must not race on the migration table.
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("SELECT pg_advisory_lock(72616479)").await?;
+                let result = sqlx::migrate!("./migrations/postgres")
+                    .run(&mut *conn)
+                    .await;
+                conn.execute("SELECT pg_advisory_unlock(72616479)").await?;
+                result?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The sea-query builder for this backend.
+    pub fn builder(&self) -> &'static dyn QueryBuilder {
+        match self.backend {
+            Backend::Sqlite => &SqliteQueryBuilder,
+            Backend::Postgres => &PostgresQueryBuilder,
+        }
+    }
+
+    /// `FOR UPDATE` where the backend has row locks.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Starts a write transaction.
+    pub async fn write(&self) -> Result<WriteTx<'_>> {
+        match self.backend {
+            Backend::Sqlite => {
+                let guard = self.write_lock.lock().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx,
+                    _guard: Some(guard),
+                })
+            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+            }),
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// A new entity id: 32 lowercase hex characters.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// `$1, $2, ...` starting after `offset` placeholders.
+pub fn placeholders(offset: usize, n: usize) -> String {
+    (offset + 1..=offset + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

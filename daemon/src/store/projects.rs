@@ -1,0 +1,120 @@
+//! Projects: a flat table of full paths; `a/b` is a subproject of `a`.
+
+use super::{new_id, now_ms, to_time, Store};
+use crate::error::{Error, Result};
+use runyard_api::{is_valid_id, validate_project_name, Project};
+use sqlx::{AnyConnection, Row};
+
+impl Store {
+    /// Finds the project `path`, creating it and its missing ancestors. Returns its id.
+    pub async fn ensure_project(
+        conn: &mut AnyConnection,
+        path: &str,
+        user_id: &str,
+    ) -> Result<String> {
+        validate_project_name(path).map_err(|m| Error::invalid("project", m))?;
+        if let Some(id) = Self::project_id_by_name(conn, path).await? {
+            return Ok(id);
+        }
+        let mut prefix = String::new();
+        let mut id = String::new();
+        for segment in path.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(segment);
+            sqlx::query(
+                "INSERT INTO projects (id, name, description, user_id, created) VALUES ($1, $2, '', $3, $4) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(&prefix)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+            id = Self::project_id_by_name(conn, &prefix)
+                .await?
+                .expect("just inserted");
+        }
+        Ok(id)
+    }
+
+    async fn project_id_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<String>> {
+        Ok(sqlx::query("SELECT id FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?
+            .map(|r| r.get("id")))
+    }
+
+    /// Resolves a project given by id or by path to `(id, path)`.
+    pub async fn resolve_project(&self, id_or_name: &str) -> Result<(String, String)> {
+        let row = sqlx::query("SELECT id, name FROM projects WHERE id = $1 OR name = $1")
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("project", id_or_name))?;
+        Ok((row.get("id"), row.get("name")))
+    }
+
+    pub async fn create_project(
+        &self,
+        name: &str,
+        description: &str,
+        user_id: &str,
+    ) -> Result<Project> {
+        validate_project_name(name).map_err(|m| Error::invalid("name", m))?;
+        let mut tx = self.write().await?;
+        if Self::project_id_by_name(&mut tx, name).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "a project named '{name}' exists already"
+            )));
+        }
+        let id = Self::ensure_project(&mut tx, name, user_id).await?;
+        sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
+            .bind(description)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        self.project(&id).await
+    }
+
+    pub async fn project(&self, id_or_name: &str) -> Result<Project> {
+        let key = if is_valid_id(id_or_name) {
+            "p.id"
+        } else {
+            "p.name"
+        };
+        let sql = format!("{PROJECT_SELECT} WHERE {key} = $1 GROUP BY p.id, p.name, p.description, p.created, u.name");
+        let row = sqlx::query(&sql)
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("project", id_or_name))?;
+        Ok(project_from_row(&row))
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<Project>> {
+        let sql = format!("{PROJECT_SELECT} GROUP BY p.id, p.name, p.description, p.created, u.name ORDER BY p.name");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(project_from_row).collect())
+    }
+}
+
+const PROJECT_SELECT: &str =
+    "SELECT p.id, p.name, p.description, p.created, COALESCE(u.name, '') AS user_name, \
+     COUNT(t.id) AS task_count FROM projects p LEFT JOIN users u ON u.id = p.user_id \
+     LEFT JOIN tasks t ON t.project_id = p.id AND t.archived = 0";
+
+fn project_from_row(r: &sqlx::any::AnyRow) -> Project {
+    Project {
+        id: r.get("id"),
+        name: r.get("name"),
+        description: r.get("description"),
+        created: to_time(r.get("created")),
+        user: r.get("user_name"),
+        task_count: r.get::<i64, _>("task_count") as u64,
+    }
+}

@@ -1,0 +1,537 @@
+//! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
+
+use super::{now_ms, placeholders, to_time, Store, CHUNK};
+use crate::error::{Error, Result};
+use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
+use sea_query::{
+    Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value,
+};
+use sea_query_binder::SqlxBinder;
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+
+/// What lifecycle decisions need to know about a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskHead {
+    pub id: String,
+    pub name: String,
+    pub status: TaskStatus,
+    pub archived: bool,
+    pub worker: Option<String>,
+    pub queue_id: Option<String>,
+}
+
+/// Which tasks a list returns.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// `(project path, include subprojects)`.
+    pub project: Option<(String, bool)>,
+    pub statuses: Vec<TaskStatus>,
+    pub archived: bool,
+    /// Tasks carrying every one of these tags.
+    pub tags: Vec<String>,
+    pub parent: Option<String>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+fn col(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+fn tcol(name: &str) -> (Alias, Alias) {
+    (Alias::new("t"), Alias::new(name))
+}
+
+/// The columns every full task read selects.
+const TASK_COLUMNS: [&str; 29] = [
+    "id",
+    "name",
+    "project_id",
+    "type",
+    "status",
+    "status_reason",
+    "status_message",
+    "archived",
+    "comment",
+    "parent",
+    "system_tags",
+    "created",
+    "started",
+    "completed",
+    "last_update",
+    "last_change",
+    "last_iteration",
+    "worker",
+    "script",
+    "environment",
+    "container",
+    "execution",
+    "hyperparams",
+    "configuration",
+    "runtime",
+    "input_models",
+    "output_models",
+    "artifacts",
+    "user_id",
+];
+
+fn task_select() -> SelectStatement {
+    let mut q = Query::select();
+    q.columns(TASK_COLUMNS.map(tcol))
+        .expr_as(Expr::col((col("p"), col("name"))), col("project_name"))
+        .expr_as(
+            Expr::col((col("u"), col("name"))).if_null(""),
+            col("user_name"),
+        )
+        .expr_as(Expr::col((col("q"), col("name"))), col("queue_name"))
+        .from_as(col("tasks"), col("t"))
+        .join_as(
+            JoinType::InnerJoin,
+            col("projects"),
+            col("p"),
+            Expr::col((col("p"), col("id"))).equals(tcol("project_id")),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            col("users"),
+            col("u"),
+            Expr::col((col("u"), col("id"))).equals(tcol("user_id")),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            col("queues"),
+            col("q"),
+            Expr::col((col("q"), col("id"))).equals(tcol("queue_id")),
+        );
+    q
+}
+
+fn json<T: DeserializeOwned + Default>(row: &AnyRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("column {column}: {e}")))
+}
+
+fn parse_status(s: &str) -> Result<TaskStatus> {
+    TaskStatus::parse(s)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown status '{s}' in the database")))
+}
+
+fn task_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Task> {
+    let mut system_tags: Vec<String> = json(row, "system_tags")?;
+    if row.try_get::<i64, _>("archived")? != 0 {
+        system_tags.push(ARCHIVED_TAG.to_string());
+    }
+    let mut execution: runyard_api::Execution = json(row, "execution")?;
+    execution.queue = row.try_get("queue_name")?;
+    Ok(Task {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        project: row.try_get("project_id")?,
+        project_name: row.try_get("project_name")?,
+        kind: TaskType::parse(row.try_get("type")?).unwrap_or_default(),
+        status: parse_status(row.try_get("status")?)?,
+        status_reason: row.try_get("status_reason")?,
+        status_message: row.try_get("status_message")?,
+        user: row.try_get("user_name")?,
+        tags,
+        system_tags,
+        comment: row.try_get("comment")?,
+        parent: row.try_get("parent")?,
+        created: to_time(row.try_get("created")?),
+        started: row.try_get::<Option<i64>, _>("started")?.map(to_time),
+        completed: row.try_get::<Option<i64>, _>("completed")?.map(to_time),
+        last_update: to_time(row.try_get("last_update")?),
+        last_change: to_time(row.try_get("last_change")?),
+        last_iteration: row.try_get("last_iteration")?,
+        worker: row.try_get("worker")?,
+        script: json(row, "script")?,
+        environment: json(row, "environment")?,
+        container: json(row, "container")?,
+        execution,
+        hyperparams: json(row, "hyperparams")?,
+        configuration: json(row, "configuration")?,
+        runtime: json(row, "runtime")?,
+        models: Models {
+            input: json::<Vec<ModelRef>>(row, "input_models")?,
+            output: json::<Vec<ModelRef>>(row, "output_models")?,
+        },
+        artifacts: json::<Vec<Artifact>>(row, "artifacts")?,
+    })
+}
+
+/// A task row as inserted: the definition plus who and when.
+pub struct NewTaskRow<'a> {
+    pub id: &'a str,
+    pub task: &'a Task,
+    pub project_id: &'a str,
+    pub user_id: &'a str,
+    pub queue_id: Option<&'a str>,
+}
+
+impl Store {
+    /// Inserts a task and its tags. `row.task` supplies the definition; its id, project and
+    /// user fields are ignored in favour of `row`'s.
+    pub async fn insert_task(conn: &mut AnyConnection, row: NewTaskRow<'_>) -> Result<()> {
+        let t = row.task;
+        let system_tags: Vec<&String> = t
+            .system_tags
+            .iter()
+            .filter(|s| *s != ARCHIVED_TAG)
+            .collect();
+        let execution = runyard_api::Execution {
+            queue: None,
+            ..t.execution.clone()
+        };
+        sqlx::query(
+            "INSERT INTO tasks (id, name, project_id, type, status, status_reason, status_message, archived, \
+             user_id, comment, parent, system_tags, created, started, completed, last_update, last_change, \
+             last_iteration, worker, queue_id, script, environment, container, execution, hyperparams, \
+             configuration, runtime, input_models, output_models, artifacts) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+             $23, $24, $25, $26, $27, $28, $29, $30)",
+        )
+        .bind(row.id)
+        .bind(&t.name)
+        .bind(row.project_id)
+        .bind(t.kind.as_str())
+        .bind(t.status.as_str())
+        .bind(&t.status_reason)
+        .bind(&t.status_message)
+        .bind(t.archived() as i64)
+        .bind(row.user_id)
+        .bind(&t.comment)
+        .bind(&t.parent)
+        .bind(serde_json::to_string(&system_tags)?)
+        .bind(t.created.timestamp_millis())
+        .bind(t.started.map(|d| d.timestamp_millis()))
+        .bind(t.completed.map(|d| d.timestamp_millis()))
+        .bind(t.last_update.timestamp_millis())
+        .bind(t.last_change.timestamp_millis())
+        .bind(t.last_iteration)
+        .bind(&t.worker)
+        .bind(row.queue_id)
+        .bind(serde_json::to_string(&t.script)?)
+        .bind(serde_json::to_string(&t.environment)?)
+        .bind(serde_json::to_string(&t.container)?)
+        .bind(serde_json::to_string(&execution)?)
+        .bind(serde_json::to_string(&t.hyperparams)?)
+        .bind(serde_json::to_string(&t.configuration)?)
+        .bind(serde_json::to_string(&t.runtime)?)
+        .bind(serde_json::to_string(&t.models.input)?)
+        .bind(serde_json::to_string(&t.models.output)?)
+        .bind(serde_json::to_string(&t.artifacts)?)
+        .execute(&mut *conn)
+        .await?;
+        if !t.tags.is_empty() {
+            let ids = [row.id];
+            Self::add_tags(conn, &ids, &t.tags).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn get_task(&self, id: &str) -> Result<Task> {
+        let mut conn = self.pool.acquire().await?;
+        self.get_task_in(&mut conn, id).await
+    }
+
+    /// Reads one task inside a transaction (or on any connection).
+    pub async fn get_task_in(&self, conn: &mut AnyConnection, id: &str) -> Result<Task> {
+        let mut q = task_select();
+        q.and_where(Expr::col(tcol("id")).eq(id));
+        let (sql, values) = q.build_any_sqlx(self.builder());
+        let row = sqlx::query_with(&sql, values)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Error::not_found("task", id))?;
+        let tags = Self::load_tags(conn, &[id])
+            .await?
+            .remove(id)
+            .unwrap_or_default();
+        task_from_row(&row, tags)
+    }
+
+    /// Lists tasks, newest first, with the total count of matches.
+    pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<(Vec<Task>, u64)> {
+        let cond = self.filter_condition(filter);
+        let mut count = Query::select();
+        count
+            .expr_as(Expr::cust("COUNT(*)"), col("n"))
+            .from_as(col("tasks"), col("t"))
+            .join_as(
+                JoinType::InnerJoin,
+                col("projects"),
+                col("p"),
+                Expr::col((col("p"), col("id"))).equals(tcol("project_id")),
+            )
+            .cond_where(cond.clone());
+        let (sql, values) = count.build_any_sqlx(self.builder());
+        let total: i64 = sqlx::query_with(&sql, values)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+
+        let mut q = task_select();
+        q.cond_where(cond)
+            .order_by(tcol("created"), Order::Desc)
+            .order_by(tcol("id"), Order::Desc)
+            .limit(filter.limit)
+            .offset(filter.offset);
+        let (sql, values) = q.build_any_sqlx(self.builder());
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query_with(&sql, values).fetch_all(&mut *conn).await?;
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut tags = Self::load_tags(&mut conn, &id_refs).await?;
+        let tasks = rows
+            .iter()
+            .zip(&ids)
+            .map(|(row, id)| task_from_row(row, tags.remove(id).unwrap_or_default()))
+            .collect::<Result<_>>()?;
+        Ok((tasks, total as u64))
+    }
+
+    fn filter_condition(&self, f: &TaskFilter) -> Cond {
+        let mut cond = Cond::all().add(Expr::col(tcol("archived")).eq(f.archived as i64));
+        if let Some((path, subprojects)) = &f.project {
+            let name = Expr::col((col("p"), col("name")));
+            cond = cond.add(if *subprojects {
+                let escaped = path
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                Cond::any()
+                    .add(name.clone().eq(path.as_str()))
+                    .add(name.like(LikeExpr::new(format!("{escaped}/%")).escape('\\')))
+            } else {
+                Cond::all().add(name.eq(path.as_str()))
+            });
+        }
+        if !f.statuses.is_empty() {
+            cond = cond.add(Expr::col(tcol("status")).is_in(f.statuses.iter().map(|s| s.as_str())));
+        }
+        for tag in &f.tags {
+            let mut sub = Query::select();
+            sub.expr(Expr::val(1))
+                .from_as(col("task_tags"), col("tt"))
+                .and_where(Expr::col((col("tt"), col("task_id"))).equals(tcol("id")))
+                .and_where(Expr::col((col("tt"), col("tag"))).eq(tag.as_str()));
+            cond = cond.add(Expr::exists(sub));
+        }
+        if let Some(parent) = &f.parent {
+            cond = cond.add(Expr::col(tcol("parent")).eq(parent.as_str()));
+        }
+        cond
+    }
+
+    /// Reads the lifecycle facts of tasks, locking their rows on PostgreSQL.
+    pub async fn lock_heads(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[&str],
+    ) -> Result<HashMap<String, TaskHead>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, name, status, archived, worker, queue_id FROM tasks WHERE id IN ({}){}",
+                placeholders(0, chunk.len()),
+                self.for_update()
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let head = TaskHead {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    status: parse_status(row.try_get("status")?)?,
+                    archived: row.try_get::<i64, _>("archived")? != 0,
+                    worker: row.try_get("worker")?,
+                    queue_id: row.try_get("queue_id")?,
+                };
+                out.insert(head.id.clone(), head);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of the running children of the given parents, with their parent and worker.
+    pub async fn running_children(
+        &self,
+        conn: &mut AnyConnection,
+        parents: &[&str],
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        let mut out = Vec::new();
+        for chunk in parents.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, parent, worker FROM tasks WHERE status = 'in_progress' AND parent IN ({}){}",
+                placeholders(0, chunk.len()),
+                self.for_update()
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                out.push((
+                    row.try_get("id")?,
+                    row.try_get("parent")?,
+                    row.try_get("worker")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the same columns on many tasks.
+    pub async fn update_tasks(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[&str],
+        sets: &[(&str, Value)],
+    ) -> Result<()> {
+        if ids.is_empty() || sets.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Query::update();
+            q.table(col("tasks"))
+                .values(
+                    sets.iter()
+                        .map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))),
+                )
+                .and_where(Expr::col(col("id")).is_in(chunk.iter().copied()));
+            let (sql, values) = q.build_any_sqlx(self.builder());
+            sqlx::query_with(&sql, values).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_tasks(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
+        for table in ["task_tags", "queue_entries"] {
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE task_id IN ({})",
+                    placeholders(0, chunk.len())
+                );
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *conn).await?;
+            }
+        }
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "DELETE FROM tasks WHERE id IN ({})",
+                placeholders(0, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
+        let pairs: Vec<(&str, &str)> = ids
+            .iter()
+            .flat_map(|id| tags.iter().map(move |t| (*id, t.as_str())))
+            .collect();
+        for chunk in pairs.chunks(CHUNK / 2) {
+            let rows = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * 2, 2)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO task_tags (task_id, tag) VALUES {rows} ON CONFLICT DO NOTHING"
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, tag) in chunk {
+                q = q.bind(*id).bind(*tag);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn remove_tags(
+        conn: &mut AnyConnection,
+        ids: &[&str],
+        tags: &[String],
+    ) -> Result<()> {
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "DELETE FROM task_tags WHERE task_id IN ({}) AND tag IN ({})",
+                placeholders(0, chunk.len()),
+                placeholders(chunk.len(), tags.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for tag in tags {
+                q = q.bind(tag);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a task's tags.
+    pub async fn set_tags(conn: &mut AnyConnection, id: &str, tags: &[String]) -> Result<()> {
+        sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Self::add_tags(conn, &[id], tags).await
+    }
+
+    async fn load_tags(
+        conn: &mut AnyConnection,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT task_id, tag FROM task_tags WHERE task_id IN ({}) ORDER BY task_id, tag",
+                placeholders(0, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                out.entry(row.try_get("task_id")?)
+                    .or_default()
+                    .push(row.try_get("tag")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks tasks as touched (ping).
+    pub async fn touch(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
+        self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))])
+            .await
+    }
+}
+
+/// A text column value (NULL for `None`).
+pub fn text(v: Option<&str>) -> Value {
+    Value::String(v.map(|s| Box::new(s.to_string())))
+}
+
+/// An integer column value (NULL for `None`).
+pub fn int(v: Option<i64>) -> Value {
+    Value::BigInt(v)
+}
