@@ -50,10 +50,7 @@ impl Client {
     /// `server` is the base URL, e.g. `http://127.0.0.1:8080`.
     pub fn new(server: &str, access_key: &str, secret_key: &str) -> Client {
         Client {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("http client"),
+            http: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("http client"),
             base: server.trim_end_matches('/').to_string(),
             access_key: access_key.to_string(),
             secret_key: secret_key.to_string(),
@@ -71,15 +68,9 @@ impl Client {
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
         let url = self.base.clone();
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.clone(),
-            source,
-        })?;
+        let resp = req.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport { url, source })?;
+        let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url, source })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
                 status: status.as_u16(),
@@ -87,10 +78,7 @@ impl Client {
             });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api {
-                status: status.as_u16(),
-                detail: body.error,
-            }),
+            Ok(body) => Err(ClientError::Api { status: status.as_u16(), detail: body.error }),
             Err(_) => Err(ClientError::Unexpected {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
@@ -100,10 +88,7 @@ impl Client {
 
     /// Exchanges the key pair for a token.
     pub async fn login(&self) -> Result<Token, ClientError> {
-        let req = self
-            .http
-            .post(self.url("/api/v1/auth/login"))
-            .basic_auth(&self.access_key, Some(&self.secret_key));
+        let req = self.http.post(self.url("/api/v1/auth/login")).basic_auth(&self.access_key, Some(&self.secret_key));
         let token: Token = self.send(req).await?;
         *self.token.lock().expect("token lock") = Some(token.token.clone());
         Ok(token)
@@ -122,10 +107,7 @@ impl Client {
                 Some(t) => t,
                 None => self.login().await?.token,
             };
-            let mut req = self
-                .http
-                .request(method.clone(), self.url(path))
-                .bearer_auth(token);
+            let mut req = self.http.request(method.clone(), self.url(path)).bearer_auth(token);
             if let Some(q) = &query {
                 req = req.query(q);
             }
@@ -133,9 +115,7 @@ impl Client {
                 req = req.json(b);
             }
             match self.send(req).await {
-                Err(ClientError::Api { status, .. })
-                    if status == StatusCode::UNAUTHORIZED && attempt == 0 =>
-                {
+                Err(ClientError::Api { status, .. }) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
                     *self.token.lock().expect("token lock") = None;
                 }
                 other => return other,
@@ -149,89 +129,53 @@ impl Client {
     }
 
     pub async fn me(&self) -> Result<User, ClientError> {
-        self.call::<(), _>(Method::GET, "/api/v1/me", None, None)
-            .await
+        self.call::<(), _>(Method::GET, "/api/v1/me", None, None).await
     }
 
     pub async fn create_task(&self, task: &CreateTask) -> Result<Task, ClientError> {
-        self.call(Method::POST, "/api/v1/tasks", None, Some(task))
-            .await
+        self.call(Method::POST, "/api/v1/tasks", None, Some(task)).await
     }
 
     pub async fn get_task(&self, id: &str) -> Result<Task, ClientError> {
-        self.call::<(), _>(Method::GET, &format!("/api/v1/tasks/{id}"), None, None)
-            .await
+        self.call::<(), _>(Method::GET, &format!("/api/v1/tasks/{id}"), None, None).await
     }
 
     pub async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskList, ClientError> {
-        self.call::<(), _>(Method::GET, "/api/v1/tasks", Some(query_pairs(query)), None)
-            .await
+        self.call::<(), _>(Method::GET, "/api/v1/tasks", Some(query_pairs(query)), None).await
     }
 
     pub async fn edit_task(&self, id: &str, edit: &EditTask) -> Result<Task, ClientError> {
-        self.call(
-            Method::PATCH,
-            &format!("/api/v1/tasks/{id}"),
-            None,
-            Some(edit),
-        )
-        .await
+        self.call(Method::PATCH, &format!("/api/v1/tasks/{id}"), None, Some(edit)).await
     }
 
     /// Applies `action` to every task in `req.ids`; skipped tasks are reported, not raised.
-    pub async fn batch(
-        &self,
-        action: Action,
-        req: &ActionRequest,
-    ) -> Result<ActionResponse, ClientError> {
-        self.call(
-            Method::POST,
-            &format!("/api/v1/tasks/actions/{action}"),
-            None,
-            Some(req),
-        )
-        .await
+    pub async fn batch(&self, action: Action, req: &ActionRequest) -> Result<ActionResponse, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/tasks/actions/{action}"), None, Some(req)).await
     }
 
     /// Applies `action` to one task; a refusal is an error (409 for an illegal transition).
-    pub async fn act(
-        &self,
-        id: &str,
-        action: Action,
-        req: &ActionRequest,
-    ) -> Result<ActionOutcome, ClientError> {
-        self.call(
-            Method::POST,
-            &format!("/api/v1/tasks/{id}/{action}"),
-            None,
-            Some(req),
-        )
-        .await
+    pub async fn act(&self, id: &str, action: Action, req: &ActionRequest) -> Result<ActionOutcome, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/tasks/{id}/{action}"), None, Some(req)).await
     }
 
     pub async fn list_projects(&self) -> Result<Vec<Project>, ClientError> {
-        self.call::<(), _>(Method::GET, "/api/v1/projects", None, None)
-            .await
+        self.call::<(), _>(Method::GET, "/api/v1/projects", None, None).await
     }
 
     pub async fn create_project(&self, project: &CreateProject) -> Result<Project, ClientError> {
-        self.call(Method::POST, "/api/v1/projects", None, Some(project))
-            .await
+        self.call(Method::POST, "/api/v1/projects", None, Some(project)).await
     }
 
     pub async fn list_queues(&self) -> Result<Vec<Queue>, ClientError> {
-        self.call::<(), _>(Method::GET, "/api/v1/queues", None, None)
-            .await
+        self.call::<(), _>(Method::GET, "/api/v1/queues", None, None).await
     }
 
     pub async fn create_queue(&self, queue: &CreateQueue) -> Result<Queue, ClientError> {
-        self.call(Method::POST, "/api/v1/queues", None, Some(queue))
-            .await
+        self.call(Method::POST, "/api/v1/queues", None, Some(queue)).await
     }
 
     pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {
-        self.call(Method::POST, "/api/v1/users", None, Some(user))
-            .await
+        self.call(Method::POST, "/api/v1/users", None, Some(user)).await
     }
 }
 

@@ -18,9 +18,7 @@ use std::fmt;
 use utoipa::ToSchema;
 
 /// A task's status, as it travels on the wire (ClearML's vocabulary).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Draft: editable, not scheduled.
@@ -77,9 +75,9 @@ impl TaskStatus {
     /// Accepts the wire spelling or the UI name, case-insensitively.
     pub fn parse(s: &str) -> Option<TaskStatus> {
         let s = s.trim();
-        TaskStatus::ALL.into_iter().find(|st| {
-            st.as_str().eq_ignore_ascii_case(s) || st.display_name().eq_ignore_ascii_case(s)
-        })
+        TaskStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s) || st.display_name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -203,10 +201,7 @@ impl Action {
 
     /// True for actions people take in the task table (as opposed to the agent's reports).
     pub fn is_user_action(self) -> bool {
-        !matches!(
-            self,
-            Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping
-        )
+        !matches!(self, Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping)
     }
 }
 
@@ -229,12 +224,7 @@ pub struct TaskState {
 
 impl TaskState {
     pub fn new(status: TaskStatus) -> Self {
-        TaskState {
-            status,
-            archived: false,
-            has_worker: false,
-            edits_definition: false,
-        }
+        TaskState { status, archived: false, has_worker: false, edits_definition: false }
     }
 }
 
@@ -263,11 +253,7 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTransition {
     #[error("{} is not a valid state for {action} (valid: {})", .status.display_name(), display_states(.valid))]
-    WrongState {
-        action: Action,
-        status: TaskStatus,
-        valid: &'static [TaskStatus],
-    },
+    WrongState { action: Action, status: TaskStatus, valid: &'static [TaskStatus] },
     #[error("the task is not archived: {action} is only available in the archive")]
     NotArchived { action: Action },
     #[error("the task is already archived")]
@@ -279,11 +265,7 @@ pub enum InvalidTransition {
 }
 
 fn display_states(states: &[TaskStatus]) -> String {
-    states
-        .iter()
-        .map(|s| s.display_name())
-        .collect::<Vec<_>>()
-        .join(", ")
+    states.iter().map(|s| s.display_name()).collect::<Vec<_>>().join(", ")
 }
 
 impl InvalidTransition {
@@ -301,72 +283,35 @@ pub fn transition(action: Action, state: TaskState) -> Result<Transition, Invali
     use TaskStatus::*;
     if let Some(valid) = action.valid_states() {
         if !valid.contains(&state.status) {
-            return Err(InvalidTransition::WrongState {
-                action,
-                status: state.status,
-                valid,
-            });
+            return Err(InvalidTransition::WrongState { action, status: state.status, valid });
         }
     }
     let t = Transition::default();
     Ok(match action {
-        Action::Enqueue | Action::Retry => Transition {
-            status: Some(Queued),
-            join_queue: true,
-            ..t
-        },
-        Action::Dequeue => Transition {
-            status: Some(Created),
-            leave_queue: true,
-            ..t
-        },
-        Action::Reset => Transition {
-            status: Some(Created),
-            clear_outputs: true,
-            ..t
-        },
-        Action::Abort if state.has_worker => Transition {
-            stopping: true,
-            ..t
-        },
-        Action::Abort => Transition {
-            status: Some(Stopped),
-            ..t
-        },
-        Action::Publish => Transition {
-            status: Some(Published),
-            ..t
-        },
+        Action::Enqueue | Action::Retry => Transition { status: Some(Queued), join_queue: true, ..t },
+        Action::Dequeue => Transition { status: Some(Created), leave_queue: true, ..t },
+        Action::Reset => Transition { status: Some(Created), clear_outputs: true, ..t },
+        Action::Abort if state.has_worker => Transition { stopping: true, ..t },
+        Action::Abort => Transition { status: Some(Stopped), ..t },
+        Action::Publish => Transition { status: Some(Published), ..t },
         Action::Archive => {
             if state.archived {
                 return Err(InvalidTransition::AlreadyArchived);
             }
             let dequeue = state.status == Queued;
-            Transition {
-                archived: Some(true),
-                status: dequeue.then_some(Created),
-                leave_queue: dequeue,
-                ..t
-            }
+            Transition { archived: Some(true), status: dequeue.then_some(Created), leave_queue: dequeue, ..t }
         }
         Action::Restore => {
             if !state.archived {
                 return Err(InvalidTransition::NotArchived { action });
             }
-            Transition {
-                archived: Some(false),
-                ..t
-            }
+            Transition { archived: Some(false), ..t }
         }
         Action::Delete => {
             if !state.archived {
                 return Err(InvalidTransition::NotArchived { action });
             }
-            Transition {
-                delete: true,
-                leave_queue: state.status == Queued,
-                ..t
-            }
+            Transition { delete: true, leave_queue: state.status == Queued, ..t }
         }
         Action::Edit if state.edits_definition => match state.status {
             Created => t,
@@ -374,30 +319,11 @@ pub fn transition(action: Action, state: TaskState) -> Result<Transition, Invali
             status => return Err(InvalidTransition::NotEditable { status }),
         },
         Action::Clone => Transition { clone: true, ..t },
-        Action::Started => Transition {
-            status: Some(InProgress),
-            leave_queue: true,
-            ..t
-        },
-        Action::Completed => Transition {
-            status: Some(Completed),
-            ..t
-        },
-        Action::Failed => Transition {
-            status: Some(Failed),
-            leave_queue: state.status == Queued,
-            ..t
-        },
-        Action::Stopped => Transition {
-            status: Some(Stopped),
-            ..t
-        },
-        Action::AbortChildren
-        | Action::AddTag
-        | Action::RemoveTag
-        | Action::Move
-        | Action::Edit
-        | Action::Ping => t,
+        Action::Started => Transition { status: Some(InProgress), leave_queue: true, ..t },
+        Action::Completed => Transition { status: Some(Completed), ..t },
+        Action::Failed => Transition { status: Some(Failed), leave_queue: state.status == Queued, ..t },
+        Action::Stopped => Transition { status: Some(Stopped), ..t },
+        Action::AbortChildren | Action::AddTag | Action::RemoveTag | Action::Move | Action::Edit | Action::Ping => t,
     })
 }
 
@@ -433,8 +359,7 @@ mod tests {
     fn every_action_in_every_state() {
         for action in Action::ALL {
             for from in TaskStatus::ALL {
-                let got =
-                    transition(action, TaskState::new(from)).map(|t| t.status.unwrap_or(from));
+                let got = transition(action, TaskState::new(from)).map(|t| t.status.unwrap_or(from));
                 assert_eq!(got.ok(), expected(action, from), "{action} from {from}");
             }
         }
@@ -443,24 +368,15 @@ mod tests {
     #[test]
     fn refusals_name_the_valid_states() {
         let err = transition(Action::Reset, TaskState::new(InProgress)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "Running is not a valid state for reset (valid: Completed, Aborted, Failed)"
-        );
+        assert_eq!(err.to_string(), "Running is not a valid state for reset (valid: Completed, Aborted, Failed)");
         assert_eq!(err.valid_states(), vec![Completed, Stopped, Failed]);
     }
 
     #[test]
     fn archive_restore_delete_follow_the_archived_flag() {
         for from in TaskStatus::ALL {
-            let archived = TaskState {
-                archived: true,
-                ..TaskState::new(from)
-            };
-            assert_eq!(
-                transition(Action::Archive, archived),
-                Err(InvalidTransition::AlreadyArchived)
-            );
+            let archived = TaskState { archived: true, ..TaskState::new(from) };
+            assert_eq!(transition(Action::Archive, archived), Err(InvalidTransition::AlreadyArchived));
             let restored = transition(Action::Restore, archived).unwrap();
             assert_eq!(restored.archived, Some(false));
             assert_eq!(restored.status, None, "restore never changes the status");
@@ -474,26 +390,17 @@ mod tests {
 
     #[test]
     fn abort_waits_for_the_agent_when_a_worker_holds_the_task() {
-        let held = TaskState {
-            has_worker: true,
-            ..TaskState::new(InProgress)
-        };
+        let held = TaskState { has_worker: true, ..TaskState::new(InProgress) };
         let t = transition(Action::Abort, held).unwrap();
         assert!(t.stopping);
         assert_eq!(t.status, None);
-        assert_eq!(
-            transition(Action::Stopped, held).unwrap().status,
-            Some(Stopped)
-        );
+        assert_eq!(transition(Action::Stopped, held).unwrap().status, Some(Stopped));
     }
 
     #[test]
     fn only_drafts_take_definition_edits() {
         for from in TaskStatus::ALL {
-            let state = TaskState {
-                edits_definition: true,
-                ..TaskState::new(from)
-            };
+            let state = TaskState { edits_definition: true, ..TaskState::new(from) };
             let got = transition(Action::Edit, state);
             match from {
                 Created => assert!(got.is_ok()),

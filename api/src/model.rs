@@ -8,10 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Entity ids are 32 lowercase hex characters.
 pub fn is_valid_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The system tag that marks an archived task.
@@ -431,9 +428,7 @@ pub fn validate_project_name(name: &str) -> Result<(), String> {
     }
     for segment in name.split('/') {
         if segment.trim().is_empty() {
-            return Err(
-                "must not have empty path segments (leading, trailing or double '/')".into(),
-            );
+            return Err("must not have empty path segments (leading, trailing or double '/')".into());
         }
         if segment == "." || segment == ".." {
             return Err(format!("must not contain a '{segment}' segment"));
@@ -515,9 +510,7 @@ mod tests {
         for ok in ["a", "a/b/c", "vision models/res net-50"] {
             assert_eq!(validate_project_name(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "", " ", "a//b", "/a", "a/", "a/../b", "..", "a/./b", "a\nb", "a\u{7}", " a",
-        ] {
+        for bad in ["", " ", "a//b", "/a", "a/", "a/../b", "..", "a/./b", "a\nb", "a\u{7}", " a"] {
             assert!(validate_project_name(bad).is_err(), "{bad:?}");
         }
     }

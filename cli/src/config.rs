@@ -14,18 +14,13 @@ pub struct ClientConfig {
 
 /// `~/.config/runyard/config.toml` (honours `XDG_CONFIG_HOME`).
 pub fn config_path() -> Result<PathBuf> {
-    Ok(dirs::config_dir()
-        .context("no config directory: set HOME")?
-        .join("runyard")
-        .join("config.toml"))
+    Ok(dirs::config_dir().context("no config directory: set HOME")?.join("runyard").join("config.toml"))
 }
 
 pub fn load_file() -> Result<ClientConfig> {
     let path = config_path()?;
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))
-        }
+        Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ClientConfig::default()),
         Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
     }
@@ -34,8 +29,7 @@ pub fn load_file() -> Result<ClientConfig> {
 pub fn save_file(config: &ClientConfig) -> Result<PathBuf> {
     let path = config_path()?;
     let body = format!("# Written by `runyard up`.\n{}", toml::to_string(config)?);
-    runyard_daemon::auth::write_private(&path, &body)
-        .with_context(|| format!("could not write {}", path.display()))?;
+    runyard_daemon::auth::write_private(&path, &body).with_context(|| format!("could not write {}", path.display()))?;
     Ok(path)
 }
 
@@ -51,10 +45,9 @@ pub fn client(server_flag: Option<&str>) -> Result<runyard_api::Client> {
         .or_else(|| env("RUNYARD_SERVER"))
         .or(file.server)
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
-    let (Some(access), Some(secret)) = (
-        env("RUNYARD_ACCESS_KEY").or(file.access_key),
-        env("RUNYARD_SECRET_KEY").or(file.secret_key),
-    ) else {
+    let (Some(access), Some(secret)) =
+        (env("RUNYARD_ACCESS_KEY").or(file.access_key), env("RUNYARD_SECRET_KEY").or(file.secret_key))
+    else {
         bail!(
             "no credentials: set RUNYARD_ACCESS_KEY and RUNYARD_SECRET_KEY, or run `runyard up` (which writes {})",
             config_path()?.display()

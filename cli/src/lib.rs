@@ -60,14 +60,8 @@ impl Ctx {
 /// Runs the CLI; the exit code is 0 on success, 1 when some of a batch was refused, 2 on error.
 pub fn main_impl() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let ctx = Ctx {
-        json: cli.json,
-        server: cli.server,
-    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let ctx = Ctx { json: cli.json, server: cli.server };
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Server(args) => commands::server::server(args).await,

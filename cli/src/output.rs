@@ -5,18 +5,13 @@ use serde::Serialize;
 
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("serializable")
-    );
+    println!("{}", serde_json::to_string_pretty(value).expect("serializable"));
 }
 
 /// Prints rows under a header, columns aligned.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();
-    t.load_preset(NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.to_vec());
+    t.load_preset(NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header.to_vec());
     for row in rows {
         t.add_row(row);
     }

@@ -3,9 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::{Principal, Store};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -43,9 +41,7 @@ pub struct Auth {
 
 /// A new access key (24 uppercase letters and digits) and secret (48 characters).
 pub fn generate_key_pair() -> (String, String) {
-    let access = Alphanumeric
-        .sample_string(&mut rand::thread_rng(), 24)
-        .to_ascii_uppercase();
+    let access = Alphanumeric.sample_string(&mut rand::thread_rng(), 24).to_ascii_uppercase();
     let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 48);
     (access, secret)
 }
@@ -60,20 +56,14 @@ pub fn hash_secret(secret: &str) -> Result<String> {
 }
 
 fn verify_secret(secret: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(secret.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
 }
 
 impl Auth {
     /// Loads (or creates, on the first start of the first replica) the token signing key.
     pub async fn new(store: Arc<Store>) -> Result<Auth> {
         let key = store
-            .setting_or_init("token_signing_key", || {
-                Alphanumeric.sample_string(&mut rand::thread_rng(), 64)
-            })
+            .setting_or_init("token_signing_key", || Alphanumeric.sample_string(&mut rand::thread_rng(), 64))
             .await?;
         Ok(Auth {
             store,
@@ -92,11 +82,7 @@ impl Auth {
             }
         }
         let refused = || Error::Unauthorized("invalid access key or secret".into());
-        let (hash, principal) = self
-            .store
-            .access_key(access_key)
-            .await?
-            .ok_or_else(refused)?;
+        let (hash, principal) = self.store.access_key(access_key).await?.ok_or_else(refused)?;
         let secret = secret.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
             .await
@@ -125,69 +111,42 @@ impl Auth {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(e.into()))?;
-        Ok(Token {
-            token,
-            expires_at: exp,
-        })
+        Ok(Token { token, expires_at: exp })
     }
 
     /// Resolves an `Authorization` header value (Bearer token or Basic key pair).
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
         let header = header.ok_or_else(|| {
-            Error::Unauthorized(
-                "authentication required: send a Bearer token or HTTP Basic key pair".into(),
-            )
+            Error::Unauthorized("authentication required: send a Bearer token or HTTP Basic key pair".into())
         })?;
         if let Some(token) = header.strip_prefix("Bearer ") {
-            let data = jsonwebtoken::decode::<Claims>(
-                token.trim(),
-                &self.decoding,
-                &Validation::new(Algorithm::HS256),
-            )
-            .map_err(|e| Error::Unauthorized(format!("invalid token: {e}")))?;
+            let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &Validation::new(Algorithm::HS256))
+                .map_err(|e| Error::Unauthorized(format!("invalid token: {e}")))?;
             let c = data.claims;
-            return Ok(Principal {
-                user_id: c.sub,
-                name: c.name,
-                role: c.role,
-            });
+            return Ok(Principal { user_id: c.sub, name: c.name, role: c.role });
         }
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let (key, secret) = decode_basic(encoded)?;
             return self.verify_key_pair(&key, &secret).await;
         }
-        Err(Error::Unauthorized(
-            "unsupported Authorization scheme: use Bearer or Basic".into(),
-        ))
+        Err(Error::Unauthorized("unsupported Authorization scheme: use Bearer or Basic".into()))
     }
 
     /// Creates a user with a fresh key pair.
     pub async fn create_user(&self, name: &str, role: Role) -> Result<Credentials> {
         if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must be 1 to 128 characters without control characters",
-            ));
+            return Err(Error::invalid("name", "must be 1 to 128 characters without control characters"));
         }
         let (access_key, secret_key) = generate_key_pair();
-        let user = self
-            .store
-            .create_user(name.trim(), role, &access_key, &hash_secret(&secret_key)?)
-            .await?;
-        Ok(Credentials {
-            user,
-            access_key,
-            secret_key,
-        })
+        let user = self.store.create_user(name.trim(), role, &access_key, &hash_secret(&secret_key)?).await?;
+        Ok(Credentials { user, access_key, secret_key })
     }
 }
 
 /// Splits a Basic credential into key and secret.
 pub fn decode_basic(encoded: &str) -> Result<(String, String)> {
     let bad = || Error::Unauthorized("malformed Basic credentials".into());
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (key, secret) = text.split_once(':').ok_or_else(bad)?;
     Ok((key.to_string(), secret.to_string()))
@@ -212,9 +171,7 @@ pub async fn bootstrap_admin(
         match store.user_by_name("admin").await? {
             Some(admin) => store.put_access_key(&admin.id, &access, &hash).await?,
             None => {
-                store
-                    .create_user("admin", Role::Admin, &access, &hash)
-                    .await?;
+                store.create_user("admin", Role::Admin, &access, &hash).await?;
             }
         }
         return Ok(None);
@@ -223,15 +180,12 @@ pub async fn bootstrap_admin(
         return Ok(None);
     }
     let (access, secret) = generate_key_pair();
-    store
-        .create_user("admin", Role::Admin, &access, &hash_secret(&secret)?)
-        .await?;
+    store.create_user("admin", Role::Admin, &access, &hash_secret(&secret)?).await?;
     let path = credentials_path(data_dir);
     let body = format!(
         "# Runyard admin key pair, generated at first start. Keep it secret.\naccess_key = \"{access}\"\nsecret_key = \"{secret}\"\n"
     );
-    write_private(&path, &body)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+    write_private(&path, &body).map_err(|e| Error::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
     Ok(Some(path))
 }
 
@@ -242,11 +196,6 @@ pub fn write_private(path: &Path, body: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
     f.write_all(body.as_bytes())
 }

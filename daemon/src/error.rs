@@ -31,17 +31,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Invalid { field: field.into(), message: message.into() }
     }
 
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Error {
-        Error::NotFound {
-            kind,
-            id: id.into(),
-        }
+        Error::NotFound { kind, id: id.into() }
     }
 
     pub fn code(&self) -> ErrorCode {

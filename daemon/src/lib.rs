@@ -36,15 +36,9 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_url),
-            )
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("max_body_bytes", &self.max_body_bytes)
-            .field(
-                "admin_key_pair",
-                &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")),
-            )
+            .field("admin_key_pair", &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")))
             .finish()
     }
 }
@@ -73,9 +67,7 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("runyard.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("runyard.db").display()))
     }
 }
 
@@ -92,38 +84,19 @@ use store::Store;
 
 impl Daemon {
     pub async fn build(config: Config) -> anyhow::Result<Daemon> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "could not create the data dir {}",
-                config.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("could not create the data dir {}", config.data_dir.display()))?;
         let url = config.database_url();
         let store = Arc::new(
-            Store::connect(&url)
-                .await
-                .with_context(|| format!("could not open the database {}", redact_url(&url)))?,
+            Store::connect(&url).await.with_context(|| format!("could not open the database {}", redact_url(&url)))?,
         );
         store.ensure_default_queue().await?;
-        let credentials_file =
-            auth::bootstrap_admin(&store, &config.data_dir, config.admin_key_pair.clone()).await?;
+        let credentials_file = auth::bootstrap_admin(&store, &config.data_dir, config.admin_key_pair.clone()).await?;
         let auth = Arc::new(auth::Auth::new(store.clone()).await?);
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("could not listen on {}", config.bind))?;
-        let router = http::router(
-            http::AppState {
-                store: store.clone(),
-                auth,
-            },
-            config.max_body_bytes,
-        );
-        Ok(Daemon {
-            listener,
-            router,
-            store,
-            credentials_file,
-        })
+        let listener =
+            TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
+        let router = http::router(http::AppState { store: store.clone(), auth }, config.max_body_bytes);
+        Ok(Daemon { listener, router, store, credentials_file })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -131,13 +104,8 @@ impl Daemon {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
         self.store.close().await;
         Ok(())
     }

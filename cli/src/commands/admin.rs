@@ -46,22 +46,13 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {
             } else {
                 let rows = projects
                     .iter()
-                    .map(|p| {
-                        vec![
-                            p.id.clone(),
-                            p.name.clone(),
-                            p.task_count.to_string(),
-                            p.description.clone(),
-                        ]
-                    })
+                    .map(|p| vec![p.id.clone(), p.name.clone(), p.task_count.to_string(), p.description.clone()])
                     .collect();
                 output::table(&["ID", "NAME", "TASKS", "DESCRIPTION"], rows);
             }
         }
         ProjectCommand::Create { name, description } => {
-            let p = client
-                .create_project(&CreateProject { name, description })
-                .await?;
+            let p = client.create_project(&CreateProject { name, description }).await?;
             if ctx.json {
                 output::json(&p);
             } else {
@@ -80,10 +71,7 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
             if ctx.json {
                 output::json(&queues);
             } else {
-                let rows = queues
-                    .iter()
-                    .map(|q| vec![q.id.clone(), q.name.clone(), q.length.to_string()])
-                    .collect();
+                let rows = queues.iter().map(|q| vec![q.id.clone(), q.name.clone(), q.length.to_string()]).collect();
                 output::table(&["ID", "NAME", "LENGTH"], rows);
             }
         }
@@ -102,10 +90,7 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
 pub async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<ExitCode> {
     let UserCommand::Create { name, admin } = cmd;
     let role = if admin { Role::Admin } else { Role::User };
-    let c = ctx
-        .client()?
-        .create_user(&CreateUser { name, role })
-        .await?;
+    let c = ctx.client()?.create_user(&CreateUser { name, role }).await?;
     if ctx.json {
         output::json(&c);
     } else {

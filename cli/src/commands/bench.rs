@@ -70,11 +70,7 @@ impl DaemonProcess {
             let _ = child.kill();
             bail!("the daemon did not start: {line}");
         };
-        Ok(DaemonProcess {
-            url: url.to_string(),
-            child,
-            _dir: dir,
-        })
+        Ok(DaemonProcess { url: url.to_string(), child, _dir: dir })
     }
 
     /// Resident memory in MiB, from /proc.
@@ -113,24 +109,13 @@ fn sample_task(i: usize) -> CreateTask {
     task.script.entry_point = Some("train.py".into());
     let args = task.hyperparams.entry("Args".into()).or_default();
     for k in 0..5 {
-        args.insert(
-            format!("p{k}"),
-            Param {
-                value: (i * k).to_string(),
-                ..Default::default()
-            },
-        );
+        args.insert(format!("p{k}"), Param { value: (i * k).to_string(), ..Default::default() });
     }
     task
 }
 
 /// Creates `n` tasks from `clients` concurrent clients; returns (ids, seconds).
-async fn create_tasks(
-    url: &str,
-    n: usize,
-    clients: usize,
-    offset: usize,
-) -> Result<(Vec<String>, f64)> {
+async fn create_tasks(url: &str, n: usize, clients: usize, offset: usize) -> Result<(Vec<String>, f64)> {
     let per = n.div_ceil(clients);
     let mut handles = Vec::new();
     let mut all_clients = Vec::new();
@@ -164,11 +149,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         bail!("--rounds, --clients and --tasks must be at least 1");
     }
     let daemon = DaemonProcess::start(a.database_url.as_deref())?;
-    let backend = if a.database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = if a.database_url.is_some() { "postgres" } else { "sqlite" };
     let client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
     client.login().await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -179,46 +160,26 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
     for round in 0..a.rounds {
         let (new, secs) = create_tasks(&daemon.url, a.tasks, a.clients, round * a.tasks).await?;
         rates.push(new.len() as f64 / secs);
-        eprintln!(
-            "create round {}: {:.0} tasks/s",
-            round + 1,
-            new.len() as f64 / secs
-        );
+        eprintln!("create round {}: {:.0} tasks/s", round + 1, new.len() as f64 / secs);
         ids.extend(new);
     }
 
     if ids.len() < a.batch {
-        let (more, _) =
-            create_tasks(&daemon.url, a.batch - ids.len(), a.clients, ids.len()).await?;
+        let (more, _) = create_tasks(&daemon.url, a.batch - ids.len(), a.clients, ids.len()).await?;
         ids.extend(more);
     }
     let batch_ids: Vec<String> = ids[..a.batch].to_vec();
     let mut archive_ms = Vec::new();
     let mut restore_ms = Vec::new();
     for round in 0..a.rounds {
-        for (action, times) in [
-            (Action::Archive, &mut archive_ms),
-            (Action::Restore, &mut restore_ms),
-        ] {
+        for (action, times) in [(Action::Archive, &mut archive_ms), (Action::Restore, &mut restore_ms)] {
             let start = Instant::now();
-            let r = client
-                .batch(
-                    action,
-                    &ActionRequest {
-                        ids: batch_ids.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let r = client.batch(action, &ActionRequest { ids: batch_ids.clone(), ..Default::default() }).await?;
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             if r.succeeded as usize != a.batch {
                 bail!("{action} affected {} of {} tasks", r.succeeded, a.batch);
             }
-            eprintln!(
-                "{action} round {}: {ms:.0} ms for {} tasks",
-                round + 1,
-                a.batch
-            );
+            eprintln!("{action} round {}: {ms:.0} ms for {} tasks", round + 1, a.batch);
             times.push(ms);
         }
     }
@@ -249,22 +210,9 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("backend                         {backend}");
-        println!(
-            "task creation ({} clients)      {:.0} tasks/s (median of {})",
-            a.clients,
-            median(rates),
-            a.rounds
-        );
-        println!(
-            "archive {} tasks              {:.0} ms (median)",
-            a.batch,
-            median(archive_ms)
-        );
-        println!(
-            "restore {} tasks              {:.0} ms (median)",
-            a.batch,
-            median(restore_ms)
-        );
+        println!("task creation ({} clients)      {:.0} tasks/s (median of {})", a.clients, median(rates), a.rounds);
+        println!("archive {} tasks              {:.0} ms (median)", a.batch, median(archive_ms));
+        println!("restore {} tasks              {:.0} ms (median)", a.batch, median(restore_ms));
         println!("daemon RSS idle                 {rss_idle:.1} MiB");
         println!("daemon RSS with {total} tasks   {rss_full:.1} MiB");
     }

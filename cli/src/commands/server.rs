@@ -35,16 +35,11 @@ pub struct UpArgs {
 }
 
 fn default_data_dir() -> Result<PathBuf> {
-    Ok(dirs::data_dir()
-        .context("no data directory: set HOME or pass --data-dir")?
-        .join("runyard"))
+    Ok(dirs::data_dir().context("no data directory: set HOME or pass --data-dir")?.join("runyard"))
 }
 
 fn env_key_pair() -> Option<(String, String)> {
-    match (
-        std::env::var("RUNYARD_ACCESS_KEY"),
-        std::env::var("RUNYARD_SECRET_KEY"),
-    ) {
+    match (std::env::var("RUNYARD_ACCESS_KEY"), std::env::var("RUNYARD_SECRET_KEY")) {
         (Ok(a), Ok(s)) if !a.is_empty() && !s.is_empty() => Some((a, s)),
         _ => None,
     }
@@ -53,10 +48,7 @@ fn env_key_pair() -> Option<(String, String)> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -74,10 +66,7 @@ async fn start(config: Config) -> Result<Daemon> {
     tracing::info!(?config, "starting");
     let daemon = Daemon::build(config).await?;
     if let Some(path) = &daemon.credentials_file {
-        eprintln!(
-            "Generated an admin key pair: {} (mode 0600)",
-            path.display()
-        );
+        eprintln!("Generated an admin key pair: {} (mode 0600)", path.display());
     }
     Ok(daemon)
 }
@@ -108,11 +97,7 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
         None => default_data_dir()?,
     };
     let env_pair = env_key_pair();
-    let daemon = start(Config {
-        admin_key_pair: env_pair.clone(),
-        ..Config::new(args.bind, data_dir.clone())
-    })
-    .await?;
+    let daemon = start(Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) }).await?;
     let url = format!("http://{}", daemon.local_addr());
     let (access_key, secret_key) = match env_pair {
         Some(pair) => pair,
@@ -124,11 +109,7 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
         secret_key: Some(secret_key),
     })?;
     println!("Runyard is up at {url}");
-    println!(
-        "Data: {}  CLI config: {}",
-        data_dir.display(),
-        path.display()
-    );
+    println!("Data: {}  CLI config: {}", data_dir.display(), path.display());
     println!("Try: runyard task create --project demo --name hello --script train.py");
     daemon.run_until_stopped(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
@@ -138,13 +119,9 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
 fn read_credentials(data_dir: &std::path::Path) -> Result<(String, String)> {
     let path = runyard_daemon::auth::credentials_path(data_dir);
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "could not read {}: set RUNYARD_ACCESS_KEY and RUNYARD_SECRET_KEY to an admin key pair",
-            path.display()
-        )
+        format!("could not read {}: set RUNYARD_ACCESS_KEY and RUNYARD_SECRET_KEY to an admin key pair", path.display())
     })?;
-    let c: ClientConfig =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let c: ClientConfig = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     match (c.access_key, c.secret_key) {
         (Some(a), Some(s)) => Ok((a, s)),
         _ => anyhow::bail!("{} lacks access_key or secret_key", path.display()),

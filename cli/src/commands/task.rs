@@ -5,8 +5,8 @@ use crate::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use runyard_api::{
-    Action, ActionRequest, ActionResponse, Container, CreateTask, EntryKind, Environment,
-    Execution, Param, Script, Task, TaskQuery, TaskType,
+    Action, ActionRequest, ActionResponse, Container, CreateTask, EntryKind, Environment, Execution, Param, Script,
+    Task, TaskQuery, TaskType,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -180,8 +180,7 @@ fn key_value(s: &str, flag: &str) -> Result<(String, String)> {
 }
 
 fn read(path: &Path, flag: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("{flag}: could not read {}", path.display()))
+    std::fs::read_to_string(path).with_context(|| format!("{flag}: could not read {}", path.display()))
 }
 
 fn build_create(a: CreateArgs) -> Result<CreateTask> {
@@ -218,34 +217,19 @@ fn build_create(a: CreateArgs) -> Result<CreateTask> {
         comment: a.comment.unwrap_or_default(),
         tags: a.tags,
         script,
-        environment: Environment {
-            packages: a.packages,
-            ..Default::default()
-        },
+        environment: Environment { packages: a.packages, ..Default::default() },
         container: Container {
             image: a.docker_image,
             arguments: a.docker_args,
-            setup_script: a
-                .startup_script
-                .map(|p| read(&p, "--startup-script"))
-                .transpose()?,
+            setup_script: a.startup_script.map(|p| read(&p, "--startup-script")).transpose()?,
         },
-        execution: Execution {
-            output_uri: a.output_uri,
-            queue: None,
-        },
+        execution: Execution { output_uri: a.output_uri, queue: None },
         queue: a.queue,
         ..Default::default()
     };
     for kv in a.args {
         let (k, v) = key_value(&kv, "--arg")?;
-        task.hyperparams.entry("Args".into()).or_default().insert(
-            k,
-            Param {
-                value: v,
-                ..Default::default()
-            },
-        );
+        task.hyperparams.entry("Args".into()).or_default().insert(k, Param { value: v, ..Default::default() });
     }
     for kv in a.env {
         let (k, v) = key_value(&kv, "--env")?;
@@ -264,12 +248,7 @@ fn print_tasks(ctx: &Ctx, tasks: &[Task], total: u64) {
             vec![
                 t.id.clone(),
                 t.name.clone(),
-                t.status.display_name().to_string()
-                    + if t.status_message == "stopping" {
-                        " (stopping)"
-                    } else {
-                        ""
-                    },
+                t.status.display_name().to_string() + if t.status_message == "stopping" { " (stopping)" } else { "" },
                 t.project_name.clone(),
                 t.kind.as_str().to_string(),
                 t.tags.join(","),
@@ -277,10 +256,7 @@ fn print_tasks(ctx: &Ctx, tasks: &[Task], total: u64) {
             ]
         })
         .collect();
-    output::table(
-        &["ID", "NAME", "STATUS", "PROJECT", "TYPE", "TAGS", "UPDATED"],
-        rows,
-    );
+    output::table(&["ID", "NAME", "STATUS", "PROJECT", "TYPE", "TAGS", "UPDATED"], rows);
     if (tasks.len() as u64) < total {
         eprintln!("({} of {total} shown; use --limit)", tasks.len());
     }
@@ -291,17 +267,13 @@ fn print_task(ctx: &Ctx, t: &Task) {
         return output::json(t);
     }
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let time =
-        |v: Option<chrono::DateTime<chrono::Utc>>| v.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let time = |v: Option<chrono::DateTime<chrono::Utc>>| v.map(|t| t.to_rfc3339()).unwrap_or_default();
     output::fields(&[
         ("id", t.id.clone()),
         ("name", t.name.clone()),
         ("project", t.project_name.clone()),
         ("type", t.kind.as_str().to_string()),
-        (
-            "status",
-            format!("{} ({})", t.status.display_name(), t.status),
-        ),
+        ("status", format!("{} ({})", t.status.display_name(), t.status)),
         ("status reason", t.status_reason.clone()),
         ("status message", t.status_message.clone()),
         ("user", t.user.clone()),
@@ -333,16 +305,9 @@ fn print_outcomes(ctx: &Ctx, r: &ActionResponse) -> ExitCode {
                     (Some(e), _, _) => e.clone(),
                     (_, Some(n), _) => format!("new task {n}"),
                     (_, _, Some(n)) => format!("{n} children aborted"),
-                    _ => o
-                        .status
-                        .map(|s| s.display_name().to_string())
-                        .unwrap_or_else(|| "deleted".into()),
+                    _ => o.status.map(|s| s.display_name().to_string()).unwrap_or_else(|| "deleted".into()),
                 };
-                vec![
-                    o.id.clone(),
-                    if o.ok { "ok".into() } else { "skipped".into() },
-                    detail,
-                ]
+                vec![o.id.clone(), if o.ok { "ok".into() } else { "skipped".into() }, detail]
             })
             .collect();
         output::table(&["ID", "OUTCOME", "DETAIL"], rows);
@@ -360,10 +325,7 @@ async fn batch(ctx: &Ctx, action: Action, req: ActionRequest) -> Result<ExitCode
 }
 
 fn ids(ids: Vec<String>) -> ActionRequest {
-    ActionRequest {
-        ids,
-        ..Default::default()
-    }
+    ActionRequest { ids, ..Default::default() }
 }
 
 pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
@@ -391,83 +353,29 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Enqueue { ids, queue } => {
-            batch(
-                ctx,
-                Action::Enqueue,
-                ActionRequest {
-                    ids,
-                    queue: Some(queue),
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::Enqueue, ActionRequest { ids, queue: Some(queue), ..Default::default() }).await
         }
         TaskCommand::Dequeue(a) => batch(ctx, Action::Dequeue, ids(a.ids)).await,
         TaskCommand::Reset(a) => batch(ctx, Action::Reset, ids(a.ids)).await,
         TaskCommand::Abort(a) => {
-            batch(
-                ctx,
-                Action::Abort,
-                ActionRequest {
-                    ids: a.ids,
-                    reason: a.reason,
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::Abort, ActionRequest { ids: a.ids, reason: a.reason, ..Default::default() }).await
         }
         TaskCommand::AbortChildren(a) => {
-            batch(
-                ctx,
-                Action::AbortChildren,
-                ActionRequest {
-                    ids: a.ids,
-                    reason: a.reason,
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::AbortChildren, ActionRequest { ids: a.ids, reason: a.reason, ..Default::default() })
+                .await
         }
         TaskCommand::Retry { ids, queue } => {
-            batch(
-                ctx,
-                Action::Retry,
-                ActionRequest {
-                    ids,
-                    queue,
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::Retry, ActionRequest { ids, queue, ..Default::default() }).await
         }
         TaskCommand::Publish(a) => batch(ctx, Action::Publish, ids(a.ids)).await,
         TaskCommand::Archive(a) => batch(ctx, Action::Archive, ids(a.ids)).await,
         TaskCommand::Restore(a) => batch(ctx, Action::Restore, ids(a.ids)).await,
         TaskCommand::Delete(a) => batch(ctx, Action::Delete, ids(a.ids)).await,
         TaskCommand::Clone { ids, name, project } => {
-            batch(
-                ctx,
-                Action::Clone,
-                ActionRequest {
-                    ids,
-                    name,
-                    project,
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::Clone, ActionRequest { ids, name, project, ..Default::default() }).await
         }
         TaskCommand::Move { ids, project } => {
-            batch(
-                ctx,
-                Action::Move,
-                ActionRequest {
-                    ids,
-                    project: Some(project),
-                    ..Default::default()
-                },
-            )
-            .await
+            batch(ctx, Action::Move, ActionRequest { ids, project: Some(project), ..Default::default() }).await
         }
         TaskCommand::Tag { ids, add, remove } => {
             if add.is_empty() && remove.is_empty() {
@@ -476,16 +384,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             let mut code = ExitCode::SUCCESS;
             for (action, tags) in [(Action::AddTag, add), (Action::RemoveTag, remove)] {
                 if !tags.is_empty() {
-                    let c = batch(
-                        ctx,
-                        action,
-                        ActionRequest {
-                            ids: ids.clone(),
-                            tags,
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
+                    let c = batch(ctx, action, ActionRequest { ids: ids.clone(), tags, ..Default::default() }).await?;
                     if c != ExitCode::SUCCESS {
                         code = c;
                     }

@@ -8,8 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use runyard_api::{
-    CreateProject, CreateQueue, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Queue,
-    Role, Token, User,
+    CreateProject, CreateQueue, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Queue, Role, Token, User,
 };
 use serde_json::{json, Value};
 
@@ -17,14 +16,8 @@ use serde_json::{json, Value};
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "healthy"), (status = 503, description = "database unreachable")))]
 pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     match s.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})),
-        ),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "database unreachable"})),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"}))),
     }
 }
 
@@ -36,14 +29,9 @@ pub async fn login(
     headers: HeaderMap,
     AppQuery(q): AppQuery<LoginQuery>,
 ) -> Result<Json<Token>> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let who = s.auth.authenticate(header).await?;
-    Ok(Json(s.auth.issue(
-        &who,
-        q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS),
-    )?))
+    Ok(Json(s.auth.issue(&who, q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS))?))
 }
 
 /// The calling user.
@@ -67,10 +55,7 @@ pub async fn create_user(
     if who.role != Role::Admin {
         return Err(Error::Forbidden("only admins can create users".into()));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(s.auth.create_user(&req.name, req.role).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.auth.create_user(&req.name, req.role).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = Vec<Project>)))]
@@ -86,23 +71,13 @@ pub async fn create_project(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Project>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_project(&req.name, &req.description, &who.user_id)
-                .await?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_project(&req.name, &req.description, &who.user_id).await?)))
 }
 
 /// A project by id or path (URL-encode the slashes).
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", params(("id" = String, Path)),
     responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
-pub async fn get_project(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Project>> {
+pub async fn get_project(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Project>> {
     Ok(Json(s.store.project(&id).await?))
 }
 
@@ -117,8 +92,5 @@ pub async fn create_queue(
     State(s): State<AppState>,
     AppJson(req): AppJson<CreateQueue>,
 ) -> Result<(StatusCode, Json<Queue>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_queue(req.name.trim()).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_queue(req.name.trim()).await?)))
 }

@@ -12,8 +12,7 @@ impl IntoResponse for Error {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
         let code = self.code();
-        let status =
-            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {
             error: ErrorDetail {
                 code,

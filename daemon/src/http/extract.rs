@@ -17,18 +17,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::TooLarge {
-                    limit: super::max_body_bytes(),
-                }
+                Error::TooLarge { limit: super::max_body_bytes() }
             } else {
                 Error::invalid("body", rejection.body_text())
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
         parse_json(bytes).map(AppJson)
     }
 }
@@ -38,11 +32,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "body".to_string()
-        } else {
-            path
-        };
+        let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
         Error::invalid(field, e.into_inner().to_string())
     })
 }
@@ -56,17 +46,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(AppQuery)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "query".to_string()
-                } else {
-                    path
-                };
-                Error::invalid(field, e.into_inner().to_string())
-            })
+        serde_path_to_error::deserialize(de).map(AppQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "query".to_string() } else { path };
+            Error::invalid(field, e.into_inner().to_string())
+        })
     }
 }
 

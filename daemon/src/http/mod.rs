@@ -59,14 +59,8 @@ impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
         openapi.security = Some(vec![
             utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
             utoipa::openapi::security::SecurityRequirement::new("basic", Vec::<String>::new()),
@@ -80,10 +74,7 @@ async fn openapi() -> impl IntoResponse {
 
 /// Resolves the caller from the `Authorization` header and refuses anonymous requests.
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match state.auth.authenticate(header).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
@@ -94,10 +85,7 @@ async fn require_auth(State(state): State<AppState>, mut req: Request, next: Nex
 }
 
 async fn not_found(req: Request) -> Error {
-    Error::NotFound {
-        kind: "route",
-        id: format!("{} {}", req.method(), req.uri().path()),
-    }
+    Error::NotFound { kind: "route", id: format!("{} {}", req.method(), req.uri().path()) }
 }
 
 /// The whole HTTP application.
@@ -106,10 +94,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
     let api = Router::new()
         .route("/me", get(admin::me))
         .route("/users", post(admin::create_user))
-        .route(
-            "/projects",
-            get(admin::list_projects).post(admin::create_project),
-        )
+        .route("/projects", get(admin::list_projects).post(admin::create_project))
         .route("/projects/{id}", get(admin::get_project))
         .route("/queues", get(admin::list_queues).post(admin::create_queue))
         .route("/tasks", get(tasks::list).post(tasks::create))

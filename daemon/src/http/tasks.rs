@@ -8,21 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use runyard_api::{
-    Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, ErrorBody, Task,
-    TaskList, TaskQuery,
+    Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, ErrorBody, Task, TaskList, TaskQuery,
 };
 
 fn parse_action(name: &str) -> Result<Action> {
     Action::parse(name).ok_or_else(|| {
-        let known = runyard_api::Action::ALL
-            .iter()
-            .map(|a| a.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        Error::invalid(
-            "action",
-            format!("unknown action '{name}' (known: {known})"),
-        )
+        let known = runyard_api::Action::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ");
+        Error::invalid("action", format!("unknown action '{name}' (known: {known})"))
     })
 }
 
@@ -34,19 +26,13 @@ pub async fn create(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateTask>,
 ) -> Result<(StatusCode, Json<Task>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(service::create(&s.store, &who, req).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(service::create(&s.store, &who, req).await?)))
 }
 
 /// List tasks, newest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorBody)))]
-pub async fn list(
-    State(s): State<AppState>,
-    AppQuery(q): AppQuery<TaskQuery>,
-) -> Result<Json<TaskList>> {
+pub async fn list(State(s): State<AppState>, AppQuery(q): AppQuery<TaskQuery>) -> Result<Json<TaskList>> {
     let (tasks, total) = service::list(&s.store, q).await?;
     Ok(Json(TaskList { tasks, total }))
 }
@@ -97,12 +83,7 @@ pub async fn act(
 ) -> Result<Json<ActionOutcome>> {
     let action = parse_action(&action)?;
     if !req.ids.is_empty() {
-        return Err(Error::invalid(
-            "ids",
-            "the task is in the path; use /api/v1/tasks/actions/{action} for a batch",
-        ));
+        return Err(Error::invalid("ids", "the task is in the path; use /api/v1/tasks/actions/{action} for a batch"));
     }
-    Ok(Json(
-        service::act_one(&s.store, &who, &id, action, req).await?,
-    ))
+    Ok(Json(service::act_one(&s.store, &who, &id, action, req).await?))
 }

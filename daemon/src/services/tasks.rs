@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::store::tasks::{int, text, NewTaskRow};
 use crate::store::{new_id, now_ms, Principal, Store, TaskFilter, TaskHead};
 use runyard_api::{
-    is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask,
-    EditTask, EntryKind, Task, TaskQuery, TaskState, TaskStatus, Transition,
+    is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, EntryKind,
+    Task, TaskQuery, TaskState, TaskStatus, Transition,
 };
 use sea_query::Value;
 use sqlx::AnyConnection;
@@ -48,21 +48,14 @@ fn validate_definition(task: &Task) -> Result<()> {
     let s = &task.script;
     match s.entry_kind {
         EntryKind::Module if s.entry_point.as_deref().unwrap_or("").trim().is_empty() => {
-            return Err(Error::invalid(
-                "script.entry_point",
-                "a module task needs the module name",
-            ));
+            return Err(Error::invalid("script.entry_point", "a module task needs the module name"));
         }
         EntryKind::Code => {
             if s.code.is_none() {
-                return Err(Error::invalid(
-                    "script.code",
-                    "a custom-code task needs its code",
-                ));
+                return Err(Error::invalid("script.code", "a custom-code task needs its code"));
             }
             let file = s.entry_point.as_deref().unwrap_or("");
-            if file.trim().is_empty() || file.starts_with('/') || file.split('/').any(|p| p == "..")
-            {
+            if file.trim().is_empty() || file.starts_with('/') || file.split('/').any(|p| p == "..") {
                 return Err(Error::invalid(
                     "script.entry_point",
                     "a custom-code task needs a relative file name inside the working directory",
@@ -73,23 +66,14 @@ fn validate_definition(task: &Task) -> Result<()> {
     }
     let refs = [s.branch.is_some(), s.tag.is_some(), s.commit.is_some()];
     if refs.iter().filter(|b| **b).count() > 1 {
-        return Err(Error::invalid(
-            "script",
-            "give at most one of branch, tag and commit",
-        ));
+        return Err(Error::invalid("script", "give at most one of branch, tag and commit"));
     }
     for (section, params) in &task.hyperparams {
         if section.trim().is_empty() {
-            return Err(Error::invalid(
-                "hyperparams",
-                "section names must not be empty",
-            ));
+            return Err(Error::invalid("hyperparams", "section names must not be empty"));
         }
         if params.keys().any(|k| k.trim().is_empty()) {
-            return Err(Error::invalid(
-                format!("hyperparams.{section}"),
-                "parameter names must not be empty",
-            ));
+            return Err(Error::invalid(format!("hyperparams.{section}"), "parameter names must not be empty"));
         }
     }
     if task.configuration.keys().any(|k| k.trim().is_empty()) {
@@ -97,10 +81,7 @@ fn validate_definition(task: &Task) -> Result<()> {
     }
     for key in task.environment.variables.keys() {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(Error::invalid(
-                "environment.variables",
-                format!("'{key}' is not a valid variable name"),
-            ));
+            return Err(Error::invalid("environment.variables", format!("'{key}' is not a valid variable name")));
         }
     }
     Ok(())
@@ -147,12 +128,7 @@ pub async fn create(store: &Store, who: &Principal, req: CreateTask) -> Result<T
     let project_id = match (req.project, req.project_id) {
         (Some(path), None) => Store::ensure_project(&mut tx, &path, &who.user_id).await?,
         (None, Some(id)) => store.resolve_project(&id).await?.0,
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                "project",
-                "give project or project_id, not both",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(Error::invalid("project", "give project or project_id, not both")),
         (None, None) => return Err(Error::invalid("project", "a task needs a project")),
     };
     if let Some(parent) = &task.parent {
@@ -190,10 +166,7 @@ pub async fn create(store: &Store, who: &Principal, req: CreateTask) -> Result<T
 
 fn dedup(items: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
-    items
-        .into_iter()
-        .filter(|t| seen.insert(t.clone()))
-        .collect()
+    items.into_iter().filter(|t| seen.insert(t.clone())).collect()
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Task> {
@@ -205,20 +178,14 @@ pub async fn get(store: &Store, id: &str) -> Result<Task> {
 
 pub async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
     let project = match &q.project {
-        Some(p) => Some((
-            store.resolve_project(p).await?.1,
-            q.include_subprojects.unwrap_or(true),
-        )),
+        Some(p) => Some((store.resolve_project(p).await?.1, q.include_subprojects.unwrap_or(true))),
         None => None,
     };
     let statuses = match &q.status {
         Some(s) => s
             .split(',')
             .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                TaskStatus::parse(s)
-                    .ok_or_else(|| Error::invalid("status", format!("unknown status '{s}'")))
-            })
+            .map(|s| TaskStatus::parse(s).ok_or_else(|| Error::invalid("status", format!("unknown status '{s}'"))))
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };
@@ -230,15 +197,7 @@ pub async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
         project,
         statuses,
         archived: q.archived,
-        tags: q
-            .tag
-            .map(|t| {
-                t.split(',')
-                    .map(str::to_string)
-                    .filter(|t| !t.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        tags: q.tag.map(|t| t.split(',').map(str::to_string).filter(|t| !t.is_empty()).collect()).unwrap_or_default(),
         parent: q.parent,
         limit: limit as u64,
         offset: q.offset.unwrap_or(0),
@@ -258,15 +217,8 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
         validate_tags("tags", tags)?;
     }
     let mut tx = store.write().await?;
-    let head = store
-        .lock_heads(&mut tx, &[id])
-        .await?
-        .remove(id)
-        .ok_or_else(|| Error::not_found("task", id))?;
-    let state = TaskState {
-        edits_definition: edit.edits_definition(),
-        ..state_of(&head)
-    };
+    let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
+    let state = TaskState { edits_definition: edit.edits_definition(), ..state_of(&head) };
     transition(Action::Edit, state)?;
     let mut task = store.get_task_in(&mut tx, id).await?;
     let mut sets: Vec<(&str, Value)> = Vec::new();
@@ -364,29 +316,16 @@ pub async fn act_one(
 }
 
 /// Applies `action` to every task in `req.ids`, reporting each task's outcome.
-pub async fn act(
-    store: &Store,
-    who: &Principal,
-    action: Action,
-    req: ActionRequest,
-) -> Result<ActionResponse> {
+pub async fn act(store: &Store, who: &Principal, action: Action, req: ActionRequest) -> Result<ActionResponse> {
     if req.ids.is_empty() {
         return Err(Error::invalid("ids", "give at least one task id"));
     }
     if req.ids.len() > MAX_BATCH {
-        return Err(Error::invalid(
-            "ids",
-            format!("at most {MAX_BATCH} tasks per batch"),
-        ));
+        return Err(Error::invalid("ids", format!("at most {MAX_BATCH} tasks per batch")));
     }
     let ids = dedup(req.ids.clone());
     let results = act_inner(store, who, action, &ids, &req).await?;
-    let mut response = ActionResponse {
-        action,
-        succeeded: 0,
-        skipped: 0,
-        results: Vec::with_capacity(results.len()),
-    };
+    let mut response = ActionResponse { action, succeeded: 0, skipped: 0, results: Vec::with_capacity(results.len()) };
     for (id, result) in results {
         match result {
             Ok(applied) => {
@@ -419,14 +358,7 @@ struct Applied {
 
 impl Applied {
     fn outcome(self, id: String) -> ActionOutcome {
-        ActionOutcome {
-            id,
-            ok: true,
-            status: self.status,
-            error: None,
-            new_id: self.new_id,
-            affected: self.affected,
-        }
+        ActionOutcome { id, ok: true, status: self.status, error: None, new_id: self.new_id, affected: self.affected }
     }
 }
 
@@ -443,14 +375,8 @@ fn check_params(action: Action, req: &ActionRequest) -> Result<()> {
             Err(Error::invalid("tags", "give at least one tag"))
         }
         Action::AddTag | Action::RemoveTag => validate_tags("tags", &req.tags),
-        Action::Clone => req
-            .name
-            .as_deref()
-            .map_or(Ok(()), |n| validate_name("name", n)),
-        Action::Edit => Err(Error::invalid(
-            "action",
-            "edit a task with PATCH /api/v1/tasks/{id}",
-        )),
+        Action::Clone => req.name.as_deref().map_or(Ok(()), |n| validate_name("name", n)),
+        Action::Edit => Err(Error::invalid("action", "edit a task with PATCH /api/v1/tasks/{id}")),
         _ => Ok(()),
     }
 }
@@ -468,9 +394,7 @@ async fn act_inner(
 
     // Resolve the action's targets first: an unknown queue or project fails the whole request.
     let queue = match (&req.queue, action) {
-        (Some(q), Action::Enqueue | Action::Retry) => {
-            Some(Store::resolve_queue(&mut tx, q).await?.0)
-        }
+        (Some(q), Action::Enqueue | Action::Retry) => Some(Store::resolve_queue(&mut tx, q).await?.0),
         _ => None,
     };
     let project = match (&req.project, action) {
@@ -479,11 +403,7 @@ async fn act_inner(
         _ => None,
     };
 
-    let valid: Vec<&str> = ids
-        .iter()
-        .map(String::as_str)
-        .filter(|id| is_valid_id(id))
-        .collect();
+    let valid: Vec<&str> = ids.iter().map(String::as_str).filter(|id| is_valid_id(id)).collect();
     let heads = store.lock_heads(&mut tx, &valid).await?;
 
     // Decide every task's fate, then group the accepted ones by what happens to them.
@@ -493,30 +413,18 @@ async fn act_inner(
     for id in ids {
         let decided = match heads.get(id) {
             None => Err(Error::not_found("task", id.as_str())),
-            Some(head) => transition(action, state_of(head))
-                .map_err(Error::from)
-                .and_then(|t| {
-                    let target_queue = if t.join_queue {
-                        queue.clone().or_else(|| head.queue_id.clone())
-                    } else {
-                        None
-                    };
-                    if t.join_queue && target_queue.is_none() {
-                        return Err(Error::invalid(
-                            "queue",
-                            "the task has no previous queue: give one",
-                        ));
-                    }
-                    let key = (TransitionKey(t), target_queue);
-                    if !groups.contains_key(&key) {
-                        order.push(key.clone());
-                    }
-                    groups
-                        .entry(key)
-                        .or_default()
-                        .push(heads.get_key_value(id).expect("present").0.as_str());
-                    Ok(t)
-                }),
+            Some(head) => transition(action, state_of(head)).map_err(Error::from).and_then(|t| {
+                let target_queue = if t.join_queue { queue.clone().or_else(|| head.queue_id.clone()) } else { None };
+                if t.join_queue && target_queue.is_none() {
+                    return Err(Error::invalid("queue", "the task has no previous queue: give one"));
+                }
+                let key = (TransitionKey(t), target_queue);
+                if !groups.contains_key(&key) {
+                    order.push(key.clone());
+                }
+                groups.entry(key).or_default().push(heads.get_key_value(id).expect("present").0.as_str());
+                Ok(t)
+            }),
         };
         decisions.push((id.clone(), decided));
     }
@@ -525,20 +433,8 @@ async fn act_inner(
     for key in order {
         let group = &groups[&key];
         let (TransitionKey(t), target_queue) = key;
-        apply(
-            store,
-            &mut tx,
-            who,
-            action,
-            req,
-            t,
-            group,
-            target_queue.as_deref(),
-            project.as_deref(),
-            now,
-            &mut extra,
-        )
-        .await?;
+        apply(store, &mut tx, who, action, req, t, group, target_queue.as_deref(), project.as_deref(), now, &mut extra)
+            .await?;
     }
     tx.commit().await?;
 
@@ -564,17 +460,7 @@ struct TransitionKey(Transition);
 impl std::hash::Hash for TransitionKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         let t = self.0;
-        (
-            t.status,
-            t.archived,
-            t.stopping,
-            t.leave_queue,
-            t.join_queue,
-            t.clear_outputs,
-            t.delete,
-            t.clone,
-        )
-            .hash(state)
+        (t.status, t.archived, t.stopping, t.leave_queue, t.join_queue, t.clear_outputs, t.delete, t.clone).hash(state)
     }
 }
 
@@ -599,13 +485,7 @@ async fn apply(
     if t.clone {
         for id in ids {
             let new_id = clone_task(store, conn, who, id, req, project).await?;
-            extra.insert(
-                id.to_string(),
-                Applied {
-                    new_id: Some(new_id),
-                    ..Default::default()
-                },
-            );
+            extra.insert(id.to_string(), Applied { new_id: Some(new_id), ..Default::default() });
         }
         return Ok(());
     }
@@ -646,15 +526,12 @@ async fn apply(
     }
     if t.stopping {
         sets.push(("status_message", text(Some("stopping"))));
-        sets.push((
-            "status_reason",
-            text(Some(reason.unwrap_or("aborted by user"))),
-        ));
+        sets.push(("status_reason", text(Some(reason.unwrap_or("aborted by user")))));
     }
     if t.clear_outputs {
-        for c in ["started", "completed", "worker"] {
-            sets.push((c, text(None)));
-        }
+        sets.push(("started", int(None)));
+        sets.push(("completed", int(None)));
+        sets.push(("worker", text(None)));
         sets.push(("last_iteration", int(Some(0))));
         sets.push(("artifacts", text(Some("[]"))));
         sets.push(("output_models", text(Some("[]"))));
@@ -699,38 +576,21 @@ async fn abort_children(
     extra: &mut HashMap<String, Applied>,
 ) -> Result<()> {
     let children = store.running_children(conn, parents).await?;
-    let reason = req
-        .reason
-        .as_deref()
-        .unwrap_or("parent aborted its children");
-    let (held, free): (Vec<_>, Vec<_>) =
-        children.iter().partition(|(_, _, worker)| worker.is_some());
+    let reason = req.reason.as_deref().unwrap_or("parent aborted its children");
+    let (held, free): (Vec<_>, Vec<_>) = children.iter().partition(|(_, _, worker)| worker.is_some());
     let held: Vec<&str> = held.iter().map(|(id, _, _)| id.as_str()).collect();
     let free: Vec<&str> = free.iter().map(|(id, _, _)| id.as_str()).collect();
-    let base = [
-        ("last_update", int(Some(now))),
-        ("last_change", int(Some(now))),
-        ("status_reason", text(Some(reason))),
-    ];
+    let base =
+        [("last_update", int(Some(now))), ("last_change", int(Some(now))), ("status_reason", text(Some(reason)))];
     let mut sets = base.to_vec();
     sets.push(("status_message", text(Some("stopping"))));
     store.update_tasks(conn, &held, &sets).await?;
     let mut sets = base.to_vec();
-    sets.extend([
-        ("status", text(Some("stopped"))),
-        ("completed", int(Some(now))),
-        ("status_message", text(Some(""))),
-    ]);
+    sets.extend([("status", text(Some("stopped"))), ("completed", int(Some(now))), ("status_message", text(Some("")))]);
     store.update_tasks(conn, &free, &sets).await?;
     for parent in parents {
         let n = children.iter().filter(|(_, p, _)| p == parent).count() as u64;
-        extra.insert(
-            parent.to_string(),
-            Applied {
-                affected: Some(n),
-                ..Default::default()
-            },
-        );
+        extra.insert(parent.to_string(), Applied { affected: Some(n), ..Default::default() });
     }
     Ok(())
 }
@@ -753,20 +613,12 @@ async fn clone_task(
     };
     let clone = Task {
         id: new_id.clone(),
-        name: req
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("Clone Of {}", source.name)),
+        name: req.name.clone().unwrap_or_else(|| format!("Clone Of {}", source.name)),
         status: TaskStatus::Created,
         status_reason: String::new(),
         status_message: String::new(),
         user: who.name.clone(),
-        system_tags: source
-            .system_tags
-            .iter()
-            .filter(|t| *t != runyard_api::ARCHIVED_TAG)
-            .cloned()
-            .collect(),
+        system_tags: source.system_tags.iter().filter(|t| *t != runyard_api::ARCHIVED_TAG).cloned().collect(),
         comment: format!(
             "Auto-generated at {} UTC by {} as a clone of task {} ({})",
             now.format("%Y-%m-%d %H:%M:%S"),
@@ -783,16 +635,11 @@ async fn clone_task(
         last_iteration: 0,
         worker: None,
         runtime: Default::default(),
-        models: runyard_api::Models {
-            input: source.models.input.clone(),
-            output: Vec::new(),
-        },
+        models: runyard_api::Models { input: source.models.input.clone(), output: Vec::new() },
         artifacts: Vec::new(),
         ..source
     };
-    let project_id = project
-        .map(str::to_string)
-        .unwrap_or_else(|| clone.project.clone());
+    let project_id = project.map(str::to_string).unwrap_or_else(|| clone.project.clone());
     Store::insert_task(
         conn,
         NewTaskRow {

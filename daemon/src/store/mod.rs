@@ -78,18 +78,11 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(Error::invalid(
-                "database_url",
-                "must start with sqlite:// or postgres://",
-            ));
+            return Err(Error::invalid("database_url", "must start with sqlite:// or postgres://"));
         };
         let pool = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let opts = AnyConnectOptions::from_str(&url)?;
                 AnyPoolOptions::new()
                     .max_connections(8)
@@ -117,29 +110,19 @@ impl Store {
                     .await?
             }
         };
-        let store = Store {
-            pool,
-            backend,
-            write_lock: Mutex::new(()),
-        };
+        let store = Store { pool, backend, write_lock: Mutex::new(()) };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
             Backend::Postgres => {
                 // Replicas starting together must not race on the migration table.
                 let mut conn = self.pool.acquire().await?;
                 conn.execute("SELECT pg_advisory_lock(72616479)").await?;
-                let result = sqlx::migrate!("./migrations/postgres")
-                    .run(&mut *conn)
-                    .await;
+                let result = sqlx::migrate!("./migrations/postgres").run(&mut *conn).await;
                 conn.execute("SELECT pg_advisory_unlock(72616479)").await?;
                 result?
             }
@@ -177,15 +160,9 @@ impl Store {
             Backend::Sqlite => {
                 let guard = self.write_lock.lock().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx {
-                    tx,
-                    _guard: Some(guard),
-                })
+                Ok(WriteTx { tx, _guard: Some(guard) })
             }
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _guard: None,
-            }),
+            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _guard: None }),
         }
     }
 
@@ -216,8 +193,5 @@ pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// `$1, $2, ...` starting after `offset` placeholders.
 pub fn placeholders(offset: usize, n: usize) -> String {
-    (offset + 1..=offset + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -7,11 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 impl Store {
     /// Finds the project `path`, creating it and its missing ancestors. Returns its id.
-    pub async fn ensure_project(
-        conn: &mut AnyConnection,
-        path: &str,
-        user_id: &str,
-    ) -> Result<String> {
+    pub async fn ensure_project(conn: &mut AnyConnection, path: &str, user_id: &str) -> Result<String> {
         validate_project_name(path).map_err(|m| Error::invalid("project", m))?;
         if let Some(id) = Self::project_id_by_name(conn, path).await? {
             return Ok(id);
@@ -33,9 +29,7 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *conn)
             .await?;
-            id = Self::project_id_by_name(conn, &prefix)
-                .await?
-                .expect("just inserted");
+            id = Self::project_id_by_name(conn, &prefix).await?.expect("just inserted");
         }
         Ok(id)
     }
@@ -58,18 +52,11 @@ impl Store {
         Ok((row.get("id"), row.get("name")))
     }
 
-    pub async fn create_project(
-        &self,
-        name: &str,
-        description: &str,
-        user_id: &str,
-    ) -> Result<Project> {
+    pub async fn create_project(&self, name: &str, description: &str, user_id: &str) -> Result<Project> {
         validate_project_name(name).map_err(|m| Error::invalid("name", m))?;
         let mut tx = self.write().await?;
         if Self::project_id_by_name(&mut tx, name).await?.is_some() {
-            return Err(Error::Conflict(format!(
-                "a project named '{name}' exists already"
-            )));
+            return Err(Error::Conflict(format!("a project named '{name}' exists already")));
         }
         let id = Self::ensure_project(&mut tx, name, user_id).await?;
         sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
@@ -82,11 +69,7 @@ impl Store {
     }
 
     pub async fn project(&self, id_or_name: &str) -> Result<Project> {
-        let key = if is_valid_id(id_or_name) {
-            "p.id"
-        } else {
-            "p.name"
-        };
+        let key = if is_valid_id(id_or_name) { "p.id" } else { "p.name" };
         let sql = format!("{PROJECT_SELECT} WHERE {key} = $1 GROUP BY p.id, p.name, p.description, p.created, u.name");
         let row = sqlx::query(&sql)
             .bind(id_or_name)
@@ -103,8 +86,7 @@ impl Store {
     }
 }
 
-const PROJECT_SELECT: &str =
-    "SELECT p.id, p.name, p.description, p.created, COALESCE(u.name, '') AS user_name, \
+const PROJECT_SELECT: &str = "SELECT p.id, p.name, p.description, p.created, COALESCE(u.name, '') AS user_name, \
      COUNT(t.id) AS task_count FROM projects p LEFT JOIN users u ON u.id = p.user_id \
      LEFT JOIN tasks t ON t.project_id = p.id AND t.archived = 0";
 

@@ -15,14 +15,9 @@ impl Store {
     pub async fn create_queue(&self, name: &str) -> Result<Queue> {
         validate_queue_name(name)?;
         let mut tx = self.write().await?;
-        let exists = sqlx::query("SELECT 1 FROM queues WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let exists = sqlx::query("SELECT 1 FROM queues WHERE name = $1").bind(name).fetch_optional(&mut **tx).await?;
         if exists.is_some() {
-            return Err(Error::Conflict(format!(
-                "a queue named '{name}' exists already"
-            )));
+            return Err(Error::Conflict(format!("a queue named '{name}' exists already")));
         }
         let id = new_id();
         let now = now_ms();
@@ -33,12 +28,7 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         tx.commit().await?;
-        Ok(Queue {
-            id,
-            name: name.to_string(),
-            created: to_time(now),
-            length: 0,
-        })
+        Ok(Queue { id, name: name.to_string(), created: to_time(now), length: 0 })
     }
 
     /// Creates the default queue unless it exists.
@@ -72,10 +62,7 @@ impl Store {
     }
 
     /// Resolves a queue given by name or id to `(id, name)`.
-    pub async fn resolve_queue(
-        conn: &mut AnyConnection,
-        name_or_id: &str,
-    ) -> Result<(String, String)> {
+    pub async fn resolve_queue(conn: &mut AnyConnection, name_or_id: &str) -> Result<(String, String)> {
         let row = sqlx::query("SELECT id, name FROM queues WHERE name = $1 OR id = $1")
             .bind(name_or_id)
             .fetch_optional(conn)
@@ -85,27 +72,16 @@ impl Store {
     }
 
     /// Appends tasks, in order, to the end of a queue.
-    pub async fn push_entries(
-        conn: &mut AnyConnection,
-        queue_id: &str,
-        task_ids: &[&str],
-        now: i64,
-    ) -> Result<()> {
-        let last: Option<i64> =
-            sqlx::query("SELECT MAX(position) AS p FROM queue_entries WHERE queue_id = $1")
-                .bind(queue_id)
-                .fetch_one(&mut *conn)
-                .await?
-                .get("p");
+    pub async fn push_entries(conn: &mut AnyConnection, queue_id: &str, task_ids: &[&str], now: i64) -> Result<()> {
+        let last: Option<i64> = sqlx::query("SELECT MAX(position) AS p FROM queue_entries WHERE queue_id = $1")
+            .bind(queue_id)
+            .fetch_one(&mut *conn)
+            .await?
+            .get("p");
         let mut position = last.unwrap_or(0);
         for chunk in task_ids.chunks(CHUNK / 4) {
-            let rows = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 4, 4)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO queue_entries (task_id, queue_id, position, added) VALUES {rows}"
-            );
+            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4, 4))).collect::<Vec<_>>().join(", ");
+            let sql = format!("INSERT INTO queue_entries (task_id, queue_id, position, added) VALUES {rows}");
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 position += POSITION_STEP;
@@ -119,10 +95,7 @@ impl Store {
     /// Removes tasks from whatever queue holds them.
     pub async fn remove_entries(conn: &mut AnyConnection, task_ids: &[&str]) -> Result<()> {
         for chunk in task_ids.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM queue_entries WHERE task_id IN ({})",
-                placeholders(0, chunk.len())
-            );
+            let sql = format!("DELETE FROM queue_entries WHERE task_id IN ({})", placeholders(0, chunk.len()));
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(*id);
@@ -138,10 +111,7 @@ pub fn validate_queue_name(name: &str) -> Result<()> {
         return Err(Error::invalid("name", "must not be empty"));
     }
     if name.len() > 128 || name.chars().any(|c| c.is_control() || c == '/') {
-        return Err(Error::invalid(
-            "name",
-            "must be at most 128 characters, without '/' or control characters",
-        ));
+        return Err(Error::invalid("name", "must be at most 128 characters, without '/' or control characters"));
     }
     Ok(())
 }

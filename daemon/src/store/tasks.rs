@@ -3,9 +3,7 @@
 use super::{now_ms, placeholders, to_time, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
-use sea_query::{
-    Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value,
-};
+use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value};
 use sea_query_binder::SqlxBinder;
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
@@ -82,10 +80,7 @@ fn task_select() -> SelectStatement {
     let mut q = Query::select();
     q.columns(TASK_COLUMNS.map(tcol))
         .expr_as(Expr::col((col("p"), col("name"))), col("project_name"))
-        .expr_as(
-            Expr::col((col("u"), col("name"))).if_null(""),
-            col("user_name"),
-        )
+        .expr_as(Expr::col((col("u"), col("name"))).if_null(""), col("user_name"))
         .expr_as(Expr::col((col("q"), col("name"))), col("queue_name"))
         .from_as(col("tasks"), col("t"))
         .join_as(
@@ -94,12 +89,7 @@ fn task_select() -> SelectStatement {
             col("p"),
             Expr::col((col("p"), col("id"))).equals(tcol("project_id")),
         )
-        .join_as(
-            JoinType::LeftJoin,
-            col("users"),
-            col("u"),
-            Expr::col((col("u"), col("id"))).equals(tcol("user_id")),
-        )
+        .join_as(JoinType::LeftJoin, col("users"), col("u"), Expr::col((col("u"), col("id"))).equals(tcol("user_id")))
         .join_as(
             JoinType::LeftJoin,
             col("queues"),
@@ -111,13 +101,11 @@ fn task_select() -> SelectStatement {
 
 fn json<T: DeserializeOwned + Default>(row: &AnyRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("column {column}: {e}")))
+    serde_json::from_str(&text).map_err(|e| Error::Internal(anyhow::anyhow!("column {column}: {e}")))
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus> {
-    TaskStatus::parse(s)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown status '{s}' in the database")))
+    TaskStatus::parse(s).ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown status '{s}' in the database")))
 }
 
 fn task_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Task> {
@@ -177,15 +165,8 @@ impl Store {
     /// user fields are ignored in favour of `row`'s.
     pub async fn insert_task(conn: &mut AnyConnection, row: NewTaskRow<'_>) -> Result<()> {
         let t = row.task;
-        let system_tags: Vec<&String> = t
-            .system_tags
-            .iter()
-            .filter(|s| *s != ARCHIVED_TAG)
-            .collect();
-        let execution = runyard_api::Execution {
-            queue: None,
-            ..t.execution.clone()
-        };
+        let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();
+        let execution = runyard_api::Execution { queue: None, ..t.execution.clone() };
         sqlx::query(
             "INSERT INTO tasks (id, name, project_id, type, status, status_reason, status_message, archived, \
              user_id, comment, parent, system_tags, created, started, completed, last_update, last_change, \
@@ -247,10 +228,7 @@ impl Store {
             .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
-        let tags = Self::load_tags(conn, &[id])
-            .await?
-            .remove(id)
-            .unwrap_or_default();
+        let tags = Self::load_tags(conn, &[id]).await?.remove(id).unwrap_or_default();
         task_from_row(&row, tags)
     }
 
@@ -269,10 +247,7 @@ impl Store {
             )
             .cond_where(cond.clone());
         let (sql, values) = count.build_any_sqlx(self.builder());
-        let total: i64 = sqlx::query_with(&sql, values)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total: i64 = sqlx::query_with(&sql, values).fetch_one(&self.pool).await?.try_get("n")?;
 
         let mut q = task_select();
         q.cond_where(cond)
@@ -283,10 +258,7 @@ impl Store {
         let (sql, values) = q.build_any_sqlx(self.builder());
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query_with(&sql, values).fetch_all(&mut *conn).await?;
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tags = Self::load_tags(&mut conn, &id_refs).await?;
         let tasks = rows
@@ -302,10 +274,7 @@ impl Store {
         if let Some((path, subprojects)) = &f.project {
             let name = Expr::col((col("p"), col("name")));
             cond = cond.add(if *subprojects {
-                let escaped = path
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
+                let escaped = path.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 Cond::any()
                     .add(name.clone().eq(path.as_str()))
                     .add(name.like(LikeExpr::new(format!("{escaped}/%")).escape('\\')))
@@ -331,11 +300,7 @@ impl Store {
     }
 
     /// Reads the lifecycle facts of tasks, locking their rows on PostgreSQL.
-    pub async fn lock_heads(
-        &self,
-        conn: &mut AnyConnection,
-        ids: &[&str],
-    ) -> Result<HashMap<String, TaskHead>> {
+    pub async fn lock_heads(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, TaskHead>> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
@@ -380,33 +345,21 @@ impl Store {
                 q = q.bind(*id);
             }
             for row in q.fetch_all(&mut *conn).await? {
-                out.push((
-                    row.try_get("id")?,
-                    row.try_get("parent")?,
-                    row.try_get("worker")?,
-                ));
+                out.push((row.try_get("id")?, row.try_get("parent")?, row.try_get("worker")?));
             }
         }
         Ok(out)
     }
 
     /// Sets the same columns on many tasks.
-    pub async fn update_tasks(
-        &self,
-        conn: &mut AnyConnection,
-        ids: &[&str],
-        sets: &[(&str, Value)],
-    ) -> Result<()> {
+    pub async fn update_tasks(&self, conn: &mut AnyConnection, ids: &[&str], sets: &[(&str, Value)]) -> Result<()> {
         if ids.is_empty() || sets.is_empty() {
             return Ok(());
         }
         for chunk in ids.chunks(CHUNK) {
             let mut q = Query::update();
             q.table(col("tasks"))
-                .values(
-                    sets.iter()
-                        .map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))),
-                )
+                .values(sets.iter().map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))))
                 .and_where(Expr::col(col("id")).is_in(chunk.iter().copied()));
             let (sql, values) = q.build_any_sqlx(self.builder());
             sqlx::query_with(&sql, values).execute(&mut *conn).await?;
@@ -417,10 +370,7 @@ impl Store {
     pub async fn delete_tasks(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
         for table in ["task_tags", "queue_entries"] {
             for chunk in ids.chunks(CHUNK) {
-                let sql = format!(
-                    "DELETE FROM {table} WHERE task_id IN ({})",
-                    placeholders(0, chunk.len())
-                );
+                let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", placeholders(0, chunk.len()));
                 let mut q = sqlx::query(&sql);
                 for id in chunk {
                     q = q.bind(*id);
@@ -429,10 +379,7 @@ impl Store {
             }
         }
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM tasks WHERE id IN ({})",
-                placeholders(0, chunk.len())
-            );
+            let sql = format!("DELETE FROM tasks WHERE id IN ({})", placeholders(0, chunk.len()));
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(*id);
@@ -443,18 +390,10 @@ impl Store {
     }
 
     pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
-        let pairs: Vec<(&str, &str)> = ids
-            .iter()
-            .flat_map(|id| tags.iter().map(move |t| (*id, t.as_str())))
-            .collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().flat_map(|id| tags.iter().map(move |t| (*id, t.as_str()))).collect();
         for chunk in pairs.chunks(CHUNK / 2) {
-            let rows = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 2, 2)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO task_tags (task_id, tag) VALUES {rows} ON CONFLICT DO NOTHING"
-            );
+            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 2, 2))).collect::<Vec<_>>().join(", ");
+            let sql = format!("INSERT INTO task_tags (task_id, tag) VALUES {rows} ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(&sql);
             for (id, tag) in chunk {
                 q = q.bind(*id).bind(*tag);
@@ -464,11 +403,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn remove_tags(
-        conn: &mut AnyConnection,
-        ids: &[&str],
-        tags: &[String],
-    ) -> Result<()> {
+    pub async fn remove_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "DELETE FROM task_tags WHERE task_id IN ({}) AND tag IN ({})",
@@ -489,17 +424,11 @@ impl Store {
 
     /// Replaces a task's tags.
     pub async fn set_tags(conn: &mut AnyConnection, id: &str, tags: &[String]) -> Result<()> {
-        sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(id).execute(&mut *conn).await?;
         Self::add_tags(conn, &[id], tags).await
     }
 
-    async fn load_tags(
-        conn: &mut AnyConnection,
-        ids: &[&str],
-    ) -> Result<HashMap<String, Vec<String>>> {
+    async fn load_tags(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Vec<String>>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
@@ -511,9 +440,7 @@ impl Store {
                 q = q.bind(*id);
             }
             for row in q.fetch_all(&mut *conn).await? {
-                out.entry(row.try_get("task_id")?)
-                    .or_default()
-                    .push(row.try_get("tag")?);
+                out.entry(row.try_get("task_id")?).or_default().push(row.try_get("tag")?);
             }
         }
         Ok(out)
@@ -521,8 +448,7 @@ impl Store {
 
     /// Marks tasks as touched (ping).
     pub async fn touch(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
-        self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))])
-            .await
+        self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))]).await
     }
 }
 

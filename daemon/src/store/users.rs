@@ -30,22 +30,11 @@ fn parse_role(s: &str) -> Role {
 
 impl Store {
     /// Creates a user with one key pair whose secret is already hashed.
-    pub async fn create_user(
-        &self,
-        name: &str,
-        role: Role,
-        access_key: &str,
-        secret_hash: &str,
-    ) -> Result<User> {
+    pub async fn create_user(&self, name: &str, role: Role, access_key: &str, secret_hash: &str) -> Result<User> {
         let mut tx = self.write().await?;
-        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1").bind(name).fetch_optional(&mut **tx).await?;
         if exists.is_some() {
-            return Err(Error::Conflict(format!(
-                "a user named '{name}' exists already"
-            )));
+            return Err(Error::Conflict(format!("a user named '{name}' exists already")));
         }
         let id = new_id();
         let now = now_ms();
@@ -64,21 +53,11 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         tx.commit().await?;
-        Ok(User {
-            id,
-            name: name.to_string(),
-            role,
-            created: to_time(now),
-        })
+        Ok(User { id, name: name.to_string(), role, created: to_time(now) })
     }
 
     /// Adds a key pair to an existing user, or replaces the secret of an existing key.
-    pub async fn put_access_key(
-        &self,
-        user_id: &str,
-        access_key: &str,
-        secret_hash: &str,
-    ) -> Result<()> {
+    pub async fn put_access_key(&self, user_id: &str, access_key: &str, secret_hash: &str) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO access_keys (access_key, secret_hash, user_id, created) VALUES ($1, $2, $3, $4) \
@@ -107,10 +86,7 @@ impl Store {
     }
 
     pub async fn count_access_keys(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM access_keys")
-            .fetch_one(&self.pool)
-            .await?
-            .get("n"))
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM access_keys").fetch_one(&self.pool).await?.get("n"))
     }
 
     /// The stored secret hash of `access_key` and its owner.
@@ -125,34 +101,21 @@ impl Store {
         Ok(row.map(|r| {
             (
                 r.get("secret_hash"),
-                Principal {
-                    user_id: r.get("id"),
-                    name: r.get("name"),
-                    role: parse_role(r.get::<&str, _>("role")),
-                },
+                Principal { user_id: r.get("id"), name: r.get("name"), role: parse_role(r.get::<&str, _>("role")) },
             )
         }))
     }
 
     /// Reads a setting, storing `init()` first if it is missing (first replica wins).
-    pub async fn setting_or_init(
-        &self,
-        key: &str,
-        init: impl FnOnce() -> String,
-    ) -> Result<String> {
+    pub async fn setting_or_init(&self, key: &str, init: impl FnOnce() -> String) -> Result<String> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(init())
-        .execute(&mut **tx)
-        .await?;
-        let value: String = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
-            .fetch_one(&mut **tx)
-            .await?
-            .get("value");
+            .bind(init())
+            .execute(&mut **tx)
+            .await?;
+        let value: String =
+            sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&mut **tx).await?.get("value");
         tx.commit().await?;
         Ok(value)
     }

@@ -1,0 +1,10 @@
+//! End-to-end scenarios: the real `runyard` binary on loopback, each run on SQLite and on a
+//! throwaway PostgreSQL 15 server.
+
+mod auth;
+mod bad_input;
+mod batch;
+mod cli;
+mod harness;
+mod lifecycle;
+mod property;
