@@ -69,7 +69,6 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_project ON tasks (project_id, archived, created);
 CREATE INDEX tasks_parent ON tasks (parent);
-CREATE INDEX tasks_status ON tasks (status);
 
 CREATE TABLE task_tags (
     task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,

@@ -35,6 +35,7 @@ CREATE TABLE queues (
 );
 
 -- Times are milliseconds since the Unix epoch. Nested parts of a task are JSON text.
+-- Ids are time-ordered, so the clustered primary key grows at its right edge.
 CREATE TABLE tasks (
     id             TEXT PRIMARY KEY,
     name           TEXT NOT NULL,
@@ -66,16 +67,15 @@ CREATE TABLE tasks (
     input_models   TEXT NOT NULL DEFAULT '[]',
     output_models  TEXT NOT NULL DEFAULT '[]',
     artifacts      TEXT NOT NULL DEFAULT '[]'
-);
+) WITHOUT ROWID;
 CREATE INDEX tasks_project ON tasks (project_id, archived, created);
 CREATE INDEX tasks_parent ON tasks (parent);
-CREATE INDEX tasks_status ON tasks (status);
 
 CREATE TABLE task_tags (
     task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
     tag     TEXT NOT NULL,
     PRIMARY KEY (task_id, tag)
-);
+) WITHOUT ROWID;
 CREATE INDEX task_tags_tag ON task_tags (tag);
 
 -- A queue is its entries ordered by position.
@@ -84,5 +84,5 @@ CREATE TABLE queue_entries (
     queue_id TEXT NOT NULL REFERENCES queues (id),
     position INTEGER NOT NULL,
     added    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX queue_entries_order ON queue_entries (queue_id, position);

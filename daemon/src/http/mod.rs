@@ -12,6 +12,7 @@ pub use extract::parse_json;
 
 use crate::auth::Auth;
 use crate::error::Error;
+use crate::services::creator::TaskCreator;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
 pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
+    pub creator: TaskCreator,
 }
 
 /// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.

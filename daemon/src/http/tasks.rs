@@ -26,7 +26,8 @@ pub async fn create(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateTask>,
 ) -> Result<(StatusCode, Json<Task>)> {
-    Ok((StatusCode::CREATED, Json(service::create(&s.store, &who, req).await?)))
+    let job = service::prepare_create(&who, req)?;
+    Ok((StatusCode::CREATED, Json(s.creator.create(job).await?)))
 }
 
 /// List tasks, newest first.

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::tasks::{int, text, NewTaskRow};
-use crate::store::{new_id, now_ms, Principal, Store, TaskFilter, TaskHead};
+use crate::store::{new_id, now_ms, to_time, Principal, Store, TaskFilter, TaskHead};
 use runyard_api::{
     is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, EntryKind,
     Task, TaskQuery, TaskState, TaskStatus, Transition,
@@ -87,22 +87,51 @@ fn validate_definition(task: &Task) -> Result<()> {
     Ok(())
 }
 
-/// Creates a task: a Draft, or Pending at once when `req.queue` is given.
-pub async fn create(store: &Store, who: &Principal, req: CreateTask) -> Result<Task> {
+/// A validated creation request, ready to be written.
+pub struct PreparedCreate {
+    task: Task,
+    project: ProjectRef,
+    /// Enqueue into this queue at once.
+    enqueue: Option<String>,
+    user_id: String,
+}
+
+enum ProjectRef {
+    Path(String),
+    Id(String),
+}
+
+/// Validates a creation request without touching the database.
+pub fn prepare_create(who: &Principal, req: CreateTask) -> Result<PreparedCreate> {
     validate_name("name", &req.name)?;
     validate_tags("tags", &req.tags)?;
-    let now = chrono::Utc::now();
-    let mut task = Task {
+    let project = match (req.project, req.project_id) {
+        (Some(path), None) => {
+            runyard_api::validate_project_name(&path).map_err(|m| Error::invalid("project", m))?;
+            ProjectRef::Path(path)
+        }
+        (None, Some(id)) => ProjectRef::Id(id),
+        (Some(_), Some(_)) => return Err(Error::invalid("project", "give project or project_id, not both")),
+        (None, None) => return Err(Error::invalid("project", "a task needs a project")),
+    };
+    if let Some(parent) = &req.parent {
+        if !is_valid_id(parent) {
+            return Err(Error::invalid("parent", format!("no task '{parent}'")));
+        }
+    }
+    // Millisecond precision, as stored, so the returned view equals later reads.
+    let now = to_time(now_ms());
+    let task = Task {
         id: new_id(),
         name: req.name.trim().to_string(),
         project: String::new(),
         project_name: String::new(),
         kind: req.kind,
-        status: TaskStatus::Created,
+        status: if req.queue.is_some() { TaskStatus::Queued } else { TaskStatus::Created },
         status_reason: String::new(),
         status_message: String::new(),
         user: who.name.clone(),
-        tags: dedup(req.tags),
+        tags: sorted_unique(req.tags),
         system_tags: req.system_tags,
         comment: req.comment,
         parent: req.parent,
@@ -124,44 +153,92 @@ pub async fn create(store: &Store, who: &Principal, req: CreateTask) -> Result<T
         artifacts: Vec::new(),
     };
     validate_definition(&task)?;
+    Ok(PreparedCreate { task, project, enqueue: req.queue, user_id: who.user_id.clone() })
+}
+
+/// Writes prepared tasks in one transaction. Fails whole if any one of them fails.
+pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Vec<Task>> {
+    if let Some(tasks) = commit_creates_fast(store, jobs).await? {
+        return Ok(tasks);
+    }
     let mut tx = store.write().await?;
-    let project_id = match (req.project, req.project_id) {
-        (Some(path), None) => Store::ensure_project(&mut tx, &path, &who.user_id).await?,
-        (None, Some(id)) => store.resolve_project(&id).await?.0,
-        (Some(_), Some(_)) => return Err(Error::invalid("project", "give project or project_id, not both")),
-        (None, None) => return Err(Error::invalid("project", "a task needs a project")),
-    };
-    if let Some(parent) = &task.parent {
-        if !is_valid_id(parent) || store.lock_heads(&mut tx, &[parent]).await?.is_empty() {
-            return Err(Error::invalid("parent", format!("no task '{parent}'")));
+    let mut queue_ids: Vec<Option<String>> = Vec::with_capacity(jobs.len());
+    let mut user_ids = Vec::with_capacity(jobs.len());
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut task = job.task.clone();
+        let (project_id, project_name) = match &job.project {
+            ProjectRef::Path(path) => (store.ensure_project(&mut tx, path, &job.user_id).await?, path.clone()),
+            ProjectRef::Id(id) => store.resolve_project(id).await?,
+        };
+        if let Some(parent) = &task.parent {
+            if store.lock_heads(&mut tx, &[parent]).await?.is_empty() {
+                return Err(Error::invalid("parent", format!("no task '{parent}'")));
+            }
+        }
+        // `enqueue` puts the task in a queue now; `execution.queue` only records one for later.
+        let (queue_id, queue_name) = match job.enqueue.as_ref().or(task.execution.queue.as_ref()) {
+            Some(q) => {
+                let (id, name) = Store::resolve_queue(&mut tx, q).await?;
+                (Some(id), Some(name))
+            }
+            None => (None, None),
+        };
+        task.project = project_id;
+        task.project_name = project_name;
+        task.execution.queue = queue_name;
+        queue_ids.push(queue_id);
+        user_ids.push(job.user_id.as_str());
+        tasks.push(task);
+    }
+    let rows: Vec<NewTaskRow> = (0..tasks.len())
+        .map(|i| NewTaskRow {
+            id: &tasks[i].id,
+            task: &tasks[i],
+            project_id: &tasks[i].project,
+            user_id: user_ids[i],
+            queue_id: queue_ids[i].as_deref(),
+        })
+        .collect();
+    Store::insert_tasks(&mut tx, &rows).await?;
+    for (task, queue_id) in tasks.iter().zip(&queue_ids) {
+        if let (TaskStatus::Queued, Some(qid)) = (task.status, queue_id) {
+            Store::push_entries(&mut tx, qid, &[task.id.as_str()], task.created.timestamp_millis()).await?;
         }
     }
-    // `queue` enqueues at once; `execution.queue` only records the queue to use later.
-    let enqueue = req.queue.is_some();
-    let queue_id = match req.queue.as_ref().or(task.execution.queue.take().as_ref()) {
-        Some(q) => Some(Store::resolve_queue(&mut tx, q).await?.0),
-        None => None,
-    };
-    if enqueue {
-        task.status = TaskStatus::Queued;
-    }
-    Store::insert_task(
-        &mut tx,
-        NewTaskRow {
-            id: &task.id,
-            task: &task,
-            project_id: &project_id,
-            user_id: &who.user_id,
-            queue_id: queue_id.as_deref(),
-        },
-    )
-    .await?;
-    if let (true, Some(qid)) = (enqueue, &queue_id) {
-        Store::push_entries(&mut tx, qid, &[task.id.as_str()], now.timestamp_millis()).await?;
-    }
-    let created = store.get_task_in(&mut tx, &task.id).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(tasks)
+}
+
+/// The common case needs no reads: every project is known, no parent or queue to check.
+/// Then the inserts run as one atomic write. `None` when the general path is needed.
+async fn commit_creates_fast(store: &Store, jobs: &[PreparedCreate]) -> Result<Option<Vec<Task>>> {
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let ProjectRef::Path(path) = &job.project else { return Ok(None) };
+        let Some(project_id) = store.cached_project_id(path) else { return Ok(None) };
+        if job.task.parent.is_some() || job.enqueue.is_some() || job.task.execution.queue.is_some() {
+            return Ok(None);
+        }
+        let mut task = job.task.clone();
+        task.project = project_id;
+        task.project_name = path.clone();
+        tasks.push(task);
+    }
+    let rows: Vec<NewTaskRow> = tasks
+        .iter()
+        .zip(jobs)
+        .map(|(t, job)| NewTaskRow { id: &t.id, task: t, project_id: &t.project, user_id: &job.user_id, queue_id: None })
+        .collect();
+    store.insert_tasks_atomically(&rows).await?;
+    Ok(Some(tasks))
+}
+
+/// Tags are read back in sorted order; keep the created view the same.
+fn sorted_unique(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 fn dedup(items: Vec<String>) -> Vec<String> {
@@ -237,7 +314,7 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
         }
         sets.push(("parent", text(Some(&parent))));
     }
-    let json = |v: &dyn erased_serde_json::Json| -> Result<Value> { Ok(text(Some(&v.to_json()?))) };
+    let json = |v: &dyn crate::store::tasks::erased::Json| -> Result<Value> { Ok(text(Some(&v.to_json()?))) };
     if let Some(v) = edit.script {
         task.script = v;
         sets.push(("script", json(&task.script)?));
@@ -279,18 +356,6 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
     let task = store.get_task_in(&mut tx, id).await?;
     tx.commit().await?;
     Ok(task)
-}
-
-/// `serde_json::to_string` behind a trait object, so one closure serialises any part.
-mod erased_serde_json {
-    pub trait Json {
-        fn to_json(&self) -> serde_json::Result<String>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> serde_json::Result<String> {
-            serde_json::to_string(self)
-        }
-    }
 }
 
 fn state_of(head: &TaskHead) -> TaskState {
@@ -398,8 +463,8 @@ async fn act_inner(
         _ => None,
     };
     let project = match (&req.project, action) {
-        (Some(p), Action::Move) => Some(Store::ensure_project(&mut tx, p, &who.user_id).await?),
-        (Some(p), Action::Clone) => Some(Store::ensure_project(&mut tx, p, &who.user_id).await?),
+        (Some(p), Action::Move) => Some(store.ensure_project(&mut tx, p, &who.user_id).await?),
+        (Some(p), Action::Clone) => Some(store.ensure_project(&mut tx, p, &who.user_id).await?),
         _ => None,
     };
 
@@ -640,16 +705,13 @@ async fn clone_task(
         ..source
     };
     let project_id = project.map(str::to_string).unwrap_or_else(|| clone.project.clone());
-    Store::insert_task(
-        conn,
-        NewTaskRow {
-            id: &new_id,
-            task: &clone,
-            project_id: &project_id,
-            user_id: &who.user_id,
-            queue_id: queue_id.as_deref(),
-        },
-    )
-    .await?;
+    let row = NewTaskRow {
+        id: &new_id,
+        task: &clone,
+        project_id: &project_id,
+        user_id: &who.user_id,
+        queue_id: queue_id.as_deref(),
+    };
+    Store::insert_tasks(conn, &[row]).await?;
     Ok(new_id)
 }

@@ -7,9 +7,14 @@ use sqlx::{AnyConnection, Row};
 
 impl Store {
     /// Finds the project `path`, creating it and its missing ancestors. Returns its id.
-    pub async fn ensure_project(conn: &mut AnyConnection, path: &str, user_id: &str) -> Result<String> {
+    pub async fn ensure_project(&self, conn: &mut AnyConnection, path: &str, user_id: &str) -> Result<String> {
         validate_project_name(path).map_err(|m| Error::invalid("project", m))?;
+        if let Some(id) = self.cached_project_id(path) {
+            return Ok(id);
+        }
         if let Some(id) = Self::project_id_by_name(conn, path).await? {
+            // Found before this transaction wrote anything: committed, safe to remember.
+            self.cache_project_id(path, &id);
             return Ok(id);
         }
         let mut prefix = String::new();
@@ -58,7 +63,7 @@ impl Store {
         if Self::project_id_by_name(&mut tx, name).await?.is_some() {
             return Err(Error::Conflict(format!("a project named '{name}' exists already")));
         }
-        let id = Self::ensure_project(&mut tx, name, user_id).await?;
+        let id = self.ensure_project(&mut tx, name, user_id).await?;
         sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
             .bind(description)
             .bind(&id)

@@ -1,9 +1,10 @@
 //! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
 
-use super::{now_ms, placeholders, to_time, Store, CHUNK};
+use super::{now_ms, placeholders, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
-use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value};
+use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value, Values};
+use sea_query_binder::SqlxValues;
 use sea_query_binder::SqlxBinder;
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
@@ -161,55 +162,39 @@ pub struct NewTaskRow<'a> {
 }
 
 impl Store {
-    /// Inserts a task and its tags. `row.task` supplies the definition; its id, project and
-    /// user fields are ignored in favour of `row`'s.
-    pub async fn insert_task(conn: &mut AnyConnection, row: NewTaskRow<'_>) -> Result<()> {
-        let t = row.task;
-        let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();
-        let execution = runyard_api::Execution { queue: None, ..t.execution.clone() };
-        sqlx::query(
-            "INSERT INTO tasks (id, name, project_id, type, status, status_reason, status_message, archived, \
-             user_id, comment, parent, system_tags, created, started, completed, last_update, last_change, \
-             last_iteration, worker, queue_id, script, environment, container, execution, hyperparams, \
-             configuration, runtime, input_models, output_models, artifacts) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-             $23, $24, $25, $26, $27, $28, $29, $30)",
-        )
-        .bind(row.id)
-        .bind(&t.name)
-        .bind(row.project_id)
-        .bind(t.kind.as_str())
-        .bind(t.status.as_str())
-        .bind(&t.status_reason)
-        .bind(&t.status_message)
-        .bind(t.archived() as i64)
-        .bind(row.user_id)
-        .bind(&t.comment)
-        .bind(&t.parent)
-        .bind(serde_json::to_string(&system_tags)?)
-        .bind(t.created.timestamp_millis())
-        .bind(t.started.map(|d| d.timestamp_millis()))
-        .bind(t.completed.map(|d| d.timestamp_millis()))
-        .bind(t.last_update.timestamp_millis())
-        .bind(t.last_change.timestamp_millis())
-        .bind(t.last_iteration)
-        .bind(&t.worker)
-        .bind(row.queue_id)
-        .bind(serde_json::to_string(&t.script)?)
-        .bind(serde_json::to_string(&t.environment)?)
-        .bind(serde_json::to_string(&t.container)?)
-        .bind(serde_json::to_string(&execution)?)
-        .bind(serde_json::to_string(&t.hyperparams)?)
-        .bind(serde_json::to_string(&t.configuration)?)
-        .bind(serde_json::to_string(&t.runtime)?)
-        .bind(serde_json::to_string(&t.models.input)?)
-        .bind(serde_json::to_string(&t.models.output)?)
-        .bind(serde_json::to_string(&t.artifacts)?)
-        .execute(&mut *conn)
-        .await?;
-        if !t.tags.is_empty() {
-            let ids = [row.id];
-            Self::add_tags(conn, &ids, &t.tags).await?;
+    /// Inserts tasks and their tags inside the caller's transaction. Each row's `task` supplies
+    /// the definition; its id, project and user fields are ignored in favour of the row's.
+    pub async fn insert_tasks(conn: &mut AnyConnection, rows: &[NewTaskRow<'_>]) -> Result<()> {
+        for (sql, values) in task_inserts(rows, Marks::Numbered)? {
+            sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts tasks in a transaction of their own. On SQLite the whole transaction is one
+    /// script, a single round trip to the database thread: the hot path of task creation.
+    pub async fn insert_tasks_atomically(&self, rows: &[NewTaskRow<'_>]) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            let mut tx = self.write().await?;
+            Self::insert_tasks(&mut tx, rows).await?;
+            return tx.commit().await;
+        }
+        let statements = task_inserts(rows, Marks::Anonymous)?;
+        let mut script = String::from("BEGIN IMMEDIATE;\n");
+        let mut values = Vec::new();
+        for (sql, v) in statements {
+            script.push_str(&sql);
+            script.push_str(";\n");
+            values.extend(v);
+        }
+        script.push_str("COMMIT;");
+        let _guard = self.write_lock.lock().await;
+        let mut conn = self.write_pool.acquire().await?;
+        let result = sqlx::query_with(&script, SqlxValues(Values(values))).execute(&mut *conn).await;
+        if let Err(e) = result {
+            // The script stopped part-way: end the transaction it opened.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e.into());
         }
         Ok(())
     }
@@ -391,14 +376,8 @@ impl Store {
 
     pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
         let pairs: Vec<(&str, &str)> = ids.iter().flat_map(|id| tags.iter().map(move |t| (*id, t.as_str()))).collect();
-        for chunk in pairs.chunks(CHUNK / 2) {
-            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 2, 2))).collect::<Vec<_>>().join(", ");
-            let sql = format!("INSERT INTO task_tags (task_id, tag) VALUES {rows} ON CONFLICT DO NOTHING");
-            let mut q = sqlx::query(&sql);
-            for (id, tag) in chunk {
-                q = q.bind(*id).bind(*tag);
-            }
-            q.execute(&mut *conn).await?;
+        for (sql, values) in tag_inserts(&pairs, Marks::Numbered) {
+            sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -449,6 +428,139 @@ impl Store {
     /// Marks tasks as touched (ping).
     pub async fn touch(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
         self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))]).await
+    }
+}
+
+/// How statements mark their parameters: `$1, $2…` (both backends), or `?` (SQLite only, bound
+/// in order across every statement of a multi-statement script).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Marks {
+    Numbered,
+    Anonymous,
+}
+
+fn marks(style: Marks, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| match style {
+            Marks::Numbered => format!("({})", placeholders(r * columns, columns)),
+            Marks::Anonymous => format!("({})", vec!["?"; columns].join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A statement and the values of its parameters, in order.
+type Statement = (String, Vec<Value>);
+
+const TASK_INSERT_COLUMNS: [&str; 30] = [
+    "id",
+    "name",
+    "project_id",
+    "type",
+    "status",
+    "status_reason",
+    "status_message",
+    "archived",
+    "user_id",
+    "comment",
+    "parent",
+    "system_tags",
+    "created",
+    "started",
+    "completed",
+    "last_update",
+    "last_change",
+    "last_iteration",
+    "worker",
+    "queue_id",
+    "script",
+    "environment",
+    "container",
+    "execution",
+    "hyperparams",
+    "configuration",
+    "runtime",
+    "input_models",
+    "output_models",
+    "artifacts",
+];
+
+/// Multi-row INSERTs for tasks and their tags.
+fn task_inserts(rows: &[NewTaskRow<'_>], style: Marks) -> Result<Vec<Statement>> {
+    let n = TASK_INSERT_COLUMNS.len();
+    let mut out = Vec::new();
+    for chunk in rows.chunks(CHUNK / n) {
+        let sql = format!("INSERT INTO tasks ({}) VALUES {}", TASK_INSERT_COLUMNS.join(", "), marks(style, chunk.len(), n));
+        let mut values = Vec::with_capacity(chunk.len() * n);
+        for row in chunk {
+            values.extend(task_values(row)?);
+        }
+        out.push((sql, values));
+    }
+    let pairs: Vec<(&str, &str)> = rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
+    out.extend(tag_inserts(&pairs, style));
+    Ok(out)
+}
+
+fn tag_inserts(pairs: &[(&str, &str)], style: Marks) -> Vec<Statement> {
+    pairs
+        .chunks(CHUNK / 2)
+        .map(|chunk| {
+            let sql = format!("INSERT INTO task_tags (task_id, tag) VALUES {} ON CONFLICT DO NOTHING", marks(style, chunk.len(), 2));
+            (sql, chunk.iter().flat_map(|(id, tag)| [text(Some(id)), text(Some(tag))]).collect())
+        })
+        .collect()
+}
+
+/// One task row's values, in [`TASK_INSERT_COLUMNS`] order.
+fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
+    let t = row.task;
+    let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();
+    let execution = runyard_api::Execution { queue: None, ..t.execution.clone() };
+    let json = |v: &dyn erased::Json| v.to_json().map(|s| Value::String(Some(Box::new(s))));
+    Ok(vec![
+        text(Some(row.id)),
+        text(Some(&t.name)),
+        text(Some(row.project_id)),
+        text(Some(t.kind.as_str())),
+        text(Some(t.status.as_str())),
+        text(Some(&t.status_reason)),
+        text(Some(&t.status_message)),
+        int(Some(t.archived() as i64)),
+        text(Some(row.user_id)),
+        text(Some(&t.comment)),
+        text(t.parent.as_deref()),
+        json(&system_tags)?,
+        int(Some(t.created.timestamp_millis())),
+        int(t.started.map(|d| d.timestamp_millis())),
+        int(t.completed.map(|d| d.timestamp_millis())),
+        int(Some(t.last_update.timestamp_millis())),
+        int(Some(t.last_change.timestamp_millis())),
+        int(Some(t.last_iteration)),
+        text(t.worker.as_deref()),
+        text(row.queue_id),
+        json(&t.script)?,
+        json(&t.environment)?,
+        json(&t.container)?,
+        json(&execution)?,
+        json(&t.hyperparams)?,
+        json(&t.configuration)?,
+        json(&t.runtime)?,
+        json(&t.models.input)?,
+        json(&t.models.output)?,
+        json(&t.artifacts)?,
+    ])
+}
+
+/// `serde_json::to_string` behind a trait object, so one closure serialises any part.
+pub(crate) mod erased {
+    pub trait Json {
+        fn to_json(&self) -> serde_json::Result<String>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Result<String> {
+            serde_json::to_string(self)
+        }
     }
 }
 
