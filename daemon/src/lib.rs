@@ -95,7 +95,7 @@ impl Daemon {
         let auth = Arc::new(auth::Auth::new(store.clone()).await?);
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
-        let creator = services::creator::TaskCreator::spawn(store.clone());
+        let creator = services::creator::TaskCreator::new(store.clone());
         let router = http::router(http::AppState { store: store.clone(), auth, creator }, config.max_body_bytes);
         Ok(Daemon { listener, router, store, credentials_file })
     }

@@ -1,62 +1,84 @@
-//! Group commit for task creation: concurrent create requests share one write transaction.
+//! Group commit for task creation on SQLite: concurrent create requests share one write
+//! transaction. (PostgreSQL takes concurrent writers and groups their commits itself.)
 //!
-//! Requests are validated by their own handlers, then queued here. One worker takes whatever
-//! has queued up (up to [`MAX_GROUP`]) and writes it in one transaction, so N concurrent
-//! clients pay for one commit instead of N. If the group fails, each request is retried in a
-//! transaction of its own, so one bad request never fails its neighbours and every error
-//! reaches the request that caused it.
+//! Requests are validated by their own handlers, then queued here. Whichever request finds no
+//! write in progress becomes the leader: it takes everything queued (up to [`MAX_GROUP`]),
+//! writes it in one transaction, answers every request in the group, and repeats until the
+//! queue is empty. So N concurrent clients pay for one commit instead of N, and a lone request
+//! pays for no hand-off at all. If a group fails, each of its requests is retried in a
+//! transaction of its own, so one bad request never fails its neighbours.
 
 use super::tasks::{commit_creates, PreparedCreate};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use runyard_api::Task;
-use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
 
 /// Most creations written in one transaction.
 pub const MAX_GROUP: usize = 256;
 
 type Job = (PreparedCreate, oneshot::Sender<Result<Task>>);
 
-/// A handle to the creation worker. Cheap to clone.
+/// Shared by every request handler. Cheap to clone.
 #[derive(Clone)]
 pub struct TaskCreator {
-    jobs: mpsc::Sender<Job>,
+    store: Arc<Store>,
+    queue: Arc<Mutex<Vec<Job>>>,
+    /// Held by the request that is writing groups.
+    leader: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl TaskCreator {
-    /// Starts the worker; it stops when every handle is dropped.
-    pub fn spawn(store: Arc<Store>) -> TaskCreator {
-        let (jobs, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(run(store, rx));
-        TaskCreator { jobs }
+    pub fn new(store: Arc<Store>) -> TaskCreator {
+        TaskCreator { store, queue: Default::default(), leader: Default::default() }
     }
 
     pub async fn create(&self, job: PreparedCreate) -> Result<Task> {
-        let (reply, answer) = oneshot::channel();
-        let gone = || Error::Internal(anyhow::anyhow!("the task creation worker stopped"));
-        self.jobs.send((job, reply)).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        if self.store.backend() == Backend::Postgres {
+            // PostgreSQL takes concurrent writers and groups their WAL flushes itself.
+            return commit_creates(&self.store, std::slice::from_ref(&job)).await.map(|mut t| t.remove(0));
+        }
+        let (reply, mut answer) = oneshot::channel();
+        self.queue.lock().expect("queue lock").push((job, reply));
+        let gone = || Error::Internal(anyhow::anyhow!("task creation was abandoned"));
+        tokio::select! {
+            biased;
+            result = &mut answer => result.map_err(|_| gone())?,
+            _guard = self.leader.lock() => {
+                // Our job was queued before we led, so draining the queue answers it.
+                self.drain().await;
+                answer.await.map_err(|_| gone())?
+            }
+        }
     }
-}
 
-async fn run(store: Arc<Store>, mut rx: mpsc::Receiver<Job>) {
-    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let (jobs, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut group).into_iter().unzip();
-        match commit_creates(&store, &jobs).await {
-            Ok(tasks) => {
-                for (task, reply) in tasks.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(task));
+    async fn drain(&self) {
+        loop {
+            let group: Vec<Job> = {
+                let mut queue = self.queue.lock().expect("queue lock");
+                let n = queue.len().min(MAX_GROUP);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                return;
+            }
+            let (jobs, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+            match commit_creates(&self.store, &jobs).await {
+                Ok(tasks) => {
+                    for (task, reply) in tasks.into_iter().zip(replies) {
+                        let _ = reply.send(Ok(task));
+                    }
                 }
-            }
-            Err(e) if jobs.len() == 1 => {
-                let _ = replies.into_iter().next().expect("one reply").send(Err(e));
-            }
-            Err(_) => {
-                for (job, reply) in jobs.iter().zip(replies) {
-                    let result = commit_creates(&store, std::slice::from_ref(job)).await.map(|mut t| t.remove(0));
-                    let _ = reply.send(result);
+                Err(e) if jobs.len() == 1 => {
+                    let _ = replies.into_iter().next().expect("one reply").send(Err(e));
+                }
+                Err(_) => {
+                    for (job, reply) in jobs.iter().zip(replies) {
+                        let result =
+                            commit_creates(&self.store, std::slice::from_ref(job)).await.map(|mut t| t.remove(0));
+                        let _ = reply.send(result);
+                    }
                 }
             }
         }

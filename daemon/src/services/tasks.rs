@@ -228,7 +228,13 @@ async fn commit_creates_fast(store: &Store, jobs: &[PreparedCreate]) -> Result<O
     let rows: Vec<NewTaskRow> = tasks
         .iter()
         .zip(jobs)
-        .map(|(t, job)| NewTaskRow { id: &t.id, task: t, project_id: &t.project, user_id: &job.user_id, queue_id: None })
+        .map(|(t, job)| NewTaskRow {
+            id: &t.id,
+            task: t,
+            project_id: &t.project,
+            user_id: &job.user_id,
+            queue_id: None,
+        })
         .collect();
     store.insert_tasks_atomically(&rows).await?;
     Ok(Some(tasks))

@@ -122,13 +122,7 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        let store = Store {
-            pool,
-            write_pool,
-            backend,
-            write_lock: Mutex::new(()),
-            project_ids: Default::default(),
-        };
+        let store = Store { pool, write_pool, backend, write_lock: Mutex::new(()), project_ids: Default::default() };
         store.migrate().await?;
         Ok(store)
     }

@@ -4,8 +4,8 @@ use super::{now_ms, placeholders, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
 use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value, Values};
-use sea_query_binder::SqlxValues;
 use sea_query_binder::SqlxBinder;
+use sea_query_binder::SqlxValues;
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -171,13 +171,22 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts tasks in a transaction of their own. On SQLite the whole transaction is one
-    /// script, a single round trip to the database thread: the hot path of task creation.
+    /// Inserts tasks in a transaction of their own, in one round trip when possible: the hot
+    /// path of task creation. SQLite runs the whole transaction as one script; PostgreSQL runs
+    /// one statement (tags inserted by a data-modifying CTE), atomic on its own.
     pub async fn insert_tasks_atomically(&self, rows: &[NewTaskRow<'_>]) -> Result<()> {
         if self.backend == Backend::Postgres {
-            let mut tx = self.write().await?;
-            Self::insert_tasks(&mut tx, rows).await?;
-            return tx.commit().await;
+            return match postgres_single_statement(rows)? {
+                Some((sql, values)) => {
+                    sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&self.pool).await?;
+                    Ok(())
+                }
+                None => {
+                    let mut tx = self.write().await?;
+                    Self::insert_tasks(&mut tx, rows).await?;
+                    tx.commit().await
+                }
+            };
         }
         let statements = task_inserts(rows, Marks::Anonymous)?;
         let mut script = String::from("BEGIN IMMEDIATE;\n");
@@ -376,7 +385,7 @@ impl Store {
 
     pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
         let pairs: Vec<(&str, &str)> = ids.iter().flat_map(|id| tags.iter().map(move |t| (*id, t.as_str()))).collect();
-        for (sql, values) in tag_inserts(&pairs, Marks::Numbered) {
+        for (sql, values) in tag_inserts(&pairs, Marks::Numbered, 0) {
             sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
         }
         Ok(())
@@ -439,10 +448,11 @@ enum Marks {
     Anonymous,
 }
 
-fn marks(style: Marks, rows: usize, columns: usize) -> String {
+/// `rows` groups of `columns` parameters, numbered after the first `offset` parameters.
+fn marks(style: Marks, offset: usize, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| match style {
-            Marks::Numbered => format!("({})", placeholders(r * columns, columns)),
+            Marks::Numbered => format!("({})", placeholders(offset + r * columns, columns)),
             Marks::Anonymous => format!("({})", vec!["?"; columns].join(", ")),
         })
         .collect::<Vec<_>>()
@@ -490,26 +500,53 @@ fn task_inserts(rows: &[NewTaskRow<'_>], style: Marks) -> Result<Vec<Statement>>
     let n = TASK_INSERT_COLUMNS.len();
     let mut out = Vec::new();
     for chunk in rows.chunks(CHUNK / n) {
-        let sql = format!("INSERT INTO tasks ({}) VALUES {}", TASK_INSERT_COLUMNS.join(", "), marks(style, chunk.len(), n));
+        let sql = format!(
+            "INSERT INTO tasks ({}) VALUES {}",
+            TASK_INSERT_COLUMNS.join(", "),
+            marks(style, 0, chunk.len(), n)
+        );
         let mut values = Vec::with_capacity(chunk.len() * n);
         for row in chunk {
             values.extend(task_values(row)?);
         }
         out.push((sql, values));
     }
-    let pairs: Vec<(&str, &str)> = rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
-    out.extend(tag_inserts(&pairs, style));
+    let pairs: Vec<(&str, &str)> =
+        rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
+    out.extend(tag_inserts(&pairs, style, 0));
     Ok(out)
 }
 
-fn tag_inserts(pairs: &[(&str, &str)], style: Marks) -> Vec<Statement> {
+/// Tag inserts whose parameters are numbered after the first `offset`.
+fn tag_inserts(pairs: &[(&str, &str)], style: Marks, offset: usize) -> Vec<Statement> {
     pairs
         .chunks(CHUNK / 2)
         .map(|chunk| {
-            let sql = format!("INSERT INTO task_tags (task_id, tag) VALUES {} ON CONFLICT DO NOTHING", marks(style, chunk.len(), 2));
+            let sql = format!(
+                "INSERT INTO task_tags (task_id, tag) VALUES {} ON CONFLICT DO NOTHING",
+                marks(style, offset, chunk.len(), 2)
+            );
             (sql, chunk.iter().flat_map(|(id, tag)| [text(Some(id)), text(Some(tag))]).collect())
         })
         .collect()
+}
+
+/// Tasks and their tags as one PostgreSQL statement, when they fit in one.
+fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement>> {
+    let n = TASK_INSERT_COLUMNS.len();
+    let pairs: Vec<(&str, &str)> =
+        rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
+    if rows.len() * n > CHUNK || pairs.len() * 2 > CHUNK {
+        return Ok(None);
+    }
+    let mut statements = task_inserts(rows, Marks::Numbered)?;
+    let (mut sql, mut values) = statements.remove(0);
+    if !pairs.is_empty() {
+        let (tags_sql, tag_values) = tag_inserts(&pairs, Marks::Numbered, values.len()).remove(0);
+        sql = format!("WITH new_tasks AS ({sql}) {tags_sql}");
+        values.extend(tag_values);
+    }
+    Ok(Some((sql, values)))
 }
 
 /// One task row's values, in [`TASK_INSERT_COLUMNS`] order.

@@ -86,3 +86,40 @@ async fn large_batch(server: TestServer) {
     assert_eq!(c.list_tasks(&all).await.unwrap().total, 0);
 }
 scenario!(hundreds_of_tasks_in_one_batch, super::large_batch);
+
+async fn concurrent_creates(server: TestServer) {
+    // Concurrent creations share transactions; a bad one among them fails alone.
+    let c = server.client();
+    let mut handles = Vec::new();
+    for i in 0..200 {
+        let c = c.clone();
+        handles.push(tokio::spawn(async move {
+            let queue = (i == 77).then(|| "no-such-queue".to_string());
+            let tags = if i % 2 == 0 { vec!["even".to_string()] } else { vec![] };
+            c.create_task(&runyard_api::CreateTask {
+                name: format!("c{i}"),
+                project: Some("concurrent".into()),
+                tags,
+                queue,
+                ..Default::default()
+            })
+            .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.await.unwrap() {
+            Ok(t) => assert!(ids.insert(t.id)),
+            Err(e) => {
+                assert_eq!(i, 77, "{e}");
+                assert_eq!(e.code(), Some(runyard_api::ErrorCode::NotFound));
+            }
+        }
+    }
+    assert_eq!(ids.len(), 199);
+    let q = runyard_api::TaskQuery { project: Some("concurrent".into()), limit: Some(1000), ..Default::default() };
+    assert_eq!(c.list_tasks(&q).await.unwrap().total, 199);
+    let even = runyard_api::TaskQuery { tag: Some("even".into()), ..q };
+    assert_eq!(c.list_tasks(&even).await.unwrap().total, 100);
+}
+scenario!(concurrent_creates_share_commits, super::concurrent_creates);
