@@ -106,7 +106,14 @@ impl Daemon {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        use axum::serve::ListenerExt;
+        // Request/response traffic: send each response at once rather than wait on Nagle.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await?;
         self.store.close().await;
         Ok(())
     }
