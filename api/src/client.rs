@@ -3,6 +3,7 @@
 //! It exchanges its key pair for a token on first use and logs in again once when the token
 //! is refused (expired), so callers never handle tokens themselves.
 
+use crate::dispatch::*;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::lifecycle::Action;
 use crate::model::*;
@@ -174,9 +175,78 @@ impl Client {
         self.call(Method::POST, "/api/v1/queues", None, Some(queue)).await
     }
 
+    pub async fn queue(&self, queue: &str) -> Result<QueueDetail, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/api/v1/queues/{}", seg(queue)), None, None).await
+    }
+
+    pub async fn rename_queue(&self, queue: &str, name: &str) -> Result<Queue, ClientError> {
+        let body = RenameQueue { name: name.to_string() };
+        self.call(Method::PATCH, &format!("/api/v1/queues/{}", seg(queue)), None, Some(&body)).await
+    }
+
+    /// Deletes a queue; with `force` its tasks go back to Draft. Returns those tasks' ids.
+    pub async fn delete_queue(&self, queue: &str, force: bool) -> Result<serde_json::Value, ClientError> {
+        let query = query_pairs(&DeleteQueueQuery { force });
+        self.call::<(), _>(Method::DELETE, &format!("/api/v1/queues/{}", seg(queue)), Some(query), None).await
+    }
+
+    pub async fn move_entry(&self, queue: &str, task: &str, to: &MoveEntry) -> Result<QueueDetail, ClientError> {
+        let path = format!("/api/v1/queues/{}/entries/{task}/move", seg(queue));
+        self.call(Method::POST, &path, None, Some(to)).await
+    }
+
+    /// Takes a task out of a queue (back to Draft).
+    pub async fn remove_entry(&self, queue: &str, task: &str) -> Result<ActionOutcome, ClientError> {
+        let path = format!("/api/v1/queues/{}/entries/{task}", seg(queue));
+        self.call::<(), _>(Method::DELETE, &path, None, None).await
+    }
+
+    /// Long-polls for the next task of a worker's queues.
+    pub async fn pop(&self, req: &PopRequest) -> Result<PopResponse, ClientError> {
+        self.call(Method::POST, "/api/v1/queues/pop", None, Some(req)).await
+    }
+
+    pub async fn register_worker(&self, req: &RegisterWorker) -> Result<Worker, ClientError> {
+        self.call(Method::POST, "/api/v1/workers", None, Some(req)).await
+    }
+
+    pub async fn list_workers(&self) -> Result<Vec<Worker>, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/workers", None, None).await
+    }
+
+    pub async fn worker(&self, id: &str) -> Result<Worker, ClientError> {
+        self.call::<(), _>(Method::GET, &format!("/api/v1/workers/{}", seg(id)), None, None).await
+    }
+
+    pub async fn report_worker(&self, id: &str, report: &WorkerReport) -> Result<ReportAnswer, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/workers/{}/report", seg(id)), None, Some(report)).await
+    }
+
+    /// Drains (`true`) or undrains a worker.
+    pub async fn drain_worker(&self, id: &str, drain: bool) -> Result<Worker, ClientError> {
+        let verb = if drain { "drain" } else { "undrain" };
+        self.call::<(), _>(Method::POST, &format!("/api/v1/workers/{}/{verb}", seg(id)), None, None).await
+    }
+
+    pub async fn unregister_worker(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        self.call::<(), _>(Method::DELETE, &format!("/api/v1/workers/{}", seg(id)), None, None).await
+    }
+
     pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {
         self.call(Method::POST, "/api/v1/users", None, Some(user)).await
     }
+}
+
+/// A name as one percent-encoded URL path segment.
+fn seg(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b',' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A query struct as `key=value` pairs; `None` fields are left out.

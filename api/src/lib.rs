@@ -8,11 +8,13 @@
 //! and depends on no other crate of the workspace.
 
 pub mod client;
+pub mod dispatch;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
 
 pub use client::{Client, ClientError};
+pub use dispatch::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use lifecycle::{transition, Action, InvalidTransition, TaskState, TaskStatus, Transition};
 pub use model::*;

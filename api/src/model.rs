@@ -241,6 +241,8 @@ pub struct Task {
     pub last_iteration: i64,
     /// The worker that runs (or ran) it.
     pub worker: Option<String>,
+    /// Higher goes first in its queue; ties keep queue order.
+    pub priority: i64,
     pub script: Script,
     pub environment: Environment,
     pub container: Container,
@@ -281,6 +283,8 @@ pub struct CreateTask {
     pub runtime: BTreeMap<String, serde_json::Value>,
     /// Enqueue into this queue at once instead of saving a Draft.
     pub queue: Option<String>,
+    /// Higher goes first in its queue; ties keep queue order.
+    pub priority: i64,
 }
 
 /// `PATCH /api/v1/tasks/{id}`: fields left out are unchanged. Name, comment and tags may be
@@ -367,6 +371,8 @@ pub struct ActionRequest {
     pub worker: Option<String>,
     /// clone: the new task's name (default: "Clone Of <name>").
     pub name: Option<String>,
+    /// enqueue / retry: the task's priority in the queue (default: unchanged).
+    pub priority: Option<i64>,
 }
 
 /// The outcome of an action on one task.
@@ -438,21 +444,6 @@ pub fn validate_project_name(name: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Queue {
-    pub id: String,
-    pub name: String,
-    pub created: DateTime<Utc>,
-    /// Tasks waiting in it.
-    pub length: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct CreateQueue {
-    pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]

@@ -34,9 +34,12 @@ enum Command {
     /// List and create projects.
     #[command(subcommand)]
     Project(commands::admin::ProjectCommand),
-    /// List and create queues.
+    /// Manage queues and the order of their tasks.
     #[command(subcommand)]
     Queue(commands::admin::QueueCommand),
+    /// List, inspect and drain workers.
+    #[command(subcommand)]
+    Worker(commands::admin::WorkerCommand),
     /// Manage users and their key pairs.
     #[command(subcommand)]
     User(commands::admin::UserCommand),
@@ -69,6 +72,7 @@ pub fn main_impl() -> ExitCode {
             Command::Task(cmd) => commands::task::run(&ctx, cmd).await,
             Command::Project(cmd) => commands::admin::project(&ctx, cmd).await,
             Command::Queue(cmd) => commands::admin::queue(&ctx, cmd).await,
+            Command::Worker(cmd) => commands::admin::worker(&ctx, cmd).await,
             Command::User(cmd) => commands::admin::user(&ctx, cmd).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
         }

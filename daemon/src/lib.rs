@@ -29,6 +29,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// An admin key pair to provision (from `RUNYARD_ACCESS_KEY` / `RUNYARD_SECRET_KEY`).
     pub admin_key_pair: Option<(String, String)>,
+    pub dispatch: services::dispatch::DispatchConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("admin_key_pair", &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")))
+            .field("dispatch", &self.dispatch)
             .finish()
     }
 }
@@ -63,6 +65,7 @@ impl Config {
             database_url: None,
             max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
             admin_key_pair: None,
+            dispatch: Default::default(),
         }
     }
 
@@ -76,6 +79,7 @@ pub struct Daemon {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<Store>,
+    dispatcher: Arc<services::dispatch::Dispatcher>,
     /// Set when this start generated the admin key pair.
     pub credentials_file: Option<PathBuf>,
 }
@@ -96,16 +100,21 @@ impl Daemon {
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
         let creator = services::creator::TaskCreator::new(store.clone());
-        let router = http::router(http::AppState { store: store.clone(), auth, creator }, config.max_body_bytes);
-        Ok(Daemon { listener, router, store, credentials_file })
+        let dispatcher = Arc::new(services::dispatch::Dispatcher::new(store.clone(), config.dispatch.clone()));
+        let state = http::AppState { store: store.clone(), auth, creator, dispatcher: dispatcher.clone() };
+        let router = http::router(state, config.max_body_bytes);
+        Ok(Daemon { listener, router, store, dispatcher, credentials_file })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener")
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the store.
+    /// Serves (and runs the watchdog) until `shutdown` completes, then finishes in-flight
+    /// requests, stops the watchdog and closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let watchdog = tokio::spawn(self.dispatcher.clone().watchdog(stop.clone()));
         use axum::serve::ListenerExt;
         // Request/response traffic: send each response at once rather than wait on Nagle.
         let listener = self.listener.tap_io(|stream| {
@@ -114,6 +123,8 @@ impl Daemon {
             }
         });
         axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await?;
+        stop.cancel();
+        let _ = watchdog.await;
         self.store.close().await;
         Ok(())
     }

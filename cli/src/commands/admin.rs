@@ -4,7 +4,7 @@ use crate::output;
 use crate::Ctx;
 use anyhow::Result;
 use clap::Subcommand;
-use runyard_api::{CreateProject, CreateQueue, CreateUser, Role};
+use runyard_api::{CreateProject, CreateQueue, CreateUser, MoveEntry, Queue, QueueDetail, Role, Worker};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -21,8 +21,56 @@ pub enum ProjectCommand {
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
+    /// Queues with their length, listening workers and oldest entry.
     List,
-    Create { name: String },
+    Create {
+        name: String,
+    },
+    /// A queue's entries in dispatch order.
+    Show {
+        queue: String,
+    },
+    Rename {
+        queue: String,
+        name: String,
+    },
+    /// Delete a queue; one holding tasks needs --force (its tasks go back to Draft).
+    Delete {
+        queue: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move a waiting task: --to top|bottom|N, --before TASK or --after TASK.
+    Move {
+        queue: String,
+        task: String,
+        #[arg(long, value_name = "top|bottom|N", required_unless_present_any = ["before", "after"])]
+        to: Option<String>,
+        #[arg(long, conflicts_with_all = ["to", "after"])]
+        before: Option<String>,
+        #[arg(long, conflicts_with = "to")]
+        after: Option<String>,
+    },
+    /// Take a task out of the queue (back to Draft).
+    Remove {
+        queue: String,
+        task: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WorkerCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Finish the current task, then pull nothing more.
+    Drain {
+        id: String,
+    },
+    Undrain {
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,27 +111,114 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_queues(ctx: &Ctx, queues: &[Queue]) {
+    if ctx.json {
+        return output::json(&queues);
+    }
+    let rows = queues
+        .iter()
+        .map(|q| {
+            vec![
+                q.id.clone(),
+                q.name.clone(),
+                q.length.to_string(),
+                q.workers.join(","),
+                q.oldest_entry.map(output::ago).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "NAME", "LENGTH", "WORKERS", "OLDEST"], rows);
+}
+
+fn print_detail(ctx: &Ctx, d: &QueueDetail) {
+    if ctx.json {
+        return output::json(d);
+    }
+    let rows = d
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| vec![i.to_string(), e.task.clone(), e.name.clone(), e.priority.to_string(), output::ago(e.added)])
+        .collect();
+    println!("queue {} ({} waiting; workers: {})", d.queue.name, d.queue.length, d.queue.workers.join(", "));
+    output::table(&["#", "TASK", "NAME", "PRIORITY", "ENQUEUED"], rows);
+}
+
 pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     match cmd {
-        QueueCommand::List => {
-            let queues = client.list_queues().await?;
+        QueueCommand::List => print_queues(ctx, &client.list_queues().await?),
+        QueueCommand::Create { name } => print_queues(ctx, &[client.create_queue(&CreateQueue { name }).await?]),
+        QueueCommand::Show { queue } => print_detail(ctx, &client.queue(&queue).await?),
+        QueueCommand::Rename { queue, name } => print_queues(ctx, &[client.rename_queue(&queue, &name).await?]),
+        QueueCommand::Delete { queue, force } => {
+            let r = client.delete_queue(&queue, force).await?;
             if ctx.json {
-                output::json(&queues);
+                output::json(&r);
             } else {
-                let rows = queues.iter().map(|q| vec![q.id.clone(), q.name.clone(), q.length.to_string()]).collect();
-                output::table(&["ID", "NAME", "LENGTH"], rows);
+                println!("deleted {queue}; back to Draft: {}", r["returned_to_draft"]);
             }
         }
-        QueueCommand::Create { name } => {
-            let q = client.create_queue(&CreateQueue { name }).await?;
+        QueueCommand::Move { queue, task, to, before, after } => {
+            let mut target = MoveEntry { before, after, ..Default::default() };
+            match to.as_deref() {
+                Some(t @ ("top" | "bottom")) => target.to = Some(t.to_string()),
+                Some(n) => {
+                    target.position =
+                        Some(n.parse().map_err(|_| anyhow::anyhow!("--to takes top, bottom or a position number"))?)
+                }
+                None => {}
+            }
+            print_detail(ctx, &client.move_entry(&queue, &task, &target).await?);
+        }
+        QueueCommand::Remove { queue, task } => {
+            let o = client.remove_entry(&queue, &task).await?;
             if ctx.json {
-                output::json(&q);
+                output::json(&o);
             } else {
-                println!("{}  {}", q.id, q.name);
+                println!("{} removed from {queue} (now Draft)", o.id);
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_workers(ctx: &Ctx, workers: &[Worker]) {
+    if ctx.json {
+        return output::json(&workers);
+    }
+    let rows = workers
+        .iter()
+        .map(|w| {
+            let r = &w.last_report;
+            vec![
+                w.id.clone(),
+                w.queues.join(","),
+                w.task.clone().unwrap_or_default(),
+                format!("{:.0}%", r.cpu_percent),
+                format!("{:.1}/{:.1} GiB", gib(r.memory_used_bytes), gib(r.memory_total_bytes)),
+                w.capabilities.gpus.len().to_string(),
+                if w.drained { "drained".into() } else { "active".into() },
+                output::ago(w.last_seen),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "QUEUES", "TASK", "CPU", "MEMORY", "GPUS", "STATE", "SEEN"], rows);
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
+    let client = ctx.client()?;
+    let workers = match cmd {
+        WorkerCommand::List => client.list_workers().await?,
+        WorkerCommand::Show { id } => vec![client.worker(&id).await?],
+        WorkerCommand::Drain { id } => vec![client.drain_worker(&id, true).await?],
+        WorkerCommand::Undrain { id } => vec![client.drain_worker(&id, false).await?],
+    };
+    print_workers(ctx, &workers);
     Ok(ExitCode::SUCCESS)
 }
 

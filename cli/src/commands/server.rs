@@ -22,6 +22,17 @@ pub struct ServerArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = runyard_daemon::http::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// A task handed to an agent that does not report `started` within this time goes back
+    /// to the head of its queue.
+    #[arg(long, env = "RUNYARD_LEASE_TIMEOUT_SECONDS", default_value_t = 120)]
+    lease_timeout_seconds: u64,
+    /// A running task that reports nothing (ping, event, status) for this long is aborted
+    /// as non-responsive.
+    #[arg(long, env = "RUNYARD_TASK_TIMEOUT_SECONDS", default_value_t = 7200)]
+    task_timeout_seconds: u64,
+    /// How often the watchdog looks for expired leases, lost workers and silent tasks.
+    #[arg(long, env = "RUNYARD_WATCHDOG_INTERVAL_MS", default_value_t = 2000)]
+    watchdog_interval_ms: u64,
 }
 
 #[derive(Args)]
@@ -77,10 +88,18 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    if args.watchdog_interval_ms == 0 {
+        anyhow::bail!("--watchdog-interval-ms must be at least 1");
+    }
     let config = Config {
         database_url: args.database_url,
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),
+        dispatch: runyard_daemon::services::dispatch::DispatchConfig {
+            lease_seconds: args.lease_timeout_seconds,
+            task_silence_seconds: args.task_timeout_seconds,
+            watchdog_interval: std::time::Duration::from_millis(args.watchdog_interval_ms),
+        },
         ..Config::new(args.bind, data_dir)
     };
     let daemon = start(config).await?;

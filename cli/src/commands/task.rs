@@ -25,6 +25,9 @@ pub enum TaskCommand {
         ids: Vec<String>,
         #[arg(long)]
         queue: String,
+        /// Higher goes first in the queue (default: the task's own).
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
     },
     /// Take tasks out of their queue (Pending -> Draft).
     Dequeue(Ids),
@@ -153,6 +156,9 @@ pub struct CreateArgs {
     /// Enqueue at once instead of saving a Draft.
     #[arg(long)]
     queue: Option<String>,
+    /// Higher goes first in its queue; ties keep queue order.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    priority: i64,
 }
 
 #[derive(Args)]
@@ -225,6 +231,7 @@ fn build_create(a: CreateArgs) -> Result<CreateTask> {
         },
         execution: Execution { output_uri: a.output_uri, queue: None },
         queue: a.queue,
+        priority: a.priority,
         ..Default::default()
     };
     for kv in a.args {
@@ -352,8 +359,8 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             print_task(ctx, &ctx.client()?.get_task(&id).await?);
             Ok(ExitCode::SUCCESS)
         }
-        TaskCommand::Enqueue { ids, queue } => {
-            batch(ctx, Action::Enqueue, ActionRequest { ids, queue: Some(queue), ..Default::default() }).await
+        TaskCommand::Enqueue { ids, queue, priority } => {
+            batch(ctx, Action::Enqueue, ActionRequest { ids, queue: Some(queue), priority, ..Default::default() }).await
         }
         TaskCommand::Dequeue(a) => batch(ctx, Action::Dequeue, ids(a.ids)).await,
         TaskCommand::Reset(a) => batch(ctx, Action::Reset, ids(a.ids)).await,

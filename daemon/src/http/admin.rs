@@ -7,9 +7,7 @@ use crate::error::{Error, Result};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use runyard_api::{
-    CreateProject, CreateQueue, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Queue, Role, Token, User,
-};
+use runyard_api::{CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, Token, User};
 use serde_json::{json, Value};
 
 /// Liveness and database reachability. Needs no token.
@@ -79,18 +77,4 @@ pub async fn create_project(
     responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
 pub async fn get_project(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Project>> {
     Ok(Json(s.store.project(&id).await?))
-}
-
-#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", responses((status = 200, body = Vec<Queue>)))]
-pub async fn list_queues(State(s): State<AppState>) -> Result<Json<Vec<Queue>>> {
-    Ok(Json(s.store.list_queues().await?))
-}
-
-#[utoipa::path(post, path = "/api/v1/queues", tag = "queues", request_body = CreateQueue,
-    responses((status = 201, body = Queue), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_queue(
-    State(s): State<AppState>,
-    AppJson(req): AppJson<CreateQueue>,
-) -> Result<(StatusCode, Json<Queue>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_queue(req.name.trim()).await?)))
 }

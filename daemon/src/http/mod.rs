@@ -6,19 +6,22 @@
 mod admin;
 mod error;
 mod extract;
+mod queues;
 mod tasks;
+mod workers;
 
 pub use extract::parse_json;
 
 use crate::auth::Auth;
 use crate::error::Error;
 use crate::services::creator::TaskCreator;
+use crate::services::dispatch::Dispatcher;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
     pub creator: TaskCreator,
+    pub dispatcher: Arc<Dispatcher>,
 }
 
 /// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.
@@ -44,11 +48,14 @@ fn max_body_bytes() -> usize {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues and users."),
+    info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues, dispatch, workers and users."),
     paths(
         admin::health, admin::login, admin::me, admin::create_user,
         admin::list_projects, admin::create_project, admin::get_project,
-        admin::list_queues, admin::create_queue,
+        queues::list, queues::create, queues::show, queues::rename, queues::delete,
+        queues::move_entry, queues::remove_entry, queues::pop,
+        workers::register, workers::list, workers::show, workers::report, workers::drain,
+        workers::undrain, workers::unregister,
         tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
     ),
     modifiers(&SecurityAddon)
@@ -98,7 +105,16 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/users", post(admin::create_user))
         .route("/projects", get(admin::list_projects).post(admin::create_project))
         .route("/projects/{id}", get(admin::get_project))
-        .route("/queues", get(admin::list_queues).post(admin::create_queue))
+        .route("/queues", get(queues::list).post(queues::create))
+        .route("/queues/pop", post(queues::pop))
+        .route("/queues/{queue}", get(queues::show).patch(queues::rename).delete(queues::delete))
+        .route("/queues/{queue}/entries/{task}", delete(queues::remove_entry))
+        .route("/queues/{queue}/entries/{task}/move", post(queues::move_entry))
+        .route("/workers", get(workers::list).post(workers::register))
+        .route("/workers/{id}", get(workers::show).delete(workers::unregister))
+        .route("/workers/{id}/report", post(workers::report))
+        .route("/workers/{id}/drain", post(workers::drain))
+        .route("/workers/{id}/undrain", post(workers::undrain))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/actions/{action}", post(tasks::batch))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))

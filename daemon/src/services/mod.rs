@@ -1,4 +1,5 @@
-//! Business rules over the store: validation and the task lifecycle.
+//! Business rules over the store: validation, the task lifecycle, dispatch and the watchdog.
 
 pub mod creator;
+pub mod dispatch;
 pub mod tasks;

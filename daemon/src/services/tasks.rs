@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::tasks::{int, text, NewTaskRow};
-use crate::store::{new_id, now_ms, to_time, Principal, Store, TaskFilter, TaskHead};
+use crate::store::{new_id, now_ms, to_time, Principal, Store, TaskFilter, TaskHead, WriteTx};
 use runyard_api::{
     is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, EntryKind,
     Task, TaskQuery, TaskState, TaskStatus, Transition,
@@ -142,6 +142,7 @@ pub fn prepare_create(who: &Principal, req: CreateTask) -> Result<PreparedCreate
         last_change: now,
         last_iteration: 0,
         worker: None,
+        priority: req.priority,
         script: req.script,
         environment: req.environment,
         container: req.container,
@@ -203,7 +204,8 @@ pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Ve
     Store::insert_tasks(&mut tx, &rows).await?;
     for (task, queue_id) in tasks.iter().zip(&queue_ids) {
         if let (TaskStatus::Queued, Some(qid)) = (task.status, queue_id) {
-            Store::push_entries(&mut tx, qid, &[task.id.as_str()], task.created.timestamp_millis()).await?;
+            Store::push_entries(&mut tx, qid, &[(task.id.as_str(), task.priority)], task.created.timestamp_millis())
+                .await?;
         }
     }
     tx.commit().await?;
@@ -504,8 +506,21 @@ async fn act_inner(
     for key in order {
         let group = &groups[&key];
         let (TransitionKey(t), target_queue) = key;
-        apply(store, &mut tx, who, action, req, t, group, target_queue.as_deref(), project.as_deref(), now, &mut extra)
-            .await?;
+        apply(
+            store,
+            &mut tx,
+            &heads,
+            who,
+            action,
+            req,
+            t,
+            group,
+            target_queue.as_deref(),
+            project.as_deref(),
+            now,
+            &mut extra,
+        )
+        .await?;
     }
     tx.commit().await?;
 
@@ -539,7 +554,8 @@ impl std::hash::Hash for TransitionKey {
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     store: &Store,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx<'_>,
+    heads: &HashMap<String, TaskHead>,
     who: &Principal,
     action: Action,
     req: &ActionRequest,
@@ -551,17 +567,17 @@ async fn apply(
     extra: &mut HashMap<String, Applied>,
 ) -> Result<()> {
     if t.delete {
-        return Store::delete_tasks(conn, ids).await;
+        return Store::delete_tasks(tx, ids).await;
     }
     if t.clone {
         for id in ids {
-            let new_id = clone_task(store, conn, who, id, req, project).await?;
+            let new_id = clone_task(store, tx, who, id, req, project).await?;
             extra.insert(id.to_string(), Applied { new_id: Some(new_id), ..Default::default() });
         }
         return Ok(());
     }
     if t.leave_queue {
-        Store::remove_entries(conn, ids).await?;
+        Store::remove_entries(tx, ids).await?;
     }
     let mut sets: Vec<(&str, Value)> = vec![("last_update", int(Some(now)))];
     if action != Action::Ping {
@@ -616,6 +632,9 @@ async fn apply(
     if action == Action::Move {
         sets.push(("project_id", text(project)));
     }
+    if let (true, Some(p)) = (t.join_queue, req.priority) {
+        sets.push(("priority", int(Some(p))));
+    }
     // The generic columns above sometimes repeat (e.g. started + clear_outputs): last one wins.
     let mut seen = HashSet::new();
     let mut deduped: Vec<(&str, Value)> = Vec::with_capacity(sets.len());
@@ -624,14 +643,16 @@ async fn apply(
             deduped.push((c, v));
         }
     }
-    store.update_tasks(conn, ids, &deduped).await?;
+    store.update_tasks(tx, ids, &deduped).await?;
     if let (true, Some(q)) = (t.join_queue, queue) {
-        Store::push_entries(conn, q, ids, now).await?;
+        let entries: Vec<(&str, i64)> =
+            ids.iter().map(|id| (*id, req.priority.unwrap_or_else(|| heads[*id].priority))).collect();
+        Store::push_entries(tx, q, &entries, now).await?;
     }
     match action {
-        Action::AddTag => Store::add_tags(conn, ids, &req.tags).await?,
-        Action::RemoveTag => Store::remove_tags(conn, ids, &req.tags).await?,
-        Action::AbortChildren => abort_children(store, conn, req, ids, now, extra).await?,
+        Action::AddTag => Store::add_tags(tx, ids, &req.tags).await?,
+        Action::RemoveTag => Store::remove_tags(tx, ids, &req.tags).await?,
+        Action::AbortChildren => abort_children(store, tx, req, ids, now, extra).await?,
         _ => {}
     }
     Ok(())

@@ -13,6 +13,10 @@ mod projects;
 pub mod queues;
 pub mod tasks;
 mod users;
+mod wakeups;
+mod workers;
+
+pub use wakeups::Wakeups;
 
 pub use tasks::{TaskFilter, TaskHead};
 pub use users::Principal;
@@ -43,18 +47,33 @@ pub struct Store {
     /// Project path -> id, for projects known to be committed (projects are never renamed
     /// or removed), so creating a task does not look its project up every time.
     project_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Agents waiting for work, by queue; woken when a transaction that queued tasks commits.
+    pub wakeups: Wakeups,
 }
 
 /// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
 pub struct WriteTx<'a> {
     pub tx: Transaction<'static, Any>,
     _guard: Option<MutexGuard<'a, ()>>,
+    wakeups: &'a Wakeups,
+    /// Queues that gained tasks: their waiters are woken once the data is committed.
+    wake: Vec<String>,
 }
 
 impl WriteTx<'_> {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        for queue in &self.wake {
+            self.wakeups.notify(queue);
+        }
         Ok(())
+    }
+
+    /// Wakes the agents waiting on `queue_id` after a successful commit.
+    pub fn wake(&mut self, queue_id: &str) {
+        if !self.wake.iter().any(|q| q == queue_id) {
+            self.wake.push(queue_id.to_string());
+        }
     }
 }
 
@@ -122,7 +141,14 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        let store = Store { pool, write_pool, backend, write_lock: Mutex::new(()), project_ids: Default::default() };
+        let store = Store {
+            pool,
+            write_pool,
+            backend,
+            write_lock: Mutex::new(()),
+            project_ids: Default::default(),
+            wakeups: Wakeups::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -158,11 +184,20 @@ impl Store {
         }
     }
 
-    /// `FOR UPDATE` where the backend has row locks.
+    /// `FOR UPDATE OF t` (rows of the table aliased `t`) where the backend has row locks.
     pub fn for_update(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR UPDATE OF t",
+        }
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where the backend has row locks: rows another transaction
+    /// holds are passed over rather than waited for.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
 
@@ -172,9 +207,11 @@ impl Store {
             Backend::Sqlite => {
                 let guard = self.write_lock.lock().await;
                 let tx = self.write_pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _guard: Some(guard) })
+                Ok(WriteTx { tx, _guard: Some(guard), wakeups: &self.wakeups, wake: Vec::new() })
             }
-            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _guard: None }),
+            Backend::Postgres => {
+                Ok(WriteTx { tx: self.pool.begin().await?, _guard: None, wakeups: &self.wakeups, wake: Vec::new() })
+            }
         }
     }
 

@@ -1,15 +1,27 @@
-//! Queues: ordered lists of Pending tasks.
+//! Queues: ordered lists of Pending tasks, and the leases of tasks handed to agents.
+//!
+//! Dispatch order is `priority DESC, position ASC`. `queue_entries.priority` is the effective
+//! sort key: the task's own priority at enqueue, or its new neighbours' after a manual move,
+//! so a move always wins. Positions have gaps; when a move finds none, the queue is renumbered.
 
-use super::{new_id, now_ms, placeholders, to_time, Store, CHUNK};
+use super::{new_id, now_ms, placeholders, to_time, Store, WriteTx, CHUNK};
 use crate::error::{Error, Result};
-use runyard_api::Queue;
+use runyard_api::{MoveEntry, Queue, QueueDetail, QueueEntry};
 use sqlx::{AnyConnection, Row};
 
 /// The queue that exists from the first start.
 pub const DEFAULT_QUEUE: &str = "default";
 
-/// Gap between consecutive positions, so later reorders can insert between entries.
+/// Gap between consecutive positions, so moves can land between entries.
 const POSITION_STEP: i64 = 1 << 16;
+
+/// One entry as stored.
+#[derive(Debug, Clone)]
+struct Slot {
+    task_id: String,
+    priority: i64,
+    position: i64,
+}
 
 impl Store {
     pub async fn create_queue(&self, name: &str) -> Result<Queue> {
@@ -28,7 +40,14 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         tx.commit().await?;
-        Ok(Queue { id, name: name.to_string(), created: to_time(now), length: 0 })
+        Ok(Queue {
+            id,
+            name: name.to_string(),
+            created: to_time(now),
+            length: 0,
+            workers: Vec::new(),
+            oldest_entry: None,
+        })
     }
 
     /// Creates the default queue unless it exists.
@@ -45,20 +64,123 @@ impl Store {
 
     pub async fn list_queues(&self) -> Result<Vec<Queue>> {
         let rows = sqlx::query(
-            "SELECT q.id, q.name, q.created, COUNT(e.task_id) AS length FROM queues q \
+            "SELECT q.id, q.name, q.created, COUNT(e.task_id) AS length, MIN(e.added) AS oldest FROM queues q \
              LEFT JOIN queue_entries e ON e.queue_id = q.id GROUP BY q.id, q.name, q.created ORDER BY q.name",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Queue {
-                id: r.get("id"),
-                name: r.get("name"),
-                created: to_time(r.get("created")),
-                length: r.get::<i64, _>("length") as u64,
+        let workers = self.worker_queues().await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let name: String = r.try_get("name")?;
+                let listening = workers
+                    .iter()
+                    .filter(|(_, queues)| queues.iter().any(|q| *q == id || *q == name))
+                    .map(|(w, _)| w.clone())
+                    .collect();
+                Ok(Queue {
+                    created: to_time(r.try_get("created")?),
+                    length: r.try_get::<i64, _>("length")? as u64,
+                    oldest_entry: r.try_get::<Option<i64>, _>("oldest")?.map(to_time),
+                    workers: listening,
+                    id,
+                    name,
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// A queue and its entries in dispatch order.
+    pub async fn queue_detail(&self, name_or_id: &str) -> Result<QueueDetail> {
+        let mut conn = self.pool.acquire().await?;
+        let (id, _) = Self::resolve_queue(&mut conn, name_or_id).await?;
+        let queue = self
+            .list_queues()
+            .await?
+            .into_iter()
+            .find(|q| q.id == id)
+            .ok_or_else(|| Error::not_found("queue", name_or_id))?;
+        let rows = sqlx::query(
+            "SELECT e.task_id, t.name, t.priority, e.added FROM queue_entries e JOIN tasks t ON t.id = e.task_id \
+             WHERE e.queue_id = $1 ORDER BY e.priority DESC, e.position",
+        )
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let entries = rows
+            .iter()
+            .map(|r| {
+                Ok(QueueEntry {
+                    task: r.try_get("task_id")?,
+                    name: r.try_get("name")?,
+                    priority: r.try_get("priority")?,
+                    added: to_time(r.try_get("added")?),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(QueueDetail { queue, entries })
+    }
+
+    pub async fn rename_queue(&self, name_or_id: &str, new_name: &str) -> Result<Queue> {
+        validate_queue_name(new_name)?;
+        let mut tx = self.write().await?;
+        let (id, old) = Self::resolve_queue(&mut tx, name_or_id).await?;
+        if old == DEFAULT_QUEUE {
+            return Err(Error::Conflict("the default queue cannot be renamed".into()));
+        }
+        let taken = sqlx::query("SELECT 1 FROM queues WHERE name = $1 AND id <> $2")
+            .bind(new_name)
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if taken.is_some() {
+            return Err(Error::Conflict(format!("a queue named '{new_name}' exists already")));
+        }
+        sqlx::query("UPDATE queues SET name = $1 WHERE id = $2").bind(new_name).bind(&id).execute(&mut **tx).await?;
+        tx.commit().await?;
+        self.list_queues().await?.into_iter().find(|q| q.id == id).ok_or_else(|| Error::not_found("queue", id))
+    }
+
+    /// Deletes a queue. One that holds tasks is refused unless `force`; then its tasks (waiting
+    /// or handed out but not started) go back to Draft. Returns those tasks.
+    pub async fn delete_queue(&self, name_or_id: &str, force: bool) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let (id, name) = Self::resolve_queue(&mut tx, name_or_id).await?;
+        if name == DEFAULT_QUEUE {
+            return Err(Error::Conflict("the default queue cannot be deleted".into()));
+        }
+        let mut held: Vec<String> = Vec::new();
+        for table in ["queue_entries", "task_leases"] {
+            let sql = format!("SELECT task_id FROM {table} WHERE queue_id = $1");
+            for row in sqlx::query(&sql).bind(&id).fetch_all(&mut **tx).await? {
+                held.push(row.try_get("task_id")?);
+            }
+        }
+        if !held.is_empty() && !force {
+            return Err(Error::Conflict(format!(
+                "queue '{name}' holds {} task(s): dequeue them first, or delete with force to return them to Draft",
+                held.len()
+            )));
+        }
+        let ids: Vec<&str> = held.iter().map(String::as_str).collect();
+        Self::remove_entries(&mut tx, &ids).await?;
+        let now = int_value(now_ms());
+        self.update_tasks(
+            &mut tx,
+            &ids,
+            &[
+                ("status", super::tasks::text(Some("created"))),
+                ("status_reason", super::tasks::text(Some("queue deleted"))),
+                ("last_change", now.clone()),
+                ("last_update", now),
+            ],
+        )
+        .await?;
+        sqlx::query("UPDATE tasks SET queue_id = NULL WHERE queue_id = $1").bind(&id).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut **tx).await?;
+        tx.commit().await?;
+        Ok(held)
     }
 
     /// Resolves a queue given by name or id to `(id, name)`.
@@ -71,39 +193,260 @@ impl Store {
         Ok((row.get("id"), row.get("name")))
     }
 
-    /// Appends tasks, in order, to the end of a queue.
-    pub async fn push_entries(conn: &mut AnyConnection, queue_id: &str, task_ids: &[&str], now: i64) -> Result<()> {
+    /// Appends tasks, in order, to the end of a queue, each with its priority; waiting agents
+    /// are woken when the transaction commits.
+    pub async fn push_entries(tx: &mut WriteTx<'_>, queue_id: &str, tasks: &[(&str, i64)], now: i64) -> Result<()> {
         let last: Option<i64> = sqlx::query("SELECT MAX(position) AS p FROM queue_entries WHERE queue_id = $1")
             .bind(queue_id)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut ***tx)
             .await?
             .get("p");
         let mut position = last.unwrap_or(0);
-        for chunk in task_ids.chunks(CHUNK / 4) {
-            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4, 4))).collect::<Vec<_>>().join(", ");
-            let sql = format!("INSERT INTO queue_entries (task_id, queue_id, position, added) VALUES {rows}");
+        for chunk in tasks.chunks(CHUNK / 5) {
+            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 5, 5))).collect::<Vec<_>>().join(", ");
+            let sql = format!("INSERT INTO queue_entries (task_id, queue_id, priority, position, added) VALUES {rows}");
             let mut q = sqlx::query(&sql);
-            for id in chunk {
+            for (id, priority) in chunk {
                 position += POSITION_STEP;
-                q = q.bind(*id).bind(queue_id).bind(position).bind(now);
+                q = q.bind(*id).bind(queue_id).bind(*priority).bind(position).bind(now);
             }
-            q.execute(&mut *conn).await?;
+            q.execute(&mut ***tx).await?;
+        }
+        tx.wake(queue_id);
+        Ok(())
+    }
+
+    /// Takes tasks out of whatever queue holds them, and drops their leases.
+    pub async fn remove_entries(conn: &mut AnyConnection, task_ids: &[&str]) -> Result<()> {
+        for table in ["queue_entries", "task_leases"] {
+            for chunk in task_ids.chunks(CHUNK) {
+                let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", placeholders(0, chunk.len()));
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *conn).await?;
+            }
         }
         Ok(())
     }
 
-    /// Removes tasks from whatever queue holds them.
-    pub async fn remove_entries(conn: &mut AnyConnection, task_ids: &[&str]) -> Result<()> {
-        for chunk in task_ids.chunks(CHUNK) {
-            let sql = format!("DELETE FROM queue_entries WHERE task_id IN ({})", placeholders(0, chunk.len()));
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?;
-        }
-        Ok(())
+    async fn slots(conn: &mut AnyConnection, queue_id: &str) -> Result<Vec<Slot>> {
+        sqlx::query(
+            "SELECT task_id, priority, position FROM queue_entries WHERE queue_id = $1 ORDER BY priority DESC, position",
+        )
+        .bind(queue_id)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok(Slot { task_id: r.try_get("task_id")?, priority: r.try_get("priority")?, position: r.try_get("position")? }))
+        .collect()
     }
+
+    /// Moves a task inside its queue. Returns the queue's new order.
+    pub async fn move_entry(&self, queue: &str, task: &str, to: &MoveEntry) -> Result<QueueDetail> {
+        let mut tx = self.write().await?;
+        let (queue_id, _) = Self::resolve_queue(&mut tx, queue).await?;
+        let mut slots = Self::slots(&mut tx, &queue_id).await?;
+        let from = slots
+            .iter()
+            .position(|s| s.task_id == task)
+            .ok_or_else(|| Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")))?;
+        slots.remove(from);
+        let index_of = |field: &str, id: &str, slots: &[Slot]| {
+            slots
+                .iter()
+                .position(|s| s.task_id == id)
+                .ok_or_else(|| Error::invalid(field, format!("task '{id}' is not waiting in queue '{queue}'")))
+        };
+        let given = [to.to.is_some(), to.position.is_some(), to.before.is_some(), to.after.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(Error::invalid("to", "give exactly one of to (top|bottom), position, before, after"));
+        }
+        let index = match (&to.to, to.position, &to.before, &to.after) {
+            (Some(t), ..) if t == "top" => 0,
+            (Some(t), ..) if t == "bottom" => slots.len(),
+            (Some(t), ..) => return Err(Error::invalid("to", format!("'{t}' is not top or bottom"))),
+            (_, Some(p), ..) if p as usize > slots.len() => {
+                return Err(Error::invalid(
+                    "position",
+                    format!("{p} is past the end of the queue (positions 0 to {})", slots.len()),
+                ))
+            }
+            (_, Some(p), ..) => p as usize,
+            (_, _, Some(b), _) if b == task => {
+                return Err(Error::invalid("before", "a task cannot move relative to itself"))
+            }
+            (_, _, Some(b), _) => index_of("before", b, &slots)?,
+            (_, _, _, Some(a)) if a == task => {
+                return Err(Error::invalid("after", "a task cannot move relative to itself"))
+            }
+            (_, _, _, Some(a)) => index_of("after", a, &slots)? + 1,
+            _ => unreachable!("exactly one target was checked above"),
+        };
+        let (priority, position) = match place(&slots, index) {
+            Some(p) => p,
+            None => {
+                renumber(&mut tx, &mut slots).await?;
+                place(&slots, index).expect("renumbered positions leave gaps")
+            }
+        };
+        sqlx::query("UPDATE queue_entries SET priority = $1, position = $2 WHERE task_id = $3")
+            .bind(priority)
+            .bind(position)
+            .bind(task)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        self.queue_detail(&queue_id).await
+    }
+
+    /// Hands the first task of the first non-empty queue (in the order given) to `worker`,
+    /// leasing it until `deadline`. Exactly one caller gets each task.
+    pub async fn pop(&self, queue_ids: &[String], worker: &str, deadline: i64) -> Result<Option<(String, String)>> {
+        if queue_ids.is_empty() {
+            return Ok(None);
+        }
+        let mut tx = self.write().await?;
+        let rank = queue_ids.iter().enumerate().map(|(i, _)| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>();
+        let skip_locked = self.skip_locked();
+        let sql = format!(
+            "SELECT task_id, queue_id, priority FROM queue_entries WHERE queue_id IN ({}) \
+             ORDER BY CASE queue_id {} END, priority DESC, position LIMIT 1{skip_locked}",
+            placeholders(0, queue_ids.len()),
+            rank.join(" ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in queue_ids {
+            q = q.bind(id);
+        }
+        let Some(row) = q.fetch_optional(&mut **tx).await? else { return Ok(None) };
+        let (task_id, queue_id, priority): (String, String, i64) =
+            (row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("priority")?);
+        sqlx::query("DELETE FROM queue_entries WHERE task_id = $1").bind(&task_id).execute(&mut **tx).await?;
+        sqlx::query(
+            "INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&task_id)
+        .bind(&queue_id)
+        .bind(worker)
+        .bind(priority)
+        .bind(now_ms())
+        .bind(deadline)
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some((task_id, queue_id)))
+    }
+
+    /// Puts leased tasks back at the head of their queues: those past their deadline, or all of
+    /// `worker`'s. Returns how many went back.
+    pub async fn requeue_leases(&self, expired_before: Option<i64>, worker: Option<&str>) -> Result<usize> {
+        let mut tx = self.write().await?;
+        let select = "SELECT task_id, queue_id, priority FROM task_leases";
+        let leases = match (expired_before, worker) {
+            (Some(t), _) => {
+                let sql = format!("{select} WHERE deadline < $1{}", self.skip_locked());
+                sqlx::query(&sql).bind(t).fetch_all(&mut **tx).await?
+            }
+            (None, Some(w)) => {
+                let sql = format!("{select} WHERE worker = $1{}", self.skip_locked());
+                sqlx::query(&sql).bind(w).fetch_all(&mut **tx).await?
+            }
+            (None, None) => return Ok(0),
+        };
+        for lease in &leases {
+            let (task_id, queue_id, priority): (String, String, i64) =
+                (lease.try_get("task_id")?, lease.try_get("queue_id")?, lease.try_get("priority")?);
+            let head =
+                sqlx::query("SELECT MAX(priority) AS p, MIN(position) AS pos FROM queue_entries WHERE queue_id = $1")
+                    .bind(&queue_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let top: Option<i64> = head.try_get("p")?;
+            let first: Option<i64> = head.try_get("pos")?;
+            sqlx::query("DELETE FROM task_leases WHERE task_id = $1").bind(&task_id).execute(&mut **tx).await?;
+            sqlx::query(
+                "INSERT INTO queue_entries (task_id, queue_id, priority, position, added) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&task_id)
+            .bind(&queue_id)
+            .bind(top.unwrap_or(priority).max(priority))
+            .bind(first.unwrap_or(0) - POSITION_STEP)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+            tx.wake(&queue_id);
+        }
+        tx.commit().await?;
+        Ok(leases.len())
+    }
+
+    /// The lease of a task, if it was handed out and not yet started: `(worker, queue_id)`.
+    pub async fn lease(conn: &mut AnyConnection, task_id: &str) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT worker, queue_id FROM task_leases WHERE task_id = $1")
+            .bind(task_id)
+            .fetch_optional(conn)
+            .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("worker")?, r.try_get("queue_id")?)),
+            None => None,
+        })
+    }
+
+    pub async fn queue_name(&self, id: &str) -> Result<String> {
+        Ok(sqlx::query("SELECT name FROM queues WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("queue", id))?
+            .try_get("name")?)
+    }
+
+    /// Queue ids by the names or ids given, in order; unknown ones are an error.
+    pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            ids.push(Self::resolve_queue(&mut conn, name).await?.0);
+        }
+        Ok(ids)
+    }
+}
+
+fn int_value(v: i64) -> sea_query::Value {
+    super::tasks::int(Some(v))
+}
+
+/// The `(priority, position)` that puts an entry at `index` of `slots` (which excludes it),
+/// or `None` when the neighbours leave no gap.
+fn place(slots: &[Slot], index: usize) -> Option<(i64, i64)> {
+    let prev = index.checked_sub(1).and_then(|i| slots.get(i));
+    let next = slots.get(index);
+    match (prev, next) {
+        (None, None) => Some((0, POSITION_STEP)),
+        (None, Some(n)) => Some((n.priority, n.position - POSITION_STEP)),
+        (Some(p), None) => Some((p.priority, p.position + POSITION_STEP)),
+        // Between two priority groups: first of the lower group.
+        (Some(p), Some(n)) if p.priority != n.priority => Some((n.priority, n.position - POSITION_STEP)),
+        (Some(p), Some(n)) if n.position - p.position >= 2 => {
+            Some((n.priority, p.position + (n.position - p.position) / 2))
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites a queue's positions with even gaps, keeping its order.
+async fn renumber(conn: &mut AnyConnection, slots: &mut [Slot]) -> Result<()> {
+    for (i, slot) in slots.iter_mut().enumerate() {
+        slot.position = (i as i64 + 1) * POSITION_STEP;
+        sqlx::query("UPDATE queue_entries SET position = $1 WHERE task_id = $2")
+            .bind(slot.position)
+            .bind(&slot.task_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub fn validate_queue_name(name: &str) -> Result<()> {

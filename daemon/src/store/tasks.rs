@@ -18,8 +18,10 @@ pub struct TaskHead {
     pub name: String,
     pub status: TaskStatus,
     pub archived: bool,
+    /// The worker holding the task, if it is still registered.
     pub worker: Option<String>,
     pub queue_id: Option<String>,
+    pub priority: i64,
 }
 
 /// Which tasks a list returns.
@@ -45,7 +47,7 @@ fn tcol(name: &str) -> (Alias, Alias) {
 }
 
 /// The columns every full task read selects.
-const TASK_COLUMNS: [&str; 29] = [
+const TASK_COLUMNS: [&str; 30] = [
     "id",
     "name",
     "project_id",
@@ -75,6 +77,7 @@ const TASK_COLUMNS: [&str; 29] = [
     "output_models",
     "artifacts",
     "user_id",
+    "priority",
 ];
 
 fn task_select() -> SelectStatement {
@@ -137,6 +140,7 @@ fn task_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Task> {
         last_change: to_time(row.try_get("last_change")?),
         last_iteration: row.try_get("last_iteration")?,
         worker: row.try_get("worker")?,
+        priority: row.try_get("priority")?,
         script: json(row, "script")?,
         environment: json(row, "environment")?,
         container: json(row, "container")?,
@@ -298,7 +302,8 @@ impl Store {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id, name, status, archived, worker, queue_id FROM tasks WHERE id IN ({}){}",
+                "SELECT t.id, t.name, t.status, t.archived, w.id AS worker, t.queue_id, t.priority FROM tasks t \
+                 LEFT JOIN workers w ON w.id = t.worker WHERE t.id IN ({}){}",
                 placeholders(0, chunk.len()),
                 self.for_update()
             );
@@ -314,6 +319,7 @@ impl Store {
                     archived: row.try_get::<i64, _>("archived")? != 0,
                     worker: row.try_get("worker")?,
                     queue_id: row.try_get("queue_id")?,
+                    priority: row.try_get("priority")?,
                 };
                 out.insert(head.id.clone(), head);
             }
@@ -330,7 +336,8 @@ impl Store {
         let mut out = Vec::new();
         for chunk in parents.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id, parent, worker FROM tasks WHERE status = 'in_progress' AND parent IN ({}){}",
+                "SELECT t.id, t.parent, w.id AS worker FROM tasks t LEFT JOIN workers w ON w.id = t.worker \
+                 WHERE t.status = 'in_progress' AND t.parent IN ({}){}",
                 placeholders(0, chunk.len()),
                 self.for_update()
             );
@@ -462,7 +469,7 @@ fn marks(style: Marks, offset: usize, rows: usize, columns: usize) -> String {
 /// A statement and the values of its parameters, in order.
 type Statement = (String, Vec<Value>);
 
-const TASK_INSERT_COLUMNS: [&str; 30] = [
+const TASK_INSERT_COLUMNS: [&str; 31] = [
     "id",
     "name",
     "project_id",
@@ -493,6 +500,7 @@ const TASK_INSERT_COLUMNS: [&str; 30] = [
     "input_models",
     "output_models",
     "artifacts",
+    "priority",
 ];
 
 /// Multi-row INSERTs for tasks and their tags.
@@ -586,6 +594,7 @@ fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
         json(&t.models.input)?,
         json(&t.models.output)?,
         json(&t.artifacts)?,
+        int(Some(t.priority)),
     ])
 }
 

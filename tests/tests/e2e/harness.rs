@@ -251,20 +251,24 @@ impl PgServer {
 }
 
 /// Declares one test per backend running the same async scenario.
+/// Server flags may follow the body: `scenario!(name, body, &["--lease-timeout-seconds", "1"])`.
 #[macro_export]
 macro_rules! scenario {
     ($name:ident, $body:path) => {
+        $crate::scenario!($name, $body, &[]);
+    };
+    ($name:ident, $body:path, $flags:expr) => {
         mod $name {
             use $crate::harness::{Backend, TestServer};
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $body(TestServer::start(Backend::Sqlite).expect("sqlite server")).await;
+                $body(TestServer::start_with(Backend::Sqlite, $flags).expect("sqlite server")).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match TestServer::start(Backend::Postgres) {
+                match TestServer::start_with(Backend::Postgres, $flags) {
                     Some(server) => $body(server).await,
                     None => eprintln!("skipped: no PostgreSQL"),
                 }

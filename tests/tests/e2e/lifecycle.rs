@@ -15,6 +15,11 @@ pub async fn act(client: &Client, id: &str, action: Action) -> Result<runyard_ap
     client.act(id, action, &ActionRequest::default()).await
 }
 
+pub async fn register(client: &Client, id: &str) -> runyard_api::Worker {
+    let req = runyard_api::RegisterWorker { id: id.into(), queues: vec!["default".into()], ..Default::default() };
+    client.register_worker(&req).await.expect("register worker")
+}
+
 fn req_queue(q: &str) -> ActionRequest {
     ActionRequest { queue: Some(q.into()), ..Default::default() }
 }
@@ -81,14 +86,15 @@ scenario!(full_run_and_published_is_read_only, super::full_run);
 
 async fn abort_and_failures(server: TestServer) {
     let c = server.client();
-    // Without a worker an abort takes effect at once.
+    // Without a (registered) worker an abort takes effect at once.
     let a = draft(&c, "abort", "no worker").await;
     act(&c, &a.id, Action::Started).await.unwrap();
     assert_eq!(act(&c, &a.id, Action::Abort).await.unwrap().status, Some(TaskStatus::Stopped));
     let a = c.get_task(&a.id).await.unwrap();
     assert_eq!(a.status_reason, "aborted by user");
 
-    // With a worker it is "stopping" until the agent acknowledges.
+    // With a registered worker it is "stopping" until the agent acknowledges.
+    register(&c, "w1").await;
     let b = draft(&c, "abort", "with worker").await;
     c.act(&b.id, Action::Started, &ActionRequest { worker: Some("w1".into()), ..Default::default() }).await.unwrap();
     let o = act(&c, &b.id, Action::Abort).await.unwrap();

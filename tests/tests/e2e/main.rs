@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod cli;
+mod dispatch;
 mod harness;
 mod lifecycle;
 mod property;

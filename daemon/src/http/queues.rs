@@ -1,0 +1,95 @@
+//! `/api/v1/queues`: queue management and dispatch.
+
+use super::extract::{AppJson, AppQuery, Caller};
+use super::AppState;
+use crate::error::Result;
+use crate::services::tasks as service;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use runyard_api::{
+    Action, ActionOutcome, ActionRequest, CreateQueue, DeleteQueueQuery, ErrorBody, MoveEntry, PopRequest, PopResponse,
+    Queue, QueueDetail, RenameQueue,
+};
+use serde_json::{json, Value};
+
+/// Queues with their length, listening workers and oldest entry.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", responses((status = 200, body = Vec<Queue>)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<Queue>>> {
+    Ok(Json(s.store.list_queues().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/queues", tag = "queues", request_body = CreateQueue,
+    responses((status = 201, body = Queue), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    AppJson(req): AppJson<CreateQueue>,
+) -> Result<(StatusCode, Json<Queue>)> {
+    Ok((StatusCode::CREATED, Json(s.store.create_queue(req.name.trim()).await?)))
+}
+
+/// A queue (by name or id) and its entries in dispatch order.
+#[utoipa::path(get, path = "/api/v1/queues/{queue}", tag = "queues", params(("queue" = String, Path)),
+    responses((status = 200, body = QueueDetail), (status = 404, body = ErrorBody)))]
+pub async fn show(State(s): State<AppState>, Path(queue): Path<String>) -> Result<Json<QueueDetail>> {
+    Ok(Json(s.store.queue_detail(&queue).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/queues/{queue}", tag = "queues", params(("queue" = String, Path)),
+    request_body = RenameQueue,
+    responses((status = 200, body = Queue), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn rename(
+    State(s): State<AppState>,
+    Path(queue): Path<String>,
+    AppJson(req): AppJson<RenameQueue>,
+) -> Result<Json<Queue>> {
+    Ok(Json(s.store.rename_queue(&queue, req.name.trim()).await?))
+}
+
+/// Delete a queue. One that holds tasks is refused (409) unless `force`: then they go back to Draft.
+#[utoipa::path(delete, path = "/api/v1/queues/{queue}", tag = "queues", params(("queue" = String, Path), DeleteQueueQuery),
+    responses((status = 200, description = "deleted; `returned_to_draft` lists the tasks it held"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    Path(queue): Path<String>,
+    AppQuery(q): AppQuery<DeleteQueueQuery>,
+) -> Result<Json<Value>> {
+    let returned = s.store.delete_queue(&queue, q.force).await?;
+    Ok(Json(json!({ "deleted": queue, "returned_to_draft": returned })))
+}
+
+/// Move a waiting task to the top, the bottom, a position, or before/after another task.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/entries/{task}/move", tag = "queues",
+    params(("queue" = String, Path), ("task" = String, Path)), request_body = MoveEntry,
+    responses((status = 200, body = QueueDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn move_entry(
+    State(s): State<AppState>,
+    Path((queue, task)): Path<(String, String)>,
+    AppJson(to): AppJson<MoveEntry>,
+) -> Result<Json<QueueDetail>> {
+    Ok(Json(s.store.move_entry(&queue, &task, &to).await?))
+}
+
+/// Take a task out of the queue (Pending -> Draft).
+#[utoipa::path(delete, path = "/api/v1/queues/{queue}/entries/{task}", tag = "queues",
+    params(("queue" = String, Path), ("task" = String, Path)),
+    responses((status = 200, body = ActionOutcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_entry(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((queue, task)): Path<(String, String)>,
+) -> Result<Json<ActionOutcome>> {
+    let detail = s.store.queue_detail(&queue).await?;
+    if !detail.entries.iter().any(|e| e.task == task) {
+        return Err(crate::error::Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")));
+    }
+    Ok(Json(service::act_one(&s.store, &who, &task, Action::Dequeue, ActionRequest::default()).await?))
+}
+
+/// An agent asks for its next task from its queues (in priority order), waiting up to
+/// `wait_seconds`; it is answered the instant a task is queued.
+#[utoipa::path(post, path = "/api/v1/queues/pop", tag = "dispatch", request_body = PopRequest,
+    responses((status = 200, body = PopResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn pop(State(s): State<AppState>, AppJson(req): AppJson<PopRequest>) -> Result<Json<PopResponse>> {
+    Ok(Json(s.dispatcher.pop(req).await?))
+}

@@ -1,0 +1,222 @@
+//! Workers: the agents pulling from queues, with their last status report.
+
+use super::{now_ms, to_time, Store};
+use crate::error::{Error, Result};
+use runyard_api::{Capabilities, RegisterWorker, Worker, WorkerReport};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// How long a worker may stay silent before it is dropped, unless it says otherwise.
+pub const DEFAULT_WORKER_TIMEOUT_SECONDS: u64 = 60;
+
+fn worker_from_row(r: &AnyRow) -> Result<Worker> {
+    let json = |c: &str| -> Result<String> { Ok(r.try_get::<String, _>(c)?) };
+    Ok(Worker {
+        id: r.try_get("id")?,
+        queues: serde_json::from_str(&json("queues")?)?,
+        capabilities: serde_json::from_str::<Capabilities>(&json("capabilities")?)?,
+        last_report: serde_json::from_str::<WorkerReport>(&json("last_report")?)?,
+        task: r.try_get("task_id")?,
+        registered: to_time(r.try_get("registered")?),
+        last_seen: to_time(r.try_get("last_seen")?),
+        timeout_seconds: r.try_get::<i64, _>("timeout_seconds")? as u64,
+        drained: r.try_get::<i64, _>("drained")? != 0,
+    })
+}
+
+const WORKER_COLUMNS: &str =
+    "id, queues, capabilities, last_report, task_id, registered, last_seen, timeout_seconds, drained";
+
+impl Store {
+    /// Registers a worker, or refreshes its registration (keeping its drained flag).
+    pub async fn register_worker(&self, w: &RegisterWorker) -> Result<Worker> {
+        let now = now_ms();
+        let timeout = w.timeout_seconds.unwrap_or(DEFAULT_WORKER_TIMEOUT_SECONDS) as i64;
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO workers (id, queues, capabilities, last_report, task_id, registered, last_seen, timeout_seconds, drained) \
+             VALUES ($1, $2, $3, '{}', NULL, $4, $4, $5, 0) \
+             ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, capabilities = excluded.capabilities, \
+             last_seen = excluded.last_seen, timeout_seconds = excluded.timeout_seconds",
+        )
+        .bind(&w.id)
+        .bind(serde_json::to_string(&w.queues)?)
+        .bind(serde_json::to_string(&w.capabilities)?)
+        .bind(now)
+        .bind(timeout)
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        self.worker(&w.id).await
+    }
+
+    pub async fn worker(&self, id: &str) -> Result<Worker> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("worker", id))?;
+        worker_from_row(&row)
+    }
+
+    pub async fn list_workers(&self) -> Result<Vec<Worker>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY id");
+        sqlx::query(&sql).fetch_all(&self.pool).await?.iter().map(worker_from_row).collect()
+    }
+
+    /// `(worker id, queues)` of every worker.
+    pub(super) async fn worker_queues(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let rows = sqlx::query("SELECT id, queues FROM workers").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, serde_json::from_str(&r.try_get::<String, _>("queues")?)?))).collect()
+    }
+
+    /// Records a status report. A report naming a task the worker does not hold is refused.
+    /// Returns the worker's drained flag and its tasks that were asked to abort.
+    pub async fn report_worker(&self, id: &str, report: &WorkerReport) -> Result<(bool, Vec<String>)> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let drained = sqlx::query("SELECT drained FROM workers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| Error::not_found("worker", id))?
+            .try_get::<i64, _>("drained")?
+            != 0;
+        if let Some(task) = &report.task {
+            let held = sqlx::query("SELECT 1 FROM tasks WHERE id = $1 AND worker = $2 AND status = 'in_progress'")
+                .bind(task)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some()
+                || Self::lease(&mut tx, task).await?.is_some_and(|(w, _)| w == id);
+            if !held {
+                return Err(Error::Conflict(format!("worker '{id}' does not hold task '{task}'")));
+            }
+            // A status report is a sign of life for the task too.
+            sqlx::query("UPDATE tasks SET last_update = $1 WHERE id = $2")
+                .bind(now)
+                .bind(task)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("UPDATE workers SET last_report = $1, task_id = $2, last_seen = $3 WHERE id = $4")
+            .bind(serde_json::to_string(report)?)
+            .bind(&report.task)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let abort = sqlx::query(
+            "SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress' AND status_message = 'stopping'",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        tx.commit().await?;
+        Ok((drained, abort))
+    }
+
+    pub async fn set_drained(&self, id: &str, drained: bool) -> Result<Worker> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE workers SET drained = $1 WHERE id = $2")
+            .bind(drained as i64)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("worker", id));
+        }
+        tx.commit().await?;
+        self.worker(id).await
+    }
+
+    /// Removes a worker. Tasks it was handed but never started go back to their queues.
+    pub async fn unregister_worker(&self, id: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM workers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("worker", id));
+        }
+        tx.commit().await?;
+        self.requeue_leases(None, Some(id)).await?;
+        Ok(())
+    }
+
+    /// Workers silent for longer than their timeout.
+    pub async fn silent_workers(&self, now: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM workers WHERE last_seen + timeout_seconds * 1000 < $1")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Drops a silent worker, if it is still silent: its running tasks are aborted with the
+    /// reason "worker lost" (never completed), its leased tasks go back to their queues.
+    /// Returns the aborted tasks.
+    pub async fn drop_lost_worker(&self, id: &str, now: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let sql = format!(
+            "SELECT id FROM workers WHERE id = $1 AND last_seen + timeout_seconds * 1000 < $2{}",
+            self.skip_locked()
+        );
+        if sqlx::query(&sql).bind(id).bind(now).fetch_optional(&mut **tx).await?.is_none() {
+            return Ok(Vec::new()); // it reported meanwhile, or another replica dropped it
+        }
+        let running: Vec<String> = sqlx::query("SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress'")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        sqlx::query(
+            "UPDATE tasks SET status = 'stopped', status_reason = 'worker lost', status_message = '', \
+             completed = $1, last_change = $1, last_update = $1 WHERE worker = $2 AND status = 'in_progress'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM workers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        tx.commit().await?;
+        self.requeue_leases(None, Some(id)).await?;
+        Ok(running)
+    }
+
+    /// Aborts running tasks silent since `before` with the reason "non-responsive".
+    pub async fn abort_silent_tasks(&self, before: i64, now: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let sql =
+            format!("SELECT id FROM tasks WHERE status = 'in_progress' AND last_update < $1{}", self.skip_locked());
+        let ids: Vec<String> = sqlx::query(&sql)
+            .bind(before)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let now_v = super::tasks::int(Some(now));
+        self.update_tasks(
+            &mut tx,
+            &refs,
+            &[
+                ("status", super::tasks::text(Some("stopped"))),
+                ("status_reason", super::tasks::text(Some("non-responsive"))),
+                ("status_message", super::tasks::text(Some(""))),
+                ("completed", now_v.clone()),
+                ("last_change", now_v.clone()),
+                ("last_update", now_v),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
