@@ -76,6 +76,8 @@ impl Config {
 
 /// A daemon bound to its port, ready to serve.
 pub struct Daemon {
+    /// Where the store lives, for the replica notification channel.
+    database_url: String,
     listener: TcpListener,
     router: axum::Router,
     store: Arc<Store>,
@@ -103,7 +105,7 @@ impl Daemon {
         let dispatcher = Arc::new(services::dispatch::Dispatcher::new(store.clone(), config.dispatch.clone()));
         let state = http::AppState { store: store.clone(), auth, creator, dispatcher: dispatcher.clone() };
         let router = http::router(state, config.max_body_bytes);
-        Ok(Daemon { listener, router, store, dispatcher, credentials_file })
+        Ok(Daemon { database_url: url, listener, router, store, dispatcher, credentials_file })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -115,6 +117,14 @@ impl Daemon {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = tokio_util::sync::CancellationToken::new();
         let watchdog = tokio::spawn(self.dispatcher.clone().watchdog(stop.clone()));
+        let replicas = {
+            let (store, url, stop) = (self.store.clone(), self.database_url.clone(), stop.clone());
+            tokio::spawn(async move {
+                if let Err(error) = store.listen_to_replicas(&url, stop).await {
+                    tracing::error!(error = format!("{error:#}"), "replica notifications unavailable");
+                }
+            })
+        };
         use axum::serve::ListenerExt;
         // Request/response traffic: send each response at once rather than wait on Nagle.
         let listener = self.listener.tap_io(|stream| {
@@ -125,6 +135,7 @@ impl Daemon {
         axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await?;
         stop.cancel();
         let _ = watchdog.await;
+        let _ = replicas.await;
         self.store.close().await;
         Ok(())
     }

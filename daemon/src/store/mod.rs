@@ -58,10 +58,21 @@ pub struct WriteTx<'a> {
     wakeups: &'a Wakeups,
     /// Queues that gained tasks: their waiters are woken once the data is committed.
     wake: Vec<String>,
+    /// PostgreSQL: also wake the waiters of other replicas (NOTIFY).
+    notify_replicas: bool,
 }
 
+/// The PostgreSQL channel on which replicas tell each other that a queue gained tasks.
+pub const QUEUE_CHANNEL: &str = "runyard_queues";
+
 impl WriteTx<'_> {
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        if self.notify_replicas {
+            // Delivered to the other replicas when, and only if, the transaction commits.
+            for queue in &self.wake {
+                sqlx::query("SELECT pg_notify($1, $2)").bind(QUEUE_CHANNEL).bind(queue).execute(&mut *self.tx).await?;
+            }
+        }
         self.tx.commit().await?;
         for queue in &self.wake {
             self.wakeups.notify(queue);
@@ -207,11 +218,15 @@ impl Store {
             Backend::Sqlite => {
                 let guard = self.write_lock.lock().await;
                 let tx = self.write_pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _guard: Some(guard), wakeups: &self.wakeups, wake: Vec::new() })
+                Ok(WriteTx { tx, _guard: Some(guard), wakeups: &self.wakeups, wake: Vec::new(), notify_replicas: false })
             }
-            Backend::Postgres => {
-                Ok(WriteTx { tx: self.pool.begin().await?, _guard: None, wakeups: &self.wakeups, wake: Vec::new() })
-            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+                wakeups: &self.wakeups,
+                wake: Vec::new(),
+                notify_replicas: true,
+            }),
         }
     }
 
@@ -219,6 +234,50 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// PostgreSQL: wakes local waiters when another replica queues tasks, until `stop`. On a
+    /// lost connection every local waiter is woken to look again, so nothing waits on a
+    /// notification that was missed.
+    pub async fn listen_to_replicas(&self, url: &str, stop: tokio_util::sync::CancellationToken) -> Result<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        loop {
+            let connected = async {
+                let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+                listener.listen(QUEUE_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let mut listener = tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                l = connected => match l {
+                    Ok(l) => l,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not listen for other replicas; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
+            };
+            // Anything queued while we were not listening: look again.
+            self.wakeups.notify_all();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    message = listener.try_recv() => match message {
+                        Ok(Some(n)) => self.wakeups.notify(n.payload()),
+                        // The connection dropped and was re-established.
+                        Ok(None) => self.wakeups.notify_all(),
+                        Err(error) => {
+                            tracing::warn!(%error, "lost the replica notification channel; reconnecting");
+                            self.wakeups.notify_all();
+                            break;
+                        }
+                    },
+                }
+            }
+        }
     }
 
     pub async fn close(&self) {

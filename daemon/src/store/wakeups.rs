@@ -16,6 +16,13 @@ impl Wakeups {
         self.queues.lock().expect("wakeups lock").entry(queue_id.to_string()).or_default().clone()
     }
 
+    /// Wakes every waiter of every queue (they look again and wait again).
+    pub fn notify_all(&self) {
+        for n in self.queues.lock().expect("wakeups lock").values() {
+            n.notify_waiters();
+        }
+    }
+
     /// Wakes everyone waiting on `queue_id`.
     pub fn notify(&self, queue_id: &str) {
         if let Some(n) = self.queues.lock().expect("wakeups lock").get(queue_id) {

@@ -320,3 +320,55 @@ async fn reports(server: TestServer) {
     server.cli_json(&["queue", "delete", "tmp", "--force"]);
 }
 scenario!(worker_reports_aborts_and_cli, super::reports);
+
+/// Two daemons on one PostgreSQL: an enqueue on one wakes a waiter on the other, and pollers
+/// split across both still get every task exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgres() {
+    let Some(a) = TestServer::start(crate::harness::Backend::Postgres) else {
+        eprintln!("skipped: no PostgreSQL");
+        return;
+    };
+    let b = a.replica();
+    let (ca, cb) = (a.client(), b.client());
+    register(&cb, "on-b").await;
+    let waiter = {
+        let cb = cb.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            (pop_one(&cb, "on-b", &["default"], 30.0).await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = queued(&ca, "default", "cross", 0).await;
+    let (got, waited) = waiter.await.unwrap();
+    assert_eq!(got.as_deref(), Some(id.as_str()));
+    assert!(waited < Duration::from_secs(10), "replica B was woken by A's enqueue ({waited:?})");
+
+    const TASKS: usize = 600;
+    let mut pollers = Vec::new();
+    for i in 0..10 {
+        let c = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        let worker = format!("split-{i}");
+        register(&c, &worker).await;
+        pollers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(id) = pop_one(&c, &worker, &["default"], 2.0).await {
+                got.push(id);
+            }
+            got
+        }));
+    }
+    let mut created = HashSet::new();
+    for i in 0..TASKS {
+        let c = if i % 2 == 0 { &ca } else { &cb };
+        created.insert(queued(c, "default", &format!("r{i}"), 0).await);
+    }
+    let mut seen = HashSet::new();
+    for p in pollers {
+        for id in p.await.unwrap() {
+            assert!(seen.insert(id.clone()), "task {id} was dispatched twice");
+        }
+    }
+    assert_eq!(seen, created);
+}

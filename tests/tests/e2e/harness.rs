@@ -47,6 +47,16 @@ impl TestServer {
         Some(server)
     }
 
+    /// A second daemon on the same database (PostgreSQL), with its own data dir and port.
+    pub fn replica(&self) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().to_path_buf();
+        let database_url = self.database_url.clone();
+        let mut server = TestServer { child: None, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        server.spawn(&[]);
+        server
+    }
+
     /// Starts (again) on the same data dir and database.
     pub fn spawn(&mut self, extra: &[&str]) {
         let mut cmd = Command::new(BIN);
