@@ -487,6 +487,12 @@ async fn act_inner(
         let decided = match heads.get(id) {
             None => Err(Error::not_found("task", id.as_str())),
             Some(head) => transition(action, state_of(head)).map_err(Error::from).and_then(|t| {
+                // Fencing: a task handed to one worker cannot be started by another.
+                if let (Action::Started, Some(holder)) = (action, &head.leased_to) {
+                    if req.worker.as_deref() != Some(holder.as_str()) {
+                        return Err(Error::Conflict(format!("the task was handed to worker '{holder}'")));
+                    }
+                }
                 let target_queue = if t.join_queue { queue.clone().or_else(|| head.queue_id.clone()) } else { None };
                 if t.join_queue && target_queue.is_none() {
                     return Err(Error::invalid("queue", "the task has no previous queue: give one"));

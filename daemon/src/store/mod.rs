@@ -218,7 +218,13 @@ impl Store {
             Backend::Sqlite => {
                 let guard = self.write_lock.lock().await;
                 let tx = self.write_pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _guard: Some(guard), wakeups: &self.wakeups, wake: Vec::new(), notify_replicas: false })
+                Ok(WriteTx {
+                    tx,
+                    _guard: Some(guard),
+                    wakeups: &self.wakeups,
+                    wake: Vec::new(),
+                    notify_replicas: false,
+                })
             }
             Backend::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,

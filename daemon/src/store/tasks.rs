@@ -22,6 +22,8 @@ pub struct TaskHead {
     pub worker: Option<String>,
     pub queue_id: Option<String>,
     pub priority: i64,
+    /// The worker a Pending task was handed to, until it reports `started`.
+    pub leased_to: Option<String>,
 }
 
 /// Which tasks a list returns.
@@ -302,8 +304,9 @@ impl Store {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT t.id, t.name, t.status, t.archived, w.id AS worker, t.queue_id, t.priority FROM tasks t \
-                 LEFT JOIN workers w ON w.id = t.worker WHERE t.id IN ({}){}",
+                "SELECT t.id, t.name, t.status, t.archived, w.id AS worker, t.queue_id, t.priority, \
+                 l.worker AS leased_to FROM tasks t LEFT JOIN workers w ON w.id = t.worker \
+                 LEFT JOIN task_leases l ON l.task_id = t.id WHERE t.id IN ({}){}",
                 placeholders(0, chunk.len()),
                 self.for_update()
             );
@@ -320,6 +323,7 @@ impl Store {
                     worker: row.try_get("worker")?,
                     queue_id: row.try_get("queue_id")?,
                     priority: row.try_get("priority")?,
+                    leased_to: row.try_get("leased_to")?,
                 };
                 out.insert(head.id.clone(), head);
             }

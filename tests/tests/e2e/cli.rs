@@ -160,7 +160,7 @@ async fn restart_keeps_everything(mut server: TestServer) {
     .await
     .unwrap();
     assert!(server.stop(), "SIGTERM gives a clean exit");
-    server.spawn(&[]);
+    server.spawn();
     let c = server.client();
     let back = c.get_task(&t.id).await.unwrap();
     assert_eq!(back.status, runyard_api::TaskStatus::Queued);

@@ -23,6 +23,8 @@ pub enum Backend {
 /// A `runyard server` process; killed on drop.
 pub struct TestServer {
     child: Option<Child>,
+    /// Server flags, kept for restarts.
+    flags: Vec<String>,
     pub url: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
@@ -42,8 +44,9 @@ impl TestServer {
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
-        let mut server = TestServer { child: None, url: String::new(), data_dir, database_url, _dir: Some(dir) };
-        server.spawn(extra);
+        let flags = extra.iter().map(|f| f.to_string()).collect();
+        let mut server = TestServer { child: None, flags, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        server.spawn();
         Some(server)
     }
 
@@ -52,17 +55,18 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let database_url = self.database_url.clone();
-        let mut server = TestServer { child: None, url: String::new(), data_dir, database_url, _dir: Some(dir) };
-        server.spawn(&[]);
+        let flags = self.flags.clone();
+        let mut server = TestServer { child: None, flags, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        server.spawn();
         server
     }
 
     /// Starts (again) on the same data dir and database.
-    pub fn spawn(&mut self, extra: &[&str]) {
+    pub fn spawn(&mut self) {
         let mut cmd = Command::new(BIN);
         cmd.args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(&self.data_dir)
-            .args(extra)
+            .args(&self.flags)
             .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
             .env("RUNYARD_SECRET_KEY", SECRET_KEY)
             .env("RUNYARD_LOG", "warn")
@@ -81,6 +85,14 @@ impl TestServer {
         });
         self.url = url.to_string();
         self.child = Some(child);
+    }
+
+    /// SIGKILL: the daemon dies mid-flight, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+        }
     }
 
     /// SIGTERM, then waits; returns whether it exited cleanly.
