@@ -1,17 +1,11 @@
-//! `runyard bench …`: load generators that start a real daemon process and measure it.
+//! `runyard bench api`.
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
+use super::{median, DaemonProcess, BENCH_KEY, BENCH_SECRET};
+use anyhow::{bail, Result};
+use clap::Args;
 use runyard_api::{Action, ActionRequest, Client, CreateTask, Param};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Task creation throughput, batch action latency and daemon memory.
-    Api(ApiArgs),
-}
 
 #[derive(Args)]
 pub struct ApiArgs {
@@ -36,66 +30,6 @@ pub struct ApiArgs {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// A daemon child process on a random loopback port, killed on drop.
-struct DaemonProcess {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-const BENCH_KEY: &str = "BENCHACCESSKEY0000000000";
-const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret-00000000";
-
-impl DaemonProcess {
-    fn start(database_url: Option<&str>) -> Result<DaemonProcess> {
-        let dir = tempfile::tempdir()?;
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("RUNYARD_ACCESS_KEY", BENCH_KEY)
-            .env("RUNYARD_SECRET_KEY", BENCH_SECRET)
-            .env("RUNYARD_LOG", "warn")
-            .env_remove("RUNYARD_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
-        }
-        let mut child = cmd.spawn().context("could not start the daemon")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-        let Some(url) = line.trim().strip_prefix("Runyard listening on ") else {
-            let _ = child.kill();
-            bail!("the daemon did not start: {line}");
-        };
-        Ok(DaemonProcess { url: url.to_string(), child, _dir: dir })
-    }
-
-    /// Resident memory in MiB, from /proc.
-    fn rss_mib(&self) -> Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .context("no VmRSS in /proc")?;
-        Ok(kib / 1024.0)
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs[xs.len() / 2]
 }
 
 fn sample_task(i: usize) -> CreateTask {
@@ -143,8 +77,7 @@ async fn create_tasks(url: &str, n: usize, clients: usize, offset: usize) -> Res
     Ok((ids, start.elapsed().as_secs_f64()))
 }
 
-pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
-    let BenchCommand::Api(a) = cmd;
+pub async fn run(a: ApiArgs) -> Result<ExitCode> {
     if a.rounds == 0 || a.clients == 0 || a.tasks == 0 {
         bail!("--rounds, --clients and --tasks must be at least 1");
     }

@@ -1,0 +1,100 @@
+//! `runyard bench …`: load generators that start a real daemon process and measure it.
+
+mod api;
+mod dispatch;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Task creation throughput, batch action latency and daemon memory.
+    Api(api::ApiArgs),
+    /// Enqueue-to-agent latency, sustained dispatch throughput, and the cost of idle agents.
+    Dispatch(dispatch::DispatchArgs),
+}
+
+pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Api(a) => api::run(a).await,
+        BenchCommand::Dispatch(a) => dispatch::run(a).await,
+    }
+}
+
+/// A daemon child process on a random loopback port, killed on drop.
+pub(crate) struct DaemonProcess {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) const BENCH_KEY: &str = "BENCHACCESSKEY0000000000";
+pub(crate) const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret-00000000";
+
+impl DaemonProcess {
+    pub fn start(database_url: Option<&str>) -> Result<DaemonProcess> {
+        let dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("RUNYARD_ACCESS_KEY", BENCH_KEY)
+            .env("RUNYARD_SECRET_KEY", BENCH_SECRET)
+            .env("RUNYARD_LOG", "warn")
+            .env_remove("RUNYARD_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(url) = database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd.spawn().context("could not start the daemon")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix("Runyard listening on ") else {
+            let _ = child.kill();
+            bail!("the daemon did not start: {line}");
+        };
+        Ok(DaemonProcess { url: url.to_string(), child, _dir: dir })
+    }
+
+    /// Resident memory in MiB, from /proc.
+    pub fn rss_mib(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("no VmRSS in /proc")?;
+        Ok(kib / 1024.0)
+    }
+
+    /// CPU seconds (user + system) the daemon has used so far.
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        Ok(ticks / 100.0)
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+/// The `p`-th percentile (0..=100) of `xs`.
+pub(crate) fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let i = ((p / 100.0) * (xs.len() - 1) as f64).round() as usize;
+    xs[i]
+}
