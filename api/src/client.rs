@@ -5,6 +5,7 @@
 
 use crate::dispatch::*;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::events::Change;
 use crate::lifecycle::Action;
 use crate::model::*;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -230,6 +231,36 @@ impl Client {
 
     pub async fn unregister_worker(&self, id: &str) -> Result<serde_json::Value, ClientError> {
         self.call::<(), _>(Method::DELETE, &format!("/api/v1/workers/{}", seg(id)), None, None).await
+    }
+
+    /// Follows the live change stream, calling `on` for each change until it returns `false`
+    /// or the server closes the stream.
+    pub async fn watch(&self, mut on: impl FnMut(Change) -> bool) -> Result<(), ClientError> {
+        let cached = self.token.lock().expect("token lock").clone();
+        let token = match cached {
+            Some(t) => t,
+            None => self.login().await?.token,
+        };
+        let url = self.base.clone();
+        let transport = |source| ClientError::Transport { url: url.clone(), source };
+        let mut resp = self.http.get(self.url("/api/v1/events")).bearer_auth(token).send().await.map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(ClientError::Unexpected { status: resp.status().as_u16(), body: String::new() });
+        }
+        let mut buffer = String::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let data = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<String>();
+                if let Ok(change) = serde_json::from_str::<Change>(&data) {
+                    if !on(change) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {

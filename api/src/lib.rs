@@ -10,11 +10,13 @@
 pub mod client;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod lifecycle;
 pub mod model;
 
 pub use client::{Client, ClientError};
 pub use dispatch::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use events::Change;
 pub use lifecycle::{transition, Action, InvalidTransition, TaskState, TaskStatus, Transition};
 pub use model::*;

@@ -4,7 +4,7 @@ use crate::output;
 use crate::Ctx;
 use anyhow::Result;
 use clap::Subcommand;
-use runyard_api::{CreateProject, CreateQueue, CreateUser, MoveEntry, Queue, QueueDetail, Role, Worker};
+use runyard_api::{Change, CreateProject, CreateQueue, CreateUser, MoveEntry, Queue, QueueDetail, Role, Worker};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -22,13 +22,20 @@ pub enum ProjectCommand {
 #[derive(Subcommand)]
 pub enum QueueCommand {
     /// Queues with their length, listening workers and oldest entry.
-    List,
+    List {
+        /// Keep the list on screen, updated as queues change.
+        #[arg(long)]
+        watch: bool,
+    },
     Create {
         name: String,
     },
     /// A queue's entries in dispatch order.
     Show {
         queue: String,
+        /// Keep the queue on screen, updated as it changes.
+        #[arg(long)]
+        watch: bool,
     },
     Rename {
         queue: String,
@@ -60,7 +67,11 @@ pub enum QueueCommand {
 
 #[derive(Subcommand)]
 pub enum WorkerCommand {
-    List,
+    List {
+        /// Keep the list on screen, updated as workers report.
+        #[arg(long)]
+        watch: bool,
+    },
     Show {
         id: String,
     },
@@ -147,9 +158,24 @@ fn print_detail(ctx: &Ctx, d: &QueueDetail) {
 pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     match cmd {
-        QueueCommand::List => print_queues(ctx, &client.list_queues().await?),
+        QueueCommand::List { watch } => {
+            let show = || async { anyhow::Ok(print_queues(ctx, &client.list_queues().await?)) };
+            if watch {
+                crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. } | Change::Worker { .. }), show)
+                    .await?;
+            } else {
+                show().await?;
+            }
+        }
         QueueCommand::Create { name } => print_queues(ctx, &[client.create_queue(&CreateQueue { name }).await?]),
-        QueueCommand::Show { queue } => print_detail(ctx, &client.queue(&queue).await?),
+        QueueCommand::Show { queue, watch } => {
+            let show = || async { anyhow::Ok(print_detail(ctx, &client.queue(&queue).await?)) };
+            if watch {
+                crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. }), show).await?;
+            } else {
+                show().await?;
+            }
+        }
         QueueCommand::Rename { queue, name } => print_queues(ctx, &[client.rename_queue(&queue, &name).await?]),
         QueueCommand::Delete { queue, force } => {
             let r = client.delete_queue(&queue, force).await?;
@@ -213,7 +239,12 @@ fn gib(bytes: u64) -> f64 {
 pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     let workers = match cmd {
-        WorkerCommand::List => client.list_workers().await?,
+        WorkerCommand::List { watch: true } => {
+            let show = || async { anyhow::Ok(print_workers(ctx, &client.list_workers().await?)) };
+            crate::watch::watch(&client, |c| matches!(c, Change::Worker { .. }), show).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        WorkerCommand::List { watch: false } => client.list_workers().await?,
         WorkerCommand::Show { id } => vec![client.worker(&id).await?],
         WorkerCommand::Drain { id } => vec![client.drain_worker(&id, true).await?],
         WorkerCommand::Undrain { id } => vec![client.drain_worker(&id, false).await?],

@@ -5,8 +5,8 @@ use crate::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use runyard_api::{
-    Action, ActionRequest, ActionResponse, Container, CreateTask, EntryKind, Environment, Execution, Param, Script,
-    Task, TaskQuery, TaskType,
+    Action, ActionRequest, ActionResponse, Change, Container, CreateTask, EntryKind, Environment, Execution, Param,
+    Script, Task, TaskQuery, TaskType,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -176,6 +176,9 @@ pub struct ListArgs {
     tags: Vec<String>,
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Keep the list on screen, updated as tasks change.
+    #[arg(long)]
+    watch: bool,
 }
 
 fn key_value(s: &str, flag: &str) -> Result<(String, String)> {
@@ -351,8 +354,17 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
                 limit: Some(a.limit),
                 ..Default::default()
             };
-            let list = ctx.client()?.list_tasks(&q).await?;
-            print_tasks(ctx, &list.tasks, list.total);
+            let client = ctx.client()?;
+            let show = || async {
+                let list = client.list_tasks(&q).await?;
+                print_tasks(ctx, &list.tasks, list.total);
+                Ok(())
+            };
+            if a.watch {
+                crate::watch::watch(&client, |c| matches!(c, Change::Task { .. }), show).await?;
+            } else {
+                show().await?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Show { id } => {

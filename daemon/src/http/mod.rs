@@ -5,6 +5,7 @@
 
 mod admin;
 mod error;
+mod events;
 mod extract;
 mod queues;
 mod tasks;
@@ -55,7 +56,7 @@ fn max_body_bytes() -> usize {
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
-        workers::undrain, workers::unregister,
+        workers::undrain, workers::unregister, events::stream,
         tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
     ),
     modifiers(&SecurityAddon)
@@ -119,6 +120,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/tasks/actions/{action}", post(tasks::batch))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))
         .route("/tasks/{id}/{action}", post(tasks::act))
+        .route("/events", get(events::stream))
         .route("/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
         // Login authenticates the key pair itself.

@@ -67,7 +67,7 @@ impl Dispatcher {
             ids.rotate_left(start);
             cursors.insert(req.worker.clone(), start + 1);
         }
-        let notifies: Vec<_> = ids.iter().map(|q| self.store.wakeups.subscribe(q)).collect();
+        let notifies: Vec<_> = ids.iter().map(|q| self.store.changes.queue(q)).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(req.wait_seconds);
         loop {
             let waits: Vec<_> = notifies.iter().map(|n| n.notified()).collect();

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::store::tasks::{int, text, NewTaskRow};
 use crate::store::{new_id, now_ms, to_time, Principal, Store, TaskFilter, TaskHead, WriteTx};
 use runyard_api::{
-    is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, CreateTask, EditTask, EntryKind,
-    Task, TaskQuery, TaskState, TaskStatus, Transition,
+    is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, Change, CreateTask, EditTask,
+    EntryKind, Task, TaskQuery, TaskState, TaskStatus, Transition,
 };
 use sea_query::Value;
 use sqlx::AnyConnection;
@@ -202,6 +202,9 @@ pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Ve
         })
         .collect();
     Store::insert_tasks(&mut tx, &rows).await?;
+    for task in &tasks {
+        tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
+    }
     for (task, queue_id) in tasks.iter().zip(&queue_ids) {
         if let (TaskStatus::Queued, Some(qid)) = (task.status, queue_id) {
             Store::push_entries(&mut tx, qid, &[(task.id.as_str(), task.priority)], task.created.timestamp_millis())
@@ -239,6 +242,9 @@ async fn commit_creates_fast(store: &Store, jobs: &[PreparedCreate]) -> Result<O
         })
         .collect();
     store.insert_tasks_atomically(&rows).await?;
+    let changed: Vec<Change> =
+        tasks.iter().map(|t| Change::Task { id: t.id.clone(), status: Some(t.status) }).collect();
+    store.announce(&changed).await?;
     Ok(Some(tasks))
 }
 
@@ -362,6 +368,7 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
         Store::set_tags(&mut tx, id, &dedup(tags)).await?;
     }
     let task = store.get_task_in(&mut tx, id).await?;
+    tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
     tx.commit().await?;
     Ok(task)
 }
@@ -509,6 +516,17 @@ async fn act_inner(
     }
 
     let mut extra: HashMap<String, Applied> = HashMap::new();
+    for (id, decided) in &decisions {
+        if let (Ok(t), Some(head)) = (decided, heads.get(id)) {
+            let status = if t.delete { None } else { Some(t.status.unwrap_or(head.status)) };
+            tx.changed(Change::Task { id: id.clone(), status });
+            if t.leave_queue {
+                if let Some(q) = &head.queue_id {
+                    tx.changed(Change::Queue { id: q.clone() });
+                }
+            }
+        }
+    }
     for key in order {
         let group = &groups[&key];
         let (TransitionKey(t), target_queue) = key;
@@ -578,6 +596,7 @@ async fn apply(
     if t.clone {
         for id in ids {
             let new_id = clone_task(store, tx, who, id, req, project).await?;
+            tx.changed(Change::Task { id: new_id.clone(), status: Some(TaskStatus::Created) });
             extra.insert(id.to_string(), Applied { new_id: Some(new_id), ..Default::default() });
         }
         return Ok(());
@@ -667,13 +686,13 @@ async fn apply(
 /// Aborts the running children of `parents`; children held by a worker are marked stopping.
 async fn abort_children(
     store: &Store,
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx<'_>,
     req: &ActionRequest,
     parents: &[&str],
     now: i64,
     extra: &mut HashMap<String, Applied>,
 ) -> Result<()> {
-    let children = store.running_children(conn, parents).await?;
+    let children = store.running_children(tx, parents).await?;
     let reason = req.reason.as_deref().unwrap_or("parent aborted its children");
     let (held, free): (Vec<_>, Vec<_>) = children.iter().partition(|(_, _, worker)| worker.is_some());
     let held: Vec<&str> = held.iter().map(|(id, _, _)| id.as_str()).collect();
@@ -682,10 +701,13 @@ async fn abort_children(
         [("last_update", int(Some(now))), ("last_change", int(Some(now))), ("status_reason", text(Some(reason)))];
     let mut sets = base.to_vec();
     sets.push(("status_message", text(Some("stopping"))));
-    store.update_tasks(conn, &held, &sets).await?;
+    store.update_tasks(tx, &held, &sets).await?;
     let mut sets = base.to_vec();
     sets.extend([("status", text(Some("stopped"))), ("completed", int(Some(now))), ("status_message", text(Some("")))]);
-    store.update_tasks(conn, &free, &sets).await?;
+    store.update_tasks(tx, &free, &sets).await?;
+    for id in &free {
+        tx.changed(Change::Task { id: id.to_string(), status: Some(TaskStatus::Stopped) });
+    }
     for parent in parents {
         let n = children.iter().filter(|(_, p, _)| p == parent).count() as u64;
         extra.insert(parent.to_string(), Applied { affected: Some(n), ..Default::default() });

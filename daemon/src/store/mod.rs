@@ -9,14 +9,15 @@
 //! (one write transaction at a time, `BEGIN IMMEDIATE`), so a read-then-write transaction can
 //! never fail on a stale snapshot; on PostgreSQL rows are locked with `FOR UPDATE`.
 
+pub mod changes;
 mod projects;
 pub mod queues;
 pub mod tasks;
 mod users;
-mod wakeups;
 mod workers;
 
-pub use wakeups::Wakeups;
+pub use changes::Changes;
+use runyard_api::Change;
 
 pub use tasks::{TaskFilter, TaskHead};
 pub use users::Principal;
@@ -47,43 +48,41 @@ pub struct Store {
     /// Project path -> id, for projects known to be committed (projects are never renamed
     /// or removed), so creating a task does not look its project up every time.
     project_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    /// Agents waiting for work, by queue; woken when a transaction that queued tasks commits.
-    pub wakeups: Wakeups,
+    /// Committed changes: they wake waiting agents and feed the live event stream.
+    pub changes: Changes,
 }
 
 /// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
 pub struct WriteTx<'a> {
     pub tx: Transaction<'static, Any>,
     _guard: Option<MutexGuard<'a, ()>>,
-    wakeups: &'a Wakeups,
-    /// Queues that gained tasks: their waiters are woken once the data is committed.
-    wake: Vec<String>,
-    /// PostgreSQL: also wake the waiters of other replicas (NOTIFY).
+    changes: &'a Changes,
+    /// What this transaction changed, announced once (and only if) it commits.
+    changed: Vec<Change>,
+    /// PostgreSQL: also tell the other replicas (NOTIFY, delivered on commit).
     notify_replicas: bool,
 }
-
-/// The PostgreSQL channel on which replicas tell each other that a queue gained tasks.
-pub const QUEUE_CHANNEL: &str = "runyard_queues";
 
 impl WriteTx<'_> {
     pub async fn commit(mut self) -> Result<()> {
         if self.notify_replicas {
-            // Delivered to the other replicas when, and only if, the transaction commits.
-            for queue in &self.wake {
-                sqlx::query("SELECT pg_notify($1, $2)").bind(QUEUE_CHANNEL).bind(queue).execute(&mut *self.tx).await?;
+            for payload in self.changes.payloads(&self.changed) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(changes::CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *self.tx)
+                    .await?;
             }
         }
         self.tx.commit().await?;
-        for queue in &self.wake {
-            self.wakeups.notify(queue);
-        }
+        self.changes.publish(&self.changed);
         Ok(())
     }
 
-    /// Wakes the agents waiting on `queue_id` after a successful commit.
-    pub fn wake(&mut self, queue_id: &str) {
-        if !self.wake.iter().any(|q| q == queue_id) {
-            self.wake.push(queue_id.to_string());
+    /// Records a change to announce after a successful commit.
+    pub fn changed(&mut self, change: Change) {
+        if !self.changed.contains(&change) {
+            self.changed.push(change);
         }
     }
 }
@@ -158,7 +157,7 @@ impl Store {
             backend,
             write_lock: Mutex::new(()),
             project_ids: Default::default(),
-            wakeups: Wakeups::default(),
+            changes: Changes::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -221,16 +220,16 @@ impl Store {
                 Ok(WriteTx {
                     tx,
                     _guard: Some(guard),
-                    wakeups: &self.wakeups,
-                    wake: Vec::new(),
+                    changes: &self.changes,
+                    changed: Vec::new(),
                     notify_replicas: false,
                 })
             }
             Backend::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,
                 _guard: None,
-                wakeups: &self.wakeups,
-                wake: Vec::new(),
+                changes: &self.changes,
+                changed: Vec::new(),
                 notify_replicas: true,
             }),
         }
@@ -242,9 +241,23 @@ impl Store {
         Ok(())
     }
 
-    /// PostgreSQL: wakes local waiters when another replica queues tasks, until `stop`. On a
-    /// lost connection every local waiter is woken to look again, so nothing waits on a
-    /// notification that was missed.
+    /// Announces changes committed outside a [`WriteTx`]: here, and to the other replicas.
+    pub async fn announce(&self, changed: &[Change]) -> Result<()> {
+        self.changes.publish(changed);
+        if self.backend == Backend::Postgres {
+            for payload in self.changes.payloads(changed) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(changes::CHANNEL)
+                    .bind(payload)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: publishes the other replicas' changes here, until `stop`. On a lost
+    /// connection everyone is told to look again, so nothing waits on a missed notification.
     pub async fn listen_to_replicas(&self, url: &str, stop: tokio_util::sync::CancellationToken) -> Result<()> {
         if self.backend != Backend::Postgres {
             return Ok(());
@@ -252,7 +265,7 @@ impl Store {
         loop {
             let connected = async {
                 let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-                listener.listen(QUEUE_CHANNEL).await?;
+                listener.listen(changes::CHANNEL).await?;
                 Ok::<_, sqlx::Error>(listener)
             };
             let mut listener = tokio::select! {
@@ -267,17 +280,17 @@ impl Store {
                 },
             };
             // Anything queued while we were not listening: look again.
-            self.wakeups.notify_all();
+            self.changes.resync();
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
                     message = listener.try_recv() => match message {
-                        Ok(Some(n)) => self.wakeups.notify(n.payload()),
+                        Ok(Some(n)) => self.changes.receive(n.payload()),
                         // The connection dropped and was re-established.
-                        Ok(None) => self.wakeups.notify_all(),
+                        Ok(None) => self.changes.resync(),
                         Err(error) => {
                             tracing::warn!(%error, "lost the replica notification channel; reconnecting");
-                            self.wakeups.notify_all();
+                            self.changes.resync();
                             break;
                         }
                     },

@@ -6,7 +6,7 @@
 
 use super::{new_id, now_ms, placeholders, to_time, Store, WriteTx, CHUNK};
 use crate::error::{Error, Result};
-use runyard_api::{MoveEntry, Queue, QueueDetail, QueueEntry};
+use runyard_api::{Change, MoveEntry, Queue, QueueDetail, QueueEntry};
 use sqlx::{AnyConnection, Row};
 
 /// The queue that exists from the first start.
@@ -138,6 +138,7 @@ impl Store {
             return Err(Error::Conflict(format!("a queue named '{new_name}' exists already")));
         }
         sqlx::query("UPDATE queues SET name = $1 WHERE id = $2").bind(new_name).bind(&id).execute(&mut **tx).await?;
+        tx.changed(Change::Queue { id: id.clone() });
         tx.commit().await?;
         self.list_queues().await?.into_iter().find(|q| q.id == id).ok_or_else(|| Error::not_found("queue", id))
     }
@@ -179,6 +180,10 @@ impl Store {
         .await?;
         sqlx::query("UPDATE tasks SET queue_id = NULL WHERE queue_id = $1").bind(&id).execute(&mut **tx).await?;
         sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut **tx).await?;
+        for task in &held {
+            tx.changed(Change::Task { id: task.clone(), status: Some(runyard_api::TaskStatus::Created) });
+        }
+        tx.changed(Change::Queue { id });
         tx.commit().await?;
         Ok(held)
     }
@@ -212,7 +217,7 @@ impl Store {
             }
             q.execute(&mut ***tx).await?;
         }
-        tx.wake(queue_id);
+        tx.changed(Change::Queue { id: queue_id.to_string() });
         Ok(())
     }
 
@@ -297,6 +302,7 @@ impl Store {
             .bind(task)
             .execute(&mut **tx)
             .await?;
+        tx.changed(Change::Queue { id: queue_id.clone() });
         tx.commit().await?;
         self.queue_detail(&queue_id).await
     }
@@ -335,7 +341,10 @@ impl Store {
         .bind(deadline)
         .execute(&mut **tx)
         .await?;
+        // Not a wake-up: the queue only lost a task. Watchers still see its order change.
+        let changed = [Change::Queue { id: queue_id.clone() }];
         tx.commit().await?;
+        self.changes.publish_feed_only(&changed);
         Ok(Some((task_id, queue_id)))
     }
 
@@ -376,7 +385,7 @@ impl Store {
             .bind(now_ms())
             .execute(&mut **tx)
             .await?;
-            tx.wake(&queue_id);
+            tx.changed(Change::Queue { id: queue_id.clone() });
         }
         tx.commit().await?;
         Ok(leases.len())

@@ -2,7 +2,7 @@
 
 use super::{now_ms, to_time, Store};
 use crate::error::{Error, Result};
-use runyard_api::{Capabilities, RegisterWorker, Worker, WorkerReport};
+use runyard_api::{Capabilities, Change, RegisterWorker, TaskStatus, Worker, WorkerReport};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -46,6 +46,7 @@ impl Store {
         .bind(timeout)
         .execute(&mut **tx)
         .await?;
+        tx.changed(Change::Worker { id: w.id.clone() });
         tx.commit().await?;
         self.worker(&w.id).await
     }
@@ -117,6 +118,7 @@ impl Store {
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
+        tx.changed(Change::Worker { id: id.to_string() });
         tx.commit().await?;
         Ok((drained, abort))
     }
@@ -131,6 +133,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::not_found("worker", id));
         }
+        tx.changed(Change::Worker { id: id.to_string() });
         tx.commit().await?;
         self.worker(id).await
     }
@@ -142,6 +145,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::not_found("worker", id));
         }
+        tx.changed(Change::Worker { id: id.to_string() });
         tx.commit().await?;
         self.requeue_leases(None, Some(id)).await?;
         Ok(())
@@ -184,6 +188,10 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         sqlx::query("DELETE FROM workers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        for task in &running {
+            tx.changed(Change::Task { id: task.clone(), status: Some(TaskStatus::Stopped) });
+        }
+        tx.changed(Change::Worker { id: id.to_string() });
         tx.commit().await?;
         self.requeue_leases(None, Some(id)).await?;
         Ok(running)
@@ -216,6 +224,9 @@ impl Store {
             ],
         )
         .await?;
+        for task in &ids {
+            tx.changed(Change::Task { id: task.clone(), status: Some(TaskStatus::Stopped) });
+        }
         tx.commit().await?;
         Ok(ids)
     }

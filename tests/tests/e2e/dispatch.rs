@@ -331,6 +331,10 @@ async fn two_replicas_on_one_postgres() {
     };
     let b = a.replica();
     let (ca, cb) = (a.client(), b.client());
+    let mut feed_b = follow(&cb);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen_on_b = draft(&ca, "replicas", "made on A").await;
+    expect_change(&mut feed_b, runyard_api::Change::Task { id: seen_on_b.id, status: Some(TaskStatus::Created) }).await;
     register(&cb, "on-b").await;
     let waiter = {
         let cb = cb.clone();
@@ -465,3 +469,59 @@ scenario!(
     super::crash,
     &["--lease-timeout-seconds", "1", "--watchdog-interval-ms", "100"]
 );
+
+/// Collects changes from the live stream until `want` of them match, or 10 s pass.
+fn follow(c: &Client) -> tokio::sync::mpsc::UnboundedReceiver<runyard_api::Change> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let c = c.clone();
+    tokio::spawn(async move { c.watch(move |change| tx.send(change).is_ok()).await });
+    rx
+}
+
+async fn expect_change(rx: &mut tokio::sync::mpsc::UnboundedReceiver<runyard_api::Change>, want: runyard_api::Change) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(got)) if got == want => return,
+            Ok(Some(_)) => continue,
+            _ => panic!("no {want:?} on the change stream"),
+        }
+    }
+}
+
+async fn live_changes(server: TestServer) {
+    use runyard_api::Change;
+    let c = server.client();
+    let mut rx = follow(&c);
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
+    let t = draft(&c, "events", "watched").await;
+    expect_change(&mut rx, Change::Task { id: t.id.clone(), status: Some(TaskStatus::Created) }).await;
+    c.act(&t.id, Action::Enqueue, &ActionRequest { queue: Some("default".into()), ..Default::default() })
+        .await
+        .unwrap();
+    expect_change(&mut rx, Change::Task { id: t.id.clone(), status: Some(TaskStatus::Queued) }).await;
+    let default = c.queue("default").await.unwrap().queue.id;
+    expect_change(&mut rx, Change::Queue { id: default.clone() }).await;
+    register(&c, "watched-worker").await;
+    expect_change(&mut rx, Change::Worker { id: "watched-worker".into() }).await;
+
+    // The CLI's --watch re-prints on changes.
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["queue", "show", "default", "--watch"])
+        .env("HOME", server.data_dir.join("home"))
+        .env("RUNYARD_SERVER", &server.url)
+        .env("RUNYARD_ACCESS_KEY", crate::harness::ACCESS_KEY)
+        .env("RUNYARD_SECRET_KEY", crate::harness::SECRET_KEY)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let second = queued(&c, "default", "second watched", 0).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("queue default").count(), 2, "printed, then re-printed after the enqueue:\n{text}");
+    assert!(text.contains(&second), "{text}");
+}
+scenario!(live_change_stream_and_cli_watch, super::live_changes);

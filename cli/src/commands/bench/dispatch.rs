@@ -43,12 +43,18 @@ fn client(url: &str) -> Client {
 }
 
 async fn register(c: &Client, id: &str, queues: Vec<String>) -> Result<()> {
-    c.register_worker(&RegisterWorker { id: id.into(), queues, timeout_seconds: Some(3600), ..Default::default() }).await?;
+    c.register_worker(&RegisterWorker { id: id.into(), queues, timeout_seconds: Some(3600), ..Default::default() })
+        .await?;
     Ok(())
 }
 
 fn task(queue: &str, i: usize) -> CreateTask {
-    CreateTask { name: format!("dispatch {i}"), project: Some("bench".into()), queue: Some(queue.into()), ..Default::default() }
+    CreateTask {
+        name: format!("dispatch {i}"),
+        project: Some("bench".into()),
+        queue: Some(queue.into()),
+        ..Default::default()
+    }
 }
 
 /// Enqueue -> a waiting agent holds the task, one task at a time, in milliseconds.
@@ -189,9 +195,15 @@ pub async fn run(a: DispatchArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("backend                                   {backend}");
-        println!("enqueue -> waiting agent ({} agents, {} queues)  p50 {p50:.2} ms  p99 {p99:.2} ms", a.agents, a.queues);
+        println!(
+            "enqueue -> waiting agent ({} agents, {} queues)  p50 {p50:.2} ms  p99 {p99:.2} ms",
+            a.agents, a.queues
+        );
         println!("enqueue -> pop -> started -> completed     {:.0} tasks/s (median)", median(rates));
-        println!("{} idle agents long-polling             daemon CPU {cpu:.1}% of one core, RSS {rss:.1} MiB", a.idle_agents);
+        println!(
+            "{} idle agents long-polling             daemon CPU {cpu:.1}% of one core, RSS {rss:.1} MiB",
+            a.idle_agents
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,32 @@
+//! The live change stream (`GET /api/v1/events`, server-sent events) that the UI and the CLI's
+//! `--watch` use instead of polling. Each event names what changed; clients re-read what they
+//! show. A `resync` event means some changes were missed: re-read everything.
+
+use crate::lifecycle::TaskStatus;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A task was created or changed status (or was deleted: `status` is absent).
+    Task { id: String, status: Option<TaskStatus> },
+    /// A queue's entries or order changed.
+    Queue { id: String },
+    /// A worker registered, reported, drained, left or was lost.
+    Worker { id: String },
+    /// Changes were missed: re-read everything.
+    Resync,
+}
+
+impl Change {
+    /// The SSE event name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::Task { .. } => "task",
+            Change::Queue { .. } => "queue",
+            Change::Worker { .. } => "worker",
+            Change::Resync => "resync",
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Changes, announced once committed: they wake agents long-polling a queue (one `Notify` per
+//! queue) and feed the live event stream. On PostgreSQL they also travel to the other replicas
+//! over `NOTIFY`, tagged with this replica's origin so it ignores its own.
+
+use runyard_api::Change;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, Notify};
+
+/// The PostgreSQL channel replicas announce changes on.
+pub const CHANNEL: &str = "runyard_changes";
+
+/// Buffered events per subscriber of the live feed; a slower one gets `Resync`.
+const FEED_CAPACITY: usize = 4096;
+
+/// NOTIFY payloads must stay under 8000 bytes.
+const PAYLOAD_BYTES: usize = 7000;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    origin: String,
+    changes: Vec<Change>,
+}
+
+pub struct Changes {
+    queues: Mutex<HashMap<String, Arc<Notify>>>,
+    feed: broadcast::Sender<Change>,
+    origin: String,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes { queues: Mutex::default(), feed: broadcast::channel(FEED_CAPACITY).0, origin: super::new_id() }
+    }
+}
+
+impl Changes {
+    /// The notifier of `queue_id`; wait on it after registering interest, then re-check.
+    pub fn queue(&self, queue_id: &str) -> Arc<Notify> {
+        self.queues.lock().expect("changes lock").entry(queue_id.to_string()).or_default().clone()
+    }
+
+    /// The live feed of committed changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.feed.subscribe()
+    }
+
+    /// Delivers committed changes to this replica's waiters and subscribers.
+    pub fn publish(&self, changes: &[Change]) {
+        for change in changes {
+            if let Change::Queue { id } = change {
+                if let Some(n) = self.queues.lock().expect("changes lock").get(id) {
+                    n.notify_waiters();
+                }
+            }
+            let _ = self.feed.send(change.clone());
+        }
+    }
+
+    /// Delivers committed changes to subscribers of the feed only, waking no agent.
+    pub fn publish_feed_only(&self, changes: &[Change]) {
+        for change in changes {
+            let _ = self.feed.send(change.clone());
+        }
+    }
+
+    /// Something may have been missed: every waiter looks again, every subscriber re-reads.
+    pub fn resync(&self) {
+        for n in self.queues.lock().expect("changes lock").values() {
+            n.notify_waiters();
+        }
+        let _ = self.feed.send(Change::Resync);
+    }
+
+    /// NOTIFY payloads carrying `changes` to the other replicas.
+    pub fn payloads(&self, changes: &[Change]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut batch: Vec<Change> = Vec::new();
+        let mut size = 0;
+        for change in changes {
+            let len = serde_json::to_string(change).map(|s| s.len()).unwrap_or(0);
+            if size + len > PAYLOAD_BYTES && !batch.is_empty() {
+                out.push(self.encode(std::mem::take(&mut batch)));
+                size = 0;
+            }
+            size += len + 1;
+            batch.push(change.clone());
+        }
+        if !batch.is_empty() {
+            out.push(self.encode(batch));
+        }
+        out
+    }
+
+    fn encode(&self, changes: Vec<Change>) -> String {
+        serde_json::to_string(&Payload { origin: self.origin.clone(), changes }).expect("serializable")
+    }
+
+    /// A payload from the channel: another replica's changes are published here.
+    pub fn receive(&self, payload: &str) {
+        match serde_json::from_str::<Payload>(payload) {
+            Ok(p) if p.origin == self.origin => {}
+            Ok(p) => self.publish(&p.changes),
+            Err(_) => self.resync(),
+        }
+    }
+}
