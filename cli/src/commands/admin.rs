@@ -159,7 +159,10 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     match cmd {
         QueueCommand::List { watch } => {
-            let show = || async { anyhow::Ok(print_queues(ctx, &client.list_queues().await?)) };
+            let show = || async {
+                print_queues(ctx, &client.list_queues().await?);
+                anyhow::Ok(())
+            };
             if watch {
                 crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. } | Change::Worker { .. }), show)
                     .await?;
@@ -169,7 +172,10 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
         }
         QueueCommand::Create { name } => print_queues(ctx, &[client.create_queue(&CreateQueue { name }).await?]),
         QueueCommand::Show { queue, watch } => {
-            let show = || async { anyhow::Ok(print_detail(ctx, &client.queue(&queue).await?)) };
+            let show = || async {
+                print_detail(ctx, &client.queue(&queue).await?);
+                anyhow::Ok(())
+            };
             if watch {
                 crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. }), show).await?;
             } else {
@@ -240,7 +246,10 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     let workers = match cmd {
         WorkerCommand::List { watch: true } => {
-            let show = || async { anyhow::Ok(print_workers(ctx, &client.list_workers().await?)) };
+            let show = || async {
+                print_workers(ctx, &client.list_workers().await?);
+                anyhow::Ok(())
+            };
             crate::watch::watch(&client, |c| matches!(c, Change::Worker { .. }), show).await?;
             return Ok(ExitCode::SUCCESS);
         }

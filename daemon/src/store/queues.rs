@@ -313,6 +313,16 @@ impl Store {
         if queue_ids.is_empty() {
             return Ok(None);
         }
+        // Agents woken together mostly find nothing: look without the write lock first.
+        let peek =
+            format!("SELECT 1 FROM queue_entries WHERE queue_id IN ({}) LIMIT 1", placeholders(0, queue_ids.len()));
+        let mut q = sqlx::query(&peek);
+        for id in queue_ids {
+            q = q.bind(id);
+        }
+        if q.fetch_optional(&self.pool).await?.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.write().await?;
         let rank = queue_ids.iter().enumerate().map(|(i, _)| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>();
         let skip_locked = self.skip_locked();
