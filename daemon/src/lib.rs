@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod services;
 pub mod store;
 
@@ -102,8 +103,10 @@ impl Daemon {
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
         let creator = services::creator::TaskCreator::new(store.clone());
-        let dispatcher = Arc::new(services::dispatch::Dispatcher::new(store.clone(), config.dispatch.clone()));
-        let state = http::AppState { store: store.clone(), auth, creator, dispatcher: dispatcher.clone() };
+        let metrics = Arc::new(metrics::Metrics::default());
+        let dispatcher =
+            Arc::new(services::dispatch::Dispatcher::new(store.clone(), metrics.clone(), config.dispatch.clone()));
+        let state = http::AppState { store: store.clone(), auth, creator, dispatcher: dispatcher.clone(), metrics };
         let router = http::router(state, config.max_body_bytes);
         Ok(Daemon { database_url: url, listener, router, store, dispatcher, credentials_file })
     }

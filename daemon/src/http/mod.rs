@@ -15,6 +15,7 @@ pub use extract::parse_json;
 
 use crate::auth::Auth;
 use crate::error::Error;
+use crate::metrics::{Metrics, RequestLabels};
 use crate::services::creator::TaskCreator;
 use crate::services::dispatch::Dispatcher;
 use crate::store::Store;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub creator: TaskCreator,
     pub dispatcher: Arc<Dispatcher>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.
@@ -56,7 +58,7 @@ fn max_body_bytes() -> usize {
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
-        workers::undrain, workers::unregister, events::stream,
+        workers::undrain, workers::unregister, events::stream, metrics,
         tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
     ),
     modifiers(&SecurityAddon)
@@ -94,6 +96,28 @@ async fn require_auth(State(state): State<AppState>, mut req: Request, next: Nex
     }
 }
 
+/// Records every request's latency under its route template.
+async fn record_latency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let labels = RequestLabels { method, route, status: response.status().as_u16() };
+    state.metrics.observe_request(labels, started.elapsed());
+    response
+}
+
+/// Prometheus metrics (text format).
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
+async fn metrics(State(state): State<AppState>) -> Result<Response, Error> {
+    let body = state.metrics.render(&state.store).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
+}
+
 async fn not_found(req: Request) -> Error {
     Error::NotFound { kind: "route", id: format!("{} {}", req.method(), req.uri().path()) }
 }
@@ -125,10 +149,15 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
         // Login authenticates the key pair itself.
         .route("/auth/login", post(admin::login));
+    let metrics_route = Router::new()
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/healthz", get(admin::health))
+        .merge(metrics_route)
         .nest("/api/v1", api)
         .fallback(not_found)
+        .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -34,14 +34,15 @@ impl Default for DispatchConfig {
 
 pub struct Dispatcher {
     store: Arc<Store>,
+    metrics: Arc<crate::metrics::Metrics>,
     config: DispatchConfig,
     /// Order fairness: per worker, the queue index to start from next time.
     cursors: Mutex<HashMap<String, usize>>,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<Store>, config: DispatchConfig) -> Dispatcher {
-        Dispatcher { store, config, cursors: Mutex::new(HashMap::new()) }
+    pub fn new(store: Arc<Store>, metrics: Arc<crate::metrics::Metrics>, config: DispatchConfig) -> Dispatcher {
+        Dispatcher { store, metrics, config, cursors: Mutex::new(HashMap::new()) }
     }
 
     /// Hands the worker its next task, waiting up to `wait_seconds` for one.
@@ -76,7 +77,9 @@ impl Dispatcher {
                 w.as_mut().enable();
             }
             let lease_until = crate::store::now_ms() + self.config.lease_seconds as i64 * 1000;
-            if let Some((task_id, queue_id)) = self.store.pop(&ids, &req.worker, lease_until).await? {
+            if let Some((task_id, queue_id, added)) = self.store.pop(&ids, &req.worker, lease_until).await? {
+                let waited = (crate::store::now_ms() - added).max(0) as u64;
+                self.metrics.observe_dispatch(Duration::from_millis(waited));
                 let task = self.store.get_task(&task_id).await?;
                 let queue = self.store.queue_name(&queue_id).await?;
                 return Ok(PopResponse { task: Some(task), queue: Some(queue) });

@@ -309,7 +309,13 @@ impl Store {
 
     /// Hands the first task of the first non-empty queue (in the order given) to `worker`,
     /// leasing it until `deadline`. Exactly one caller gets each task.
-    pub async fn pop(&self, queue_ids: &[String], worker: &str, deadline: i64) -> Result<Option<(String, String)>> {
+    /// Returns `(task id, queue id, when it was enqueued)`.
+    pub async fn pop(
+        &self,
+        queue_ids: &[String],
+        worker: &str,
+        deadline: i64,
+    ) -> Result<Option<(String, String, i64)>> {
         if queue_ids.is_empty() {
             return Ok(None);
         }
@@ -327,7 +333,7 @@ impl Store {
         let rank = queue_ids.iter().enumerate().map(|(i, _)| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>();
         let skip_locked = self.skip_locked();
         let sql = format!(
-            "SELECT task_id, queue_id, priority FROM queue_entries WHERE queue_id IN ({}) \
+            "SELECT task_id, queue_id, priority, added FROM queue_entries WHERE queue_id IN ({}) \
              ORDER BY CASE queue_id {} END, priority DESC, position LIMIT 1{skip_locked}",
             placeholders(0, queue_ids.len()),
             rank.join(" ")
@@ -339,6 +345,7 @@ impl Store {
         let Some(row) = q.fetch_optional(&mut **tx).await? else { return Ok(None) };
         let (task_id, queue_id, priority): (String, String, i64) =
             (row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("priority")?);
+        let added: i64 = row.try_get("added")?;
         sqlx::query("DELETE FROM queue_entries WHERE task_id = $1").bind(&task_id).execute(&mut **tx).await?;
         sqlx::query(
             "INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -355,7 +362,7 @@ impl Store {
         let changed = [Change::Queue { id: queue_id.clone() }];
         tx.commit().await?;
         self.changes.publish_feed_only(&changed);
-        Ok(Some((task_id, queue_id)))
+        Ok(Some((task_id, queue_id, added)))
     }
 
     /// Puts leased tasks back at the head of their queues: those past their deadline, or all of

@@ -445,6 +445,12 @@ impl Store {
         Ok(out)
     }
 
+    /// `(status, count)` over all tasks.
+    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    }
+
     /// Marks tasks as touched (ping).
     pub async fn touch(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
         self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))]).await

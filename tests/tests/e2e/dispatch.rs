@@ -318,6 +318,30 @@ async fn reports(server: TestServer) {
     let out = server.cli(&["queue", "delete", "tmp"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     server.cli_json(&["queue", "delete", "tmp", "--force"]);
+
+    // Prometheus metrics, behind auth like everything but /healthz.
+    let url = format!("{}/metrics", server.url);
+    assert_eq!(server.http().get(&url).send().await.unwrap().status().as_u16(), 401);
+    let text = server
+        .http()
+        .get(&url)
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "runyard_queue_length{queue=\"default\"} 1",
+        "runyard_queue_oldest_wait_seconds{queue=\"default\"}",
+        "runyard_workers{state=\"drained\"} 1",
+        "runyard_tasks{status=\"in_progress\"}",
+        "runyard_dispatch_latency_seconds_count 2",
+        "runyard_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/queues/pop\",status=\"200\"}",
+    ] {
+        assert!(text.contains(needle), "no {needle} in:\n{text}");
+    }
 }
 scenario!(worker_reports_aborts_and_cli, super::reports);
 
