@@ -229,6 +229,16 @@ impl Client {
         self.call::<(), _>(Method::POST, &format!("/api/v1/workers/{}/{verb}", seg(id)), None, None).await
     }
 
+    pub async fn worker_history(&self, id: &str, q: &HistoryQuery) -> Result<History, ClientError> {
+        let path = format!("/api/v1/workers/{}/history", seg(id));
+        self.call::<(), _>(Method::GET, &path, Some(query_pairs(q)), None).await
+    }
+
+    pub async fn queue_history(&self, queue: &str, q: &HistoryQuery) -> Result<History, ClientError> {
+        let path = format!("/api/v1/queues/{}/history", seg(queue));
+        self.call::<(), _>(Method::GET, &path, Some(query_pairs(q)), None).await
+    }
+
     pub async fn unregister_worker(&self, id: &str) -> Result<serde_json::Value, ClientError> {
         self.call::<(), _>(Method::DELETE, &format!("/api/v1/workers/{}", seg(id)), None, None).await
     }

@@ -169,3 +169,37 @@ pub struct Worker {
     pub timeout_seconds: u64,
     pub drained: bool,
 }
+
+/// `GET /api/v1/workers/{id}/history` and `/api/v1/queues/{queue}/history`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Start of the range (default: an hour before `to`).
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range (default: now).
+    pub to: Option<DateTime<Utc>>,
+    /// Width of each point, in seconds (default: the range over 120 points).
+    pub interval_seconds: Option<u64>,
+    /// Comma-separated metric names (default: all).
+    pub metrics: Option<String>,
+}
+
+/// One interval of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPoint {
+    /// Start of the interval.
+    pub t: DateTime<Utc>,
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Time series of a worker's resource use or a queue's length and wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct History {
+    /// The interval each point covers, in seconds.
+    pub interval_seconds: u64,
+    /// metric -> points in time order (intervals with no samples are left out).
+    pub series: std::collections::BTreeMap<String, Vec<HistoryPoint>>,
+}

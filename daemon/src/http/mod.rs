@@ -56,7 +56,7 @@ fn max_body_bytes() -> usize {
         admin::health, admin::login, admin::me, admin::create_user,
         admin::list_projects, admin::create_project, admin::get_project,
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
-        queues::move_entry, queues::remove_entry, queues::pop,
+        queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
         workers::undrain, workers::unregister, events::stream, metrics,
         tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
@@ -134,10 +134,12 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/queues/pop", post(queues::pop))
         .route("/queues/{queue}", get(queues::show).patch(queues::rename).delete(queues::delete))
         .route("/queues/{queue}/entries/{task}", delete(queues::remove_entry))
+        .route("/queues/{queue}/history", get(queues::history))
         .route("/queues/{queue}/entries/{task}/move", post(queues::move_entry))
         .route("/workers", get(workers::list).post(workers::register))
         .route("/workers/{id}", get(workers::show).delete(workers::unregister))
         .route("/workers/{id}/report", post(workers::report))
+        .route("/workers/{id}/history", get(workers::history))
         .route("/workers/{id}/drain", post(workers::drain))
         .route("/workers/{id}/undrain", post(workers::undrain))
         .route("/tasks", get(tasks::list).post(tasks::create))

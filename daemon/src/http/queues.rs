@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use runyard_api::{
-    Action, ActionOutcome, ActionRequest, CreateQueue, DeleteQueueQuery, ErrorBody, MoveEntry, PopRequest, PopResponse,
-    Queue, QueueDetail, RenameQueue,
+    Action, ActionOutcome, ActionRequest, CreateQueue, DeleteQueueQuery, ErrorBody, History, HistoryQuery, MoveEntry,
+    PopRequest, PopResponse, Queue, QueueDetail, RenameQueue,
 };
 use serde_json::{json, Value};
 
@@ -84,6 +84,18 @@ pub async fn remove_entry(
         return Err(crate::error::Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")));
     }
     Ok(Json(service::act_one(&s.store, &who, &task, Action::Dequeue, ActionRequest::default()).await?))
+}
+
+/// A queue's length and oldest wait over time (avg/min/max per interval).
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/history", tag = "queues", params(("queue" = String, Path), HistoryQuery),
+    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(s): State<AppState>,
+    Path(queue): Path<String>,
+    AppQuery(q): AppQuery<HistoryQuery>,
+) -> Result<Json<History>> {
+    let id = s.store.resolve_queues(std::slice::from_ref(&queue)).await?.remove(0);
+    Ok(Json(super::workers::read_history(&s, &format!("queue:{id}"), q).await?))
 }
 
 /// An agent asks for its next task from its queues (in priority order), waiting up to

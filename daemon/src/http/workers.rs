@@ -1,11 +1,11 @@
 //! `/api/v1/workers`: agents register, report, drain and leave.
 
-use super::extract::AppJson;
+use super::extract::{AppJson, AppQuery};
 use super::AppState;
 use crate::error::{Error, Result};
 use axum::extract::{Path, State};
 use axum::Json;
-use runyard_api::{ErrorBody, RegisterWorker, ReportAnswer, Worker, WorkerReport};
+use runyard_api::{ErrorBody, History, HistoryQuery, RegisterWorker, ReportAnswer, Worker, WorkerReport};
 use serde_json::{json, Value};
 
 /// Register (or re-register) a worker.
@@ -46,7 +46,49 @@ pub async fn report(
     AppJson(r): AppJson<WorkerReport>,
 ) -> Result<Json<ReportAnswer>> {
     let (drain, abort) = s.store.report_worker(&id, &r).await?;
+    s.store.record_history(&format!("worker:{id}"), &report_samples(&r), crate::store::now_ms()).await?;
     Ok(Json(ReportAnswer { drain, abort }))
+}
+
+/// The series a report adds to the worker's history.
+fn report_samples(r: &WorkerReport) -> Vec<(String, f64)> {
+    let mut out = vec![
+        ("cpu_percent".to_string(), r.cpu_percent),
+        ("memory_used_bytes".to_string(), r.memory_used_bytes as f64),
+        ("disk_used_bytes".to_string(), r.disk_used_bytes as f64),
+        ("network_rx_bytes_per_second".to_string(), r.network_rx_bytes_per_second),
+        ("network_tx_bytes_per_second".to_string(), r.network_tx_bytes_per_second),
+    ];
+    for g in &r.gpus {
+        out.push((format!("gpu{}_utilization_percent", g.index), g.utilization_percent));
+        out.push((format!("gpu{}_memory_used_bytes", g.index), g.memory_used_bytes as f64));
+        out.push((format!("gpu{}_temperature_celsius", g.index), g.temperature_celsius));
+    }
+    out
+}
+
+/// A worker's resource use over time (avg/min/max per interval).
+#[utoipa::path(get, path = "/api/v1/workers/{id}/history", tag = "workers", params(("id" = String, Path), HistoryQuery),
+    responses((status = 200, body = History), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<HistoryQuery>,
+) -> Result<Json<History>> {
+    Ok(Json(read_history(&s, &format!("worker:{id}"), q).await?))
+}
+
+/// Reads a subject's history for a query, with its defaults (the last hour, 120 points).
+pub(super) async fn read_history(s: &AppState, subject: &str, q: HistoryQuery) -> Result<History> {
+    let to = q.to.map(|t| t.timestamp_millis()).unwrap_or_else(crate::store::now_ms);
+    let from = q.from.map(|t| t.timestamp_millis()).unwrap_or(to - 3600 * 1000);
+    let interval = match q.interval_seconds {
+        Some(i) => i as i64,
+        None => ((to - from) / 1000 / 120).max(10),
+    };
+    let metrics: Vec<String> =
+        q.metrics.as_deref().unwrap_or("").split(',').filter(|m| !m.is_empty()).map(str::to_string).collect();
+    s.store.history(subject, &metrics, from, to, interval).await
 }
 
 /// Let the worker finish its current task, then pull nothing more.

@@ -38,11 +38,16 @@ pub struct Dispatcher {
     config: DispatchConfig,
     /// Order fairness: per worker, the queue index to start from next time.
     cursors: Mutex<HashMap<String, usize>>,
+    /// When queue history was last sampled (ms).
+    last_sample: Mutex<i64>,
 }
+
+/// How often the watchdog samples queue length and wait into the history.
+const QUEUE_SAMPLE_MS: i64 = 10_000;
 
 impl Dispatcher {
     pub fn new(store: Arc<Store>, metrics: Arc<crate::metrics::Metrics>, config: DispatchConfig) -> Dispatcher {
-        Dispatcher { store, metrics, config, cursors: Mutex::new(HashMap::new()) }
+        Dispatcher { store, metrics, config, cursors: Mutex::new(HashMap::new()), last_sample: Mutex::new(0) }
     }
 
     /// Hands the worker its next task, waiting up to `wait_seconds` for one.
@@ -103,6 +108,22 @@ impl Dispatcher {
         for worker in self.store.silent_workers(now).await? {
             let aborted = self.store.drop_lost_worker(&worker, now).await?;
             tracing::warn!(worker, ?aborted, "WorkerLost: dropped a silent worker");
+        }
+        let due = {
+            let mut last = self.last_sample.lock().expect("sample lock");
+            let due = now - *last >= QUEUE_SAMPLE_MS;
+            if due {
+                *last = now;
+            }
+            due
+        };
+        if due {
+            for q in self.store.list_queues().await? {
+                let wait = q.oldest_entry.map(|t| (now - t.timestamp_millis()) as f64 / 1000.0).unwrap_or(0.0);
+                let samples = [("length".to_string(), q.length as f64), ("oldest_wait_seconds".to_string(), wait)];
+                self.store.record_history(&format!("queue:{}", q.id), &samples, now).await?;
+            }
+            self.store.prune_history(now).await?;
         }
         let before = now - self.config.task_silence_seconds as i64 * 1000;
         let silent = self.store.abort_silent_tasks(before, now).await?;

@@ -549,3 +549,49 @@ async fn live_changes(server: TestServer) {
     assert!(text.contains(&second), "{text}");
 }
 scenario!(live_change_stream_and_cli_watch, super::live_changes);
+
+async fn history(server: TestServer) {
+    use runyard_api::{GpuStats, HistoryQuery};
+    let c = server.client();
+    register(&c, "charted").await;
+    for cpu in [10.0, 20.0, 30.0] {
+        let gpu = GpuStats { index: 0, utilization_percent: cpu * 2.0, ..Default::default() };
+        c.report_worker("charted", &WorkerReport { cpu_percent: cpu, gpus: vec![gpu], ..Default::default() })
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now();
+    let q = HistoryQuery {
+        from: Some(now - chrono::Duration::minutes(10)),
+        to: Some(now + chrono::Duration::minutes(1)),
+        interval_seconds: Some(86_400),
+        ..Default::default()
+    };
+    let h = c.worker_history("charted", &q).await.unwrap();
+    let cpu = &h.series["cpu_percent"];
+    assert!(!cpu.is_empty() && cpu.len() <= 2, "{cpu:?}");
+    let min = cpu.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
+    let max = cpu.iter().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!((min, max), (10.0, 30.0));
+    if cpu.len() == 1 {
+        assert_eq!(cpu[0].avg, 20.0);
+    }
+    assert!(h.series.contains_key("gpu0_utilization_percent"));
+    let only = HistoryQuery { metrics: Some("cpu_percent".into()), ..q.clone() };
+    assert_eq!(c.worker_history("charted", &only).await.unwrap().series.len(), 1);
+
+    // Queues are sampled by the watchdog.
+    queued(&c, "default", "waiting", 0).await;
+    eventually("a queue sample", || async {
+        c.queue_history("default", &q).await.unwrap().series.get("length").is_some_and(|s| !s.is_empty())
+    })
+    .await;
+
+    // Bad ranges are refused.
+    let backwards = HistoryQuery { from: q.to, to: q.from, ..Default::default() };
+    assert_eq!(c.worker_history("charted", &backwards).await.unwrap_err().code(), Some(ErrorCode::InvalidRequest));
+    let dense =
+        HistoryQuery { interval_seconds: Some(1), from: Some(now - chrono::Duration::days(300)), ..Default::default() };
+    assert_eq!(c.worker_history("charted", &dense).await.unwrap_err().code(), Some(ErrorCode::InvalidRequest));
+}
+scenario!(worker_and_queue_history, super::history, &["--watchdog-interval-ms", "100"]);
