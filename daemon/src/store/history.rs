@@ -14,6 +14,15 @@ pub const RESOLUTIONS: [(i64, i64); 4] =
 /// Most points one history answer may hold per series.
 pub const MAX_POINTS: i64 = 10_000;
 
+/// One output interval being summed up.
+struct Bin {
+    start: i64,
+    n: i64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
 impl Store {
     /// Folds one sample of each metric, taken at `at` (ms), into every resolution.
     pub async fn record_history(&self, subject: &str, samples: &[(String, f64)], at: i64) -> Result<()> {
@@ -94,7 +103,7 @@ impl Store {
         for m in metrics {
             q = q.bind(m);
         }
-        let mut series: BTreeMap<String, Vec<(i64, i64, f64, f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<String, Vec<Bin>> = BTreeMap::new();
         for row in q.fetch_all(&self.pool).await? {
             let metric: String = row.try_get("metric")?;
             let bucket: i64 = row.try_get("bucket")?;
@@ -103,13 +112,13 @@ impl Store {
             let start = bucket - bucket.rem_euclid(step);
             let points = series.entry(metric).or_default();
             match points.last_mut() {
-                Some(p) if p.0 == start => {
-                    p.1 += n;
-                    p.2 += sum;
-                    p.3 = p.3.min(min);
-                    p.4 = p.4.max(max);
+                Some(p) if p.start == start => {
+                    p.n += n;
+                    p.sum += sum;
+                    p.min = p.min.min(min);
+                    p.max = p.max.max(max);
                 }
-                _ => points.push((start, n, sum, min, max)),
+                _ => points.push(Bin { start, n, sum, min, max }),
             }
         }
         Ok(History {
