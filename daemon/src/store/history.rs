@@ -128,11 +128,11 @@ impl Store {
                 .map(|(m, points)| {
                     let points = points
                         .into_iter()
-                        .map(|(t, n, sum, min, max)| HistoryPoint {
-                            t: to_time(t),
-                            avg: sum / n.max(1) as f64,
-                            min,
-                            max,
+                        .map(|b| HistoryPoint {
+                            t: to_time(b.start),
+                            avg: b.sum / b.n.max(1) as f64,
+                            min: b.min,
+                            max: b.max,
                         })
                         .collect();
                     (m, points)
