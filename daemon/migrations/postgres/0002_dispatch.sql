@@ -14,7 +14,9 @@ CREATE TABLE task_leases (
     worker   TEXT NOT NULL,
     priority BIGINT NOT NULL,
     popped   BIGINT NOT NULL,
-    deadline BIGINT NOT NULL
+    deadline BIGINT NOT NULL,
+    -- When the task was enqueued, kept so a requeue and the dispatch latency both see it.
+    added    BIGINT NOT NULL
 );
 CREATE INDEX task_leases_deadline ON task_leases (deadline);
 

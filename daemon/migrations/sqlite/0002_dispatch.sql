@@ -14,7 +14,9 @@ CREATE TABLE task_leases (
     worker   TEXT NOT NULL,
     priority INTEGER NOT NULL,
     popped   INTEGER NOT NULL,
-    deadline INTEGER NOT NULL
+    deadline INTEGER NOT NULL,
+    -- When the task was enqueued, kept so a requeue and the dispatch latency both see it.
+    added    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX task_leases_deadline ON task_leases (deadline);
 

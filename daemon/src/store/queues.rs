@@ -329,6 +329,9 @@ impl Store {
         if q.fetch_optional(&self.pool).await?.is_none() {
             return Ok(None);
         }
+        if self.backend == super::Backend::Sqlite {
+            return self.pop_sqlite(queue_ids, worker, deadline).await;
+        }
         let mut tx = self.write().await?;
         let rank = queue_ids.iter().enumerate().map(|(i, _)| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>();
         let skip_locked = self.skip_locked();
@@ -348,7 +351,8 @@ impl Store {
         let added: i64 = row.try_get("added")?;
         sqlx::query("DELETE FROM queue_entries WHERE task_id = $1").bind(&task_id).execute(&mut **tx).await?;
         sqlx::query(
-            "INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&task_id)
         .bind(&queue_id)
@@ -356,6 +360,7 @@ impl Store {
         .bind(priority)
         .bind(now_ms())
         .bind(deadline)
+        .bind(added)
         .execute(&mut **tx)
         .await?;
         // Not a wake-up: the queue only lost a task. Watchers still see its order change.
@@ -365,11 +370,51 @@ impl Store {
         Ok(Some((task_id, queue_id, added)))
     }
 
+    /// SQLite: the whole pop as one script, a single hand-off to the database thread.
+    async fn pop_sqlite(
+        &self,
+        queue_ids: &[String],
+        worker: &str,
+        deadline: i64,
+    ) -> Result<Option<(String, String, i64)>> {
+        let marks = vec!["?"; queue_ids.len()].join(", ");
+        let rank = (0..queue_ids.len()).map(|i| format!("WHEN ? THEN {i}")).collect::<Vec<_>>().join(" ");
+        let script = format!(
+            "BEGIN IMMEDIATE;\n\
+             INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
+             SELECT task_id, queue_id, ?, priority, ?, ?, added FROM queue_entries WHERE queue_id IN ({marks}) \
+             ORDER BY CASE queue_id {rank} END, priority DESC, position LIMIT 1 \
+             RETURNING task_id, queue_id, added;\n\
+             DELETE FROM queue_entries WHERE task_id IN (SELECT task_id FROM task_leases WHERE worker = ? AND popped = ?);\n\
+             COMMIT;"
+        );
+        let popped = now_ms();
+        let mut q = sqlx::query(&script).bind(worker).bind(popped).bind(deadline);
+        for id in queue_ids.iter().chain(queue_ids) {
+            q = q.bind(id);
+        }
+        q = q.bind(worker).bind(popped);
+        let _guard = self.write_lock.lock().await;
+        let mut conn = self.write_pool.acquire().await?;
+        let rows = match q.fetch_all(&mut *conn).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e.into());
+            }
+        };
+        let Some(row) = rows.first() else { return Ok(None) };
+        let (task_id, queue_id, added): (String, String, i64) =
+            (row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?);
+        self.changes.publish_feed_only(&[Change::Queue { id: queue_id.clone() }]);
+        Ok(Some((task_id, queue_id, added)))
+    }
+
     /// Puts leased tasks back at the head of their queues: those past their deadline, or all of
     /// `worker`'s. Returns how many went back.
     pub async fn requeue_leases(&self, expired_before: Option<i64>, worker: Option<&str>) -> Result<usize> {
         let mut tx = self.write().await?;
-        let select = "SELECT task_id, queue_id, priority FROM task_leases";
+        let select = "SELECT task_id, queue_id, priority, added FROM task_leases";
         let leases = match (expired_before, worker) {
             (Some(t), _) => {
                 let sql = format!("{select} WHERE deadline < $1{}", self.skip_locked());
@@ -384,6 +429,7 @@ impl Store {
         for lease in &leases {
             let (task_id, queue_id, priority): (String, String, i64) =
                 (lease.try_get("task_id")?, lease.try_get("queue_id")?, lease.try_get("priority")?);
+            let added: i64 = lease.try_get("added")?;
             let head =
                 sqlx::query("SELECT MAX(priority) AS p, MIN(position) AS pos FROM queue_entries WHERE queue_id = $1")
                     .bind(&queue_id)
@@ -399,7 +445,7 @@ impl Store {
             .bind(&queue_id)
             .bind(top.unwrap_or(priority).max(priority))
             .bind(first.unwrap_or(0) - POSITION_STEP)
-            .bind(now_ms())
+            .bind(added)
             .execute(&mut **tx)
             .await?;
             tx.changed(Change::Queue { id: queue_id.clone() });
