@@ -158,6 +158,9 @@ pub async fn run(a: DispatchArgs) -> Result<ExitCode> {
     if a.agents == 0 || a.queues == 0 || a.samples == 0 || a.workers == 0 {
         bail!("--agents, --queues, --samples and --workers must be at least 1");
     }
+    if a.agents < a.queues {
+        bail!("--agents must be at least --queues, so every queue has a waiting agent");
+    }
     let backend = if a.database_url.is_some() { "postgres" } else { "sqlite" };
     let daemon = DaemonProcess::start(a.database_url.as_deref())?;
     let c = client(&daemon.url);
