@@ -33,4 +33,5 @@ CREATE TABLE workers (
     drained         BIGINT NOT NULL DEFAULT 0
 );
 
-CREATE INDEX tasks_running ON tasks (status, last_update);
+-- Only running tasks: the watchdog looks for silent ones; other tasks pay nothing.
+CREATE INDEX tasks_running ON tasks (last_update) WHERE status = 'in_progress';

@@ -60,6 +60,8 @@ pub struct WriteTx<'a> {
     changes: &'a Changes,
     /// What this transaction changed, announced once (and only if) it commits.
     changed: Vec<Change>,
+    /// The same, for de-duplication (a batch may touch thousands of tasks).
+    seen: std::collections::HashSet<Change>,
     /// PostgreSQL: also tell the other replicas (NOTIFY, delivered on commit).
     notify_replicas: bool,
 }
@@ -82,7 +84,7 @@ impl WriteTx<'_> {
 
     /// Records a change to announce after a successful commit.
     pub fn changed(&mut self, change: Change) {
-        if !self.changed.contains(&change) {
+        if self.seen.insert(change.clone()) {
             self.changed.push(change);
         }
     }
@@ -223,6 +225,7 @@ impl Store {
                     _guard: Some(guard),
                     changes: &self.changes,
                     changed: Vec::new(),
+                    seen: Default::default(),
                     notify_replicas: false,
                 })
             }
@@ -231,6 +234,7 @@ impl Store {
                 _guard: None,
                 changes: &self.changes,
                 changed: Vec::new(),
+                seen: Default::default(),
                 notify_replicas: true,
             }),
         }
@@ -328,6 +332,12 @@ pub fn now_ms() -> i64 {
 
 pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The text column `column` of every row.
+pub fn strings(rows: &[sqlx::any::AnyRow], column: &str) -> Result<Vec<String>> {
+    use sqlx::Row;
+    rows.iter().map(|r| Ok(r.try_get(column)?)).collect()
 }
 
 /// `$1, $2, ...` starting after `offset` placeholders.

@@ -48,40 +48,6 @@ fn tcol(name: &str) -> (Alias, Alias) {
     (Alias::new("t"), Alias::new(name))
 }
 
-/// The columns every full task read selects.
-const TASK_COLUMNS: [&str; 30] = [
-    "id",
-    "name",
-    "project_id",
-    "type",
-    "status",
-    "status_reason",
-    "status_message",
-    "archived",
-    "comment",
-    "parent",
-    "system_tags",
-    "created",
-    "started",
-    "completed",
-    "last_update",
-    "last_change",
-    "last_iteration",
-    "worker",
-    "script",
-    "environment",
-    "container",
-    "execution",
-    "hyperparams",
-    "configuration",
-    "runtime",
-    "input_models",
-    "output_models",
-    "artifacts",
-    "user_id",
-    "priority",
-];
-
 fn task_select() -> SelectStatement {
     let mut q = Query::select();
     q.columns(TASK_COLUMNS.map(tcol))
@@ -479,7 +445,8 @@ fn marks(style: Marks, offset: usize, rows: usize, columns: usize) -> String {
 /// A statement and the values of its parameters, in order.
 type Statement = (String, Vec<Value>);
 
-const TASK_INSERT_COLUMNS: [&str; 31] = [
+/// Every column of a task row: what inserts write and full reads select.
+const TASK_COLUMNS: [&str; 31] = [
     "id",
     "name",
     "project_id",
@@ -515,14 +482,10 @@ const TASK_INSERT_COLUMNS: [&str; 31] = [
 
 /// Multi-row INSERTs for tasks and their tags.
 fn task_inserts(rows: &[NewTaskRow<'_>], style: Marks) -> Result<Vec<Statement>> {
-    let n = TASK_INSERT_COLUMNS.len();
+    let n = TASK_COLUMNS.len();
     let mut out = Vec::new();
     for chunk in rows.chunks(CHUNK / n) {
-        let sql = format!(
-            "INSERT INTO tasks ({}) VALUES {}",
-            TASK_INSERT_COLUMNS.join(", "),
-            marks(style, 0, chunk.len(), n)
-        );
+        let sql = format!("INSERT INTO tasks ({}) VALUES {}", TASK_COLUMNS.join(", "), marks(style, 0, chunk.len(), n));
         let mut values = Vec::with_capacity(chunk.len() * n);
         for row in chunk {
             values.extend(task_values(row)?);
@@ -551,7 +514,7 @@ fn tag_inserts(pairs: &[(&str, &str)], style: Marks, offset: usize) -> Vec<State
 
 /// Tasks and their tags as one PostgreSQL statement, when they fit in one.
 fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement>> {
-    let n = TASK_INSERT_COLUMNS.len();
+    let n = TASK_COLUMNS.len();
     let pairs: Vec<(&str, &str)> =
         rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
     if rows.len() * n > CHUNK || pairs.len() * 2 > CHUNK {
@@ -567,7 +530,7 @@ fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement
     Ok(Some((sql, values)))
 }
 
-/// One task row's values, in [`TASK_INSERT_COLUMNS`] order.
+/// One task row's values, in [`TASK_COLUMNS`] order.
 fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
     let t = row.task;
     let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();

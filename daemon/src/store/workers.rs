@@ -1,6 +1,6 @@
 //! Workers: the agents pulling from queues, with their last status report.
 
-use super::{now_ms, to_time, Store};
+use super::{now_ms, strings, to_time, Store};
 use crate::error::{Error, Result};
 use runyard_api::{Capabilities, Change, RegisterWorker, TaskStatus, Worker, WorkerReport};
 use sqlx::any::AnyRow;
@@ -109,15 +109,13 @@ impl Store {
             .bind(id)
             .execute(&mut **tx)
             .await?;
-        let abort = sqlx::query(
+        let stopping = sqlx::query(
             "SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress' AND status_message = 'stopping'",
         )
         .bind(id)
         .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        .await?;
+        let abort = strings(&stopping, "id")?;
         tx.changed(Change::Worker { id: id.to_string() });
         tx.commit().await?;
         Ok((drained, abort))
@@ -157,7 +155,7 @@ impl Store {
             .bind(now)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+        strings(&rows, "id")
     }
 
     /// Drops a silent worker, if it is still silent: its running tasks are aborted with the
@@ -172,13 +170,11 @@ impl Store {
         if sqlx::query(&sql).bind(id).bind(now).fetch_optional(&mut **tx).await?.is_none() {
             return Ok(Vec::new()); // it reported meanwhile, or another replica dropped it
         }
-        let running: Vec<String> = sqlx::query("SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress'")
+        let rows = sqlx::query("SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress'")
             .bind(id)
             .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+            .await?;
+        let running = strings(&rows, "id")?;
         sqlx::query(
             "UPDATE tasks SET status = 'stopped', status_reason = 'worker lost', status_message = '', \
              completed = $1, last_change = $1, last_update = $1 WHERE worker = $2 AND status = 'in_progress'",
@@ -202,13 +198,7 @@ impl Store {
         let mut tx = self.write().await?;
         let sql =
             format!("SELECT id FROM tasks WHERE status = 'in_progress' AND last_update < $1{}", self.skip_locked());
-        let ids: Vec<String> = sqlx::query(&sql)
-            .bind(before)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+        let ids = strings(&sqlx::query(&sql).bind(before).fetch_all(&mut **tx).await?, "id")?;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let now_v = super::tasks::int(Some(now));
         self.update_tasks(

@@ -363,15 +363,19 @@ async fn two_replicas_on_one_postgres() {
     let waiter = {
         let cb = cb.clone();
         tokio::spawn(async move {
-            let started = Instant::now();
-            (pop_one(&cb, "on-b", &["default"], 30.0).await, started.elapsed())
+            let got = pop_one(&cb, "on-b", &["default"], 30.0).await;
+            (got, Instant::now())
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = Instant::now();
     let id = queued(&ca, "default", "cross", 0).await;
-    let (got, waited) = waiter.await.unwrap();
+    let (got, held) = waiter.await.unwrap();
     assert_eq!(got.as_deref(), Some(id.as_str()));
-    assert!(waited < Duration::from_secs(10), "replica B was woken by A's enqueue ({waited:?})");
+    let latency = held.saturating_duration_since(sent);
+    eprintln!("enqueue on replica A -> waiter on replica B holds the task: {latency:?}");
+    // The target is 50 ms; a loaded two-core CI machine gets some slack.
+    assert!(latency < Duration::from_millis(500), "replica B was woken by A's enqueue ({latency:?})");
 
     const TASKS: usize = 600;
     let mut pollers = Vec::new();
@@ -410,6 +414,7 @@ async fn crash(mut server: TestServer) {
         register(&c, &format!("crash-{i}")).await;
     }
     let acked = Arc::new(Mutex::new(Vec::new()));
+    let popped = Arc::new(Mutex::new(Vec::new()));
     let started = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut jobs = Vec::new();
@@ -433,7 +438,7 @@ async fn crash(mut server: TestServer) {
         }));
     }
     for i in 0..4 {
-        let (c, started, stop) = (c.clone(), started.clone(), stop.clone());
+        let (c, popped, started, stop) = (c.clone(), popped.clone(), started.clone(), stop.clone());
         jobs.push(tokio::spawn(async move {
             let worker = format!("crash-{i}");
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -445,6 +450,7 @@ async fn crash(mut server: TestServer) {
                 };
                 let Ok(resp) = c.pop(&req).await else { break };
                 let Some(task) = resp.task else { continue };
+                popped.lock().unwrap().push(task.id.clone());
                 let start = ActionRequest { worker: Some(worker.clone()), ..Default::default() };
                 if c.act(&task.id, Action::Started, &start).await.is_ok() {
                     started.lock().unwrap().push(task.id);
@@ -482,6 +488,10 @@ async fn crash(mut server: TestServer) {
     }
     let all: HashSet<String> = before_set.union(&after.iter().cloned().collect()).cloned().collect();
     assert_eq!(all.len(), before.len() + after.len(), "nothing started twice");
+    // A `started` whose answer the crash swallowed may still have committed: such a task is
+    // running (once) without the poller knowing. It must not have been dispatched again.
+    let mut all = all;
+    all.extend(popped.lock().unwrap().iter().cloned());
     for id in &acked {
         let t = c.get_task(id).await.unwrap_or_else(|e| panic!("acknowledged task {id} was lost: {e}"));
         assert_eq!(t.status, TaskStatus::InProgress, "{id}");
