@@ -329,45 +329,49 @@ impl Store {
         if q.fetch_optional(&self.pool).await?.is_none() {
             return Ok(None);
         }
-        if self.backend == super::Backend::Sqlite {
-            return self.pop_sqlite(queue_ids, worker, deadline).await;
+        let found = match self.backend {
+            super::Backend::Sqlite => self.pop_sqlite(queue_ids, worker, deadline).await?,
+            super::Backend::Postgres => self.pop_postgres(queue_ids, worker, deadline).await?,
+        };
+        if let Some((_, queue_id, _)) = &found {
+            // Not a wake-up: the queue only lost a task. Watchers still see its order change.
+            self.changes.publish_feed_only(&[Change::Queue { id: queue_id.clone() }]);
         }
-        let mut tx = self.write().await?;
-        let rank = queue_ids.iter().enumerate().map(|(i, _)| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>();
-        let skip_locked = self.skip_locked();
+        Ok(found)
+    }
+
+    /// PostgreSQL: the whole pop as one statement (atomic on its own): lock the first entry,
+    /// skipping entries other pops hold, delete it and insert its lease.
+    async fn pop_postgres(
+        &self,
+        queue_ids: &[String],
+        worker: &str,
+        deadline: i64,
+    ) -> Result<Option<(String, String, i64)>> {
+        let n = queue_ids.len();
+        let rank = (0..n).map(|i| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>().join(" ");
         let sql = format!(
-            "SELECT task_id, queue_id, priority, added FROM queue_entries WHERE queue_id IN ({}) \
-             ORDER BY CASE queue_id {} END, priority DESC, position LIMIT 1{skip_locked}",
-            placeholders(0, queue_ids.len()),
-            rank.join(" ")
+            "WITH next AS (SELECT task_id FROM queue_entries WHERE queue_id IN ({}) \
+             ORDER BY CASE queue_id {rank} END, priority DESC, position LIMIT 1 FOR UPDATE SKIP LOCKED), \
+             gone AS (DELETE FROM queue_entries e USING next WHERE e.task_id = next.task_id \
+             RETURNING e.task_id, e.queue_id, e.priority, e.added) \
+             INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
+             SELECT task_id, queue_id, ${}, priority, ${}, ${}, added FROM gone \
+             RETURNING task_id, queue_id, added",
+            placeholders(0, n),
+            n + 1,
+            n + 2,
+            n + 3
         );
         let mut q = sqlx::query(&sql);
         for id in queue_ids {
             q = q.bind(id);
         }
-        let Some(row) = q.fetch_optional(&mut **tx).await? else { return Ok(None) };
-        let (task_id, queue_id, priority): (String, String, i64) =
-            (row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("priority")?);
-        let added: i64 = row.try_get("added")?;
-        sqlx::query("DELETE FROM queue_entries WHERE task_id = $1").bind(&task_id).execute(&mut **tx).await?;
-        sqlx::query(
-            "INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&task_id)
-        .bind(&queue_id)
-        .bind(worker)
-        .bind(priority)
-        .bind(now_ms())
-        .bind(deadline)
-        .bind(added)
-        .execute(&mut **tx)
-        .await?;
-        // Not a wake-up: the queue only lost a task. Watchers still see its order change.
-        let changed = [Change::Queue { id: queue_id.clone() }];
-        tx.commit().await?;
-        self.changes.publish_feed_only(&changed);
-        Ok(Some((task_id, queue_id, added)))
+        let row = q.bind(worker).bind(now_ms()).bind(deadline).fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("task_id")?, r.try_get("queue_id")?, r.try_get("added")?)),
+            None => None,
+        })
     }
 
     /// SQLite: the whole pop as one script, a single hand-off to the database thread.
@@ -404,10 +408,7 @@ impl Store {
             }
         };
         let Some(row) = rows.first() else { return Ok(None) };
-        let (task_id, queue_id, added): (String, String, i64) =
-            (row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?);
-        self.changes.publish_feed_only(&[Change::Queue { id: queue_id.clone() }]);
-        Ok(Some((task_id, queue_id, added)))
+        Ok(Some((row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?)))
     }
 
     /// Puts leased tasks back at the head of their queues: those past their deadline, or all of
