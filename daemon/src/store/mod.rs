@@ -334,6 +334,20 @@ pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// `DELETE FROM table WHERE column IN (ids)`, a chunk of ids per statement. `table` and
+/// `column` are our own identifiers, never user input.
+pub(crate) async fn delete_in(conn: &mut sqlx::AnyConnection, table: &str, column: &str, ids: &[&str]) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!("DELETE FROM {table} WHERE {column} IN ({})", placeholders(0, chunk.len()));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The text column `column` of every row.
 pub fn strings(rows: &[sqlx::any::AnyRow], column: &str) -> Result<Vec<String>> {
     use sqlx::Row;

@@ -223,17 +223,8 @@ impl Store {
 
     /// Takes tasks out of whatever queue holds them, and drops their leases.
     pub async fn remove_entries(conn: &mut AnyConnection, task_ids: &[&str]) -> Result<()> {
-        for table in ["queue_entries", "task_leases"] {
-            for chunk in task_ids.chunks(CHUNK) {
-                let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", placeholders(0, chunk.len()));
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *conn).await?;
-            }
-        }
-        Ok(())
+        super::delete_in(conn, "queue_entries", "task_id", task_ids).await?;
+        super::delete_in(conn, "task_leases", "task_id", task_ids).await
     }
 
     async fn slots(conn: &mut AnyConnection, queue_id: &str) -> Result<Vec<Slot>> {

@@ -338,26 +338,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes tasks and everything the store keeps for them.
     pub async fn delete_tasks(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
-        for table in ["task_tags", "queue_entries"] {
-            for chunk in ids.chunks(CHUNK) {
-                let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", placeholders(0, chunk.len()));
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *conn).await?;
-            }
+        for table in ["task_tags", "queue_entries", "task_leases"] {
+            super::delete_in(conn, table, "task_id", ids).await?;
         }
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!("DELETE FROM tasks WHERE id IN ({})", placeholders(0, chunk.len()));
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?;
-        }
-        Ok(())
+        super::delete_in(conn, "tasks", "id", ids).await
     }
 
     pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
