@@ -68,6 +68,16 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            // A concurrent request won a check-then-insert race: the row exists now.
+            if db.is_unique_violation() {
+                return Error::Conflict("it exists already (created by a concurrent request)".into());
+            }
+            // PostgreSQL text cannot hold NUL characters.
+            if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) {
+                return Error::invalid("body", "text must not contain NUL characters");
+            }
+        }
         Error::Internal(e.into())
     }
 }

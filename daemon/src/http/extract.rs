@@ -27,8 +27,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     }
 }
 
-/// Parses JSON, naming the field at fault on error.
+/// Parses JSON, naming the field at fault on error. Text with NUL characters is refused on
+/// every backend alike (PostgreSQL cannot store it).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(Error::invalid("body", "text must not contain NUL characters (\\u0000)"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -8,6 +8,9 @@ use axum::Json;
 use runyard_api::{ErrorBody, History, HistoryQuery, RegisterWorker, ReportAnswer, Worker, WorkerReport};
 use serde_json::{json, Value};
 
+/// Longest a worker may stay silent before it is dropped: a week.
+const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+
 /// Register (or re-register) a worker.
 #[utoipa::path(post, path = "/api/v1/workers", tag = "workers", request_body = RegisterWorker,
     responses((status = 200, body = Worker), (status = 400, body = ErrorBody)))]
@@ -19,8 +22,8 @@ pub async fn register(State(s): State<AppState>, AppJson(req): AppJson<RegisterW
         return Err(Error::invalid("queues", "a worker listens to at least one queue"));
     }
     s.store.resolve_queues(&req.queues).await?;
-    if req.timeout_seconds == Some(0) {
-        return Err(Error::invalid("timeout_seconds", "must be at least 1"));
+    if req.timeout_seconds.is_some_and(|t| !(1..=MAX_TIMEOUT_SECONDS).contains(&t)) {
+        return Err(Error::invalid("timeout_seconds", format!("must be between 1 and {MAX_TIMEOUT_SECONDS}")));
     }
     Ok(Json(s.store.register_worker(&req).await?))
 }
@@ -83,6 +86,9 @@ pub(super) async fn read_history(s: &AppState, subject: &str, q: HistoryQuery) -
     let to = q.to.map(|t| t.timestamp_millis()).unwrap_or_else(crate::store::now_ms);
     let from = q.from.map(|t| t.timestamp_millis()).unwrap_or(to - 3600 * 1000);
     let interval = match q.interval_seconds {
+        Some(i) if i > 365 * 24 * 3600 => {
+            return Err(Error::invalid("interval_seconds", "must be at most a year (31536000)"));
+        }
         Some(i) => i as i64,
         None => ((to - from) / 1000 / 120).max(10),
     };

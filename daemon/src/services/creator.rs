@@ -45,9 +45,15 @@ impl TaskCreator {
         tokio::select! {
             biased;
             result = &mut answer => result.map_err(|_| gone())?,
-            _guard = self.leader.lock() => {
-                // Our job was queued before we led, so draining the queue answers it.
-                self.drain().await;
+            guard = self.leader.clone().lock_owned() => {
+                // Our job was queued before we led, so draining the queue answers it. The drain
+                // runs as a task of its own: if this request goes away, the group still finishes
+                // and every other request in it still gets its answer.
+                let leader = self.clone();
+                tokio::spawn(async move {
+                    let _leading = guard;
+                    leader.drain().await;
+                });
                 answer.await.map_err(|_| gone())?
             }
         }

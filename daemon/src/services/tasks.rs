@@ -170,7 +170,7 @@ pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Ve
         let mut task = job.task.clone();
         let (project_id, project_name) = match &job.project {
             ProjectRef::Path(path) => (store.ensure_project(&mut tx, path, &job.user_id).await?, path.clone()),
-            ProjectRef::Id(id) => store.resolve_project(id).await?,
+            ProjectRef::Id(id) => Store::resolve_project_in(&mut tx, id).await?,
         };
         if let Some(parent) = &task.parent {
             if store.lock_heads(&mut tx, &[parent]).await?.is_empty() {
@@ -212,6 +212,10 @@ pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Ve
         }
     }
     tx.commit().await?;
+    // Committed now, so safe to remember for the next creations' fast path.
+    for task in &tasks {
+        store.cache_project_id(&task.project_name, &task.project);
+    }
     Ok(tasks)
 }
 
@@ -283,6 +287,9 @@ pub async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 10_000 {
         return Err(Error::invalid("limit", "must be between 1 and 10000"));
+    }
+    if q.offset.is_some_and(|o| o > i64::MAX as u64) {
+        return Err(Error::invalid("offset", "is too large"));
     }
     let filter = TaskFilter {
         project,
@@ -494,10 +501,18 @@ async fn act_inner(
         let decided = match heads.get(id) {
             None => Err(Error::not_found("task", id.as_str())),
             Some(head) => transition(action, state_of(head)).map_err(Error::from).and_then(|t| {
-                // Fencing: a task handed to one worker cannot be started by another.
+                // Fencing: a task handed to one worker cannot be started by another, and a worker
+                // cannot start or fail a Pending task it was not handed.
                 if let (Action::Started, Some(holder)) = (action, &head.leased_to) {
                     if req.worker.as_deref() != Some(holder.as_str()) {
                         return Err(Error::Conflict(format!("the task was handed to worker '{holder}'")));
+                    }
+                }
+                if let (Action::Started | Action::Failed, TaskStatus::Queued, Some(worker)) =
+                    (action, head.status, &req.worker)
+                {
+                    if head.leased_to.as_deref() != Some(worker.as_str()) {
+                        return Err(Error::Conflict(format!("the task was not handed to worker '{worker}'")));
                     }
                 }
                 let target_queue = if t.join_queue { queue.clone().or_else(|| head.queue_id.clone()) } else { None };

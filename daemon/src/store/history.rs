@@ -26,7 +26,9 @@ struct Bin {
 impl Store {
     /// Folds one sample of each metric, taken at `at` (ms), into every resolution.
     pub async fn record_history(&self, subject: &str, samples: &[(String, f64)], at: i64) -> Result<()> {
-        let samples: Vec<&(String, f64)> = samples.iter().filter(|(_, v)| v.is_finite()).collect();
+        // One value per metric (the last given), so one statement never upserts a key twice.
+        let samples: BTreeMap<&str, f64> =
+            samples.iter().filter(|(_, v)| v.is_finite()).map(|(m, v)| (m.as_str(), *v)).collect();
         if samples.is_empty() {
             return Ok(());
         }
@@ -52,9 +54,9 @@ impl Store {
                     .bind(width)
                     .bind(bucket)
                     .bind(1i64)
-                    .bind(*value)
-                    .bind(*value)
-                    .bind(*value);
+                    .bind(value)
+                    .bind(value)
+                    .bind(value);
             }
         }
         let mut tx = self.write().await?;

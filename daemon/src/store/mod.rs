@@ -28,6 +28,7 @@ use sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -45,7 +46,7 @@ pub struct Store {
     write_pool: AnyPool,
     backend: Backend,
     /// SQLite only: one writer at a time.
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
     /// Project path -> id, for projects known to be committed (projects are never renamed
     /// or removed), so creating a task does not look its project up every time.
     project_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -158,7 +159,7 @@ impl Store {
             pool,
             write_pool,
             backend,
-            write_lock: Mutex::new(()),
+            write_lock: Arc::new(Mutex::new(())),
             project_ids: Default::default(),
             changes: Changes::default(),
         };
@@ -240,6 +241,31 @@ impl Store {
         }
     }
 
+    /// SQLite: runs a `BEGIN IMMEDIATE; …; COMMIT;` script on the write connection — one hand-off
+    /// to the database thread — in a task of its own, so a caller that goes away (a client
+    /// disconnecting mid-request) can never leave the transaction half-run. Returns the rows the
+    /// script's statements produced.
+    pub(crate) async fn run_write_script(
+        &self,
+        script: String,
+        values: Vec<sea_query::Value>,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let guard = self.write_lock.clone().lock_owned().await;
+        let mut conn = self.write_pool.acquire().await?;
+        let run = tokio::spawn(async move {
+            let _writer = guard;
+            let result = sqlx::query_with(&script, sea_query_binder::SqlxValues(sea_query::Values(values)))
+                .fetch_all(&mut *conn)
+                .await;
+            if result.is_err() {
+                // The script stopped part-way: end the transaction it opened.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            result
+        });
+        Ok(run.await.map_err(|e| Error::Internal(e.into()))??)
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -314,6 +340,7 @@ impl Store {
         self.project_ids.lock().expect("cache lock").get(path).cloned()
     }
 
+    /// Remembers a project id. Only for ids whose rows are committed.
     pub(crate) fn cache_project_id(&self, path: &str, id: &str) {
         self.project_ids.lock().expect("cache lock").insert(path.to_string(), id.to_string());
     }

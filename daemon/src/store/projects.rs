@@ -6,15 +6,14 @@ use runyard_api::{is_valid_id, validate_project_name, Project};
 use sqlx::{AnyConnection, Row};
 
 impl Store {
-    /// Finds the project `path`, creating it and its missing ancestors. Returns its id.
+    /// Finds the project `path`, creating it and its missing ancestors. Returns its id. The
+    /// caller may remember it with [`Store::cache_project_id`] once its transaction committed.
     pub async fn ensure_project(&self, conn: &mut AnyConnection, path: &str, user_id: &str) -> Result<String> {
         validate_project_name(path).map_err(|m| Error::invalid("project", m))?;
         if let Some(id) = self.cached_project_id(path) {
             return Ok(id);
         }
         if let Some(id) = Self::project_id_by_name(conn, path).await? {
-            // Found before this transaction wrote anything: committed, safe to remember.
-            self.cache_project_id(path, &id);
             return Ok(id);
         }
         let mut prefix = String::new();
@@ -49,9 +48,14 @@ impl Store {
 
     /// Resolves a project given by id or by path to `(id, path)`.
     pub async fn resolve_project(&self, id_or_name: &str) -> Result<(String, String)> {
+        Self::resolve_project_in(&mut *self.pool.acquire().await?, id_or_name).await
+    }
+
+    /// [`Store::resolve_project`] on a given connection (inside a transaction).
+    pub async fn resolve_project_in(conn: &mut AnyConnection, id_or_name: &str) -> Result<(String, String)> {
         let row = sqlx::query("SELECT id, name FROM projects WHERE id = $1 OR name = $1")
             .bind(id_or_name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(conn)
             .await?
             .ok_or_else(|| Error::not_found("project", id_or_name))?;
         Ok((row.get("id"), row.get("name")))

@@ -93,14 +93,15 @@ impl Store {
 
     /// A queue and its entries in dispatch order.
     pub async fn queue_detail(&self, name_or_id: &str) -> Result<QueueDetail> {
-        let mut conn = self.pool.acquire().await?;
-        let (id, _) = Self::resolve_queue(&mut conn, name_or_id).await?;
+        // One connection at a time: holding one while taking another can starve the pool.
+        let (id, _) = Self::resolve_queue(&mut *self.pool.acquire().await?, name_or_id).await?;
         let queue = self
             .list_queues()
             .await?
             .into_iter()
             .find(|q| q.id == id)
             .ok_or_else(|| Error::not_found("queue", name_or_id))?;
+        let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
             "SELECT e.task_id, t.name, t.priority, e.added FROM queue_entries e JOIN tasks t ON t.id = e.task_id \
              WHERE e.queue_id = $1 ORDER BY e.priority DESC, e.position",
@@ -166,7 +167,7 @@ impl Store {
         }
         let ids: Vec<&str> = held.iter().map(String::as_str).collect();
         Self::remove_entries(&mut tx, &ids).await?;
-        let now = int_value(now_ms());
+        let now = int(now_ms());
         self.update_tasks(
             &mut tx,
             &ids,
@@ -384,20 +385,10 @@ impl Store {
              COMMIT;"
         );
         let popped = now_ms();
-        let mut q = sqlx::query(&script).bind(worker).bind(popped).bind(deadline);
-        for id in queue_ids.iter().chain(queue_ids) {
-            q = q.bind(id);
-        }
-        q = q.bind(worker).bind(popped);
-        let _guard = self.write_lock.lock().await;
-        let mut conn = self.write_pool.acquire().await?;
-        let rows = match q.fetch_all(&mut *conn).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e.into());
-            }
-        };
+        let mut values = vec![text(worker), int(popped), int(deadline)];
+        values.extend(queue_ids.iter().chain(queue_ids).map(|id| text(id)));
+        values.extend([text(worker), int(popped)]);
+        let rows = self.run_write_script(script, values).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         Ok(Some((row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?)))
     }
@@ -478,8 +469,12 @@ impl Store {
     }
 }
 
-fn int_value(v: i64) -> sea_query::Value {
+fn int(v: i64) -> sea_query::Value {
     super::tasks::int(Some(v))
+}
+
+fn text(v: &str) -> sea_query::Value {
+    super::tasks::text(Some(v))
 }
 
 /// The `(priority, position)` that puts an entry at `index` of `slots` (which excludes it),

@@ -169,14 +169,7 @@ impl Store {
             values.extend(v);
         }
         script.push_str("COMMIT;");
-        let _guard = self.write_lock.lock().await;
-        let mut conn = self.write_pool.acquire().await?;
-        let result = sqlx::query_with(&script, SqlxValues(Values(values))).execute(&mut *conn).await;
-        if let Err(e) = result {
-            // The script stopped part-way: end the transaction it opened.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(e.into());
-        }
+        self.run_write_script(script, values).await?;
         Ok(())
     }
 
@@ -269,6 +262,19 @@ impl Store {
     pub async fn lock_heads(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, TaskHead>> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
+            if self.backend == Backend::Postgres {
+                // Lock the leases too, or a watchdog requeue could slip between our read of a
+                // lease and the start that consumes it.
+                let sql = format!(
+                    "SELECT task_id FROM task_leases WHERE task_id IN ({}) FOR UPDATE",
+                    placeholders(0, chunk.len())
+                );
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *conn).await?;
+            }
             let sql = format!(
                 "SELECT t.id, t.name, t.status, t.archived, w.id AS worker, t.queue_id, t.priority, \
                  l.worker AS leased_to FROM tasks t LEFT JOIN workers w ON w.id = t.worker \

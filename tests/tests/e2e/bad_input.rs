@@ -38,6 +38,7 @@ async fn refused(server: TestServer) {
         ("unknown parent", json!({"name": "x", "project": "p", "parent": "0123456789abcdef0123456789abcdef"}).to_string(), 400, "parent"),
         ("escaping code file", json!({"name": "x", "project": "p", "script": {"entry_kind": "code", "code": "print()", "entry_point": "../x.py"}}).to_string(), 400, "script.entry_point"),
         ("two refs", json!({"name": "x", "project": "p", "script": {"branch": "main", "commit": "abc"}}).to_string(), 400, "script"),
+        ("NUL in text", json!({"name": "x", "project": "p", "comment": "a\u{0}b"}).to_string(), 400, "body"),
     ];
     for (what, body, status, field) in cases {
         let (got, body) = post(&server, "/api/v1/tasks", body).await;
@@ -83,6 +84,33 @@ async fn refused(server: TestServer) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+
+    // Numbers past what the store can hold are refused, not a crash.
+    for path in [
+        "/api/v1/tasks?offset=18446744073709551615",
+        "/api/v1/queues/default/history?interval_seconds=2305843009213693952",
+    ] {
+        let resp = server
+            .http()
+            .get(format!("{}{path}", server.url))
+            .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}");
+    }
+    let (s, b) = post(
+        &server,
+        "/api/v1/workers",
+        json!({"id": "w", "queues": ["default"], "timeout_seconds": 10_000_000_000_000_000u64}).to_string(),
+    )
+    .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("timeout_seconds")));
+    let gpus = json!([{"index": 0, "utilization_percent": 1.0}, {"index": 0, "utilization_percent": 2.0}]);
+    let (s, _) = post(&server, "/api/v1/workers", json!({"id": "w", "queues": ["default"]}).to_string()).await;
+    assert_eq!(s, 200);
+    let (s, b) = post(&server, "/api/v1/workers/w/report", json!({"gpus": gpus}).to_string()).await;
+    assert_eq!(s, 200, "a report with a repeated GPU index is stored: {b}");
 
     // Unknown routes answer in the same JSON shape.
     let resp = server.http().get(format!("{}/api/v1/nothing", server.url)).send().await.unwrap();

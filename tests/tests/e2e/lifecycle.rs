@@ -37,6 +37,20 @@ async fn full_run(server: TestServer) {
     assert_eq!(queued.execution.queue.as_deref(), Some("default"));
     assert_eq!(c.list_queues().await.unwrap().iter().find(|q| q.name == "default").unwrap().length, 1);
 
+    // An agent pops it, then starts it; another worker could not start it.
+    register(&c, "host:gpu0").await;
+    let popped = c
+        .pop(&runyard_api::PopRequest {
+            queues: vec!["default".into()],
+            worker: "host:gpu0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(popped.task.map(|t| t.id), Some(t.id.clone()));
+    register(&c, "intruder").await;
+    let intruder = ActionRequest { worker: Some("intruder".into()), ..Default::default() };
+    assert_eq!(c.act(&t.id, Action::Started, &intruder).await.unwrap_err().code(), Some(ErrorCode::Conflict));
     let started = ActionRequest { worker: Some("host:gpu0".into()), ..Default::default() };
     assert_eq!(c.act(&t.id, Action::Started, &started).await.unwrap().status, Some(TaskStatus::InProgress));
     assert_eq!(c.list_queues().await.unwrap().iter().find(|q| q.name == "default").unwrap().length, 0);

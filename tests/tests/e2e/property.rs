@@ -90,6 +90,10 @@ async fn check_sequence(c: &Client, case: usize, steps: &[(usize, usize, bool)])
                 prop_assert_eq!(outcome.status, Some(m.state.status), "{} on {:?}", action, m.state);
             }
             (Err(_), Err(e)) => prop_assert_eq!(e.code(), Some(ErrorCode::InvalidTransition), "{}: {}", action, e),
+            // A worker may start a Pending task only once it was handed the task (popped).
+            (Ok(_), Err(e)) if action == Action::Started && with_worker && m.state.status == TaskStatus::Queued => {
+                prop_assert_eq!(e.code(), Some(ErrorCode::Conflict));
+            }
             (Ok(t), Err(e)) if t.join_queue && !m.had_queue && action == Action::Retry => {
                 prop_assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
             }
