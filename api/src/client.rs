@@ -60,10 +60,6 @@ impl Client {
         }
     }
 
-    pub fn server(&self) -> &str {
-        &self.base
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

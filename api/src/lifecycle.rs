@@ -198,11 +198,6 @@ impl Action {
             | Action::Edit => None,
         }
     }
-
-    /// True for actions people take in the task table (as opposed to the agent's reports).
-    pub fn is_user_action(self) -> bool {
-        !matches!(self, Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping)
-    }
 }
 
 impl fmt::Display for Action {

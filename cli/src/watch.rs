@@ -7,13 +7,16 @@ use std::io::IsTerminal;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Prints with `render`, then again after each relevant change (at most every 200 ms), until
-/// the stream ends or the process is interrupted.
-pub async fn watch<F, Fut>(client: &Client, relevant: fn(&Change) -> bool, mut render: F) -> Result<()>
+/// Prints with `render`; with `watch`, prints again after each relevant change (at most every
+/// 200 ms) until the stream ends or the process is interrupted.
+pub async fn show<F, Fut>(client: &Client, watch: bool, relevant: fn(&Change) -> bool, mut render: F) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    if !watch {
+        return render().await;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let follower = {
         let client = client.clone();

@@ -163,12 +163,8 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
                 print_queues(ctx, &client.list_queues().await?);
                 anyhow::Ok(())
             };
-            if watch {
-                crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. } | Change::Worker { .. }), show)
-                    .await?;
-            } else {
-                show().await?;
-            }
+            crate::watch::show(&client, watch, |c| matches!(c, Change::Queue { .. } | Change::Worker { .. }), show)
+                .await?;
         }
         QueueCommand::Create { name } => print_queues(ctx, &[client.create_queue(&CreateQueue { name }).await?]),
         QueueCommand::Show { queue, watch } => {
@@ -176,11 +172,7 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
                 print_detail(ctx, &client.queue(&queue).await?);
                 anyhow::Ok(())
             };
-            if watch {
-                crate::watch::watch(&client, |c| matches!(c, Change::Queue { .. }), show).await?;
-            } else {
-                show().await?;
-            }
+            crate::watch::show(&client, watch, |c| matches!(c, Change::Queue { .. }), show).await?;
         }
         QueueCommand::Rename { queue, name } => print_queues(ctx, &[client.rename_queue(&queue, &name).await?]),
         QueueCommand::Delete { queue, force } => {
@@ -245,15 +237,14 @@ fn gib(bytes: u64) -> f64 {
 pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
     let client = ctx.client()?;
     let workers = match cmd {
-        WorkerCommand::List { watch: true } => {
+        WorkerCommand::List { watch } => {
             let show = || async {
                 print_workers(ctx, &client.list_workers().await?);
                 anyhow::Ok(())
             };
-            crate::watch::watch(&client, |c| matches!(c, Change::Worker { .. }), show).await?;
+            crate::watch::show(&client, watch, |c| matches!(c, Change::Worker { .. }), show).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        WorkerCommand::List { watch: false } => client.list_workers().await?,
         WorkerCommand::Show { id } => vec![client.worker(&id).await?],
         WorkerCommand::Drain { id } => vec![client.drain_worker(&id, true).await?],
         WorkerCommand::Undrain { id } => vec![client.drain_worker(&id, false).await?],

@@ -360,11 +360,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
                 print_tasks(ctx, &list.tasks, list.total);
                 Ok(())
             };
-            if a.watch {
-                crate::watch::watch(&client, |c| matches!(c, Change::Task { .. }), show).await?;
-            } else {
-                show().await?;
-            }
+            crate::watch::show(&client, a.watch, |c| matches!(c, Change::Task { .. }), show).await?;
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Show { id } => {

@@ -11,8 +11,6 @@ mod queues;
 mod tasks;
 mod workers;
 
-pub use extract::parse_json;
-
 use crate::auth::Auth;
 use crate::error::Error;
 use crate::metrics::{Metrics, RequestLabels};

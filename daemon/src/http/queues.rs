@@ -79,8 +79,7 @@ pub async fn remove_entry(
     Caller(who): Caller,
     Path((queue, task)): Path<(String, String)>,
 ) -> Result<Json<ActionOutcome>> {
-    let detail = s.store.queue_detail(&queue).await?;
-    if !detail.entries.iter().any(|e| e.task == task) {
+    if !s.store.is_waiting_in(&queue, &task).await? {
         return Err(crate::error::Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")));
     }
     Ok(Json(service::act_one(&s.store, &who, &task, Action::Dequeue, ActionRequest::default()).await?))

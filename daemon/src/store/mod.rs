@@ -186,10 +186,6 @@ impl Store {
         self.backend
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     /// The sea-query builder for this backend.
     pub fn builder(&self) -> &'static dyn QueryBuilder {
         match self.backend {

@@ -458,6 +458,17 @@ impl Store {
             .try_get("name")?)
     }
 
+    /// Whether `task` waits in the queue `name_or_id` (an unknown queue is a 404).
+    pub async fn is_waiting_in(&self, name_or_id: &str, task: &str) -> Result<bool> {
+        let (queue_id, _) = Self::resolve_queue(&mut *self.pool.acquire().await?, name_or_id).await?;
+        let row = sqlx::query("SELECT 1 FROM queue_entries WHERE queue_id = $1 AND task_id = $2")
+            .bind(queue_id)
+            .bind(task)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Queue ids by the names or ids given, in order; unknown ones are an error.
     pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;

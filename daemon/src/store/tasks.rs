@@ -1,6 +1,6 @@
 //! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
 
-use super::{now_ms, placeholders, to_time, Backend, Store, CHUNK};
+use super::{placeholders, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
 use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value, Values};
@@ -407,11 +407,6 @@ impl Store {
     pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
-    }
-
-    /// Marks tasks as touched (ping).
-    pub async fn touch(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
-        self.update_tasks(conn, ids, &[("last_update", Value::BigInt(Some(now_ms())))]).await
     }
 }
 
