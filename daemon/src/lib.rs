@@ -106,7 +106,9 @@ impl Daemon {
         let metrics = Arc::new(metrics::Metrics::default());
         let dispatcher =
             Arc::new(services::dispatch::Dispatcher::new(store.clone(), metrics.clone(), config.dispatch.clone()));
-        let state = http::AppState { store: store.clone(), auth, creator, dispatcher: dispatcher.clone(), metrics };
+        let reporter = services::reports::Reporter::new(store.clone());
+        let state =
+            http::AppState { store: store.clone(), auth, creator, reporter, dispatcher: dispatcher.clone(), metrics };
         let router = http::router(state, config.max_body_bytes);
         Ok(Daemon { database_url: url, listener, router, store, dispatcher, credentials_file })
     }

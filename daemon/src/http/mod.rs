@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::services::creator::TaskCreator;
 use crate::services::dispatch::Dispatcher;
+use crate::services::reports::Reporter;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
     pub creator: TaskCreator,
+    pub reporter: Reporter,
     pub dispatcher: Arc<Dispatcher>,
     pub metrics: Arc<Metrics>,
 }

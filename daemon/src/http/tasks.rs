@@ -86,5 +86,5 @@ pub async fn act(
     if !req.ids.is_empty() {
         return Err(Error::invalid("ids", "the task is in the path; use /api/v1/tasks/actions/{action} for a batch"));
     }
-    Ok(Json(service::act_one(&s.store, &who, &id, action, req).await?))
+    Ok(Json(s.reporter.act(&who, &id, action, req).await?))
 }

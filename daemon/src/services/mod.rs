@@ -2,4 +2,6 @@
 
 pub mod creator;
 pub mod dispatch;
+pub mod group;
+pub mod reports;
 pub mod tasks;

@@ -222,32 +222,56 @@ pub async fn commit_creates(store: &Store, jobs: &[PreparedCreate]) -> Result<Ve
 /// The common case needs no reads: every project is known, no parent or queue to check.
 /// Then the inserts run as one atomic write. `None` when the general path is needed.
 async fn commit_creates_fast(store: &Store, jobs: &[PreparedCreate]) -> Result<Option<Vec<Task>>> {
+    let queue_of = |job: &PreparedCreate| job.enqueue.clone().or_else(|| job.task.execution.queue.clone());
+    let names = dedup(jobs.iter().filter_map(queue_of).collect());
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let queues = if names.is_empty() { Default::default() } else { store.find_queues(&names).await? };
     let mut tasks = Vec::with_capacity(jobs.len());
+    let mut queue_ids = Vec::with_capacity(jobs.len());
     for job in jobs {
         let ProjectRef::Path(path) = &job.project else { return Ok(None) };
         let Some(project_id) = store.cached_project_id(path) else { return Ok(None) };
-        if job.task.parent.is_some() || job.enqueue.is_some() || job.task.execution.queue.is_some() {
+        if job.task.parent.is_some() {
             return Ok(None);
         }
         let mut task = job.task.clone();
+        let queue_id = match queue_of(job) {
+            // An unknown queue is reported by the general path.
+            Some(q) => match queues.get(&q) {
+                Some((id, name)) => {
+                    task.execution.queue = Some(name.clone());
+                    Some(id.clone())
+                }
+                None => return Ok(None),
+            },
+            None => None,
+        };
         task.project = project_id;
         task.project_name = path.clone();
         tasks.push(task);
+        queue_ids.push(queue_id);
     }
     let rows: Vec<NewTaskRow> = tasks
         .iter()
         .zip(jobs)
-        .map(|(t, job)| NewTaskRow {
+        .zip(&queue_ids)
+        .map(|((t, job), queue_id)| NewTaskRow {
             id: &t.id,
             task: t,
             project_id: &t.project,
             user_id: &job.user_id,
-            queue_id: None,
+            queue_id: queue_id.as_deref(),
         })
         .collect();
     store.insert_tasks_atomically(&rows).await?;
-    let changed: Vec<Change> =
+    let mut changed: Vec<Change> =
         tasks.iter().map(|t| Change::Task { id: t.id.clone(), status: Some(t.status) }).collect();
+    for (task, queue_id) in tasks.iter().zip(&queue_ids) {
+        let change = Change::Queue { id: queue_id.clone().unwrap_or_default() };
+        if task.status == TaskStatus::Queued && queue_id.is_some() && !changed.contains(&change) {
+            changed.push(change);
+        }
+    }
     store.announce(&changed).await?;
     Ok(Some(tasks))
 }
@@ -500,31 +524,13 @@ async fn act_inner(
     for id in ids {
         let decided = match heads.get(id) {
             None => Err(Error::not_found("task", id.as_str())),
-            Some(head) => transition(action, state_of(head)).map_err(Error::from).and_then(|t| {
-                // Fencing: a task handed to one worker cannot be started by another, and a worker
-                // cannot start or fail a Pending task it was not handed.
-                if let (Action::Started, Some(holder)) = (action, &head.leased_to) {
-                    if req.worker.as_deref() != Some(holder.as_str()) {
-                        return Err(Error::Conflict(format!("the task was handed to worker '{holder}'")));
-                    }
-                }
-                if let (Action::Started | Action::Failed, TaskStatus::Queued, Some(worker)) =
-                    (action, head.status, &req.worker)
-                {
-                    if head.leased_to.as_deref() != Some(worker.as_str()) {
-                        return Err(Error::Conflict(format!("the task was not handed to worker '{worker}'")));
-                    }
-                }
-                let target_queue = if t.join_queue { queue.clone().or_else(|| head.queue_id.clone()) } else { None };
-                if t.join_queue && target_queue.is_none() {
-                    return Err(Error::invalid("queue", "the task has no previous queue: give one"));
-                }
+            Some(head) => decide(action, head, req, queue.as_deref()).map(|(t, target_queue)| {
                 let key = (TransitionKey(t), target_queue);
                 if !groups.contains_key(&key) {
                     order.push(key.clone());
                 }
                 groups.entry(key).or_default().push(heads.get_key_value(id).expect("present").0.as_str());
-                Ok(t)
+                t
             }),
         };
         decisions.push((id.clone(), decided));
@@ -578,6 +584,34 @@ async fn act_inner(
         .collect())
 }
 
+/// The state machine's verdict on `action` for one task, with the fencing of tasks handed to
+/// workers, and the queue the task joins (if it does).
+pub(crate) fn decide(
+    action: Action,
+    head: &TaskHead,
+    req: &ActionRequest,
+    queue: Option<&str>,
+) -> Result<(Transition, Option<String>)> {
+    let t = transition(action, state_of(head))?;
+    // Fencing: a task handed to one worker cannot be started by another, and a worker cannot
+    // start or fail a Pending task it was not handed.
+    if let (Action::Started, Some(holder)) = (action, &head.leased_to) {
+        if req.worker.as_deref() != Some(holder.as_str()) {
+            return Err(Error::Conflict(format!("the task was handed to worker '{holder}'")));
+        }
+    }
+    if let (Action::Started | Action::Failed, TaskStatus::Queued, Some(worker)) = (action, head.status, &req.worker) {
+        if head.leased_to.as_deref() != Some(worker.as_str()) {
+            return Err(Error::Conflict(format!("the task was not handed to worker '{worker}'")));
+        }
+    }
+    let target_queue = if t.join_queue { queue.map(str::to_string).or_else(|| head.queue_id.clone()) } else { None };
+    if t.join_queue && target_queue.is_none() {
+        return Err(Error::invalid("queue", "the task has no previous queue: give one"));
+    }
+    Ok((t, target_queue))
+}
+
 /// `Transition` as a map key.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct TransitionKey(Transition);
@@ -619,7 +653,32 @@ async fn apply(
     if t.leave_queue {
         Store::remove_entries(tx, ids).await?;
     }
-    let mut sets: Vec<(&str, Value)> = vec![("last_update", int(Some(now)))];
+    let sets = task_sets(action, req, t, queue, project, now);
+    store.update_tasks(tx, ids, &sets).await?;
+    if let (true, Some(q)) = (t.join_queue, queue) {
+        let entries: Vec<(&str, i64)> =
+            ids.iter().map(|id| (*id, req.priority.unwrap_or_else(|| heads[*id].priority))).collect();
+        Store::push_entries(tx, q, &entries, now).await?;
+    }
+    match action {
+        Action::AddTag => Store::add_tags(tx, ids, &req.tags).await?,
+        Action::RemoveTag => Store::remove_tags(tx, ids, &req.tags).await?,
+        Action::AbortChildren => abort_children(store, tx, req, ids, now, extra).await?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The task columns a transition sets.
+pub(crate) fn task_sets(
+    action: Action,
+    req: &ActionRequest,
+    t: Transition,
+    queue: Option<&str>,
+    project: Option<&str>,
+    now: i64,
+) -> Vec<(&'static str, Value)> {
+    let mut sets: Vec<(&'static str, Value)> = vec![("last_update", int(Some(now)))];
     if action != Action::Ping {
         sets.push(("last_change", int(Some(now))));
     }
@@ -677,25 +736,13 @@ async fn apply(
     }
     // The generic columns above sometimes repeat (e.g. started + clear_outputs): last one wins.
     let mut seen = HashSet::new();
-    let mut deduped: Vec<(&str, Value)> = Vec::with_capacity(sets.len());
+    let mut deduped: Vec<(&'static str, Value)> = Vec::with_capacity(sets.len());
     for (c, v) in sets.into_iter().rev() {
         if seen.insert(c) {
             deduped.push((c, v));
         }
     }
-    store.update_tasks(tx, ids, &deduped).await?;
-    if let (true, Some(q)) = (t.join_queue, queue) {
-        let entries: Vec<(&str, i64)> =
-            ids.iter().map(|id| (*id, req.priority.unwrap_or_else(|| heads[*id].priority))).collect();
-        Store::push_entries(tx, q, &entries, now).await?;
-    }
-    match action {
-        Action::AddTag => Store::add_tags(tx, ids, &req.tags).await?,
-        Action::RemoveTag => Store::remove_tags(tx, ids, &req.tags).await?,
-        Action::AbortChildren => abort_children(store, tx, req, ids, now, extra).await?,
-        _ => {}
-    }
-    Ok(())
+    deduped
 }
 
 /// Aborts the running children of `parents`; children held by a worker are marked stopping.

@@ -30,7 +30,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -246,7 +246,23 @@ impl Store {
         script: String,
         values: Vec<sea_query::Value>,
     ) -> Result<Vec<sqlx::any::AnyRow>> {
-        let guard = self.write_lock.clone().lock_owned().await;
+        let guard = self.lock_writes().await;
+        self.run_locked_script(guard, script, values).await
+    }
+
+    /// SQLite: holds off every other writer in this process (the only process writing), so
+    /// what a read connection sees meanwhile is current until the guard is dropped.
+    pub(crate) async fn lock_writes(&self) -> OwnedMutexGuard<()> {
+        self.write_lock.clone().lock_owned().await
+    }
+
+    /// [`Store::run_write_script`] for a caller that already holds the write lock.
+    pub(crate) async fn run_locked_script(
+        &self,
+        guard: OwnedMutexGuard<()>,
+        script: String,
+        values: Vec<sea_query::Value>,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
         let mut conn = self.write_pool.acquire().await?;
         let run = tokio::spawn(async move {
             let _writer = guard;

@@ -470,6 +470,26 @@ impl Store {
     }
 
     /// Queue ids by the names or ids given, in order; unknown ones are an error.
+    /// Queues by name or id, read without locking: name or id -> (id, name). Unknown ones are
+    /// absent.
+    pub async fn find_queues(&self, names: &[&str]) -> Result<std::collections::HashMap<String, (String, String)>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in names.chunks(CHUNK / 2) {
+            let marks = placeholders(0, chunk.len());
+            let sql = format!("SELECT id, name FROM queues WHERE name IN ({marks}) OR id IN ({marks})");
+            let mut q = sqlx::query(&sql);
+            for name in chunk {
+                q = q.bind(*name);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let (id, name): (String, String) = (row.try_get("id")?, row.try_get("name")?);
+                out.insert(id.clone(), (id.clone(), name.clone()));
+                out.insert(name.clone(), (id, name));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;
         let mut ids = Vec::with_capacity(names.len());
@@ -478,6 +498,20 @@ impl Store {
         }
         Ok(ids)
     }
+}
+
+/// A script statement that appends a task to the end of its queue (SQLite).
+pub(crate) fn append_entry_sql(
+    task_id: &str,
+    queue_id: &str,
+    priority: i64,
+    added: i64,
+) -> (String, Vec<sea_query::Value>) {
+    let sql = format!(
+        "INSERT INTO queue_entries (task_id, queue_id, priority, position, added) \
+         SELECT ?, ?, ?, COALESCE(MAX(position), 0) + {POSITION_STEP}, ? FROM queue_entries WHERE queue_id = ?"
+    );
+    (sql, vec![text(task_id), text(queue_id), int(priority), int(added), text(queue_id)])
 }
 
 fn int(v: i64) -> sea_query::Value {

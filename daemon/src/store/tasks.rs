@@ -146,21 +146,33 @@ impl Store {
     /// Inserts tasks in a transaction of their own, in one round trip when possible: the hot
     /// path of task creation. SQLite runs the whole transaction as one script; PostgreSQL runs
     /// one statement (tags inserted by a data-modifying CTE), atomic on its own.
+    /// Pending rows (status Queued, with a queue) are appended to their queues as well.
     pub async fn insert_tasks_atomically(&self, rows: &[NewTaskRow<'_>]) -> Result<()> {
+        let queued = |r: &&NewTaskRow<'_>| r.task.status == TaskStatus::Queued && r.queue_id.is_some();
         if self.backend == Backend::Postgres {
-            return match postgres_single_statement(rows)? {
-                Some((sql, values)) => {
-                    sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&self.pool).await?;
-                    Ok(())
-                }
-                None => {
-                    let mut tx = self.write().await?;
-                    Self::insert_tasks(&mut tx, rows).await?;
-                    tx.commit().await
-                }
-            };
+            let single = if rows.iter().any(|r| queued(&r)) { None } else { postgres_single_statement(rows)? };
+            if let Some((sql, values)) = single {
+                sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&self.pool).await?;
+                return Ok(());
+            }
+            let mut tx = self.write().await?;
+            Self::insert_tasks(&mut tx, rows).await?;
+            for r in rows.iter().filter(queued) {
+                let created = r.task.created.timestamp_millis();
+                Self::push_entries(&mut tx, r.queue_id.expect("queued"), &[(r.id, r.task.priority)], created).await?;
+            }
+            return tx.commit().await;
         }
-        let statements = task_inserts(rows, Marks::Anonymous)?;
+        let mut statements = task_inserts(rows, Marks::Anonymous)?;
+        for r in rows.iter().filter(queued) {
+            let created = r.task.created.timestamp_millis();
+            statements.push(super::queues::append_entry_sql(
+                r.id,
+                r.queue_id.expect("queued"),
+                r.task.priority,
+                created,
+            ));
+        }
         let mut script = String::from("BEGIN IMMEDIATE;\n");
         let mut values = Vec::new();
         for (sql, v) in statements {
@@ -342,6 +354,22 @@ impl Store {
             sqlx::query_with(&sql, values).execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    /// `UPDATE tasks SET … WHERE id = ?` as SQL and values, for a write script.
+    pub fn update_task_sql(&self, id: &str, sets: &[(&str, Value)]) -> (String, Vec<Value>) {
+        let mut q = Query::update();
+        q.table(col("tasks"))
+            .values(sets.iter().map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))))
+            .and_where(Expr::col(col("id")).eq(id));
+        let (sql, values) = q.build_any(self.builder());
+        (sql, values.0)
+    }
+
+    /// Reads the lifecycle facts of tasks on a read connection, without locking anything.
+    pub async fn read_heads(&self, ids: &[&str]) -> Result<HashMap<String, TaskHead>> {
+        let mut conn = self.pool.acquire().await?;
+        self.lock_heads(&mut conn, ids).await
     }
 
     /// Deletes tasks and everything the store keeps for them.
