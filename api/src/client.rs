@@ -3,6 +3,7 @@
 //! It exchanges its key pair for a token on first use and logs in again once when the token
 //! is refused (expired), so callers never handle tokens themselves.
 
+use crate::console::*;
 use crate::dispatch::*;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::events::Change;
@@ -232,6 +233,15 @@ impl Client {
 
     pub async fn queue_history(&self, queue: &str, q: &HistoryQuery) -> Result<History, ClientError> {
         let path = format!("/api/v1/queues/{}/history", seg(queue));
+        self.call::<(), _>(Method::GET, &path, Some(query_pairs(q)), None).await
+    }
+
+    pub async fn append_console(&self, task: &str, append: &AppendConsole) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/tasks/{}/console", seg(task)), None, Some(append)).await
+    }
+
+    pub async fn console(&self, task: &str, q: &ConsoleQuery) -> Result<ConsolePage, ClientError> {
+        let path = format!("/api/v1/tasks/{}/console", seg(task));
         self.call::<(), _>(Method::GET, &path, Some(query_pairs(q)), None).await
     }
 

@@ -15,6 +15,8 @@ pub enum Change {
     Queue { id: String },
     /// A worker registered, reported, drained, left or was lost.
     Worker { id: String },
+    /// A task's console has new output.
+    Console { task: String },
     /// Changes were missed: re-read everything.
     Resync,
 }
@@ -26,6 +28,7 @@ impl Change {
             Change::Task { .. } => "task",
             Change::Queue { .. } => "queue",
             Change::Worker { .. } => "worker",
+            Change::Console { .. } => "console",
             Change::Resync => "resync",
         }
     }

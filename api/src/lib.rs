@@ -8,6 +8,7 @@
 //! and depends on no other crate of the workspace.
 
 pub mod client;
+pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod lifecycle;
 pub mod model;
 
 pub use client::{Client, ClientError};
+pub use console::*;
 pub use dispatch::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::Change;

@@ -44,6 +44,8 @@ enum Command {
     /// Manage users and their key pairs.
     #[command(subcommand)]
     User(commands::admin::UserCommand),
+    /// Pull tasks from queues and run them on this machine.
+    Agent(commands::agent::AgentArgs),
     /// Load generators that measure the daemon.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -75,6 +77,7 @@ pub fn main_impl() -> ExitCode {
             Command::Queue(cmd) => commands::admin::queue(&ctx, cmd).await,
             Command::Worker(cmd) => commands::admin::worker(&ctx, cmd).await,
             Command::User(cmd) => commands::admin::user(&ctx, cmd).await,
+            Command::Agent(args) => commands::agent::agent(args, ctx.server.as_deref()).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
         }
     });

@@ -43,6 +43,9 @@ pub struct UpArgs {
     /// Where the data lives (default: the user's data dir).
     #[arg(long, env = "RUNYARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Start no local agent (by default one serves the "default" queue on this machine).
+    #[arg(long)]
+    no_agent: bool,
 }
 
 fn default_data_dir() -> Result<PathBuf> {
@@ -56,7 +59,7 @@ fn env_key_pair() -> Option<(String, String)> {
     }
 }
 
-fn init_tracing() {
+pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
@@ -109,6 +112,14 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints a line; a closed stdout (the reader went away) is no reason to stop the daemon.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub async fn up(args: UpArgs) -> Result<ExitCode> {
     init_tracing();
     let data_dir = match args.data_dir {
@@ -118,19 +129,35 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
     let env_pair = env_key_pair();
     let daemon = start(Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) }).await?;
     let url = format!("http://{}", daemon.local_addr());
-    let (access_key, secret_key) = match env_pair {
+    let (access_key, secret_key): (String, String) = match env_pair {
         Some(pair) => pair,
         None => read_credentials(&data_dir)?,
     };
     let path = config::save_file(&ClientConfig {
         server: Some(url.clone()),
-        access_key: Some(access_key),
-        secret_key: Some(secret_key),
+        access_key: Some(access_key.clone()),
+        secret_key: Some(secret_key.clone()),
     })?;
-    println!("Runyard is up at {url}");
-    println!("Data: {}  CLI config: {}", data_dir.display(), path.display());
-    println!("Try: runyard task create --project demo --name hello --script train.py");
-    daemon.run_until_stopped(shutdown_signal()).await?;
+    say!("Runyard is up at {url}");
+    say!("Data: {}  CLI config: {}", data_dir.display(), path.display());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let agent = if args.no_agent {
+        None
+    } else {
+        let worker = super::agent::local_worker(&url, &access_key, &secret_key)?;
+        say!("A local agent ({}) serves the \"default\" queue.", worker.id);
+        Some(tokio::spawn(worker.run(stop.clone())))
+    };
+    say!("Try: runyard task create --project demo --name hello --script train.py --queue default");
+    // On shutdown the agent goes first: it aborts its task and reports it while the daemon listens.
+    let shutdown = async move {
+        shutdown_signal().await;
+        stop.cancel();
+        if let Some(agent) = agent {
+            let _ = agent.await;
+        }
+    };
+    daemon.run_until_stopped(shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

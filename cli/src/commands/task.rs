@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use runyard_api::{
     Action, ActionRequest, ActionResponse, Change, Container, CreateTask, EntryKind, Environment, Execution, Param,
-    Script, Task, TaskQuery, TaskType,
+    Script, Task, TaskQuery, TaskStatus, TaskType,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +19,13 @@ pub enum TaskCommand {
     List(ListArgs),
     /// Show one task.
     Show { id: String },
+    /// Print a task's console output.
+    Log {
+        id: String,
+        /// Keep printing new output until the task ends.
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Put tasks in a queue (Draft or Aborted -> Pending).
     Enqueue {
         #[arg(required = true)]
@@ -367,6 +374,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             print_task(ctx, &ctx.client()?.get_task(&id).await?);
             Ok(ExitCode::SUCCESS)
         }
+        TaskCommand::Log { id, follow } => log(ctx, &id, follow).await,
         TaskCommand::Enqueue { ids, queue, priority } => {
             batch(ctx, Action::Enqueue, ActionRequest { ids, queue: Some(queue), priority, ..Default::default() }).await
         }
@@ -407,5 +415,26 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             }
             Ok(code)
         }
+    }
+}
+
+/// Prints a task's console; with `follow`, long-polls for more until the task has ended.
+async fn log(ctx: &Ctx, id: &str, follow: bool) -> Result<ExitCode> {
+    use std::io::Write;
+    let client = ctx.client()?;
+    let mut q = runyard_api::ConsoleQuery { after: None, limit: Some(10_000), wait_seconds: None };
+    loop {
+        let page = client.console(id, &q).await?;
+        let mut out = std::io::stdout().lock();
+        for entry in &page.entries {
+            out.write_all(entry.text.as_bytes())?;
+        }
+        out.flush()?;
+        q.after = Some(page.last);
+        let running = matches!(page.status, TaskStatus::Queued | TaskStatus::InProgress);
+        if page.entries.is_empty() && (!follow || !running) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        q.wait_seconds = follow.then_some(30.0);
     }
 }

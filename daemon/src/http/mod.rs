@@ -4,6 +4,7 @@
 //! `services` or `store`, and only `runyard_api` types go on the wire.
 
 mod admin;
+mod console;
 mod error;
 mod events;
 mod extract;
@@ -60,6 +61,7 @@ fn max_body_bytes() -> usize {
         workers::register, workers::list, workers::show, workers::report, workers::drain,
         workers::undrain, workers::unregister, events::stream, metrics,
         tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
+        console::append, console::read,
     ),
     modifiers(&SecurityAddon)
 )]
@@ -145,6 +147,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/actions/{action}", post(tasks::batch))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))
+        .route("/tasks/{id}/console", get(console::read).post(console::append))
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
         .route("/openapi.json", get(openapi))

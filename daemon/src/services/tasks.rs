@@ -653,6 +653,9 @@ async fn apply(
     if t.leave_queue {
         Store::remove_entries(tx, ids).await?;
     }
+    if t.clear_outputs {
+        Store::clear_console(tx, ids).await?;
+    }
     let sets = task_sets(action, req, t, queue, project, now);
     store.update_tasks(tx, ids, &sets).await?;
     if let (true, Some(q)) = (t.join_queue, queue) {

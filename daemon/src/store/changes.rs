@@ -1,5 +1,6 @@
 //! Changes, announced once committed: they wake agents long-polling a queue (one `Notify` per
-//! queue) and feed the live event stream. On PostgreSQL they also travel to the other replicas
+//! queue) and readers following a task's console (one per followed task), and feed the live
+//! event stream. On PostgreSQL they also travel to the other replicas
 //! over `NOTIFY`, tagged with this replica's origin so it ignores its own.
 
 use runyard_api::Change;
@@ -25,13 +26,20 @@ struct Payload {
 
 pub struct Changes {
     queues: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Per followed task: woken by new output and by status changes.
+    consoles: Mutex<HashMap<String, Arc<Notify>>>,
     feed: broadcast::Sender<Change>,
     origin: String,
 }
 
 impl Default for Changes {
     fn default() -> Self {
-        Changes { queues: Mutex::default(), feed: broadcast::channel(FEED_CAPACITY).0, origin: super::new_id() }
+        Changes {
+            queues: Mutex::default(),
+            consoles: Mutex::default(),
+            feed: broadcast::channel(FEED_CAPACITY).0,
+            origin: super::new_id(),
+        }
     }
 }
 
@@ -39,6 +47,11 @@ impl Changes {
     /// The notifier of `queue_id`; wait on it after registering interest, then re-check.
     pub fn queue(&self, queue_id: &str) -> Arc<Notify> {
         self.queues.lock().expect("changes lock").entry(queue_id.to_string()).or_default().clone()
+    }
+
+    /// The notifier of a task's console; wait on it after registering interest, then re-check.
+    pub fn console(&self, task_id: &str) -> Arc<Notify> {
+        self.consoles.lock().expect("changes lock").entry(task_id.to_string()).or_default().clone()
     }
 
     /// The live feed of committed changes.
@@ -49,10 +62,23 @@ impl Changes {
     /// Delivers committed changes to this replica's waiters and subscribers.
     pub fn publish(&self, changes: &[Change]) {
         for change in changes {
-            if let Change::Queue { id } = change {
-                if let Some(n) = self.queues.lock().expect("changes lock").get(id) {
-                    n.notify_waiters();
+            match change {
+                Change::Queue { id } => {
+                    if let Some(n) = self.queues.lock().expect("changes lock").get(id) {
+                        n.notify_waiters();
+                    }
                 }
+                Change::Console { task: id } | Change::Task { id, .. } => {
+                    let mut consoles = self.consoles.lock().expect("changes lock");
+                    if let Some(n) = consoles.get(id) {
+                        n.notify_waiters();
+                        // Nobody follows it any more: forget it.
+                        if Arc::strong_count(n) == 1 {
+                            consoles.remove(id);
+                        }
+                    }
+                }
+                _ => {}
             }
             let _ = self.feed.send(change.clone());
         }
@@ -68,6 +94,9 @@ impl Changes {
     /// Something may have been missed: every waiter looks again, every subscriber re-reads.
     pub fn resync(&self) {
         for n in self.queues.lock().expect("changes lock").values() {
+            n.notify_waiters();
+        }
+        for n in self.consoles.lock().expect("changes lock").values() {
             n.notify_waiters();
         }
         let _ = self.feed.send(Change::Resync);

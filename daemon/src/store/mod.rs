@@ -10,6 +10,7 @@
 //! never fail on a stale snapshot; on PostgreSQL rows are locked with `FOR UPDATE`.
 
 pub mod changes;
+mod console;
 pub mod history;
 mod projects;
 pub mod queues;

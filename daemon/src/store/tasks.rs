@@ -374,7 +374,7 @@ impl Store {
 
     /// Deletes tasks and everything the store keeps for them.
     pub async fn delete_tasks(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
-        for table in ["task_tags", "queue_entries", "task_leases"] {
+        for table in ["task_tags", "queue_entries", "task_leases", "task_console"] {
             super::delete_in(conn, table, "task_id", ids).await?;
         }
         super::delete_in(conn, "tasks", "id", ids).await

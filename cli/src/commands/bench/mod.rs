@@ -1,5 +1,6 @@
 //! `runyard bench …`: load generators that start a real daemon process and measure it.
 
+mod agent;
 mod api;
 mod dispatch;
 
@@ -14,12 +15,15 @@ pub enum BenchCommand {
     Api(api::ApiArgs),
     /// Enqueue-to-agent latency, sustained dispatch throughput, and the cost of idle agents.
     Dispatch(dispatch::DispatchArgs),
+    /// A real agent: dequeue to child start, console latency, and the idle agent's cost.
+    Agent(agent::AgentArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Api(a) => api::run(a).await,
         BenchCommand::Dispatch(a) => dispatch::run(a).await,
+        BenchCommand::Agent(a) => agent::run(a).await,
     }
 }
 
@@ -60,24 +64,34 @@ impl DaemonProcess {
 
     /// Resident memory in MiB, from /proc.
     pub fn rss_mib(&self) -> Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .context("no VmRSS in /proc")?;
-        Ok(kib / 1024.0)
+        rss_mib(self.child.id())
     }
 
     /// CPU seconds (user + system) the daemon has used so far.
     pub fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-        Ok(ticks / 100.0)
+        cpu_seconds(self.child.id())
     }
+}
+
+/// Resident memory of process `pid` in MiB, from /proc.
+pub(crate) fn rss_mib(pid: u32) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS in /proc")?;
+    Ok(kib / 1024.0)
+}
+
+/// CPU seconds (user + system) process `pid` has used so far.
+pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    Ok(ticks / 100.0)
 }
 
 impl Drop for DaemonProcess {

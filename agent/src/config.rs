@@ -1,0 +1,100 @@
+//! The agent's settings: `~/.config/runyard/agent.toml`, overridden by the command line.
+//! The server and key pair fall back to the CLI's own configuration.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The daemon's URL.
+    pub server: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    /// Git checkouts, virtual environments, pip's download cache, work directories and logs.
+    pub cache_dir: PathBuf,
+    /// Most cached virtual environments kept (least recently used go first).
+    pub venv_cache_entries: usize,
+    /// The interpreter for Python tasks that name none.
+    pub python: String,
+    /// An extra package index for pip.
+    pub extra_index_url: Option<String>,
+    /// Between SIGTERM and SIGKILL when a task is aborted, so it can checkpoint.
+    pub abort_grace_seconds: u64,
+    /// HTTPS credentials for git (never printed).
+    pub git_user: Option<String>,
+    pub git_token: Option<String>,
+    /// An SSH private key for git; else the ssh-agent.
+    pub git_ssh_key: Option<PathBuf>,
+    /// Longest a git clone or fetch may take.
+    pub git_timeout_seconds: u64,
+    /// Longest building an environment may take.
+    pub env_timeout_seconds: u64,
+    /// Dropped by the daemon when silent for this long.
+    pub worker_timeout_seconds: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            server: None,
+            access_key: None,
+            secret_key: None,
+            cache_dir: dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("runyard"),
+            venv_cache_entries: 10,
+            python: "python3".into(),
+            extra_index_url: None,
+            abort_grace_seconds: 30,
+            git_user: None,
+            git_token: None,
+            git_ssh_key: None,
+            git_timeout_seconds: 600,
+            env_timeout_seconds: 1800,
+            worker_timeout_seconds: 60,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// `~/.config/runyard/agent.toml` (honours `XDG_CONFIG_HOME`).
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("runyard").join("agent.toml"))
+    }
+
+    /// Reads the file at `path`; a missing file gives the defaults.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
+        use anyhow::Context;
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("{} is not a valid agent config", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AgentConfig::default()),
+            Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+        }
+    }
+
+    pub fn abort_grace(&self) -> Duration {
+        Duration::from_secs(self.abort_grace_seconds)
+    }
+
+    pub fn git_dir(&self) -> PathBuf {
+        self.cache_dir.join("git")
+    }
+
+    pub fn venv_dir(&self) -> PathBuf {
+        self.cache_dir.join("venvs")
+    }
+
+    pub fn pip_cache_dir(&self) -> PathBuf {
+        self.cache_dir.join("pip")
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        self.cache_dir.join("work")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.cache_dir.join("logs")
+    }
+}

@@ -1,0 +1,222 @@
+//! The agent's main loop: register as a worker, long-poll the queues (first queue first, or
+//! round-robin with order fairness), run each task, report status and resources every few
+//! seconds, obey abort and drain, and on stop abort the running task — never report it
+//! completed.
+
+use crate::config::AgentConfig;
+use crate::console;
+use crate::resources::Monitor;
+use crate::run::{self, Outcome, RunContext};
+use anyhow::{Context, Result};
+use runyard_api::{Action, ActionRequest, Client, ClientError, ErrorCode, PopRequest, RegisterWorker, Task};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long one pop waits for a task.
+const POP_WAIT_SECONDS: f64 = 30.0;
+/// Status reports: often while a task runs (abort requests arrive with the answer), else rarely.
+const REPORT_BUSY: Duration = Duration::from_secs(1);
+const REPORT_IDLE: Duration = Duration::from_secs(10);
+/// A running task is pinged this often (its console output counts too).
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+pub struct Worker {
+    pub client: Client,
+    pub config: AgentConfig,
+    pub ctx: RunContext,
+    pub id: String,
+    pub queues: Vec<String>,
+    pub order_fairness: bool,
+}
+
+/// The task being run and its abort switch.
+type Current = Arc<Mutex<Option<(String, CancellationToken)>>>;
+
+impl Worker {
+    /// Pulls and runs tasks until `stop`.
+    pub async fn run(self, stop: CancellationToken) -> Result<()> {
+        let monitor = Monitor::new(&self.config.cache_dir);
+        let register = RegisterWorker {
+            id: self.id.clone(),
+            queues: self.queues.clone(),
+            capabilities: monitor.capabilities(),
+            timeout_seconds: Some(self.config.worker_timeout_seconds),
+        };
+        self.client.register_worker(&register).await.context("could not register with the daemon")?;
+        tracing::info!(worker = self.id, queues = ?self.queues, "registered; waiting for tasks");
+        let current: Current = Arc::default();
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reporter = tokio::spawn(report_loop(
+            self.client.clone(),
+            register,
+            monitor,
+            current.clone(),
+            drained.clone(),
+            stop.clone(),
+        ));
+        let pop = PopRequest {
+            queues: self.queues.clone(),
+            worker: self.id.clone(),
+            wait_seconds: POP_WAIT_SECONDS,
+            order_fairness: self.order_fairness,
+        };
+        while !stop.is_cancelled() {
+            if drained.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(REPORT_IDLE) => continue,
+                }
+            }
+            let popped = tokio::select! {
+                _ = stop.cancelled() => break,
+                popped = self.client.pop(&pop) => popped,
+            };
+            let task = match popped {
+                Ok(resp) => match resp.task {
+                    Some(task) => task,
+                    None => continue,
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "could not ask for a task; retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    }
+                }
+            };
+            let abort = stop.child_token();
+            *current.lock().expect("current lock") = Some((task.id.clone(), abort.clone()));
+            if let Err(error) = self.execute(&task, &abort, &stop).await {
+                tracing::error!(task = task.id, error = format!("{error:#}"), "could not report the task's outcome");
+            }
+            *current.lock().expect("current lock") = None;
+        }
+        reporter.abort();
+        let _ = self.client.unregister_worker(&self.id).await;
+        Ok(())
+    }
+
+    /// Runs one popped task and reports how it ended.
+    async fn execute(&self, task: &Task, abort: &CancellationToken, stop: &CancellationToken) -> Result<()> {
+        let started = ActionRequest { worker: Some(self.id.clone()), ..Default::default() };
+        match self.client.act(&task.id, Action::Started, &started).await {
+            Ok(_) => {}
+            Err(ClientError::Api { detail, .. })
+                if matches!(detail.code, ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::InvalidTransition) =>
+            {
+                tracing::warn!(task = task.id, message = detail.message, "the task is not ours to run");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(task = task.id, name = task.name, "running");
+        let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort).await;
+        let outcome = match outcome {
+            Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
+                Outcome::Aborted { reason: "the agent was stopped".into() }
+            }
+            other => other,
+        };
+        report(&self.client, &task.id, &outcome).await
+    }
+}
+
+/// Runs `task` with its console shipped and pings sent, returning once its output is all sent.
+pub async fn run_reported(
+    client: &Client,
+    config: &AgentConfig,
+    ctx: &RunContext,
+    task: &Task,
+    abort: &CancellationToken,
+) -> Outcome {
+    let log_file = config.log_dir().join(format!("{}.log", task.id));
+    let (console, shipped) = console::start(client.clone(), task.id.clone(), &log_file);
+    console.note(format!(
+        "{} running task {} ({})",
+        ctx.worker.as_deref().unwrap_or("this machine"),
+        task.id,
+        task.name
+    ));
+    let pinger = {
+        let (client, id) = (client.clone(), task.id.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PING_EVERY).await;
+                let _ = client.act(&id, Action::Ping, &ActionRequest::default()).await;
+            }
+        })
+    };
+    let outcome = run::run(config, ctx, task, &console, abort).await;
+    pinger.abort();
+    drop(console);
+    let _ = shipped.await;
+    outcome
+}
+
+/// Tells the daemon how the task ended.
+pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()> {
+    let (action, req) = match outcome {
+        Outcome::Completed => (Action::Completed, ActionRequest::default()),
+        Outcome::Failed { reason, message } => (
+            Action::Failed,
+            ActionRequest { reason: Some(reason.clone()), message: Some(message.clone()), ..Default::default() },
+        ),
+        Outcome::Aborted { reason } => (
+            Action::Stopped,
+            ActionRequest { reason: (!reason.is_empty()).then(|| reason.clone()), ..Default::default() },
+        ),
+    };
+    // A few tries: the outcome must not be lost to a passing network error.
+    let mut last = None;
+    for attempt in 0..5u32 {
+        match client.act(task, action, &req).await {
+            Ok(_) => return Ok(()),
+            Err(e @ ClientError::Api { .. }) => return Err(e.into()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+    }
+    Err(last.expect("tried").into())
+}
+
+async fn report_loop(
+    client: Client,
+    register: RegisterWorker,
+    mut monitor: Monitor,
+    current: Current,
+    drained: Arc<std::sync::atomic::AtomicBool>,
+    stop: CancellationToken,
+) {
+    // Well within the worker timeout, so an idle worker is never dropped.
+    let idle = REPORT_IDLE.min(Duration::from_secs(register.timeout_seconds.unwrap_or(60)) / 3);
+    let mut last = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(REPORT_BUSY.min(idle)) => {}
+        }
+        let running = current.lock().expect("current lock").clone();
+        if running.is_none() && last.elapsed() < idle {
+            continue;
+        }
+        last = std::time::Instant::now();
+        let report = monitor.report(running.as_ref().map(|(id, _)| id.clone()));
+        match client.report_worker(&register.id, &report).await {
+            Ok(answer) => {
+                drained.store(answer.drain, std::sync::atomic::Ordering::Relaxed);
+                if let Some((id, abort)) = &running {
+                    if answer.abort.contains(id) {
+                        tracing::info!(task = id, "abort requested");
+                        abort.cancel();
+                    }
+                }
+            }
+            // Dropped (silent too long, or removed): register again.
+            Err(ClientError::Api { detail, .. }) if detail.code == ErrorCode::NotFound => {
+                let _ = client.register_worker(&register).await;
+            }
+            Err(error) => tracing::warn!(%error, "could not report status"),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! A task's console: its stdout and stderr merged, in order, as the agent ships it.
+
+use crate::lifecycle::TaskStatus;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `POST /api/v1/tasks/{id}/console`: output to append, usually a batch of lines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppendConsole {
+    pub text: String,
+    /// When the output was produced (default: when it arrived).
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// One appended chunk. `id`s grow in the order chunks were appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConsoleEntry {
+    pub id: i64,
+    pub time: DateTime<Utc>,
+    pub text: String,
+}
+
+/// `GET /api/v1/tasks/{id}/console`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleQuery {
+    /// Only chunks after this id (default: from the start).
+    pub after: Option<i64>,
+    /// At most this many chunks (default 1000, at most 10000).
+    pub limit: Option<u32>,
+    /// With nothing new, wait up to this long for output (long-poll; at most 60).
+    pub wait_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConsolePage {
+    pub entries: Vec<ConsoleEntry>,
+    /// The id to ask for output `after` next time.
+    pub last: i64,
+    /// The task's status when the page was read: a follower stops once it has ended and no
+    /// output is left.
+    pub status: TaskStatus,
+}

@@ -1,0 +1,67 @@
+//! Task consoles: agents append output; readers page through it or follow it live (long-poll,
+//! woken by new output or a status change).
+
+use crate::error::{Error, Result};
+use crate::store::{now_ms, Store};
+use runyard_api::{is_valid_id, AppendConsole, ConsolePage, ConsoleQuery, TaskStatus};
+use std::time::Duration;
+
+/// Largest chunk one append may carry.
+pub const MAX_CHUNK_BYTES: usize = 4 << 20;
+/// Longest a reader may wait for output.
+pub const MAX_WAIT_SECONDS: f64 = 60.0;
+
+pub async fn append(store: &Store, task_id: &str, req: AppendConsole) -> Result<i64> {
+    if !is_valid_id(task_id) {
+        return Err(Error::not_found("task", task_id));
+    }
+    if req.text.is_empty() {
+        return Err(Error::invalid("text", "must not be empty"));
+    }
+    if req.text.len() > MAX_CHUNK_BYTES {
+        return Err(Error::invalid("text", format!("must be at most {MAX_CHUNK_BYTES} bytes per append")));
+    }
+    if req.text.contains('\0') {
+        return Err(Error::invalid("text", "must not contain NUL characters"));
+    }
+    let time = req.time.map(|t| t.timestamp_millis()).unwrap_or_else(now_ms);
+    store.append_console(task_id, time, &req.text).await
+}
+
+pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<ConsolePage> {
+    if !is_valid_id(task_id) {
+        return Err(Error::not_found("task", task_id));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if limit == 0 || limit > 10_000 {
+        return Err(Error::invalid("limit", "must be between 1 and 10000"));
+    }
+    let wait = q.wait_seconds.unwrap_or(0.0);
+    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
+        return Err(Error::invalid("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")));
+    }
+    let after = q.after.unwrap_or(0);
+    let notify = store.changes.console(task_id);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
+    loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let status = store
+            .read_heads(&[task_id])
+            .await?
+            .remove(task_id)
+            .ok_or_else(|| Error::not_found("task", task_id))?
+            .status;
+        let entries = store.console(task_id, after, limit).await?;
+        // Only a task that is waiting to run or running may still produce output.
+        let live = matches!(status, TaskStatus::Queued | TaskStatus::InProgress);
+        if !entries.is_empty() || !live || tokio::time::Instant::now() >= deadline {
+            let last = entries.last().map_or(after, |e| e.id);
+            return Ok(ConsolePage { entries, last, status });
+        }
+        if tokio::time::timeout_at(deadline, woken).await.is_err() {
+            return Ok(ConsolePage { entries: Vec::new(), last: after, status });
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! The agent as a real process against a real daemon: git repositories made here, real venvs
+//! with packages from a local wheel directory (no network), real process groups. The agent does
+//! not care which database the daemon uses, so these run on SQLite only.
+
+use crate::harness::{describe, Backend, TestServer, ACCESS_KEY, BIN, SECRET_KEY};
+use runyard_api::{Action, ActionRequest, Client, CreateTask, EntryKind, Param, Script, Task, TaskStatus};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `runyard agent` process; killed on drop.
+struct Agent {
+    child: Child,
+    _cache: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start(server: &TestServer, name: &str, queue: &str, config: &str, env: &[(&str, &str)]) -> Agent {
+        let cache = tempfile::tempdir().expect("cache dir");
+        let config_file = cache.path().join("agent.toml");
+        std::fs::write(&config_file, config).expect("agent config");
+        let child = Command::new(BIN)
+            .args(["agent", "--queue", queue, "--name", name, "--config"])
+            .arg(&config_file)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .env("HOME", cache.path())
+            .env("RUNYARD_SERVER", &server.url)
+            .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
+            .env("RUNYARD_SECRET_KEY", SECRET_KEY)
+            .env("RUNYARD_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn agent");
+        Agent { child, _cache: cache }
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.child.try_wait().expect("try_wait").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server() -> TestServer {
+    TestServer::start_with(Backend::Sqlite, &[]).expect("server")
+}
+
+fn code_task(name: &str, file: &str, binary: &str, code: &str) -> CreateTask {
+    CreateTask {
+        name: name.into(),
+        project: Some("agent".into()),
+        queue: Some("default".into()),
+        script: Script {
+            entry_kind: EntryKind::Code,
+            entry_point: Some(file.into()),
+            binary: Some(binary.into()),
+            code: Some(code.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn wait_for(c: &Client, id: &str, within: Duration, done: impl Fn(&Task) -> bool) -> Task {
+    let deadline = Instant::now() + within;
+    loop {
+        let task = c.get_task(id).await.expect("get task");
+        if done(&task) {
+            return task;
+        }
+        assert!(Instant::now() < deadline, "task {id} still {:?} ({})", task.status, task.status_reason);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn finished(c: &Client, id: &str) -> Task {
+    wait_for(c, id, Duration::from_secs(120), |t| {
+        matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped)
+    })
+    .await
+}
+
+async fn console(c: &Client, id: &str) -> String {
+    let page = c.console(id, &Default::default()).await.expect("console");
+    page.entries.into_iter().map(|e| e.text).collect()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "protocol.file.allow=always",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository with two commits on main, a tag on the first, a branch, and a submodule.
+fn repository(root: &Path) -> (PathBuf, String) {
+    let sub = root.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    git(&sub, &["init", "-q"]);
+    std::fs::write(sub.join("lib.txt"), "from the submodule\n").unwrap();
+    git(&sub, &["add", "."]);
+    git(&sub, &["commit", "-qm", "sub"]);
+    let repo = root.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    std::fs::write(repo.join("show.sh"), "cat version.txt\ncat sub/lib.txt 2>/dev/null || true\n").unwrap();
+    std::fs::write(repo.join("version.txt"), "v1\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["tag", "release-1"]);
+    std::fs::write(repo.join("version.txt"), "v2\n").unwrap();
+    git(&repo, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.to_str().unwrap(), "sub"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "two"]);
+    git(&repo, &["checkout", "-qb", "feature"]);
+    std::fs::write(repo.join("version.txt"), "feature\n").unwrap();
+    git(&repo, &["commit", "-qam", "feature"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    (repo, first)
+}
+
+fn repo_task(name: &str, repo: &Path, set: impl FnOnce(&mut Script)) -> CreateTask {
+    let mut script = Script {
+        repository: Some(repo.to_str().unwrap().into()),
+        entry_point: Some("show.sh".into()),
+        binary: Some("bash".into()),
+        ..Default::default()
+    };
+    set(&mut script);
+    CreateTask {
+        name: name.into(),
+        project: Some("agent".into()),
+        queue: Some("default".into()),
+        script,
+        ..Default::default()
+    }
+}
+
+/// A pure-Python wheel, built by hand so no build backend (or network) is needed.
+fn wheel(dir: &Path) {
+    let py = format!(
+        r#"
+import zipfile, base64, hashlib
+files = {{"tinypkg/__init__.py": "VERSION = '1.0'\n", "tinypkg/__main__.py": "print('tinypkg main')\n", "tinypkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
+  "tinypkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}}
+rec = []
+with zipfile.ZipFile("{}/tinypkg-1.0-py3-none-any.whl", "w") as z:
+    for name, body in files.items():
+        z.writestr(name, body)
+        h = base64.urlsafe_b64encode(hashlib.sha256(body.encode()).digest()).rstrip(b"=").decode()
+        rec.append(f"{{name}},sha256={{h}},{{len(body)}}")
+    rec.append("tinypkg-1.0.dist-info/RECORD,,")
+    z.writestr("tinypkg-1.0.dist-info/RECORD", "\n".join(rec) + "\n")
+"#,
+        dir.display()
+    );
+    let out = Command::new("python3").args(["-c", &py]).output().expect("python3");
+    assert!(out.status.success(), "wheel: {}", describe(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_tasks_args_env_output_and_exit_codes() {
+    let server = server();
+    let c = server.client();
+    let _agent = Agent::start(&server, "shell-agent", "default", "", &[]);
+    let script = "echo \"task $RUNYARD_TASK_ID clearml $CLEARML_TASK_ID greeting $GREETING args $*\"\n\
+                  for i in 1 2 3; do printf '\\r%d%%' $((i * 33)); sleep 0.1; done; echo\n\
+                  echo to-stderr >&2\nexit ${CODE:-0}\n";
+    let mut ok = code_task("ok", "job.sh", "bash", script);
+    ok.environment.variables.insert("GREETING".into(), "hi".into());
+    ok.hyperparams.insert(
+        "Args".into(),
+        BTreeMap::from([("lr".to_string(), Param { value: "0.1".into(), ..Default::default() })]),
+    );
+    let ok = c.create_task(&ok).await.unwrap().id;
+    let mut bad = code_task("bad", "job.sh", "bash", script);
+    bad.environment.variables.insert("CODE".into(), "3".into());
+    let bad = c.create_task(&bad).await.unwrap().id;
+
+    let done = finished(&c, &ok).await;
+    assert_eq!(done.status, TaskStatus::Completed, "{}", console(&c, &ok).await);
+    assert_eq!(done.worker.as_deref(), Some("shell-agent"));
+    let out = console(&c, &ok).await;
+    assert!(out.contains(&format!("task {ok} clearml {ok} greeting hi args --lr 0.1")), "{out}");
+    // The progress bar is collapsed to its last state, stderr is in the same stream.
+    assert!(out.contains("\n99%\nto-stderr\n"), "{out}");
+    assert!(!out.contains("33%"), "{out}");
+
+    let failed = finished(&c, &bad).await;
+    assert_eq!(failed.status, TaskStatus::Failed);
+    assert_eq!(failed.status_reason, "exit code 3");
+
+    // `task log` prints the same console.
+    let out = server.cli(&["task", "log", &ok]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("greeting hi"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_refs_diff_submodule_and_bad_ref() {
+    let server = server();
+    let c = server.client();
+    let root = tempfile::tempdir().unwrap();
+    let (repo, first) = repository(root.path());
+    let _agent = Agent::start(&server, "git-agent", "default", "", &[]);
+
+    let default = c.create_task(&repo_task("default", &repo, |_| {})).await.unwrap().id;
+    let branch = c.create_task(&repo_task("branch", &repo, |s| s.branch = Some("feature".into()))).await.unwrap().id;
+    let tag = c.create_task(&repo_task("tag", &repo, |s| s.tag = Some("release-1".into()))).await.unwrap().id;
+    let commit = c.create_task(&repo_task("commit", &repo, |s| s.commit = Some(first.clone()))).await.unwrap().id;
+    std::fs::write(repo.join("version.txt"), "patched\n").unwrap();
+    let diff = git(&repo, &["diff"]) + "\n";
+    git(&repo, &["checkout", "--", "version.txt"]);
+    let patched = c.create_task(&repo_task("diff", &repo, |s| s.diff = Some(diff))).await.unwrap().id;
+    let bad = c.create_task(&repo_task("bad", &repo, |s| s.branch = Some("nope".into()))).await.unwrap().id;
+
+    for (id, expect) in [
+        (&default, "v2\nfrom the submodule\n"),
+        (&branch, "feature\n"),
+        (&tag, "v1\n"),
+        (&commit, "v1\n"),
+        (&patched, "patched\n"),
+    ] {
+        let t = finished(&c, id).await;
+        let out = console(&c, id).await;
+        assert_eq!(t.status, TaskStatus::Completed, "{}: {out}", t.name);
+        assert!(out.contains(expect), "{}: {out}", t.name);
+    }
+    let t = finished(&c, &bad).await;
+    assert_eq!(t.status, TaskStatus::Failed);
+    assert_eq!(t.status_reason, "code checkout failed");
+    assert!(t.status_message.contains("has no branch 'nope'"), "{}", t.status_message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
+    let server = server();
+    let c = server.client();
+    let wheels = tempfile::tempdir().unwrap();
+    wheel(wheels.path());
+    let links = wheels.path().to_str().unwrap();
+    let _agent = Agent::start(&server, "py-agent", "default", "", &[("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", links)]);
+    let code = "import sys, tinypkg\nprint('tinypkg', tinypkg.VERSION, 'in', sys.prefix)\n";
+    let mut first = code_task("first", "main.py", "python3", code);
+    first.script.requirements = Some("tinypkg==1.0\n".into());
+    let first = c.create_task(&first).await.unwrap().id;
+    let t = finished(&c, &first).await;
+    let out = console(&c, &first).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("tinypkg 1.0 in"), "{out}");
+    assert!(out.contains("building the environment"), "{out}");
+
+    // Same requirements: the cached venv, pip not run at all.
+    let mut second = code_task("second", "main.py", "python3", code);
+    second.script.requirements = Some("tinypkg==1.0\n".into());
+    let second = c.create_task(&second).await.unwrap().id;
+    let t = finished(&c, &second).await;
+    let out = console(&c, &second).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("environment cache hit"), "{out}");
+    assert!(!out.contains("pip install"), "{out}");
+
+    // A module task in the same environment.
+    let mut module = code_task("module", "unused.py", "python3", "");
+    module.script = Script {
+        entry_kind: EntryKind::Module,
+        entry_point: Some("tinypkg".into()),
+        requirements: Some("tinypkg==1.0\n".into()),
+        ..Default::default()
+    };
+    module.hyperparams.clear();
+    let module = c.create_task(&module).await.unwrap().id;
+    let t = finished(&c, &module).await;
+    let out = console(&c, &module).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("tinypkg main"), "{out}");
+
+    // A requirement that cannot be installed fails the task, pip's output in the console.
+    let mut broken = code_task("broken", "main.py", "python3", code);
+    broken.script.requirements = Some("no-such-package-anywhere==9\n".into());
+    let broken = c.create_task(&broken).await.unwrap().id;
+    let t = finished(&c, &broken).await;
+    let out = console(&c, &broken).await;
+    assert_eq!(t.status, TaskStatus::Failed, "{out}");
+    assert_eq!(t.status_reason, "environment set-up failed");
+    assert!(out.contains("no-such-package-anywhere"), "{out}");
+}
+
+/// Whether a process still runs (a zombie waiting for a reaper does not).
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+async fn wait_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text.trim().to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "{} never written", path.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_stops_the_whole_process_group_and_agent_stop_aborts() {
+    let server = server();
+    let c = server.client();
+    let mut agent = Agent::start(&server, "abort-agent", "default", "abort_grace_seconds = 2\n", &[]);
+    let pids = tempfile::tempdir().unwrap();
+    // The task ignores SIGTERM, so the grace period runs out and SIGKILL follows.
+    let script = format!(
+        "trap '' TERM\nsleep 300 &\necho \"$$ $!\" > {}/pids.tmp && mv {0}/pids.tmp {0}/pids\necho started\nwait\n",
+        pids.path().display()
+    );
+    let id = c.create_task(&code_task("sleeper", "job.sh", "bash", &script)).await.unwrap().id;
+    let group = wait_file(&pids.path().join("pids")).await;
+    let asked = Instant::now();
+    c.act(&id, Action::Abort, &ActionRequest::default()).await.unwrap();
+    let t = finished(&c, &id).await;
+    assert_eq!(t.status, TaskStatus::Stopped);
+    assert!(asked.elapsed() < Duration::from_secs(8), "abort took {:?}", asked.elapsed());
+    for pid in group.split_whitespace() {
+        assert!(!alive(pid), "process {pid} outlived the abort");
+    }
+    assert!(console(&c, &id).await.contains("killed after the grace period"));
+
+    // Stopping the agent aborts its running task: never completed.
+    std::fs::remove_file(pids.path().join("pids")).unwrap();
+    let polite =
+        format!("sleep 300 &\necho \"$$ $!\" > {}/pids.tmp && mv {0}/pids.tmp {0}/pids\nwait\n", pids.path().display());
+    let id = c.create_task(&code_task("polite", "job.sh", "bash", &polite)).await.unwrap().id;
+    let group = wait_file(&pids.path().join("pids")).await;
+    agent.signal("-TERM");
+    assert!(agent.wait_exit(Duration::from_secs(20)), "the agent did not stop");
+    let t = finished(&c, &id).await;
+    assert_eq!(t.status, TaskStatus::Stopped);
+    assert_eq!(t.status_reason, "the agent was stopped");
+    for pid in group.split_whitespace() {
+        assert!(!alive(pid), "process {pid} outlived the agent");
+    }
+    assert!(c.list_workers().await.unwrap().iter().all(|w| w.id != "abort-agent"), "the worker stayed registered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_agent_loses_its_task_and_two_agents_share_a_queue() {
+    let server = server();
+    let c = server.client();
+    let config = "worker_timeout_seconds = 2\n";
+    let doomed = Agent::start(&server, "doomed", "default", config, &[]);
+    let id = c.create_task(&code_task("long", "job.sh", "bash", "echo running\nsleep 300\n")).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    doomed.signal("-KILL");
+    let t = wait_for(&c, &id, Duration::from_secs(30), |t| t.status != TaskStatus::InProgress).await;
+    assert_eq!(t.status, TaskStatus::Stopped);
+    assert_eq!(t.status_reason, "worker lost");
+
+    let _a = Agent::start(&server, "left", "default", "", &[]);
+    let _b = Agent::start(&server, "right", "default", "", &[]);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let t = code_task(&format!("shared {i}"), "job.sh", "bash", "sleep 0.3\necho done\n");
+        ids.push(c.create_task(&t).await.unwrap().id);
+    }
+    let mut workers = std::collections::HashSet::new();
+    for id in &ids {
+        let t = finished(&c, id).await;
+        assert_eq!(t.status, TaskStatus::Completed);
+        // Each ran exactly once: one start line in its console.
+        assert_eq!(console(&c, id).await.matches("running task").count(), 1);
+        workers.insert(t.worker.unwrap());
+    }
+    assert_eq!(workers.len(), 2, "both agents took tasks: {workers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_tasks_with_its_local_agent() {
+    let home = tempfile::tempdir().unwrap();
+    let mut up = Command::new(BIN)
+        .args(["up", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(home.path().join("data"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_CACHE_HOME", home.path().join(".cache"))
+        .env("RUNYARD_LOG", "warn")
+        .env_remove("RUNYARD_ACCESS_KEY")
+        .env_remove("RUNYARD_SECRET_KEY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runyard up");
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(up.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let url = line.trim().strip_prefix("Runyard is up at ").unwrap_or_else(|| panic!("{line}")).to_string();
+    // The CLI config `up` wrote is all a user needs.
+    let cli = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env_remove("RUNYARD_SERVER")
+            .env_remove("RUNYARD_ACCESS_KEY")
+            .env_remove("RUNYARD_SECRET_KEY")
+            .output()
+            .unwrap()
+    };
+    let script = home.path().join("hello.sh");
+    std::fs::write(&script, "echo hello from the local agent\n").unwrap();
+    let out = cli(&[
+        "--json",
+        "task",
+        "create",
+        "--project",
+        "demo",
+        "--name",
+        "hello",
+        "--code-file",
+        script.to_str().unwrap(),
+        "--binary",
+        "bash",
+        "--queue",
+        "default",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_string();
+    let creds: toml::Value =
+        toml::from_str(&std::fs::read_to_string(home.path().join(".config/runyard/config.toml")).unwrap()).unwrap();
+    let c = Client::new(&url, creds["access_key"].as_str().unwrap(), creds["secret_key"].as_str().unwrap());
+    let t = finished(&c, &id).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{}", console(&c, &id).await);
+    let out = cli(&["task", "log", &id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello from the local agent"), "{}", describe(&out));
+    let _ = Command::new("kill").args(["-TERM", &up.id().to_string()]).status();
+    assert!(up.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_bad_input_reset_and_follow() {
+    let server = server();
+    let c = server.client();
+    let unknown = "0".repeat(32);
+    let err = c.append_console(&unknown, &runyard_api::AppendConsole { text: "x".into(), time: None }).await;
+    assert!(matches!(err, Err(runyard_api::ClientError::Api { status: 404, .. })), "{err:?}");
+    let id = c.create_task(&code_task("quiet", "job.sh", "bash", "true\n")).await.unwrap().id;
+    let err = c.append_console(&id, &runyard_api::AppendConsole { text: String::new(), time: None }).await;
+    match err {
+        Err(runyard_api::ClientError::Api { status: 400, detail }) => assert_eq!(detail.field.as_deref(), Some("text")),
+        other => panic!("{other:?}"),
+    }
+    let q = runyard_api::ConsoleQuery { wait_seconds: Some(61.0), ..Default::default() };
+    assert!(c.console(&id, &q).await.is_err());
+
+    // A follower of a Pending task is woken by output, then by the end of the task.
+    let follower = {
+        let c = c.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let q = runyard_api::ConsoleQuery { wait_seconds: Some(30.0), ..Default::default() };
+            let started = Instant::now();
+            let page = c.console(&id, &q).await.unwrap();
+            (page, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.append_console(&id, &runyard_api::AppendConsole { text: "line one\n".into(), time: None }).await.unwrap();
+    let (page, waited) = follower.await.unwrap();
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].text, "line one\n");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+
+    // Reset (after an abort) empties the console.
+    c.act(&id, Action::Dequeue, &ActionRequest::default()).await.unwrap();
+    c.act(&id, Action::Started, &ActionRequest::default()).await.unwrap();
+    c.act(&id, Action::Stopped, &ActionRequest::default()).await.unwrap();
+    c.act(&id, Action::Reset, &ActionRequest::default()).await.unwrap();
+    assert!(c.console(&id, &Default::default()).await.unwrap().entries.is_empty());
+}
