@@ -1,10 +1,13 @@
 //! Ships a task's console to the daemon: output is batched and sent at least once a second,
 //! carriage-return progress bars are collapsed to their last state, and a copy goes to a local
-//! log file.
+//! log file. In the foreground (`runyard agent execute`) the output is echoed to the terminal
+//! and each set-up step shows a spinner; the console gets one line per step, not a flood.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use runyard_api::{AppendConsole, Client};
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -58,6 +61,8 @@ impl Collapser {
 #[derive(Clone)]
 pub struct Console {
     tx: mpsc::UnboundedSender<String>,
+    /// In the foreground: the spinner of the current set-up step.
+    step: Option<Arc<Mutex<Option<ProgressBar>>>>,
 }
 
 impl Console {
@@ -70,21 +75,51 @@ impl Console {
     pub fn note(&self, text: impl AsRef<str>) {
         self.write(format!("[runyard] {}\n", text.as_ref()));
     }
+
+    /// A set-up step begins (the previous one, if any, is done): one console line, and in the
+    /// foreground a spinner until the next step.
+    pub fn step(&self, text: impl AsRef<str>) {
+        self.note(&text);
+        if let Some(step) = &self.step {
+            let mut current = step.lock().expect("step lock");
+            if let Some(bar) = current.take() {
+                bar.finish();
+            }
+            let bar = ProgressBar::new_spinner().with_message(text.as_ref().to_string());
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("template"));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            *current = Some(bar);
+        }
+    }
+
+    /// Set-up is over: the last spinner stops, so the task's own output prints cleanly.
+    pub fn steps_done(&self) {
+        if let Some(bar) = self.step.as_ref().and_then(|s| s.lock().expect("step lock").take()) {
+            bar.finish();
+        }
+    }
 }
 
 /// Starts shipping to `task`'s console. Dropping every [`Console`] ends the stream: the handle
 /// resolves once everything was sent.
-pub fn start(client: Client, task: String, log_file: &Path) -> (Console, tokio::task::JoinHandle<()>) {
+pub fn start(client: Client, task: String, log_file: &Path, echo: bool) -> (Console, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let file = std::fs::create_dir_all(log_file.parent().unwrap_or(Path::new(".")))
         .and_then(|_| std::fs::File::create(log_file))
         .map_err(|e| tracing::warn!(error = %e, path = %log_file.display(), "no local copy of the console"))
         .ok();
-    let handle = tokio::spawn(ship(client, task, rx, file));
-    (Console { tx }, handle)
+    let handle = tokio::spawn(ship(client, task, rx, file, echo));
+    let step = echo.then(Default::default);
+    (Console { tx, step }, handle)
 }
 
-async fn ship(client: Client, task: String, mut rx: mpsc::UnboundedReceiver<String>, mut file: Option<std::fs::File>) {
+async fn ship(
+    client: Client,
+    task: String,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    mut file: Option<std::fs::File>,
+    echo: bool,
+) {
     let mut collapse = Collapser::default();
     let mut buffer = String::new();
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
@@ -93,6 +128,10 @@ async fn ship(client: Client, task: String, mut rx: mpsc::UnboundedReceiver<Stri
         tokio::select! {
             got = rx.recv() => match got {
                 Some(text) => {
+                    if echo {
+                        let _ = std::io::stdout().write_all(text.as_bytes());
+                        let _ = std::io::stdout().flush();
+                    }
                     buffer.push_str(&collapse.push(&text));
                     if buffer.len() >= FLUSH_BYTES {
                         send(&client, &task, &mut buffer, &mut file).await;

@@ -3,11 +3,12 @@
 //! A worker registers with the daemon, long-polls its queues, and runs each task natively:
 //! `checkout` (git), `python` (cached virtual environments), `run` (the command line),
 //! `process` (process groups, merged output, abort), `console` (shipping output), `resources`
-//! (machine usage), `worker` (the loop, status reports, abort and drain).
+//! and `gpus` (machine usage, NVML), `worker` (the loop, status reports, abort and drain).
 
 pub mod checkout;
 pub mod config;
 pub mod console;
+pub mod gpus;
 pub mod process;
 pub mod python;
 pub mod resources;

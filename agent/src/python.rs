@@ -94,7 +94,7 @@ pub async fn prepare(
         console.note(format!("environment cache hit ({version}, {key})"));
         return Ok(python);
     }
-    console.note(format!("building the environment ({version}, {key})"));
+    console.step(format!("building the environment ({version}, {key})"));
     let _ = std::fs::remove_dir_all(&venv);
     let mut cmd = Command::new(&needs.base);
     cmd.args(["-m", "venv"]).arg(&venv);

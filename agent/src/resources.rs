@@ -1,6 +1,7 @@
-//! What the worker machine offers and how busy it is (sysinfo). GPUs are reported by their
-//! index only when the agent is given them; live GPU readings need NVML, not read here yet.
+//! What the worker machine offers and how busy it is: sysinfo for CPU, memory, disk and
+//! network, NVML for GPUs ([`Gpus`]).
 
+use crate::gpus::Gpus;
 use runyard_api::{Capabilities, WorkerReport};
 use std::path::Path;
 use std::time::Instant;
@@ -13,10 +14,11 @@ pub struct Monitor {
     last: Instant,
     /// Where the agent works: its disk is the one reported.
     path: std::path::PathBuf,
+    gpus: Gpus,
 }
 
 impl Monitor {
-    pub fn new(path: &Path) -> Monitor {
+    pub fn new(path: &Path, gpus: Gpus) -> Monitor {
         let mut system = System::new();
         system.refresh_cpu_usage();
         system.refresh_memory();
@@ -26,6 +28,7 @@ impl Monitor {
             disks: Disks::new_with_refreshed_list(),
             last: Instant::now(),
             path: path.to_path_buf(),
+            gpus,
         }
     }
 
@@ -33,7 +36,7 @@ impl Monitor {
         Capabilities {
             cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
             memory_bytes: self.system.total_memory(),
-            gpus: Vec::new(),
+            gpus: self.gpus.info(),
         }
     }
 
@@ -65,7 +68,7 @@ impl Monitor {
             disk_total_bytes: disk.map_or(0, |d| d.total_space()),
             network_rx_bytes_per_second: rx as f64 / seconds,
             network_tx_bytes_per_second: tx as f64 / seconds,
-            gpus: Vec::new(),
+            gpus: self.gpus.stats(),
         }
     }
 }

@@ -49,6 +49,7 @@ pub async fn run(
 ) -> Outcome {
     let failed = |reason: &str, e: anyhow::Error| {
         let message = format!("{e:#}");
+        console.steps_done();
         console.note(format!("{reason}: {message}"));
         Outcome::Failed { reason: reason.to_string(), message }
     };
@@ -68,6 +69,7 @@ pub async fn run(
         }
         Err(e) => return failed("environment set-up failed", e),
     };
+    console.steps_done();
     console.note(format!("starting {}", describe(&cmd)));
     let ended = process::run(cmd, console, stop, config.abort_grace(), None).await;
     let outcome = match ended {
@@ -99,7 +101,7 @@ async fn prepare_code(config: &AgentConfig, task: &Task, dir: &Path, console: &C
     match Source::of(&task.script) {
         None => std::fs::create_dir_all(dir)?,
         Some(source) => {
-            console.note(format!("checking out {}", checkout::redact(source.url)));
+            console.step(format!("checking out {}", checkout::redact(source.url)));
             let (config_, script, dest) = (config.clone(), task.script.clone(), dir.to_path_buf());
             let limit = Duration::from_secs(config.git_timeout_seconds);
             let job = tokio::task::spawn_blocking(move || {

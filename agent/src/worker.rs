@@ -28,6 +28,7 @@ pub struct Worker {
     pub id: String,
     pub queues: Vec<String>,
     pub order_fairness: bool,
+    pub gpus: crate::gpus::Gpus,
 }
 
 /// The task being run and its abort switch.
@@ -35,8 +36,9 @@ type Current = Arc<Mutex<Option<(String, CancellationToken)>>>;
 
 impl Worker {
     /// Pulls and runs tasks until `stop`.
-    pub async fn run(self, stop: CancellationToken) -> Result<()> {
-        let monitor = Monitor::new(&self.config.cache_dir);
+    pub async fn run(mut self, stop: CancellationToken) -> Result<()> {
+        let gpus = std::mem::replace(&mut self.gpus, crate::gpus::Gpus::none());
+        let monitor = Monitor::new(&self.config.cache_dir, gpus);
         let register = RegisterWorker {
             id: self.id.clone(),
             queues: self.queues.clone(),
@@ -111,7 +113,7 @@ impl Worker {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(task = task.id, name = task.name, "running");
-        let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort).await;
+        let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort, false).await;
         let outcome = match outcome {
             Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
                 Outcome::Aborted { reason: "the agent was stopped".into() }
@@ -123,15 +125,17 @@ impl Worker {
 }
 
 /// Runs `task` with its console shipped and pings sent, returning once its output is all sent.
+/// `echo`: in the foreground, also show the output and set-up steps on this terminal.
 pub async fn run_reported(
     client: &Client,
     config: &AgentConfig,
     ctx: &RunContext,
     task: &Task,
     abort: &CancellationToken,
+    echo: bool,
 ) -> Outcome {
     let log_file = config.log_dir().join(format!("{}.log", task.id));
-    let (console, shipped) = console::start(client.clone(), task.id.clone(), &log_file);
+    let (console, shipped) = console::start(client.clone(), task.id.clone(), &log_file, echo);
     console.note(format!(
         "{} running task {} ({})",
         ctx.worker.as_deref().unwrap_or("this machine"),

@@ -25,10 +25,10 @@ pub struct AgentArgs {
     #[arg(long)]
     name: Option<String>,
     /// The agent config file (default: ~/.config/runyard/agent.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Where checkouts, environments and logs are cached (overrides the config file).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     cache_dir: Option<PathBuf>,
     /// Run in the background, with a pid file in the cache dir.
     #[arg(long, conflicts_with = "stop")]
@@ -77,11 +77,7 @@ fn settings(args: &AgentArgs, server_flag: Option<&str>) -> Result<(AgentConfig,
             path.display()
         );
     };
-    let gpus = match args.gpus.as_deref() {
-        None | Some("none") => None,
-        Some(list) => Some(list.to_string()),
-    };
-    Ok((cfg, RunContext { server, access_key, secret_key, worker: None, gpus }))
+    Ok((cfg, RunContext { server, access_key, secret_key, worker: None, gpus: None }))
 }
 
 fn worker_id(args: &AgentArgs, gpus: Option<&str>) -> String {
@@ -101,6 +97,8 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
     if let Some(AgentCommand::Execute { task }) = &args.command {
         return execute(client, cfg, ctx, task).await;
     }
+    let gpus = runyard_agent::gpus::Gpus::open(args.gpus.as_deref())?;
+    ctx.gpus = gpus.visible();
     let id = worker_id(&args, ctx.gpus.as_deref());
     let pid_file = cfg.cache_dir.join(format!("agent-{}.pid", id.replace(['/', ':'], "_")));
     if args.stop {
@@ -111,7 +109,7 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
     }
     ctx.worker = Some(id.clone());
     let queues = if args.queues.is_empty() { vec!["default".to_string()] } else { args.queues.clone() };
-    let worker = Worker { client, config: cfg, ctx, id, queues, order_fairness: args.order_fairness };
+    let worker = Worker { client, config: cfg, ctx, id, queues, order_fairness: args.order_fairness, gpus };
     let stop = CancellationToken::new();
     let signalled = stop.clone();
     tokio::spawn(async move {
@@ -132,7 +130,7 @@ async fn execute(client: runyard_api::Client, cfg: AgentConfig, ctx: RunContext,
         super::server::shutdown_signal().await;
         signalled.cancel();
     });
-    let outcome = runyard_agent::worker::run_reported(&client, &cfg, &ctx, &task, &abort).await;
+    let outcome = runyard_agent::worker::run_reported(&client, &cfg, &ctx, &task, &abort, true).await;
     runyard_agent::worker::report(&client, &task.id, &outcome).await?;
     eprintln!("task {}: {outcome:?}", task.id);
     Ok(if outcome == runyard_agent::Outcome::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -190,7 +188,8 @@ pub fn local_worker(server: &str, access_key: &str, secret_key: &str) -> Result<
         gpus: None,
     };
     let client = runyard_api::Client::new(server, access_key, secret_key);
-    Ok(Worker { client, config: cfg, ctx, id, queues: vec!["default".into()], order_fairness: false })
+    let gpus = runyard_agent::gpus::Gpus::open(None)?;
+    Ok(Worker { client, config: cfg, ctx, id, queues: vec!["default".into()], order_fairness: false, gpus })
 }
 
 fn hostname() -> String {

@@ -206,6 +206,19 @@ async fn shell_tasks_args_env_output_and_exit_codes() {
         BTreeMap::from([("lr".to_string(), Param { value: "0.1".into(), ..Default::default() })]),
     );
     let ok = c.create_task(&ok).await.unwrap().id;
+    // Followed from before it runs: `task log --follow` ends when the task does.
+    let follow = {
+        let (url, id) = (server.url.clone(), ok.clone());
+        std::thread::spawn(move || {
+            Command::new(BIN)
+                .args(["task", "log", "--follow", &id])
+                .env("RUNYARD_SERVER", url)
+                .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
+                .env("RUNYARD_SECRET_KEY", SECRET_KEY)
+                .output()
+                .expect("task log --follow")
+        })
+    };
     let mut bad = code_task("bad", "job.sh", "bash", script);
     bad.environment.variables.insert("CODE".into(), "3".into());
     let bad = c.create_task(&bad).await.unwrap().id;
@@ -227,6 +240,9 @@ async fn shell_tasks_args_env_output_and_exit_codes() {
     let out = server.cli(&["task", "log", &ok]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("greeting hi"));
+    let followed = follow.join().unwrap();
+    assert!(followed.status.success(), "{}", describe(&followed));
+    assert_eq!(String::from_utf8_lossy(&followed.stdout), String::from_utf8_lossy(&out.stdout));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,4 +528,65 @@ async fn console_bad_input_reset_and_follow() {
     c.act(&id, Action::Stopped, &ActionRequest::default()).await.unwrap();
     c.act(&id, Action::Reset, &ActionRequest::default()).await.unwrap();
     assert!(c.console(&id, &Default::default()).await.unwrap().entries.is_empty());
+}
+
+fn agent_cli(server: &TestServer, cache: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("agent")
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--config")
+        .arg(cache.join("none.toml"))
+        .env("HOME", cache)
+        .env("RUNYARD_SERVER", &server.url)
+        .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
+        .env("RUNYARD_SECRET_KEY", SECRET_KEY)
+        .env("RUNYARD_LOG", "warn")
+        .output()
+        .expect("runyard agent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_detached_stop_and_preinstalled_venv() {
+    let server = server();
+    let c = server.client();
+    let cache = tempfile::tempdir().unwrap();
+
+    // `agent execute` runs a Draft here, in the foreground, output on the terminal.
+    let venv = cache.path().join("prevenv");
+    let out = Command::new("python3").args(["-m", "venv"]).arg(&venv).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut draft = code_task("here", "main.py", "python3", "import sys\nprint('prefix', sys.prefix)\n");
+    draft.queue = None;
+    draft.environment.preinstalled_venv = Some(venv.display().to_string());
+    let id = c.create_task(&draft).await.unwrap().id;
+    let out = agent_cli(&server, cache.path(), &["execute", "--task", &id]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("prefix {}", venv.display())), "{stdout}");
+    assert_eq!(c.get_task(&id).await.unwrap().status, TaskStatus::Completed);
+    assert!(console(&c, &id).await.contains("using the preinstalled venv"));
+
+    // --detached, then --stop with the same name.
+    let out = agent_cli(&server, cache.path(), &["--queue", "default", "--name", "bg", "--detached"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") {
+        assert!(Instant::now() < deadline, "the detached agent never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = agent_cli(&server, cache.path(), &["--queue", "default", "--name", "bg", "--detached"]);
+    assert!(!again.status.success(), "a second agent with the same name started");
+    let id = c.create_task(&code_task("bg task", "job.sh", "bash", "echo in the background\n")).await.unwrap().id;
+    assert_eq!(finished(&c, &id).await.status, TaskStatus::Completed);
+    let out = agent_cli(&server, cache.path(), &["--name", "bg", "--stop"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") {
+        assert!(Instant::now() < deadline, "the detached agent did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = agent_cli(&server, cache.path(), &["--name", "bg", "--stop"]);
+    assert!(!out.status.success(), "stopping a stopped agent should say so");
 }
