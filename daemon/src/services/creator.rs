@@ -19,14 +19,7 @@ pub struct TaskCreator {
 
 impl TaskCreator {
     pub fn new(store: Arc<Store>) -> TaskCreator {
-        let writer = store.clone();
-        let group = Group::new(
-            MAX_GROUP,
-            Arc::new(move |jobs| {
-                let store = writer.clone();
-                Box::pin(async move { commit_group(&store, jobs).await })
-            }),
-        );
+        let group = Group::new(store.clone(), MAX_GROUP, commit_group);
         TaskCreator { store, group }
     }
 
@@ -39,7 +32,8 @@ impl TaskCreator {
 }
 
 /// One transaction for the whole group; if it fails, one per creation.
-async fn commit_group(store: &Store, jobs: Vec<PreparedCreate>) -> Vec<Result<Task>> {
+async fn commit_group(store: Arc<Store>, jobs: Vec<PreparedCreate>) -> Vec<Result<Task>> {
+    let store = &*store;
     match commit_creates(store, &jobs).await {
         Ok(tasks) => tasks.into_iter().map(Ok).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],

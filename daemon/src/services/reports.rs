@@ -35,14 +35,7 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(store: Arc<Store>) -> Reporter {
-        let writer = store.clone();
-        let group = Group::new(
-            MAX_GROUP,
-            Arc::new(move |jobs| {
-                let store = writer.clone();
-                Box::pin(async move { commit_group(&store, jobs).await })
-            }),
-        );
+        let group = Group::new(store.clone(), MAX_GROUP, commit_group);
         Reporter { store, group }
     }
 
@@ -57,7 +50,8 @@ impl Reporter {
     }
 }
 
-async fn commit_group(store: &Store, jobs: Vec<Report>) -> Vec<Result<ActionOutcome>> {
+async fn commit_group(store: Arc<Store>, jobs: Vec<Report>) -> Vec<Result<ActionOutcome>> {
+    let store = &*store;
     let mut results: Vec<Option<Result<ActionOutcome>>> = jobs.iter().map(|_| None).collect();
     if let Err(error) = write_group(store, &jobs, &mut results).await {
         // Nothing was written: every report goes the general way, one by one.

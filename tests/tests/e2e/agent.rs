@@ -99,6 +99,13 @@ async fn finished(c: &Client, id: &str) -> Task {
     .await
 }
 
+/// Queues `task`, waits for its end, and returns it with its console.
+async fn run_to_end(c: &Client, task: &CreateTask) -> (Task, String) {
+    let id = c.create_task(task).await.expect("create task").id;
+    let t = finished(c, &id).await;
+    (t, console(c, &id).await)
+}
+
 async fn console(c: &Client, id: &str) -> String {
     let page = c.console(id, &Default::default()).await.expect("console");
     page.entries.into_iter().map(|e| e.text).collect()
@@ -292,9 +299,7 @@ async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
     let code = "import sys, tinypkg\nprint('tinypkg', tinypkg.VERSION, 'in', sys.prefix)\n";
     let mut first = code_task("first", "main.py", "python3", code);
     first.script.requirements = Some("tinypkg==1.0\n".into());
-    let first = c.create_task(&first).await.unwrap().id;
-    let t = finished(&c, &first).await;
-    let out = console(&c, &first).await;
+    let (t, out) = run_to_end(&c, &first).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("tinypkg 1.0 in"), "{out}");
     assert!(out.contains("building the environment"), "{out}");
@@ -302,9 +307,7 @@ async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
     // Same requirements: the cached venv, pip not run at all.
     let mut second = code_task("second", "main.py", "python3", code);
     second.script.requirements = Some("tinypkg==1.0\n".into());
-    let second = c.create_task(&second).await.unwrap().id;
-    let t = finished(&c, &second).await;
-    let out = console(&c, &second).await;
+    let (t, out) = run_to_end(&c, &second).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("environment cache hit"), "{out}");
     assert!(!out.contains("pip install"), "{out}");
@@ -318,18 +321,14 @@ async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
         ..Default::default()
     };
     module.hyperparams.clear();
-    let module = c.create_task(&module).await.unwrap().id;
-    let t = finished(&c, &module).await;
-    let out = console(&c, &module).await;
+    let (t, out) = run_to_end(&c, &module).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("tinypkg main"), "{out}");
 
     // A requirement that cannot be installed fails the task, pip's output in the console.
     let mut broken = code_task("broken", "main.py", "python3", code);
     broken.script.requirements = Some("no-such-package-anywhere==9\n".into());
-    let broken = c.create_task(&broken).await.unwrap().id;
-    let t = finished(&c, &broken).await;
-    let out = console(&c, &broken).await;
+    let (t, out) = run_to_end(&c, &broken).await;
     assert_eq!(t.status, TaskStatus::Failed, "{out}");
     assert_eq!(t.status_reason, "environment set-up failed");
     assert!(out.contains("no-such-package-anywhere"), "{out}");
