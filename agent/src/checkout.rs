@@ -41,7 +41,7 @@ pub fn checkout(config: &AgentConfig, source: &Source, dest: &Path) -> Result<St
     let mirror = mirror(&path, config, source.url)?;
     let repo = RepoBuilder::new()
         .clone(mirror.path().to_str().context("the cache path is not UTF-8")?, dest)
-        .with_context(|| format!("could not make a working copy of {}", source.url))?;
+        .with_context(|| format!("could not make a working copy of {}", redact(source.url)))?;
     let commit = resolve(&mirror, source)?;
     let object = repo.find_object(commit, None).with_context(|| format!("commit {commit} is not in the clone"))?;
     repo.checkout_tree(&object, Some(git2::build::CheckoutBuilder::new().force()))?;
@@ -81,7 +81,7 @@ fn resolve(repo: &Repository, source: &Source) -> Result<git2::Oid> {
             (_, _, Some(b)) => format!("branch '{b}'"),
             _ => "a default branch".to_string(),
         };
-        anyhow!("{} has no {what}", source.url)
+        anyhow!("{} has no {what}", redact(source.url))
     })?;
     Ok(object.peel_to_commit()?.id())
 }

@@ -33,6 +33,10 @@ pub struct AgentConfig {
     pub env_timeout_seconds: u64,
     /// Dropped by the daemon when silent for this long.
     pub worker_timeout_seconds: u64,
+    /// Docker mode: the image of tasks that name none.
+    pub docker_image: String,
+    /// Docker mode: always use `docker_image`, whatever image a task names.
+    pub docker_forbid_task_image: bool,
 }
 
 impl Default for AgentConfig {
@@ -52,6 +56,8 @@ impl Default for AgentConfig {
             git_timeout_seconds: 600,
             env_timeout_seconds: 1800,
             worker_timeout_seconds: 60,
+            docker_image: "python:3.11-slim".into(),
+            docker_forbid_task_image: false,
         }
     }
 }

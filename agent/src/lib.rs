@@ -8,6 +8,8 @@
 pub mod checkout;
 pub mod config;
 pub mod console;
+pub mod docker;
+pub mod docker_args;
 pub mod gpus;
 pub mod process;
 pub mod python;

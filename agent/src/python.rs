@@ -40,6 +40,17 @@ impl Needs {
     }
 }
 
+/// Where a Docker-mode venv for `needs` in image `image_id` lives (mounted into the container
+/// at the same path; the container builds it once).
+pub fn container_venv(config: &AgentConfig, image_id: &str, needs: &Needs) -> PathBuf {
+    let mut h = Sha256::new();
+    for part in [image_id, &needs.base, &needs.requirements, &needs.packages.join(" ")] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    config.cache_dir.join("venvs-docker").join(hex::encode(&h.finalize()[..12]))
+}
+
 pub fn is_python(binary: &str) -> bool {
     Path::new(binary).file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python"))
 }

@@ -4,6 +4,7 @@
 use crate::checkout::{self, inside, Source};
 use crate::config::AgentConfig;
 use crate::console::Console;
+use crate::docker::DockerMode;
 use crate::process::{self, Ended};
 use crate::python;
 use anyhow::{bail, Context, Result};
@@ -31,6 +32,8 @@ pub enum Outcome {
 /// What the agent tells every task about where it runs.
 #[derive(Debug, Clone, Default)]
 pub struct RunContext {
+    /// Docker mode: every task runs in a container.
+    pub docker: Option<std::sync::Arc<DockerMode>>,
     pub server: String,
     pub access_key: String,
     pub secret_key: String,
@@ -61,17 +64,24 @@ pub async fn run(
     if stop.is_cancelled() {
         return Outcome::Aborted { reason: "aborted before it started".into() };
     }
-    let cmd = match command(config, ctx, task, &code, console, stop).await {
-        Ok(cmd) => cmd,
-        Err(e) if stop.is_cancelled() => {
+    let launch = match Launch::of(ctx, task, &code) {
+        Ok(l) => l,
+        Err(e) => return failed("the task could not start", e),
+    };
+    let started = match &ctx.docker {
+        Some(docker) => in_container(config, ctx, docker, task, &code, launch, console, stop).await,
+        None => natively(config, task, &code, launch, console, stop).await,
+    };
+    let ended = match started {
+        Ok(ended) => Ok(ended),
+        Err(Failure::Pull(e) | Failure::Setup(e) | Failure::Start(e)) if stop.is_cancelled() => {
             console.note(format!("stopped while preparing: {e:#}"));
             return Outcome::Aborted { reason: "aborted before it started".into() };
         }
-        Err(e) => return failed("environment set-up failed", e),
+        Err(Failure::Pull(e)) => return failed("image pull failed", e),
+        Err(Failure::Setup(e)) => return failed("environment set-up failed", e),
+        Err(Failure::Start(e)) => Err(e),
     };
-    console.steps_done();
-    console.note(format!("starting {}", describe(&cmd)));
-    let ended = process::run(cmd, console, stop, config.abort_grace(), None).await;
     let outcome = match ended {
         Err(e) => failed("the task could not start", e),
         Ok(Ended::Exited(s)) if s.success() => Outcome::Completed,
@@ -118,86 +128,204 @@ async fn prepare_code(config: &AgentConfig, task: &Task, dir: &Path, console: &C
     Ok(dir.to_path_buf())
 }
 
-/// The command line of the task, its environment built.
-async fn command(
-    config: &AgentConfig,
-    ctx: &RunContext,
-    task: &Task,
-    code: &Path,
-    console: &Console,
-    stop: &CancellationToken,
-) -> Result<Command> {
-    let s = &task.script;
-    let cwd = match s.working_dir.as_deref().filter(|w| !w.trim().is_empty() && *w != ".") {
-        Some(w) => inside(code, w)?,
-        None => code.to_path_buf(),
-    };
-    if !cwd.is_dir() {
-        bail!("the working directory '{}' does not exist in the code", s.working_dir.as_deref().unwrap_or("."));
-    }
-    let entry = s.entry_point.as_deref().unwrap_or("").trim();
-    if entry.is_empty() {
-        bail!("the task has no entry point");
-    }
-    if s.entry_kind == EntryKind::Code {
-        let file = inside(&cwd, entry)?;
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&file, s.code.as_deref().unwrap_or(""))?;
-    }
-    let shell = s.entry_kind != EntryKind::Module
-        && match s.binary.as_deref() {
-            Some(b) => !python::is_python(b),
-            None => entry.ends_with(".sh"),
+/// Why a run did not get going.
+enum Failure {
+    /// The task's image is missing and could not be pulled.
+    Pull(anyhow::Error),
+    /// Building the environment failed (pip, venv).
+    Setup(anyhow::Error),
+    /// The process or container could not start.
+    Start(anyhow::Error),
+}
+
+/// What to start, wherever it runs: the interpreter kind, the entry, its arguments, the working
+/// directory and the environment.
+struct Launch {
+    /// A shell script run with `binary` (default bash); else Python.
+    shell: Option<String>,
+    /// `python -m target` rather than a file.
+    module: bool,
+    /// The script file, or the module name.
+    target: String,
+    args: Vec<String>,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// Resolves the task's entry point inside `code` (writing custom code, adding `Task.init`).
+    fn of(ctx: &RunContext, task: &Task, code: &Path) -> Result<Launch> {
+        let s = &task.script;
+        let cwd = match s.working_dir.as_deref().filter(|w| !w.trim().is_empty() && *w != ".") {
+            Some(w) => inside(code, w)?,
+            None => code.to_path_buf(),
         };
-    let mut cmd = if shell {
-        let file = inside(&cwd, entry)?;
-        if !file.is_file() {
-            bail!("the script '{entry}' does not exist");
+        if !cwd.is_dir() {
+            bail!("the working directory '{}' does not exist in the code", s.working_dir.as_deref().unwrap_or("."));
         }
-        let mut cmd = Command::new(s.binary.as_deref().unwrap_or("bash"));
-        cmd.arg(file);
-        cmd
-    } else {
-        let python = python::prepare(config, task, code, console, stop).await?;
-        let mut cmd = Command::new(python);
-        if s.entry_kind == EntryKind::Module {
-            cmd.args(["-m", entry]);
+        let entry = s.entry_point.as_deref().unwrap_or("").trim();
+        if entry.is_empty() {
+            bail!("the task has no entry point");
+        }
+        if s.entry_kind == EntryKind::Code {
+            let file = inside(&cwd, entry)?;
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&file, s.code.as_deref().unwrap_or(""))?;
+        }
+        let module = s.entry_kind == EntryKind::Module;
+        let shell = match s.binary.as_deref() {
+            _ if module => None,
+            Some(b) if !python::is_python(b) => Some(b.to_string()),
+            Some(_) => None,
+            None => entry.ends_with(".sh").then(|| "bash".to_string()),
+        };
+        let target = if module {
+            entry.to_string()
         } else {
             let file = inside(&cwd, entry)?;
             if !file.is_file() {
                 bail!("the script '{entry}' does not exist");
             }
-            if s.add_task_init {
+            if shell.is_none() && s.add_task_init {
                 add_task_init(&file)?;
             }
-            cmd.arg(file);
+            file.display().to_string()
+        };
+        let mut args = Vec::new();
+        for (name, param) in task.hyperparams.get("Args").into_iter().flatten() {
+            args.push(format!("--{name}"));
+            args.push(param.value.clone());
         }
-        cmd
+        let mut env: Vec<(String, String)> = task.environment.variables.clone().into_iter().collect();
+        env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        for (k, v) in [
+            ("RUNYARD_TASK_ID", &task.id),
+            ("RUNYARD_SERVER", &ctx.server),
+            ("CLEARML_TASK_ID", &task.id),
+            ("CLEARML_API_HOST", &ctx.server),
+            ("CLEARML_WEB_HOST", &ctx.server),
+            ("CLEARML_FILES_HOST", &ctx.server),
+            ("CLEARML_API_ACCESS_KEY", &ctx.access_key),
+            ("CLEARML_API_SECRET_KEY", &ctx.secret_key),
+        ] {
+            env.push((k.into(), v.clone()));
+        }
+        if let Some(worker) = &ctx.worker {
+            env.push(("RUNYARD_WORKER_ID".into(), worker.clone()));
+            env.push(("CLEARML_WORKER_ID".into(), worker.clone()));
+        }
+        if let Some(gpus) = &ctx.gpus {
+            env.push(("CUDA_VISIBLE_DEVICES".into(), gpus.clone()));
+            env.push(("NVIDIA_VISIBLE_DEVICES".into(), gpus.clone()));
+        }
+        Ok(Launch { shell, module, target, args, cwd, env })
+    }
+
+    /// The command line after the interpreter.
+    fn tail(&self) -> Vec<String> {
+        let mut out = if self.module { vec!["-m".to_string(), self.target.clone()] } else { vec![self.target.clone()] };
+        out.extend(self.args.iter().cloned());
+        out
+    }
+}
+
+/// On this machine, in its own process group, with a cached venv for Python.
+async fn natively(
+    config: &AgentConfig,
+    task: &Task,
+    code: &Path,
+    launch: Launch,
+    console: &Console,
+    stop: &CancellationToken,
+) -> std::result::Result<Ended, Failure> {
+    let program = match &launch.shell {
+        Some(shell) => PathBuf::from(shell),
+        None => python::prepare(config, task, code, console, stop).await.map_err(Failure::Setup)?,
     };
-    for (name, param) in task.hyperparams.get("Args").into_iter().flatten() {
-        cmd.arg(format!("--{name}")).arg(&param.value);
+    let mut cmd = Command::new(program);
+    cmd.args(launch.tail()).current_dir(&launch.cwd).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    console.steps_done();
+    console.note(format!("starting {}", describe(&cmd)));
+    process::run(cmd, console, stop, config.abort_grace(), None).await.map_err(Failure::Start)
+}
+
+/// In a container: the startup script, the environment set-up, then the entry point, all inside.
+#[allow(clippy::too_many_arguments)]
+async fn in_container(
+    config: &AgentConfig,
+    ctx: &RunContext,
+    docker: &DockerMode,
+    task: &Task,
+    code: &Path,
+    launch: Launch,
+    console: &Console,
+    stop: &CancellationToken,
+) -> std::result::Result<Ended, Failure> {
+    let args = crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or("")).map_err(Failure::Start)?;
+    let image = docker.image_for(task.container.image.as_deref());
+    let image_id = docker.ensure_image(&image, console).await.map_err(Failure::Pull)?;
+    let mut script = String::from("set -e\n");
+    if let Some(setup) = task.container.setup_script.as_deref().filter(|s| !s.trim().is_empty()) {
+        script.push_str(setup);
+        script.push('\n');
     }
-    cmd.current_dir(&cwd).envs(&task.environment.variables).env("PYTHONUNBUFFERED", "1");
-    let vars = [
-        ("RUNYARD_TASK_ID", task.id.as_str()),
-        ("RUNYARD_SERVER", ctx.server.as_str()),
-        ("CLEARML_TASK_ID", task.id.as_str()),
-        ("CLEARML_API_HOST", ctx.server.as_str()),
-        ("CLEARML_WEB_HOST", ctx.server.as_str()),
-        ("CLEARML_FILES_HOST", ctx.server.as_str()),
-        ("CLEARML_API_ACCESS_KEY", ctx.access_key.as_str()),
-        ("CLEARML_API_SECRET_KEY", ctx.secret_key.as_str()),
-    ];
-    cmd.envs(vars);
-    if let Some(worker) = &ctx.worker {
-        cmd.env("RUNYARD_WORKER_ID", worker).env("CLEARML_WORKER_ID", worker);
-    }
-    if let Some(gpus) = &ctx.gpus {
-        cmd.env("CUDA_VISIBLE_DEVICES", gpus).env("NVIDIA_VISIBLE_DEVICES", gpus);
-    }
-    Ok(cmd)
+    let mut binds = vec![format!("{0}:{0}", code.display())];
+    let interpreter = match &launch.shell {
+        Some(shell) => shell.clone(),
+        None => {
+            let needs = python::Needs::of(task, config, code);
+            let base = task.script.binary.clone().filter(|b| python::is_python(b)).unwrap_or_else(|| "python3".into());
+            if needs.requirements.trim().is_empty() && needs.packages.is_empty() {
+                // The image holds the environment: use it as it is.
+                base
+            } else {
+                let venv = python::container_venv(config, &image_id, &needs);
+                std::fs::create_dir_all(venv.parent().unwrap_or(&venv)).map_err(|e| Failure::Setup(e.into()))?;
+                let reqs = code.join(".runyard-requirements.txt");
+                std::fs::write(&reqs, &needs.requirements).map_err(|e| Failure::Setup(e.into()))?;
+                let pip_cache = config.pip_cache_dir();
+                std::fs::create_dir_all(&pip_cache).map_err(|e| Failure::Setup(e.into()))?;
+                binds.push(format!("{0}:{0}", venv.parent().unwrap_or(&venv).display()));
+                binds.push(format!("{0}:{0}", pip_cache.display()));
+                let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
+                let packages = needs.packages.iter().map(|p| shell_words::quote(p).into_owned()).collect::<Vec<_>>();
+                script.push_str(&format!(
+                    "V={venv}\nif [ -f \"$V/.runyard-ready\" ]; then echo '[runyard] environment cache hit'; else\n\
+                     echo '[runyard] building the environment'; rm -rf \"$V\"; {base} -m venv \"$V\"\n\
+                     PIP_CACHE_DIR={cache} \"$V/bin/python\" -m pip install -r {reqs} {packages}\n\
+                     touch \"$V/.runyard-ready\"; fi\n",
+                    venv = q(&venv),
+                    cache = q(&pip_cache),
+                    reqs = q(&reqs),
+                    packages = packages.join(" "),
+                ));
+                format!("{}/bin/python", venv.display())
+            }
+        }
+    };
+    let mut line = vec![interpreter];
+    line.extend(launch.tail());
+    script.push_str("exec ");
+    script.push_str(&shell_words::join(&line));
+    script.push('\n');
+    let mut env: Vec<String> = launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // pip's own settings (index, find-links) reach the container as they reach native runs.
+    env.extend(std::env::vars().filter(|(k, _)| k.starts_with("PIP_")).map(|(k, v)| format!("{k}={v}")));
+    console.steps_done();
+    console.note(format!("starting {} in {image}", shell_words::join(&line)));
+    let container = crate::docker::Container {
+        task: task.id.clone(),
+        image,
+        script,
+        env,
+        working_dir: launch.cwd.display().to_string(),
+        binds,
+        args,
+        gpus: ctx.gpus.clone(),
+    };
+    docker.run(container, console, stop, config.abort_grace()).await.map_err(Failure::Start)
 }
 
 /// Adds the `Task.init` lines to a Python entry point (after any `from __future__` imports).

@@ -46,6 +46,7 @@ impl Worker {
             timeout_seconds: Some(self.config.worker_timeout_seconds),
         };
         self.client.register_worker(&register).await.context("could not register with the daemon")?;
+        self.recover().await;
         tracing::info!(worker = self.id, queues = ?self.queues, "registered; waiting for tasks");
         let current: Current = Arc::default();
         let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -99,6 +100,25 @@ impl Worker {
         Ok(())
     }
 
+    /// Where the task being run is written down, so a restart after a crash knows it.
+    fn running_file(&self) -> std::path::PathBuf {
+        self.config.cache_dir.join(format!("agent-{}.running", self.id.replace(['/', ':'], "_")))
+    }
+
+    /// A previous life of this worker crashed while running a task: that run is lost, and the
+    /// task is reported aborted (never completed).
+    async fn recover(&self) {
+        let file = self.running_file();
+        let Ok(task) = std::fs::read_to_string(&file) else { return };
+        let task = task.trim();
+        let lost = Outcome::Aborted { reason: "the agent restarted".into() };
+        match report(&self.client, task, &lost).await {
+            Ok(()) => tracing::warn!(task, "the previous run of this worker was interrupted; its task is aborted"),
+            Err(error) => tracing::debug!(task, %error, "the interrupted task had already ended"),
+        }
+        let _ = std::fs::remove_file(file);
+    }
+
     /// Runs one popped task and reports how it ended.
     async fn execute(&self, task: &Task, abort: &CancellationToken, stop: &CancellationToken) -> Result<()> {
         let started = ActionRequest { worker: Some(self.id.clone()), ..Default::default() };
@@ -113,6 +133,8 @@ impl Worker {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(task = task.id, name = task.name, "running");
+        let _ = std::fs::create_dir_all(&self.config.cache_dir);
+        let _ = std::fs::write(self.running_file(), &task.id);
         let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort, false).await;
         let outcome = match outcome {
             Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
@@ -120,7 +142,9 @@ impl Worker {
             }
             other => other,
         };
-        report(&self.client, &task.id, &outcome).await
+        let reported = report(&self.client, &task.id, &outcome).await;
+        let _ = std::fs::remove_file(self.running_file());
+        reported
     }
 }
 

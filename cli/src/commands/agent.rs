@@ -30,6 +30,10 @@ pub struct AgentArgs {
     /// Where checkouts, environments and logs are cached (overrides the config file).
     #[arg(long, value_name = "DIR", global = true)]
     cache_dir: Option<PathBuf>,
+    /// Run every task in a container (Docker mode), in IMAGE unless the task names its own
+    /// (default image: the config's docker_image).
+    #[arg(long, value_name = "IMAGE", num_args = 0..=1, default_missing_value = "")]
+    docker: Option<String>,
     /// Run in the background, with a pid file in the cache dir.
     #[arg(long, conflicts_with = "stop")]
     detached: bool,
@@ -77,7 +81,7 @@ fn settings(args: &AgentArgs, server_flag: Option<&str>) -> Result<(AgentConfig,
             path.display()
         );
     };
-    Ok((cfg, RunContext { server, access_key, secret_key, worker: None, gpus: None }))
+    Ok((cfg, RunContext { server, access_key, secret_key, ..Default::default() }))
 }
 
 fn worker_id(args: &AgentArgs, gpus: Option<&str>) -> String {
@@ -94,9 +98,6 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
     super::server::init_tracing();
     let (cfg, mut ctx) = settings(&args, server_flag)?;
     let client = runyard_api::Client::new(&ctx.server, &ctx.access_key, &ctx.secret_key);
-    if let Some(AgentCommand::Execute { task }) = &args.command {
-        return execute(client, cfg, ctx, task).await;
-    }
     let gpus = runyard_agent::gpus::Gpus::open(args.gpus.as_deref())?;
     ctx.gpus = gpus.visible();
     let id = worker_id(&args, ctx.gpus.as_deref());
@@ -106,6 +107,20 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
     }
     if args.detached {
         return detach(&cfg, &pid_file, &id);
+    }
+    if let Some(image) = &args.docker {
+        let image = if image.is_empty() { cfg.docker_image.clone() } else { image.clone() };
+        let docker =
+            runyard_agent::docker::DockerMode::connect(image, cfg.docker_forbid_task_image, id.clone()).await?;
+        // Leftovers of a crash of this worker (not for `execute`: its namesake may be running).
+        let left = if args.command.is_none() { docker.remove_leftovers().await? } else { 0 };
+        if left > 0 {
+            tracing::info!(left, "removed containers a previous run of this worker left behind");
+        }
+        ctx.docker = Some(std::sync::Arc::new(docker));
+    }
+    if let Some(AgentCommand::Execute { task }) = &args.command {
+        return execute(client, cfg, ctx, task).await;
     }
     ctx.worker = Some(id.clone());
     let queues = if args.queues.is_empty() { vec!["default".to_string()] } else { args.queues.clone() };
@@ -185,7 +200,7 @@ pub fn local_worker(server: &str, access_key: &str, secret_key: &str) -> Result<
         access_key: access_key.into(),
         secret_key: secret_key.into(),
         worker: Some(id.clone()),
-        gpus: None,
+        ..Default::default()
     };
     let client = runyard_api::Client::new(server, access_key, secret_key);
     let gpus = runyard_agent::gpus::Gpus::open(None)?;

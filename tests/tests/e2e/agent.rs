@@ -10,14 +10,26 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `runyard agent` process; killed on drop.
-struct Agent {
+pub struct Agent {
     child: Child,
-    _cache: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
 }
 
 impl Agent {
-    fn start(server: &TestServer, name: &str, queue: &str, config: &str, env: &[(&str, &str)]) -> Agent {
-        let cache = tempfile::tempdir().expect("cache dir");
+    pub fn start(server: &TestServer, name: &str, queue: &str, config: &str, env: &[(&str, &str)]) -> Agent {
+        Self::start_in(tempfile::tempdir().expect("cache dir"), server, name, queue, config, env, &[])
+    }
+
+    /// An agent with extra flags, caching in `cache` (a restarted agent may reuse one).
+    pub fn start_in(
+        cache: tempfile::TempDir,
+        server: &TestServer,
+        name: &str,
+        queue: &str,
+        config: &str,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Agent {
         let config_file = cache.path().join("agent.toml");
         std::fs::write(&config_file, config).expect("agent config");
         let child = Command::new(BIN)
@@ -25,6 +37,7 @@ impl Agent {
             .arg(&config_file)
             .arg("--cache-dir")
             .arg(cache.path())
+            .args(extra)
             .env("HOME", cache.path())
             .env("RUNYARD_SERVER", &server.url)
             .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
@@ -34,14 +47,14 @@ impl Agent {
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn agent");
-        Agent { child, _cache: cache }
+        Agent { child, cache }
     }
 
-    fn signal(&self, signal: &str) {
+    pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
     }
 
-    fn wait_exit(&mut self, within: Duration) -> bool {
+    pub fn wait_exit(&mut self, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.child.try_wait().expect("try_wait").is_some() {
@@ -60,11 +73,11 @@ impl Drop for Agent {
     }
 }
 
-fn server() -> TestServer {
+pub(crate) fn server() -> TestServer {
     TestServer::start_with(Backend::Sqlite, &[]).expect("server")
 }
 
-fn code_task(name: &str, file: &str, binary: &str, code: &str) -> CreateTask {
+pub(crate) fn code_task(name: &str, file: &str, binary: &str, code: &str) -> CreateTask {
     CreateTask {
         name: name.into(),
         project: Some("agent".into()),
@@ -80,7 +93,7 @@ fn code_task(name: &str, file: &str, binary: &str, code: &str) -> CreateTask {
     }
 }
 
-async fn wait_for(c: &Client, id: &str, within: Duration, done: impl Fn(&Task) -> bool) -> Task {
+pub(crate) async fn wait_for(c: &Client, id: &str, within: Duration, done: impl Fn(&Task) -> bool) -> Task {
     let deadline = Instant::now() + within;
     loop {
         let task = c.get_task(id).await.expect("get task");
@@ -92,7 +105,7 @@ async fn wait_for(c: &Client, id: &str, within: Duration, done: impl Fn(&Task) -
     }
 }
 
-async fn finished(c: &Client, id: &str) -> Task {
+pub(crate) async fn finished(c: &Client, id: &str) -> Task {
     wait_for(c, id, Duration::from_secs(120), |t| {
         matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped)
     })
@@ -100,13 +113,13 @@ async fn finished(c: &Client, id: &str) -> Task {
 }
 
 /// Queues `task`, waits for its end, and returns it with its console.
-async fn run_to_end(c: &Client, task: &CreateTask) -> (Task, String) {
+pub(crate) async fn run_to_end(c: &Client, task: &CreateTask) -> (Task, String) {
     let id = c.create_task(task).await.expect("create task").id;
     let t = finished(c, &id).await;
     (t, console(c, &id).await)
 }
 
-async fn console(c: &Client, id: &str) -> String {
+pub(crate) async fn console(c: &Client, id: &str) -> String {
     let page = c.console(id, &Default::default()).await.expect("console");
     page.entries.into_iter().map(|e| e.text).collect()
 }
@@ -177,7 +190,7 @@ fn repo_task(name: &str, repo: &Path, set: impl FnOnce(&mut Script)) -> CreateTa
 }
 
 /// A pure-Python wheel, built by hand so no build backend (or network) is needed.
-fn wheel(dir: &Path) {
+pub(crate) fn wheel(dir: &Path) {
     let py = format!(
         r#"
 import zipfile, base64, hashlib
@@ -335,14 +348,14 @@ async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
 }
 
 /// Whether a process still runs (a zombie waiting for a reaper does not).
-fn alive(pid: &str) -> bool {
+pub(crate) fn alive(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
         Err(_) => false,
     }
 }
 
-async fn wait_file(path: &Path) -> String {
+pub(crate) async fn wait_file(path: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {

@@ -7,6 +7,7 @@ mod bad_input;
 mod batch;
 mod cli;
 mod dispatch;
+mod docker;
 mod harness;
 mod lifecycle;
 mod property;

@@ -1,0 +1,220 @@
+//! Docker mode against a real Docker Engine. No image can be pulled here: the tests build their
+//! own from the host's busybox with `docker import`, once, and reuse it.
+
+use crate::agent::{code_task, console, finished, run_to_end, server, wait_for, Agent};
+use runyard_api::{Action, ActionRequest, TaskStatus};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "runyard-test/busybox:1";
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().expect("docker CLI")
+}
+
+/// The busybox test image, built when missing; `None` (a skip) without a Docker Engine unless
+/// `RUNYARD_REQUIRE_DOCKER=1` (CI sets it), which makes that a failure.
+fn image() -> Option<&'static str> {
+    static READY: OnceLock<bool> = OnceLock::new();
+    let ready = *READY.get_or_init(|| {
+        if !Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success()) {
+            assert!(
+                std::env::var("RUNYARD_REQUIRE_DOCKER").is_err(),
+                "RUNYARD_REQUIRE_DOCKER is set but no Docker Engine answers"
+            );
+            eprintln!("skipped: no Docker Engine");
+            return false;
+        }
+        if docker(&["image", "inspect", IMAGE]).status.success() {
+            return true;
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| std::path::Path::new(p).exists());
+        let busybox = busybox.expect("busybox (busybox-static) is needed to build the test image");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("bin")).unwrap();
+        std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+        std::fs::copy(busybox, root.path().join("bin/busybox")).unwrap();
+        for tool in [
+            "sh", "echo", "cat", "sleep", "ls", "env", "printf", "true", "false", "kill", "mkdir", "rm", "touch",
+            "test", "[",
+        ] {
+            std::os::unix::fs::symlink("busybox", root.path().join("bin").join(tool)).unwrap();
+        }
+        let script = format!("tar -C {} -c . | docker import - {IMAGE}", root.path().display());
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "docker import: {}", crate::harness::describe(&out));
+        true
+    });
+    ready.then_some(IMAGE)
+}
+
+const PYTHON_IMAGE: &str = "runyard-test/python:1";
+
+/// A Debian image with python3 and venv, made with debootstrap from the machine's package
+/// mirror (about two minutes) the first time, then reused.
+fn python_image() -> Option<&'static str> {
+    static READY: OnceLock<bool> = OnceLock::new();
+    image()?;
+    let ready = *READY.get_or_init(|| {
+        if docker(&["image", "inspect", PYTHON_IMAGE]).status.success() {
+            return true;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let mirror = std::env::var("RUNYARD_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+        let out = Command::new("debootstrap")
+            .args(["--variant=minbase", "--include=python3,python3-venv", "bookworm"])
+            .arg(root.path())
+            .arg(&mirror)
+            .output()
+            .expect("debootstrap is needed to build the Python test image");
+        assert!(out.status.success(), "debootstrap: {}", crate::harness::describe(&out));
+        let script = format!("tar -C {} -c . | docker import - {PYTHON_IMAGE}", root.path().display());
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "docker import: {}", crate::harness::describe(&out));
+        true
+    });
+    ready.then_some(PYTHON_IMAGE)
+}
+
+fn containers_of(worker: &str) -> Vec<String> {
+    let out = docker(&["ps", "-aq", "--filter", &format!("label=runyard.worker={worker}")]);
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_tasks_env_args_startup_script_and_failures() {
+    let Some(image) = image() else { return };
+    let server = server();
+    let c = server.client();
+    let _agent =
+        Agent::start_in(tempfile::tempdir().unwrap(), &server, "dock", "default", "", &[], &["--docker", image]);
+
+    let mut ok =
+        code_task("ok", "job.sh", "sh", "echo \"args $* G=$G task=$RUNYARD_TASK_ID\"\ncat /tmp/setup\necho oops >&2\n");
+    ok.environment.variables.insert("G".into(), "1".into());
+    ok.hyperparams.insert(
+        "Args".into(),
+        [("lr".to_string(), runyard_api::Param { value: "0.1".into(), ..Default::default() })].into(),
+    );
+    ok.container.setup_script = Some("echo set up > /tmp/setup".into());
+    ok.container.arguments = Some("-e EXTRA=2 --shm-size 64m".into());
+    let (t, out) = run_to_end(&c, &ok).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains(&format!("args --lr 0.1 G=1 task={}", t.id)), "{out}");
+    assert!(out.contains("set up\n"), "{out}");
+    assert!(out.contains("oops"), "{out}");
+    assert!(containers_of("dock").is_empty(), "the container was not removed");
+
+    let (t, out) = run_to_end(&c, &code_task("exit 5", "job.sh", "sh", "exit 5\n")).await;
+    assert_eq!(t.status, TaskStatus::Failed, "{out}");
+    assert_eq!(t.status_reason, "exit code 5");
+
+    let mut missing = code_task("missing image", "job.sh", "sh", "true\n");
+    missing.container.image = Some("runyard-test/no-such-image:404".into());
+    let (t, out) = run_to_end(&c, &missing).await;
+    assert_eq!(t.status, TaskStatus::Failed, "{out}");
+    assert_eq!(t.status_reason, "image pull failed");
+    assert!(t.status_message.contains("no-such-image"), "{}", t.status_message);
+
+    let mut bad = code_task("bad argument", "job.sh", "sh", "true\n");
+    bad.container.arguments = Some("--privileged".into());
+    let (t, _) = run_to_end(&c, &bad).await;
+    assert_eq!(t.status, TaskStatus::Failed);
+    assert!(t.status_message.contains("'--privileged' is not supported"), "{}", t.status_message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
+    let Some(image) = image() else { return };
+    let server = server();
+    let c = server.client();
+    let flags = ["--docker", image];
+    let agent = Agent::start_in(
+        tempfile::tempdir().unwrap(),
+        &server,
+        "crashy",
+        "default",
+        "abort_grace_seconds = 2\n",
+        &[],
+        &flags,
+    );
+
+    // Ignores SIGTERM: stopped after the grace period.
+    let stubborn = code_task("stubborn", "job.sh", "sh", "trap '' TERM\necho waiting\nwhile true; do sleep 1; done\n");
+    let id = c.create_task(&stubborn).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    while !console(&c, &id).await.contains("waiting") {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = Instant::now();
+    c.act(&id, Action::Abort, &ActionRequest::default()).await.unwrap();
+    let t = finished(&c, &id).await;
+    assert_eq!(t.status, TaskStatus::Stopped);
+    // Grace period (2 s) + 1 s, plus up to a second for the abort request to reach the agent.
+    assert!(asked.elapsed() < Duration::from_secs(4), "abort took {:?}", asked.elapsed());
+    assert!(containers_of("crashy").is_empty(), "the container outlived the abort");
+
+    // The agent dies while a container runs; its successor removes the leftover.
+    let id = c.create_task(&code_task("orphan", "job.sh", "sh", "sleep 300\n")).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_of("crashy").is_empty() {
+        assert!(Instant::now() < deadline, "no container started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agent.signal("-KILL");
+    let cache = {
+        let mut agent = agent;
+        agent.wait_exit(Duration::from_secs(5));
+        std::mem::replace(&mut agent.cache, tempfile::tempdir().unwrap())
+    };
+    assert_eq!(containers_of("crashy").len(), 1);
+    let _successor = Agent::start_in(cache, &server, "crashy", "default", "", &[], &flags);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !containers_of("crashy").is_empty() {
+        assert!(Instant::now() < deadline, "the leftover container was not removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its task died with it: the successor's registration says so.
+    let t = finished(&c, &id).await;
+    assert_eq!((t.status, t.status_reason.as_str()), (TaskStatus::Stopped, "the agent restarted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_in_a_container_with_a_cached_venv() {
+    let Some(image) = python_image() else { return };
+    let server = server();
+    let c = server.client();
+    let wheels = tempfile::tempdir().unwrap();
+    crate::agent::wheel(wheels.path());
+    let links = wheels.path().to_str().unwrap().to_string();
+    let env = [("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", links.as_str())];
+    let _agent =
+        Agent::start_in(tempfile::tempdir().unwrap(), &server, "pydock", "default", "", &env, &["--docker", image]);
+    let task = |name: &str| {
+        let mut t = code_task(
+            name,
+            "main.py",
+            "python3",
+            "import sys, tinypkg\nprint('tinypkg', tinypkg.VERSION, sys.prefix)\n",
+        );
+        t.script.requirements = Some("tinypkg==1.0\n".into());
+        t.container.arguments = Some(format!("-v {links}:{links}:ro"));
+        t
+    };
+    let (t, out) = run_to_end(&c, &task("first")).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("building the environment") && out.contains("tinypkg 1.0"), "{out}");
+    let (t, out) = run_to_end(&c, &task("second")).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("environment cache hit"), "{out}");
+    assert!(!out.contains("pip install") && !out.contains("Processing"), "{out}");
+
+    // An image that holds its environment is used as it is.
+    let (t, out) =
+        run_to_end(&c, &code_task("plain", "main.py", "python3", "import sys\nprint('plain', sys.version_info[0])\n"))
+            .await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("plain 3") && !out.contains("building the environment"), "{out}");
+}
