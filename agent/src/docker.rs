@@ -112,7 +112,8 @@ impl DockerMode {
     ) -> Result<Ended> {
         let name = format!("runyard-{}", c.task);
         self.remove(&name).await;
-        let mut host = HostConfig { network_mode: Some("host".into()), ..c.args.host };
+        // An init process as PID 1 passes signals on, so SIGTERM reaches the task at once.
+        let mut host = HostConfig { network_mode: Some("host".into()), init: Some(true), ..c.args.host };
         host.binds.get_or_insert_with(Vec::new).extend(c.binds);
         if let Some(gpus) = &c.gpus {
             host.device_requests

@@ -31,12 +31,13 @@ pub struct Worker {
     pub gpus: crate::gpus::Gpus,
 }
 
-/// The task being run and its abort switch.
-type Current = Arc<Mutex<Option<(String, CancellationToken)>>>;
+/// The tasks being run and their abort switches.
+type Current = Arc<Mutex<std::collections::BTreeMap<String, CancellationToken>>>;
 
 impl Worker {
-    /// Pulls and runs tasks until `stop`.
-    pub async fn run(mut self, stop: CancellationToken) -> Result<()> {
+    /// Pulls and runs tasks until `stop`: one at a time, or up to `slots` at once (services
+    /// mode). On stop, running tasks are aborted and reported before this returns.
+    pub async fn run(mut self, stop: CancellationToken, slots: usize) -> Result<()> {
         let gpus = std::mem::replace(&mut self.gpus, crate::gpus::Gpus::none());
         let monitor = Monitor::new(&self.config.cache_dir, gpus);
         let register = RegisterWorker {
@@ -47,7 +48,7 @@ impl Worker {
         };
         self.client.register_worker(&register).await.context("could not register with the daemon")?;
         self.recover().await;
-        tracing::info!(worker = self.id, queues = ?self.queues, "registered; waiting for tasks");
+        tracing::info!(worker = self.id, queues = ?self.queues, slots, "registered; waiting for tasks");
         let current: Current = Arc::default();
         let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reporter = tokio::spawn(report_loop(
@@ -64,7 +65,16 @@ impl Worker {
             wait_seconds: POP_WAIT_SECONDS,
             order_fairness: self.order_fairness,
         };
+        let this = Arc::new(self);
+        let mut running = tokio::task::JoinSet::new();
         while !stop.is_cancelled() {
+            while running.try_join_next().is_some() {}
+            if running.len() >= slots.max(1) {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = running.join_next() => continue,
+                }
+            }
             if drained.load(std::sync::atomic::Ordering::Relaxed) {
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -73,7 +83,7 @@ impl Worker {
             }
             let popped = tokio::select! {
                 _ = stop.cancelled() => break,
-                popped = self.client.pop(&pop) => popped,
+                popped = this.client.pop(&pop) => popped,
             };
             let task = match popped {
                 Ok(resp) => match resp.task {
@@ -89,34 +99,45 @@ impl Worker {
                 }
             };
             let abort = stop.child_token();
-            *current.lock().expect("current lock") = Some((task.id.clone(), abort.clone()));
-            if let Err(error) = self.execute(&task, &abort, &stop).await {
-                tracing::error!(task = task.id, error = format!("{error:#}"), "could not report the task's outcome");
-            }
-            *current.lock().expect("current lock") = None;
+            current.lock().expect("current lock").insert(task.id.clone(), abort.clone());
+            let (this, current, stop) = (this.clone(), current.clone(), stop.clone());
+            running.spawn(async move {
+                if let Err(error) = this.execute(&task, &abort, &stop).await {
+                    tracing::error!(
+                        task = task.id,
+                        error = format!("{error:#}"),
+                        "could not report the task's outcome"
+                    );
+                }
+                current.lock().expect("current lock").remove(&task.id);
+            });
         }
+        // Stopping: the running tasks were aborted with `stop`; wait for their reports.
+        while running.join_next().await.is_some() {}
         reporter.abort();
-        let _ = self.client.unregister_worker(&self.id).await;
+        let _ = this.client.unregister_worker(&this.id).await;
         Ok(())
     }
 
-    /// Where the task being run is written down, so a restart after a crash knows it.
-    fn running_file(&self) -> std::path::PathBuf {
+    /// Where the tasks being run are written down (a file each), so a restart after a crash
+    /// knows them.
+    fn running_dir(&self) -> std::path::PathBuf {
         self.config.cache_dir.join(format!("agent-{}.running", self.id.replace(['/', ':'], "_")))
     }
 
-    /// A previous life of this worker crashed while running a task: that run is lost, and the
-    /// task is reported aborted (never completed).
+    /// A previous life of this worker crashed while running tasks: those runs are lost, and
+    /// the tasks are reported aborted (never completed).
     async fn recover(&self) {
-        let file = self.running_file();
-        let Ok(task) = std::fs::read_to_string(&file) else { return };
-        let task = task.trim();
-        let lost = Outcome::Aborted { reason: "the agent restarted".into() };
-        match report(&self.client, task, &lost).await {
-            Ok(()) => tracing::warn!(task, "the previous run of this worker was interrupted; its task is aborted"),
-            Err(error) => tracing::debug!(task, %error, "the interrupted task had already ended"),
+        let Ok(files) = std::fs::read_dir(self.running_dir()) else { return };
+        for file in files.filter_map(|f| f.ok()) {
+            let task = file.file_name().to_string_lossy().into_owned();
+            let lost = Outcome::Aborted { reason: "the agent restarted".into() };
+            match report(&self.client, &task, &lost).await {
+                Ok(()) => tracing::warn!(task, "a previous run of this worker was interrupted; its task is aborted"),
+                Err(error) => tracing::debug!(task, %error, "the interrupted task had already ended"),
+            }
+            let _ = std::fs::remove_file(file.path());
         }
-        let _ = std::fs::remove_file(file);
     }
 
     /// Runs one popped task and reports how it ended.
@@ -133,8 +154,9 @@ impl Worker {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(task = task.id, name = task.name, "running");
-        let _ = std::fs::create_dir_all(&self.config.cache_dir);
-        let _ = std::fs::write(self.running_file(), &task.id);
+        let mark = self.running_dir().join(&task.id);
+        let _ = std::fs::create_dir_all(self.running_dir());
+        let _ = std::fs::write(&mark, b"");
         let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort, false).await;
         let outcome = match outcome {
             Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
@@ -143,7 +165,7 @@ impl Worker {
             other => other,
         };
         let reported = report(&self.client, &task.id, &outcome).await;
-        let _ = std::fs::remove_file(self.running_file());
+        let _ = std::fs::remove_file(mark);
         reported
     }
 }
@@ -225,15 +247,15 @@ async fn report_loop(
             _ = tokio::time::sleep(REPORT_BUSY.min(idle)) => {}
         }
         let running = current.lock().expect("current lock").clone();
-        if running.is_none() && last.elapsed() < idle {
+        if running.is_empty() && last.elapsed() < idle {
             continue;
         }
         last = std::time::Instant::now();
-        let report = monitor.report(running.as_ref().map(|(id, _)| id.clone()));
+        let report = monitor.report(running.keys().next().cloned());
         match client.report_worker(&register.id, &report).await {
             Ok(answer) => {
                 drained.store(answer.drain, std::sync::atomic::Ordering::Relaxed);
-                if let Some((id, abort)) = &running {
+                for (id, abort) in &running {
                     if answer.abort.contains(id) {
                         tracing::info!(task = id, "abort requested");
                         abort.cancel();

@@ -34,6 +34,10 @@ pub struct AgentArgs {
     /// (default image: the config's docker_image).
     #[arg(long, value_name = "IMAGE", num_args = 0..=1, default_missing_value = "")]
     docker: Option<String>,
+    /// Services mode: run up to N CPU-only tasks at once, each in its own container (long-running
+    /// helper tasks).
+    #[arg(long, value_name = "N", requires = "docker", conflicts_with = "gpus")]
+    services_mode: Option<usize>,
     /// Run in the background, with a pid file in the cache dir.
     #[arg(long, conflicts_with = "stop")]
     detached: bool,
@@ -131,7 +135,11 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
         super::server::shutdown_signal().await;
         signalled.cancel();
     });
-    worker.run(stop).await?;
+    let slots = args.services_mode.unwrap_or(1);
+    if slots == 0 {
+        bail!("--services-mode needs at least 1");
+    }
+    worker.run(stop, slots).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -146,7 +146,7 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
     } else {
         let worker = super::agent::local_worker(&url, &access_key, &secret_key)?;
         say!("A local agent ({}) serves the \"default\" queue.", worker.id);
-        Some(tokio::spawn(worker.run(stop.clone())))
+        Some(tokio::spawn(worker.run(stop.clone(), 1)))
     };
     say!("Try: runyard task create --project demo --name hello --script train.py --queue default");
     // On shutdown the agent goes first: it aborts its task and reports it while the daemon listens.

@@ -218,3 +218,35 @@ async fn python_in_a_container_with_a_cached_venv() {
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("plain 3") && !out.contains("building the environment"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_mode_runs_tasks_side_by_side() {
+    let Some(image) = image() else { return };
+    let server = server();
+    let c = server.client();
+    let flags = ["--docker", image, "--services-mode", "2"];
+    let mut agent = Agent::start_in(tempfile::tempdir().unwrap(), &server, "services", "default", "", &[], &flags);
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let t = code_task(&format!("service {i}"), "job.sh", "sh", "echo serving\nwhile true; do sleep 1; done\n");
+        ids.push(c.create_task(&t).await.unwrap().id);
+    }
+    // Both run at once in their own containers.
+    for id in &ids {
+        wait_for(&c, id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_of("services").len() < 2 {
+        assert!(Instant::now() < deadline, "two containers never ran side by side");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // One is aborted, the other goes on; stopping the agent aborts the rest.
+    c.act(&ids[0], Action::Abort, &ActionRequest::default()).await.unwrap();
+    assert_eq!(finished(&c, &ids[0]).await.status, TaskStatus::Stopped);
+    assert_eq!(c.get_task(&ids[1]).await.unwrap().status, TaskStatus::InProgress);
+    agent.signal("-TERM");
+    assert!(agent.wait_exit(Duration::from_secs(30)), "the agent did not stop");
+    let t = finished(&c, &ids[1]).await;
+    assert_eq!((t.status, t.status_reason.as_str()), (TaskStatus::Stopped, "the agent was stopped"));
+    assert!(containers_of("services").is_empty());
+}
