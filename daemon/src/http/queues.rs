@@ -93,7 +93,7 @@ pub async fn history(
     Path(queue): Path<String>,
     AppQuery(q): AppQuery<HistoryQuery>,
 ) -> Result<Json<History>> {
-    let id = s.store.resolve_queues(std::slice::from_ref(&queue)).await?.remove(0);
+    let id = s.store.resolve_queues(std::slice::from_ref(&queue)).await?.remove(0).0;
     Ok(Json(super::workers::read_history(&s, &format!("queue:{id}"), q).await?))
 }
 

@@ -66,13 +66,14 @@ impl Dispatcher {
         if worker.drained {
             return Ok(none);
         }
-        let mut ids = self.store.resolve_queues(&req.queues).await?;
+        let mut queues = self.store.resolve_queues(&req.queues).await?;
         if req.order_fairness {
             let mut cursors = self.cursors.lock().expect("cursor lock");
-            let start = cursors.get(&req.worker).copied().unwrap_or(0) % ids.len();
-            ids.rotate_left(start);
+            let start = cursors.get(&req.worker).copied().unwrap_or(0) % queues.len();
+            queues.rotate_left(start);
             cursors.insert(req.worker.clone(), start + 1);
         }
+        let ids: Vec<String> = queues.iter().map(|(id, _)| id.clone()).collect();
         let notifies: Vec<_> = ids.iter().map(|q| self.store.changes.queue(q)).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(req.wait_seconds);
         loop {
@@ -86,8 +87,8 @@ impl Dispatcher {
                 let waited = (crate::store::now_ms() - added).max(0) as u64;
                 self.metrics.observe_dispatch(Duration::from_millis(waited));
                 let task = self.store.get_task(&task_id).await?;
-                let queue = self.store.queue_name(&queue_id).await?;
-                return Ok(PopResponse { task: Some(task), queue: Some(queue) });
+                let queue = queues.into_iter().find(|(id, _)| *id == queue_id).map(|(_, name)| name);
+                return Ok(PopResponse { task: Some(task), queue });
             }
             let woken = futures::future::select_all(waits);
             if tokio::time::timeout_at(deadline, woken).await.is_err() {

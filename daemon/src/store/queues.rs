@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Row};
 pub const DEFAULT_QUEUE: &str = "default";
 
 /// Gap between consecutive positions, so moves can land between entries.
-const POSITION_STEP: i64 = 1 << 16;
+pub(crate) const POSITION_STEP: i64 = 1 << 16;
 
 /// One entry as stored.
 #[derive(Debug, Clone)]
@@ -311,15 +311,18 @@ impl Store {
         if queue_ids.is_empty() {
             return Ok(None);
         }
-        // Agents woken together mostly find nothing: look without the write lock first.
-        let peek =
-            format!("SELECT 1 FROM queue_entries WHERE queue_id IN ({}) LIMIT 1", placeholders(0, queue_ids.len()));
-        let mut q = sqlx::query(&peek);
-        for id in queue_ids {
-            q = q.bind(id);
-        }
-        if q.fetch_optional(&self.pool).await?.is_none() {
-            return Ok(None);
+        // SQLite: agents woken together mostly find nothing, so look without the write lock
+        // first. (PostgreSQL's pop is one statement that skips locked rows: no need.)
+        if self.backend == super::Backend::Sqlite {
+            let peek =
+                format!("SELECT 1 FROM queue_entries WHERE queue_id IN ({}) LIMIT 1", placeholders(0, queue_ids.len()));
+            let mut q = sqlx::query(&peek);
+            for id in queue_ids {
+                q = q.bind(id);
+            }
+            if q.fetch_optional(&self.pool).await?.is_none() {
+                return Ok(None);
+            }
         }
         let found = match self.backend {
             super::Backend::Sqlite => self.pop_sqlite(queue_ids, worker, deadline).await?,
@@ -449,15 +452,6 @@ impl Store {
         })
     }
 
-    pub async fn queue_name(&self, id: &str) -> Result<String> {
-        Ok(sqlx::query("SELECT name FROM queues WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found("queue", id))?
-            .try_get("name")?)
-    }
-
     /// Whether `task` waits in the queue `name_or_id` (an unknown queue is a 404).
     pub async fn is_waiting_in(&self, name_or_id: &str, task: &str) -> Result<bool> {
         let (queue_id, _) = Self::resolve_queue(&mut *self.pool.acquire().await?, name_or_id).await?;
@@ -490,28 +484,15 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<String>> {
+    /// `(id, name)` of each queue named (by name or id), in order; an unknown one is a 404.
+    pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<(String, String)>> {
         let mut conn = self.pool.acquire().await?;
-        let mut ids = Vec::with_capacity(names.len());
+        let mut out = Vec::with_capacity(names.len());
         for name in names {
-            ids.push(Self::resolve_queue(&mut conn, name).await?.0);
+            out.push(Self::resolve_queue(&mut conn, name).await?);
         }
-        Ok(ids)
+        Ok(out)
     }
-}
-
-/// A script statement that appends a task to the end of its queue (SQLite).
-pub(crate) fn append_entry_sql(
-    task_id: &str,
-    queue_id: &str,
-    priority: i64,
-    added: i64,
-) -> (String, Vec<sea_query::Value>) {
-    let sql = format!(
-        "INSERT INTO queue_entries (task_id, queue_id, priority, position, added) \
-         SELECT ?, ?, ?, COALESCE(MAX(position), 0) + {POSITION_STEP}, ? FROM queue_entries WHERE queue_id = ?"
-    );
-    (sql, vec![text(task_id), text(queue_id), int(priority), int(added), text(queue_id)])
 }
 
 fn int(v: i64) -> sea_query::Value {

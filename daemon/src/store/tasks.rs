@@ -148,31 +148,21 @@ impl Store {
     /// one statement (tags inserted by a data-modifying CTE), atomic on its own.
     /// Pending rows (status Queued, with a queue) are appended to their queues as well.
     pub async fn insert_tasks_atomically(&self, rows: &[NewTaskRow<'_>]) -> Result<()> {
-        let queued = |r: &&NewTaskRow<'_>| r.task.status == TaskStatus::Queued && r.queue_id.is_some();
         if self.backend == Backend::Postgres {
-            let single = if rows.iter().any(|r| queued(&r)) { None } else { postgres_single_statement(rows)? };
-            if let Some((sql, values)) = single {
+            if let Some((sql, values)) = postgres_single_statement(rows)? {
                 sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&self.pool).await?;
                 return Ok(());
             }
             let mut tx = self.write().await?;
             Self::insert_tasks(&mut tx, rows).await?;
-            for r in rows.iter().filter(queued) {
+            for r in rows.iter().filter(|r| queued(r)) {
                 let created = r.task.created.timestamp_millis();
                 Self::push_entries(&mut tx, r.queue_id.expect("queued"), &[(r.id, r.task.priority)], created).await?;
             }
             return tx.commit().await;
         }
         let mut statements = task_inserts(rows, Marks::Anonymous)?;
-        for r in rows.iter().filter(queued) {
-            let created = r.task.created.timestamp_millis();
-            statements.push(super::queues::append_entry_sql(
-                r.id,
-                r.queue_id.expect("queued"),
-                r.task.priority,
-                created,
-            ));
-        }
+        statements.extend(entry_inserts(rows, Marks::Anonymous, 0));
         let mut script = String::from("BEGIN IMMEDIATE;\n");
         let mut values = Vec::new();
         for (sql, v) in statements {
@@ -532,17 +522,71 @@ fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement
     let n = TASK_COLUMNS.len();
     let pairs: Vec<(&str, &str)> =
         rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
-    if rows.len() * n > CHUNK || pairs.len() * 2 > CHUNK {
+    let entries = rows.iter().filter(|r| queued(r)).count();
+    if rows.len() * n + pairs.len() * 2 + entries * 5 > CHUNK {
         return Ok(None);
     }
+    // Data-modifying CTEs, one per insert, then the last insert: all or nothing.
     let mut statements = task_inserts(rows, Marks::Numbered)?;
-    let (mut sql, mut values) = statements.remove(0);
+    let mut values = statements[0].1.clone();
     if !pairs.is_empty() {
-        let (tags_sql, tag_values) = tag_inserts(&pairs, Marks::Numbered, values.len()).remove(0);
-        sql = format!("WITH new_tasks AS ({sql}) {tags_sql}");
-        values.extend(tag_values);
+        statements.extend(tag_inserts(&pairs, Marks::Numbered, values.len()));
+        values.extend(statements[1].1.iter().cloned());
     }
+    for entry in entry_inserts(rows, Marks::Numbered, values.len()) {
+        values.extend(entry.1.iter().cloned());
+        statements.push(entry);
+    }
+    let (last, _) = statements.pop().expect("the task insert");
+    let ctes: Vec<String> = statements.iter().enumerate().map(|(i, (sql, _))| format!("s{i} AS ({sql})")).collect();
+    let sql = if ctes.is_empty() { last } else { format!("WITH {} {last}", ctes.join(", ")) };
     Ok(Some((sql, values)))
+}
+
+/// A row that joins its queue as it is created.
+fn queued(row: &NewTaskRow<'_>) -> bool {
+    row.task.status == TaskStatus::Queued && row.queue_id.is_some()
+}
+
+/// Appends the queued rows to the end of their queues, one statement each. With `Numbered`
+/// marks the statements run as one (all see the same snapshot), so rows bound for the same
+/// queue are spaced out by their rank among them.
+fn entry_inserts(rows: &[NewTaskRow<'_>], style: Marks, offset: usize) -> Vec<Statement> {
+    let mut rank: HashMap<&str, i64> = HashMap::new();
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| queued(r)) {
+        let queue = r.queue_id.expect("queued");
+        let k = match style {
+            Marks::Numbered => {
+                let k = rank.entry(queue).or_insert(0);
+                *k += 1;
+                *k
+            }
+            Marks::Anonymous => 1,
+        };
+        let m: Vec<String> = (1..=5)
+            .map(|i| match style {
+                Marks::Numbered => format!("${}", offset + out.len() * 5 + i),
+                Marks::Anonymous => "?".to_string(),
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO queue_entries (task_id, queue_id, priority, position, added) \
+             SELECT {}, {}, {}, COALESCE(MAX(position), 0) + {k} * {}, {} FROM queue_entries WHERE queue_id = {}",
+            m[0],
+            m[1],
+            m[2],
+            super::queues::POSITION_STEP,
+            m[3],
+            m[4]
+        );
+        let added = r.task.created.timestamp_millis();
+        out.push((
+            sql,
+            vec![text(Some(r.id)), text(Some(queue)), int(Some(r.task.priority)), int(Some(added)), text(Some(queue))],
+        ));
+    }
+    out
 }
 
 /// One task row's values, in [`TASK_COLUMNS`] order.
