@@ -68,9 +68,10 @@ pub async fn run(
         Ok(l) => l,
         Err(e) => return failed("the task could not start", e),
     };
+    let job = Job { config, task, code: &code, console, stop };
     let started = match &ctx.docker {
-        Some(docker) => in_container(config, ctx, docker, task, &code, launch, console, stop).await,
-        None => natively(config, task, &code, launch, console, stop).await,
+        Some(docker) => in_container(job, ctx, docker, launch).await,
+        None => natively(job, launch).await,
     };
     let ended = match started {
         Ok(ended) => Ok(ended),
@@ -231,15 +232,19 @@ impl Launch {
     }
 }
 
+/// The fixed parts of one run.
+struct Job<'a> {
+    config: &'a AgentConfig,
+    task: &'a Task,
+    /// Where the code was checked out.
+    code: &'a Path,
+    console: &'a Console,
+    stop: &'a CancellationToken,
+}
+
 /// On this machine, in its own process group, with a cached venv for Python.
-async fn natively(
-    config: &AgentConfig,
-    task: &Task,
-    code: &Path,
-    launch: Launch,
-    console: &Console,
-    stop: &CancellationToken,
-) -> std::result::Result<Ended, Failure> {
+async fn natively(job: Job<'_>, launch: Launch) -> std::result::Result<Ended, Failure> {
+    let Job { config, task, code, console, stop } = job;
     let program = match &launch.shell {
         Some(shell) => PathBuf::from(shell),
         None => python::prepare(config, task, code, console, stop).await.map_err(Failure::Setup)?,
@@ -252,17 +257,13 @@ async fn natively(
 }
 
 /// In a container: the startup script, the environment set-up, then the entry point, all inside.
-#[allow(clippy::too_many_arguments)]
 async fn in_container(
-    config: &AgentConfig,
+    job: Job<'_>,
     ctx: &RunContext,
     docker: &DockerMode,
-    task: &Task,
-    code: &Path,
     launch: Launch,
-    console: &Console,
-    stop: &CancellationToken,
 ) -> std::result::Result<Ended, Failure> {
+    let Job { config, task, code, console, stop } = job;
     let args = crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or("")).map_err(Failure::Start)?;
     let image = docker.image_for(task.container.image.as_deref());
     let image_id = docker.ensure_image(&image, console).await.map_err(Failure::Pull)?;
