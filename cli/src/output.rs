@@ -3,9 +3,18 @@
 use comfy_table::{presets::NOTHING, ContentArrangement, Table};
 use serde::Serialize;
 
+/// Prints a line. A reader that went away (`runyard task list | head`) ends the program
+/// quietly instead of with a panic.
+pub fn line(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if writeln!(std::io::stdout(), "{text}").is_err() {
+        std::process::exit(0);
+    }
+}
+
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
-    println!("{}", serde_json::to_string_pretty(value).expect("serializable"));
+    line(format_args!("{}", serde_json::to_string_pretty(value).expect("serializable")));
 }
 
 /// Prints rows under a header, columns aligned.
@@ -15,14 +24,14 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     for row in rows {
         t.add_row(row);
     }
-    println!("{}", t.trim_fmt());
+    line(format_args!("{}", t.trim_fmt()));
 }
 
 /// Prints `key: value` lines, keys aligned.
 pub fn fields(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in pairs {
-        println!("{k:width$}  {v}");
+        line(format_args!("{k:width$}  {v}"));
     }
 }
 

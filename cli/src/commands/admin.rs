@@ -115,7 +115,7 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {
             if ctx.json {
                 output::json(&p);
             } else {
-                println!("{}  {}", p.id, p.name);
+                crate::output::line(format_args!("{}  {}", p.id, p.name));
             }
         }
     }
@@ -151,7 +151,12 @@ fn print_detail(ctx: &Ctx, d: &QueueDetail) {
         .enumerate()
         .map(|(i, e)| vec![i.to_string(), e.task.clone(), e.name.clone(), e.priority.to_string(), output::ago(e.added)])
         .collect();
-    println!("queue {} ({} waiting; workers: {})", d.queue.name, d.queue.length, d.queue.workers.join(", "));
+    crate::output::line(format_args!(
+        "queue {} ({} waiting; workers: {})",
+        d.queue.name,
+        d.queue.length,
+        d.queue.workers.join(", ")
+    ));
     output::table(&["#", "TASK", "NAME", "PRIORITY", "ENQUEUED"], rows);
 }
 
@@ -180,7 +185,7 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
             if ctx.json {
                 output::json(&r);
             } else {
-                println!("deleted {queue}; back to Draft: {}", r["returned_to_draft"]);
+                crate::output::line(format_args!("deleted {queue}; back to Draft: {}", r["returned_to_draft"]));
             }
         }
         QueueCommand::Move { queue, task, to, before, after } => {
@@ -200,7 +205,7 @@ pub async fn queue(ctx: &Ctx, cmd: QueueCommand) -> Result<ExitCode> {
             if ctx.json {
                 output::json(&o);
             } else {
-                println!("{} removed from {queue} (now Draft)", o.id);
+                crate::output::line(format_args!("{} removed from {queue} (now Draft)", o.id));
             }
         }
     }

@@ -177,7 +177,11 @@ fn detach(cfg: &AgentConfig, pid_file: &std::path::Path, id: &str) -> Result<Exi
         .process_group(0)
         .spawn()?;
     std::fs::write(pid_file, child.id().to_string())?;
-    println!("agent '{id}' runs in the background (pid {}); log: {}", child.id(), log.display());
+    crate::output::line(format_args!(
+        "agent '{id}' runs in the background (pid {}); log: {}",
+        child.id(),
+        log.display()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -192,7 +196,7 @@ fn stop_detached(pid_file: &std::path::Path, id: &str) -> Result<ExitCode> {
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)?;
     let _ = std::fs::remove_file(pid_file);
-    println!("asked agent '{id}' (pid {pid}) to stop; it aborts its running task first");
+    crate::output::line(format_args!("asked agent '{id}' (pid {pid}) to stop; it aborts its running task first"));
     Ok(ExitCode::SUCCESS)
 }
 
