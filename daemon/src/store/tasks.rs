@@ -181,15 +181,23 @@ impl Store {
     }
 
     /// Reads one task inside a transaction (or on any connection).
+    /// One query, the tags aggregated into a JSON column: a single round trip on the dispatch path.
     pub async fn get_task_in(&self, conn: &mut AnyConnection, id: &str) -> Result<Task> {
+        let tags = match self.backend {
+            Backend::Sqlite => r#"(SELECT json_group_array(tag) FROM task_tags WHERE task_id = "t"."id")"#,
+            Backend::Postgres => {
+                r#"(SELECT COALESCE(json_agg(tag), '[]')::text FROM task_tags WHERE task_id = "t"."id")"#
+            }
+        };
         let mut q = task_select();
-        q.and_where(Expr::col(tcol("id")).eq(id));
+        q.expr_as(Expr::cust(tags), col("tags_json")).and_where(Expr::col(tcol("id")).eq(id));
         let (sql, values) = q.build_any_sqlx(self.builder());
         let row = sqlx::query_with(&sql, values)
             .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| Error::not_found("task", id))?;
-        let tags = Self::load_tags(conn, &[id]).await?.remove(id).unwrap_or_default();
+        let mut tags: Vec<String> = json(&row, "tags_json")?;
+        tags.sort();
         task_from_row(&row, tags)
     }
 
