@@ -151,8 +151,9 @@ async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
     c.act(&id, Action::Abort, &ActionRequest::default()).await.unwrap();
     let t = finished(&c, &id).await;
     assert_eq!(t.status, TaskStatus::Stopped);
-    // Grace period (2 s) + 1 s, plus up to a second for the abort request to reach the agent.
-    assert!(asked.elapsed() < Duration::from_secs(4), "abort took {:?}", asked.elapsed());
+    // Grace period (2 s) + 1 s, plus up to a second for the abort request to reach the agent,
+    // and slack for a loaded machine (`bench agent --docker` measures the figure).
+    assert!(asked.elapsed() < Duration::from_secs(6), "abort took {:?}", asked.elapsed());
     assert!(containers_of("crashy").is_empty(), "the container outlived the abort");
 
     // The agent dies while a container runs; its successor removes the leftover.
