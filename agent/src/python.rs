@@ -80,8 +80,13 @@ pub async fn prepare(
         return Ok(python);
     }
     let version = interpreter_version(&needs.base).await?;
-    let lock_bytes =
-        if needs.poetry { std::fs::read(code_dir.join("poetry.lock")).unwrap_or_default() } else { vec![] };
+    // A poetry project's requirement set is its pyproject.toml and lock file.
+    let lock_bytes = if needs.poetry {
+        let read = |name: &str| std::fs::read(code_dir.join(name)).unwrap_or_default();
+        [read("pyproject.toml"), read("poetry.lock")].concat()
+    } else {
+        vec![]
+    };
     let key = {
         let mut h = Sha256::new();
         for part in

@@ -602,3 +602,48 @@ async fn execute_detached_stop_and_preinstalled_venv() {
     let out = agent_cli(&server, cache.path(), &["--name", "bg", "--stop"]);
     assert!(!out.status.success(), "stopping a stopped agent should say so");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poetry_projects_install_into_a_cached_venv() {
+    if !Command::new("poetry").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("RUNYARD_REQUIRE_POETRY").is_err(),
+            "RUNYARD_REQUIRE_POETRY is set but there is no poetry"
+        );
+        eprintln!("skipped: no poetry");
+        return;
+    }
+    let server = server();
+    let c = server.client();
+    let root = tempfile::tempdir().unwrap();
+    let wheels = root.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    wheel(&wheels);
+    let repo = root.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let project = format!(
+        "[tool.poetry]\npackage-mode = false\n\n[tool.poetry.dependencies]\npython = \">=3.9\"\n\
+         tinypkg = {{ path = \"{}/tinypkg-1.0-py3-none-any.whl\" }}\n",
+        wheels.display()
+    );
+    std::fs::write(repo.join("pyproject.toml"), project).unwrap();
+    std::fs::write(repo.join("main.py"), "import tinypkg\nprint('poetry gave tinypkg', tinypkg.VERSION)\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "poetry"]);
+    let _agent = Agent::start(&server, "poetry-agent", "default", "", &[("PIP_NO_INDEX", "1")]);
+    let task = |name: &str| {
+        let mut t = repo_task(name, &repo, |s| {
+            s.entry_point = Some("main.py".into());
+            s.binary = Some("python3".into());
+        });
+        t.environment.poetry = true;
+        t
+    };
+    let (t, out) = run_to_end(&c, &task("first")).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("poetry gave tinypkg 1.0"), "{out}");
+    let (t, out) = run_to_end(&c, &task("second")).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.contains("environment cache hit"), "{out}");
+}
