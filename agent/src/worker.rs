@@ -125,16 +125,18 @@ impl Worker {
         self.config.cache_dir.join(format!("agent-{}.running", self.id.replace(['/', ':'], "_")))
     }
 
-    /// A previous life of this worker crashed while running tasks: those runs are lost, and
-    /// the tasks are reported aborted (never completed).
+    /// A previous life of this worker stopped before it could report its tasks: an outcome
+    /// it wrote down is reported now; a run it did not finish is lost, and its task is reported
+    /// aborted (never completed).
     async fn recover(&self) {
         let Ok(files) = std::fs::read_dir(self.running_dir()) else { return };
         for file in files.filter_map(|f| f.ok()) {
             let task = file.file_name().to_string_lossy().into_owned();
-            let lost = Outcome::Aborted { reason: "the agent restarted".into() };
-            match report(&self.client, &task, &lost).await {
-                Ok(()) => tracing::warn!(task, "a previous run of this worker was interrupted; its task is aborted"),
-                Err(error) => tracing::debug!(task, %error, "the interrupted task had already ended"),
+            let recorded = std::fs::read(file.path()).ok().and_then(|b| serde_json::from_slice::<Outcome>(&b).ok());
+            let outcome = recorded.unwrap_or(Outcome::Aborted { reason: "the agent restarted".into() });
+            match report(&self.client, &task, &outcome).await {
+                Ok(()) => tracing::warn!(task, ?outcome, "reported a task a previous run of this worker left"),
+                Err(error) => tracing::debug!(task, %error, "the task had already ended"),
             }
             let _ = std::fs::remove_file(file.path());
         }
@@ -164,8 +166,12 @@ impl Worker {
             }
             other => other,
         };
+        // Written down first: should the report not get through, the next start sends it.
+        let _ = std::fs::write(&mark, serde_json::to_vec(&outcome).unwrap_or_default());
         let reported = report(&self.client, &task.id, &outcome).await;
-        let _ = std::fs::remove_file(mark);
+        if !matches!(reported, Err(ref e) if is_transport(e)) {
+            let _ = std::fs::remove_file(mark);
+        }
         reported
     }
 }
@@ -202,6 +208,11 @@ pub async fn run_reported(
     drop(console);
     let _ = shipped.await;
     outcome
+}
+
+/// The daemon could not be reached (as opposed to answering with an error).
+fn is_transport(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<ClientError>(), Some(ClientError::Transport { .. }))
 }
 
 /// Tells the daemon how the task ended.

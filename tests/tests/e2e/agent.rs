@@ -647,3 +647,30 @@ async fn poetry_projects_install_into_a_cached_venv() {
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("environment cache hit"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_the_daemon_missed_is_reported_by_the_next_start() {
+    let mut server = server();
+    let c = server.client();
+    let agent = Agent::start(&server, "keeper", "default", "", &[]);
+    let id = c.create_task(&code_task("outlives", "job.sh", "bash", "sleep 2\necho finished\n")).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    // The daemon dies; the task completes meanwhile and its outcome cannot be reported.
+    server.kill();
+    let mark = agent.cache.path().join("agent-keeper.running").join(&id);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read(&mark).map(|b| b.is_empty()).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "the outcome was never written down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut agent = agent;
+    agent.signal("-KILL");
+    agent.wait_exit(Duration::from_secs(5));
+    let cache = std::mem::replace(&mut agent.cache, tempfile::tempdir().unwrap());
+    // Both come back: the new agent reports what the old one could not.
+    server.spawn();
+    let c = server.client();
+    let _agent = Agent::start_in(cache, &server, "keeper", "default", "", &[], &[]);
+    let t = finished(&c, &id).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{}", t.status_reason);
+}
