@@ -61,11 +61,16 @@ enum AgentCommand {
 /// The agent's settings: the config file, then the command line; the server and key pair fall
 /// back to the CLI's own configuration.
 fn settings(args: &AgentArgs, server_flag: Option<&str>) -> Result<(AgentConfig, RunContext)> {
-    let path = match &args.config {
-        Some(p) => p.clone(),
-        None => AgentConfig::default_path().context("no config directory: set HOME or pass --config")?,
+    // A file named on the command line must exist; the default one may not.
+    let (path, mut cfg) = match &args.config {
+        Some(p) if !p.exists() => bail!("the agent config {} does not exist", p.display()),
+        Some(p) => (p.clone(), AgentConfig::load(p)?),
+        None => {
+            let p = AgentConfig::default_path().context("no config directory: set HOME or pass --config")?;
+            let cfg = AgentConfig::load(&p)?;
+            (p, cfg)
+        }
     };
-    let mut cfg = AgentConfig::load(&path)?;
     if let Some(dir) = &args.cache_dir {
         cfg.cache_dir = dir.clone();
     }

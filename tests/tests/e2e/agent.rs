@@ -549,7 +549,7 @@ fn agent_cli(server: &TestServer, cache: &Path, args: &[&str]) -> std::process::
         .arg("--cache-dir")
         .arg(cache)
         .arg("--config")
-        .arg(cache.join("none.toml"))
+        .arg(cache.join("agent.toml"))
         .env("HOME", cache)
         .env("RUNYARD_SERVER", &server.url)
         .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
@@ -564,6 +564,19 @@ async fn execute_detached_stop_and_preinstalled_venv() {
     let server = server();
     let c = server.client();
     let cache = tempfile::tempdir().unwrap();
+    std::fs::write(cache.path().join("agent.toml"), "").unwrap();
+    // A config file named on the command line must exist.
+    let out = Command::new(BIN)
+        .args(["agent", "--config", "/nonexistent/agent.toml"])
+        .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
+        .env("RUNYARD_SECRET_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/agent.toml does not exist"),
+        "{}",
+        describe(&out)
+    );
 
     // `agent execute` runs a Draft here, in the foreground, output on the terminal.
     let venv = cache.path().join("prevenv");
