@@ -203,11 +203,46 @@ pub async fn run_reported(
             }
         })
     };
+    let watcher = tokio::spawn(watch_for_abort(client.clone(), task.id.clone(), abort.clone()));
     let outcome = run::run(config, ctx, task, &console, abort).await;
+    watcher.abort();
     pinger.abort();
     drop(console);
     let _ = shipped.await;
     outcome
+}
+
+/// Cancels `abort` the moment the daemon asks the task to stop, from the live change stream.
+/// (The status report's answer is the fallback, should the stream be down.)
+async fn watch_for_abort(client: Client, task: String, abort: CancellationToken) {
+    loop {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let watching = client.watch(|change| {
+            let ours = match &change {
+                runyard_api::Change::Task { id, .. } => *id == task,
+                runyard_api::Change::Resync => true,
+                _ => false,
+            };
+            !ours || tx.send(()).is_ok()
+        });
+        let looking = async {
+            while rx.recv().await.is_some() {
+                if let Ok(t) = client.get_task(&task).await {
+                    if t.status != runyard_api::TaskStatus::InProgress || t.status_message == "stopping" {
+                        abort.cancel();
+                        return;
+                    }
+                }
+            }
+            // The stream ended: only `watching` decides what happens next.
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = watching => {}
+            _ = looking => return,
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The daemon could not be reached (as opposed to answering with an error).
