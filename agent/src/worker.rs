@@ -217,14 +217,10 @@ pub async fn run_reported(
 async fn watch_for_abort(client: Client, task: String, abort: CancellationToken) {
     loop {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let watching = client.watch(|change| {
-            let ours = match &change {
-                runyard_api::Change::Task { id, .. } => *id == task,
-                runyard_api::Change::Resync => true,
-                _ => false,
-            };
-            !ours || tx.send(()).is_ok()
-        });
+        let only = runyard_api::EventsQuery { task: Some(task.clone()) };
+        // Its status changes (not its console output) are worth a look.
+        let watching = client
+            .watch_with(&only, |change| matches!(change, runyard_api::Change::Console { .. }) || tx.send(()).is_ok());
         let looking = async {
             while rx.recv().await.is_some() {
                 if let Ok(t) = client.get_task(&task).await {

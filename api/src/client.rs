@@ -6,7 +6,7 @@
 use crate::console::*;
 use crate::dispatch::*;
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
-use crate::events::Change;
+use crate::events::{Change, EventsQuery};
 use crate::lifecycle::Action;
 use crate::model::*;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -251,7 +251,12 @@ impl Client {
 
     /// Follows the live change stream, calling `on` for each change until it returns `false`
     /// or the server closes the stream.
-    pub async fn watch(&self, mut on: impl FnMut(Change) -> bool) -> Result<(), ClientError> {
+    pub async fn watch(&self, on: impl FnMut(Change) -> bool) -> Result<(), ClientError> {
+        self.watch_with(&EventsQuery::default(), on).await
+    }
+
+    /// [`Client::watch`], for the changes `q` selects (e.g. one task's).
+    pub async fn watch_with(&self, q: &EventsQuery, mut on: impl FnMut(Change) -> bool) -> Result<(), ClientError> {
         let cached = self.token.lock().expect("token lock").clone();
         let token = match cached {
             Some(t) => t,
@@ -259,7 +264,8 @@ impl Client {
         };
         let url = self.base.clone();
         let transport = |source| ClientError::Transport { url: url.clone(), source };
-        let mut resp = self.http.get(self.url("/api/v1/events")).bearer_auth(token).send().await.map_err(transport)?;
+        let req = self.http.get(self.url("/api/v1/events")).query(&query_pairs(q)).bearer_auth(token);
+        let mut resp = req.send().await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(ClientError::Unexpected { status: resp.status().as_u16(), body: String::new() });
         }

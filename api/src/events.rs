@@ -21,7 +21,25 @@ pub enum Change {
     Resync,
 }
 
+/// `GET /api/v1/events` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only the changes of this task (its status and its console), and `resync`.
+    pub task: Option<String>,
+}
+
 impl Change {
+    /// Whether the change is about task `id` (a `resync` is about everything).
+    pub fn concerns_task(&self, id: &str) -> bool {
+        match self {
+            Change::Task { id: t, .. } | Change::Console { task: t } => t == id,
+            Change::Resync => true,
+            Change::Queue { .. } | Change::Worker { .. } => false,
+        }
+    }
+
     /// The SSE event name.
     pub fn kind(&self) -> &'static str {
         match self {

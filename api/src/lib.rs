@@ -19,6 +19,6 @@ pub use client::{Client, ClientError};
 pub use console::*;
 pub use dispatch::*;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
-pub use events::Change;
+pub use events::{Change, EventsQuery};
 pub use lifecycle::{transition, Action, InvalidTransition, TaskState, TaskStatus, Transition};
 pub use model::*;

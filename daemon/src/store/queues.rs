@@ -486,12 +486,8 @@ impl Store {
 
     /// `(id, name)` of each queue named (by name or id), in order; an unknown one is a 404.
     pub async fn resolve_queues(&self, names: &[String]) -> Result<Vec<(String, String)>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            out.push(Self::resolve_queue(&mut conn, name).await?);
-        }
-        Ok(out)
+        let found = self.find_queues(&names.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        names.iter().map(|n| found.get(n).cloned().ok_or_else(|| Error::not_found("queue", n.as_str()))).collect()
     }
 }
 
