@@ -9,6 +9,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::events::{Change, EventsQuery};
 use crate::lifecycle::Action;
 use crate::model::*;
+use crate::tracking::*;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::sync::{Arc, Mutex};
@@ -287,6 +288,47 @@ impl Client {
 
     pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {
         self.call(Method::POST, "/api/v1/users", None, Some(user)).await
+    }
+
+    /// Reports events of any tasks in one batch.
+    pub async fn send_events(&self, batch: &EventBatch) -> Result<BatchResult, ClientError> {
+        self.call(Method::POST, "/api/v1/events/batch", None, Some(batch)).await
+    }
+
+    pub async fn task_metrics(&self, task: &str) -> Result<TaskMetrics, ClientError> {
+        self.get(&format!("/api/v1/tasks/{}/metrics", seg(task)), None::<&()>).await
+    }
+
+    pub async fn project_metrics(&self, project: &str) -> Result<MetricCatalogue, ClientError> {
+        self.get(&format!("/api/v1/projects/{}/metrics", seg(project)), None::<&()>).await
+    }
+
+    pub async fn scalars(&self, q: &ScalarQuery) -> Result<ScalarSeries, ClientError> {
+        self.get("/api/v1/scalars", Some(q)).await
+    }
+
+    pub async fn raw_scalars(&self, task: &str, q: &RawScalarQuery) -> Result<RawScalars, ClientError> {
+        self.get(&format!("/api/v1/tasks/{}/scalars/raw", seg(task)), Some(q)).await
+    }
+
+    pub async fn single_values(
+        &self,
+        tasks: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<SingleValue>>, ClientError> {
+        let q = vec![("tasks".to_string(), tasks.join(","))];
+        self.call::<(), _>(Method::GET, "/api/v1/single-values", Some(q), None).await
+    }
+
+    pub async fn plots(&self, q: &PlotQuery) -> Result<Vec<Plot>, ClientError> {
+        self.get("/api/v1/plots", Some(q)).await
+    }
+
+    pub async fn samples(&self, task: &str, q: &SampleQuery) -> Result<Vec<Sample>, ClientError> {
+        self.get(&format!("/api/v1/tasks/{}/samples", seg(task)), Some(q)).await
+    }
+
+    async fn get<Q: Serialize, T: DeserializeOwned>(&self, path: &str, q: Option<&Q>) -> Result<T, ClientError> {
+        self.call::<(), _>(Method::GET, path, q.map(query_pairs), None).await
     }
 }
 

@@ -20,6 +20,12 @@ pub struct ConsoleEntry {
     pub id: i64,
     pub time: DateTime<Utc>,
     pub text: String,
+    /// Output reported as log events: its level (`info`, `warning`, `error`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// … and the worker that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// `GET /api/v1/tasks/{id}/console`.
@@ -28,6 +34,13 @@ pub struct ConsoleEntry {
 pub struct ConsoleQuery {
     /// Only chunks after this id (default: from the start).
     pub after: Option<i64>,
+    /// Page backwards: the last chunks before this id (with `tail`, from the end). Pages read
+    /// backwards are still returned in append order.
+    pub before: Option<i64>,
+    /// Read the last chunks rather than the first.
+    pub tail: bool,
+    /// Only chunks containing this text (case-insensitive).
+    pub search: Option<String>,
     /// At most this many chunks (default 1000, at most 10000).
     pub limit: Option<u32>,
     /// With nothing new, wait up to this long for output (long-poll; at most 60).
@@ -39,6 +52,9 @@ pub struct ConsolePage {
     pub entries: Vec<ConsoleEntry>,
     /// The id to ask for output `after` next time.
     pub last: i64,
+    /// Reading backwards: the id to ask for output `before` next time; absent at the head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<i64>,
     /// The task's status when the page was read: a follower stops once it has ended and no
     /// output is left.
     pub status: TaskStatus,

@@ -392,6 +392,9 @@ pub struct ActionOutcome {
     /// abort_children: how many children were aborted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected: Option<u64>,
+    /// reset, delete: output files that could not be removed yet (retried in the background).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_not_removed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

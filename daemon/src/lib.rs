@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod plugin;
 pub mod services;
 pub mod store;
 
@@ -31,6 +32,8 @@ pub struct Config {
     /// An admin key pair to provision (from `RUNYARD_ACCESS_KEY` / `RUNYARD_SECRET_KEY`).
     pub admin_key_pair: Option<(String, String)>,
     pub dispatch: services::dispatch::DispatchConfig,
+    /// The base URL clients reach this daemon at (default: `http://` + the bound address).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("admin_key_pair", &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")))
             .field("dispatch", &self.dispatch)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -67,6 +71,7 @@ impl Config {
             max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
             admin_key_pair: None,
             dispatch: Default::default(),
+            public_url: None,
         }
     }
 
@@ -83,6 +88,8 @@ pub struct Daemon {
     router: axum::Router,
     store: Arc<Store>,
     dispatcher: Arc<services::dispatch::Dispatcher>,
+    background:
+        Vec<Box<dyn FnOnce(tokio_util::sync::CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send>>,
     /// Set when this start generated the admin key pair.
     pub credentials_file: Option<PathBuf>,
 }
@@ -90,13 +97,19 @@ pub struct Daemon {
 use store::Store;
 
 impl Daemon {
-    pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+    pub async fn build(config: Config, plugins: Vec<Box<dyn plugin::Plugin>>) -> anyhow::Result<Daemon> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("could not create the data dir {}", config.data_dir.display()))?;
         let url = config.database_url();
         let store = Arc::new(
             Store::connect(&url).await.with_context(|| format!("could not open the database {}", redact_url(&url)))?,
         );
+        for plugin in &plugins {
+            store
+                .apply_migrations(plugin.migrator(store.backend()))
+                .await
+                .with_context(|| format!("could not migrate the {} plugin's tables", plugin.name()))?;
+        }
         store.ensure_default_queue().await?;
         let credentials_file = auth::bootstrap_admin(&store, &config.data_dir, config.admin_key_pair.clone()).await?;
         let auth = Arc::new(auth::Auth::new(store.clone()).await?);
@@ -109,8 +122,25 @@ impl Daemon {
         let reporter = services::reports::Reporter::new(store.clone());
         let state =
             http::AppState { store: store.clone(), auth, creator, reporter, dispatcher: dispatcher.clone(), metrics };
-        let router = http::router(state, config.max_body_bytes);
-        Ok(Daemon { database_url: url, listener, router, store, dispatcher, credentials_file })
+        let ctx = plugin::PluginContext {
+            store: store.clone(),
+            data_dir: config.data_dir.clone(),
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound"))),
+        };
+        let (mut parts, mut hooks, mut background) = (Vec::new(), Vec::new(), Vec::new());
+        for plugin in &plugins {
+            let mounted =
+                plugin.mount(&ctx).with_context(|| format!("could not start the {} plugin", plugin.name()))?;
+            parts.push((mounted.routes, mounted.openapi));
+            hooks.extend(mounted.hooks);
+            background.extend(mounted.background);
+        }
+        store.set_hooks(hooks);
+        let router = http::router(state, config.max_body_bytes, parts);
+        Ok(Daemon { database_url: url, listener, router, store, dispatcher, background, credentials_file })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -122,6 +152,7 @@ impl Daemon {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = tokio_util::sync::CancellationToken::new();
         let watchdog = tokio::spawn(self.dispatcher.clone().watchdog(stop.clone()));
+        let background: Vec<_> = self.background.into_iter().map(|work| tokio::spawn(work(stop.clone()))).collect();
         let replicas = {
             let (store, url, stop) = (self.store.clone(), self.database_url.clone(), stop.clone());
             tokio::spawn(async move {
@@ -140,6 +171,9 @@ impl Daemon {
         axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await?;
         stop.cancel();
         let _ = watchdog.await;
+        for work in background {
+            let _ = work.await;
+        }
         let _ = replicas.await;
         self.store.close().await;
         Ok(())

@@ -59,6 +59,11 @@ fn env_key_pair() -> Option<(String, String)> {
     }
 }
 
+/// The plugins every daemon runs.
+pub fn plugins() -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
+    vec![Box::new(runyard_tracking::Tracking)]
+}
+
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
@@ -78,7 +83,7 @@ pub async fn shutdown_signal() {
 
 async fn start(config: Config) -> Result<Daemon> {
     tracing::info!(?config, "starting");
-    let daemon = Daemon::build(config).await?;
+    let daemon = Daemon::build(config, plugins()).await?;
     if let Some(path) = &daemon.credentials_file {
         eprintln!("Generated an admin key pair: {} (mode 0600)", path.display());
     }

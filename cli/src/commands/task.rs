@@ -422,7 +422,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
 async fn log(ctx: &Ctx, id: &str, follow: bool) -> Result<ExitCode> {
     use std::io::Write;
     let client = ctx.client()?;
-    let mut q = runyard_api::ConsoleQuery { after: None, limit: Some(10_000), wait_seconds: None };
+    let mut q = runyard_api::ConsoleQuery { limit: Some(10_000), ..Default::default() };
     loop {
         let page = client.console(id, &q).await?;
         let mut out = std::io::stdout().lock();

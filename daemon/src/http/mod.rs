@@ -7,7 +7,7 @@ mod admin;
 mod console;
 mod error;
 mod events;
-mod extract;
+pub mod extract;
 mod queues;
 mod tasks;
 mod workers;
@@ -82,10 +82,6 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
-}
-
 /// Resolves the caller from the `Authorization` header and refuses anonymous requests.
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -124,9 +120,16 @@ async fn not_found(req: Request) -> Error {
     Error::NotFound { kind: "route", id: format!("{} {}", req.method(), req.uri().path()) }
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState, max_body: usize) -> Router {
+/// The whole HTTP application, with the plugins' routes and OpenAPI parts.
+pub fn router(state: AppState, max_body: usize, plugins: Vec<(Router, utoipa::openapi::OpenApi)>) -> Router {
     MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
+    let mut doc = ApiDoc::openapi();
+    let mut plugin_routes = Router::new();
+    for (routes, part) in plugins {
+        doc.merge(part);
+        plugin_routes = plugin_routes.merge(routes);
+    }
+    let doc = Arc::new(doc);
     let api = Router::new()
         .route("/me", get(admin::me))
         .route("/users", post(admin::create_user))
@@ -150,20 +153,22 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/tasks/{id}/console", get(console::read).post(console::append))
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(move || std::future::ready(Json(doc.clone()))))
+        .with_state(state.clone())
+        .merge(plugin_routes)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
         // Login authenticates the key pair itself.
-        .route("/auth/login", post(admin::login));
+        .merge(Router::new().route("/auth/login", post(admin::login)).with_state(state.clone()));
     let metrics_route = Router::new()
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/healthz", get(admin::health))
         .merge(metrics_route)
+        .with_state(state.clone())
         .nest("/api/v1", api)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }

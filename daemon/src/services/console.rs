@@ -40,6 +40,25 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
     if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
         return Err(Error::invalid("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")));
     }
+    if q.before.is_some() || q.tail {
+        if q.after.is_some() || wait > 0.0 {
+            return Err(Error::invalid(
+                "before",
+                "reading backwards (before, tail) goes with neither after nor wait_seconds",
+            ));
+        }
+        let before = q.before.unwrap_or(i64::MAX);
+        let status = store
+            .read_heads(&[task_id])
+            .await?
+            .remove(task_id)
+            .ok_or_else(|| Error::not_found("task", task_id))?
+            .status;
+        let entries = store.console(task_id, 0, Some(before), q.search.as_deref(), limit).await?;
+        let first = entries.first().map(|e| e.id).filter(|_| entries.len() == limit as usize);
+        let last = entries.last().map_or(0, |e| e.id);
+        return Ok(ConsolePage { entries, last, first, status });
+    }
     let after = q.after.unwrap_or(0);
     let notify = store.changes.console(task_id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
@@ -53,15 +72,15 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
             .remove(task_id)
             .ok_or_else(|| Error::not_found("task", task_id))?
             .status;
-        let entries = store.console(task_id, after, limit).await?;
+        let entries = store.console(task_id, after, None, q.search.as_deref(), limit).await?;
         // Only a task that is waiting to run or running may still produce output.
         let live = matches!(status, TaskStatus::Queued | TaskStatus::InProgress);
         if !entries.is_empty() || !live || tokio::time::Instant::now() >= deadline {
             let last = entries.last().map_or(after, |e| e.id);
-            return Ok(ConsolePage { entries, last, status });
+            return Ok(ConsolePage { entries, last, first: None, status });
         }
         if tokio::time::timeout_at(deadline, woken).await.is_err() {
-            return Ok(ConsolePage { entries: Vec::new(), last: after, status });
+            return Ok(ConsolePage { entries: Vec::new(), last: after, first: None, status });
         }
     }
 }

@@ -121,8 +121,15 @@ async fn write_group(store: &Store, jobs: &[Report], results: &mut [Option<Resul
     store.changes.publish(&changed);
     for (i, status) in written {
         let id = jobs[i].id.clone();
-        results[i] =
-            Some(Ok(ActionOutcome { id, ok: true, status: Some(status), error: None, new_id: None, affected: None }));
+        results[i] = Some(Ok(ActionOutcome {
+            id,
+            ok: true,
+            status: Some(status),
+            error: None,
+            new_id: None,
+            affected: None,
+            files_not_removed: Vec::new(),
+        }));
     }
     Ok(())
 }

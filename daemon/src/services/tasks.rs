@@ -452,6 +452,7 @@ pub async fn act(store: &Store, who: &Principal, action: Action, req: ActionRequ
                     error: Some(e.to_string()),
                     new_id: None,
                     affected: None,
+                    files_not_removed: Vec::new(),
                 });
             }
         }
@@ -465,11 +466,22 @@ struct Applied {
     status: Option<TaskStatus>,
     new_id: Option<String>,
     affected: Option<u64>,
+    /// Reset or deleted: its outputs were cleared.
+    cleared: bool,
+    files_not_removed: Vec<String>,
 }
 
 impl Applied {
     fn outcome(self, id: String) -> ActionOutcome {
-        ActionOutcome { id, ok: true, status: self.status, error: None, new_id: self.new_id, affected: self.affected }
+        ActionOutcome {
+            id,
+            ok: true,
+            status: self.status,
+            error: None,
+            new_id: self.new_id,
+            affected: self.affected,
+            files_not_removed: self.files_not_removed,
+        }
     }
 }
 
@@ -569,6 +581,18 @@ async fn act_inner(
     }
     tx.commit().await?;
 
+    // What cannot be rolled back (files) goes once the transaction is committed.
+    let cleared: Vec<String> = extra.iter().filter(|(_, a)| a.cleared).map(|(id, _)| id.clone()).collect();
+    if !cleared.is_empty() {
+        for hooks in store.hooks() {
+            for (id, files) in hooks.cleared(&cleared).await {
+                if let Some(applied) = extra.get_mut(&id) {
+                    applied.files_not_removed.extend(files);
+                }
+            }
+        }
+    }
+
     Ok(decisions
         .into_iter()
         .map(|(id, decided)| {
@@ -639,12 +663,23 @@ async fn apply(
     now: i64,
     extra: &mut HashMap<String, Applied>,
 ) -> Result<()> {
+    if t.delete || t.clear_outputs {
+        for hooks in store.hooks() {
+            hooks.clear(tx, ids, t.delete).await?;
+        }
+        for id in ids {
+            extra.entry(id.to_string()).or_default().cleared = true;
+        }
+    }
     if t.delete {
         return Store::delete_tasks(tx, ids).await;
     }
     if t.clone {
         for id in ids {
             let new_id = clone_task(store, tx, who, id, req, project).await?;
+            for hooks in store.hooks() {
+                hooks.clone_task(tx, id, &new_id).await?;
+            }
             tx.changed(Change::Task { id: new_id.clone(), status: Some(TaskStatus::Created) });
             extra.insert(id.to_string(), Applied { new_id: Some(new_id), ..Default::default() });
         }

@@ -5,6 +5,15 @@ use crate::error::{Error, Result};
 use runyard_api::{Change, ConsoleEntry};
 use sqlx::Row;
 
+/// A console line reported as a log event.
+pub struct ConsoleLine<'a> {
+    pub task: &'a str,
+    pub time: i64,
+    pub text: std::borrow::Cow<'a, str>,
+    pub level: Option<&'a str>,
+    pub worker: Option<&'a str>,
+}
+
 impl Store {
     /// Appends a chunk to a task's console; it counts as a sign of life of the task.
     /// Returns the chunk's id.
@@ -31,20 +40,65 @@ impl Store {
         Ok(id)
     }
 
-    /// Up to `limit` chunks of a task's console after chunk `after`.
-    pub async fn console(&self, task_id: &str, after: i64, limit: u32) -> Result<Vec<ConsoleEntry>> {
-        let rows =
-            sqlx::query("SELECT id, time, text FROM task_console WHERE task_id = $1 AND id > $2 ORDER BY id LIMIT $3")
-                .bind(task_id)
-                .bind(after)
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
+    /// Appends log lines (one chunk each) inside a write transaction; the caller announces
+    /// [`Change::Console`].
+    pub async fn append_console_lines(conn: &mut sqlx::AnyConnection, lines: &[ConsoleLine<'_>]) -> Result<()> {
+        for chunk in lines.chunks(super::CHUNK / 5) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 5, 5))).collect();
+            let sql =
+                format!("INSERT INTO task_console (task_id, time, text, level, worker) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(&sql);
+            for line in chunk {
+                q = q.bind(line.task).bind(line.time).bind(line.text.as_ref()).bind(line.level).bind(line.worker);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` chunks of a task's console: after chunk `after` in append order, or (with
+    /// `before`) the last ones before that chunk; only those containing `search`, if given.
+    /// Always returned in append order.
+    pub async fn console(
+        &self,
+        task_id: &str,
+        after: i64,
+        before: Option<i64>,
+        search: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ConsoleEntry>> {
+        let (bound, order) = match before {
+            Some(_) => ("id < $2", "DESC"),
+            None => ("id > $2", "ASC"),
+        };
+        let filter = if search.is_some() { " AND LOWER(text) LIKE $4 ESCAPE '\\'" } else { "" };
+        let sql = format!(
+            "SELECT id, time, text, level, worker FROM task_console WHERE task_id = $1 AND {bound}{filter} \
+             ORDER BY id {order} LIMIT $3"
+        );
+        let mut q = sqlx::query(&sql).bind(task_id).bind(before.unwrap_or(after)).bind(limit as i64);
+        if let Some(text) = search {
+            let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            q = q.bind(format!("%{escaped}%"));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut entries = rows
+            .iter()
             .map(|r| {
-                Ok(ConsoleEntry { id: r.try_get("id")?, time: to_time(r.try_get("time")?), text: r.try_get("text")? })
+                Ok(ConsoleEntry {
+                    id: r.try_get("id")?,
+                    time: to_time(r.try_get("time")?),
+                    text: r.try_get("text")?,
+                    level: r.try_get("level")?,
+                    worker: r.try_get("worker")?,
+                })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if before.is_some() {
+            entries.reverse();
+        }
+        Ok(entries)
     }
 
     /// Empties the consoles of tasks (a reset).

@@ -11,6 +11,7 @@
 
 pub mod changes;
 mod console;
+pub use console::ConsoleLine;
 pub mod history;
 mod projects;
 pub mod queues;
@@ -53,6 +54,8 @@ pub struct Store {
     project_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Committed changes: they wake waiting agents and feed the live event stream.
     pub changes: Changes,
+    /// The plugins' task lifecycle hooks, set once when the daemon is built.
+    hooks: std::sync::OnceLock<Vec<Arc<dyn crate::plugin::TaskHooks>>>,
 }
 
 /// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
@@ -163,24 +166,50 @@ impl Store {
             write_lock: Arc::new(Mutex::new(())),
             project_ids: Default::default(),
             changes: Changes::default(),
+            hooks: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
+        let core = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        self.apply_migrations(core).await
+    }
+
+    /// Applies a migration set (the core's or a plugin's). They share one migrations table, so
+    /// each set ignores the versions of the others.
+    pub async fn apply_migrations(&self, mut migrator: sqlx::migrate::Migrator) -> Result<()> {
+        migrator.set_ignore_missing(true);
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write_pool).await?,
+            Backend::Sqlite => migrator.run(&self.write_pool).await?,
             Backend::Postgres => {
                 // Replicas starting together must not race on the migration table.
                 let mut conn = self.pool.acquire().await?;
                 conn.execute("SELECT pg_advisory_lock(72616479)").await?;
-                let result = sqlx::migrate!("./migrations/postgres").run(&mut *conn).await;
+                let result = migrator.run(&mut *conn).await;
                 conn.execute("SELECT pg_advisory_unlock(72616479)").await?;
                 result?
             }
         }
         Ok(())
+    }
+
+    /// The read pool (on PostgreSQL also the write pool), for plugins' queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Registers the plugins' hooks; only the first call counts.
+    pub fn set_hooks(&self, hooks: Vec<Arc<dyn crate::plugin::TaskHooks>>) {
+        let _ = self.hooks.set(hooks);
+    }
+
+    pub fn hooks(&self) -> &[Arc<dyn crate::plugin::TaskHooks>] {
+        self.hooks.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     pub fn backend(&self) -> Backend {

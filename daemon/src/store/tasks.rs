@@ -364,6 +364,23 @@ impl Store {
         (sql, values.0)
     }
 
+    /// A sign of life of tasks that reported results: `last_update` set to `now`, and
+    /// `last_iteration` advanced to the given iteration (never moved back).
+    pub async fn touch_tasks(conn: &mut AnyConnection, tasks: &[(&str, Option<i64>)], now: i64) -> Result<()> {
+        for (id, iteration) in tasks {
+            sqlx::query(
+                "UPDATE tasks SET last_update = $1, \
+                 last_iteration = CASE WHEN last_iteration < $2 THEN $2 ELSE last_iteration END WHERE id = $3",
+            )
+            .bind(now)
+            .bind(iteration.unwrap_or(i64::MIN))
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Reads the lifecycle facts of tasks on a read connection, without locking anything.
     pub async fn read_heads(&self, ids: &[&str]) -> Result<HashMap<String, TaskHead>> {
         let mut conn = self.pool.acquire().await?;

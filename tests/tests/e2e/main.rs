@@ -11,3 +11,4 @@ mod docker;
 mod harness;
 mod lifecycle;
 mod property;
+mod tracking;

@@ -157,7 +157,7 @@ pub async fn run(a: AgentArgs) -> Result<ExitCode> {
 
     // Console latency: each line carries the time it was printed; follow the console live.
     let t = c.create_task(&task(&repo, "console", &out, a.lines, docker)).await?;
-    let mut q = ConsoleQuery { after: None, limit: Some(10_000), wait_seconds: Some(10.0) };
+    let mut q = ConsoleQuery { limit: Some(10_000), wait_seconds: Some(10.0), ..Default::default() };
     let mut delays = Vec::with_capacity(a.lines);
     while delays.len() < a.lines {
         let page = c.console(&t.id, &q).await?;

@@ -1,0 +1,59 @@
+//! The extension point: a [`Plugin`] brings its own tables (migrations), routes (mounted under
+//! `/api/v1`, behind authentication), task lifecycle hooks and background work. The daemon knows
+//! nothing of what a plugin stores; it calls the hooks inside the transactions that reset or
+//! delete tasks, so a plugin's rows go with the task or not at all.
+
+use crate::error::Result;
+use crate::store::{Backend, Store};
+use futures::future::BoxFuture;
+use sqlx::AnyConnection;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What a plugin is given when it is mounted.
+#[derive(Clone)]
+pub struct PluginContext {
+    pub store: Arc<Store>,
+    /// The daemon's data dir: a plugin keeps its files under `data_dir/<plugin name>`.
+    pub data_dir: PathBuf,
+    /// The daemon's own base URL as clients reach it, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+}
+
+/// A plugin's running parts.
+pub struct Mounted {
+    /// Routes relative to `/api/v1`.
+    pub routes: axum::Router,
+    /// Its part of the OpenAPI document.
+    pub openapi: utoipa::openapi::OpenApi,
+    pub hooks: Option<Arc<dyn TaskHooks>>,
+    /// Runs until the token is cancelled (the daemon stopping).
+    pub background: Option<Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>>,
+}
+
+pub trait Plugin: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The plugin's migrations for `backend`. Their versions must not collide with the core's
+    /// or another plugin's (each plugin takes its own thousand: tracking 1000–1999, …).
+    fn migrator(&self, backend: Backend) -> sqlx::migrate::Migrator;
+    fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted>;
+}
+
+/// Reactions to the task lifecycle.
+pub trait TaskHooks: Send + Sync {
+    /// Inside the transaction that resets (`deleted == false`: outputs cleared, definition kept)
+    /// or deletes tasks: drop what the plugin keeps for them.
+    fn clear<'a>(&'a self, conn: &'a mut AnyConnection, ids: &'a [&'a str], deleted: bool)
+        -> BoxFuture<'a, Result<()>>;
+    /// Inside the transaction that clones `source` into `clone`: copy what a clone inherits.
+    fn clone_task<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        source: &'a str,
+        clone: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// After the clearing transaction committed: finish what cannot be rolled back (files).
+    /// Returns, per task, what could not be removed now (it is retried in the background).
+    fn cleared<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Vec<(String, Vec<String>)>>;
+}

@@ -1,0 +1,117 @@
+//! The tracking plugin's routes, under `/api/v1`.
+
+use crate::{ingest, reads};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use runyard_api::tracking::*;
+use runyard_api::ErrorBody;
+use runyard_daemon::error::Result;
+use runyard_daemon::http::extract::{AppJson, AppQuery};
+use runyard_daemon::store::Store;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(batch, task_metrics, project_metrics, scalars, raw_scalars, single_values, plots, samples))]
+pub struct TrackingDoc;
+
+pub fn routes(store: Arc<Store>) -> Router {
+    Router::new()
+        .route("/events/batch", post(batch))
+        .route("/tasks/{id}/metrics", get(task_metrics))
+        .route("/tasks/{id}/scalars/raw", get(raw_scalars))
+        .route("/tasks/{id}/samples", get(samples))
+        .route("/projects/{id}/metrics", get(project_metrics))
+        .route("/scalars", get(scalars))
+        .route("/single-values", get(single_values))
+        .route("/plots", get(plots))
+        .with_state(store)
+}
+
+/// The batch as it arrives: each event is parsed on its own, so one bad event is reported
+/// without failing the rest.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatch {
+    events: Vec<Box<RawValue>>,
+}
+
+/// Store a batch of events (scalars, single values, plots, log lines, debug samples) of any
+/// tasks, in one transaction. Rejected events are listed with their reason; the rest is stored.
+#[utoipa::path(post, path = "/api/v1/events/batch", tag = "tracking", request_body = EventBatch,
+    responses((status = 200, body = BatchResult), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn batch(State(store): State<Arc<Store>>, AppJson(batch): AppJson<RawBatch>) -> Result<Json<BatchResult>> {
+    Ok(Json(ingest::ingest(&store, &batch.events).await?))
+}
+
+/// A task's metrics: scalar summaries (last/min/max/first/count), single values, and the
+/// metric/variants with plots and debug samples.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/metrics", tag = "tracking", params(("id" = String, Path)),
+    responses((status = 200, body = TaskMetrics), (status = 404, body = ErrorBody)))]
+async fn task_metrics(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Result<Json<TaskMetrics>> {
+    Ok(Json(reads::task_metrics(&store, &id).await?))
+}
+
+/// The metrics reported in a project and its subprojects.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/metrics", tag = "tracking", params(("id" = String, Path)),
+    responses((status = 200, body = MetricCatalogue), (status = 404, body = ErrorBody)))]
+async fn project_metrics(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Result<Json<MetricCatalogue>> {
+    Ok(Json(reads::project_metrics(&store, &id).await?))
+}
+
+/// Scalar series of up to 100 tasks, downsampled to a point budget (min and max of each bucket).
+#[utoipa::path(get, path = "/api/v1/scalars", tag = "tracking", params(ScalarQuery),
+    responses((status = 200, body = ScalarSeries), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn scalars(State(store): State<Arc<Store>>, AppQuery(q): AppQuery<ScalarQuery>) -> Result<Json<ScalarSeries>> {
+    Ok(Json(reads::scalars(&store, q).await?))
+}
+
+/// One series at full resolution, a page at a time.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/scalars/raw", tag = "tracking", params(("id" = String, Path), RawScalarQuery),
+    responses((status = 200, body = RawScalars), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn raw_scalars(
+    State(store): State<Arc<Store>>,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<RawScalarQuery>,
+) -> Result<Json<RawScalars>> {
+    Ok(Json(reads::raw(&store, &id, q).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct TasksQuery {
+    /// Comma-separated task ids (at most 100).
+    tasks: String,
+}
+
+/// Single values of up to 100 tasks, by task.
+#[utoipa::path(get, path = "/api/v1/single-values", tag = "tracking", params(TasksQuery),
+    responses((status = 200, body = BTreeMap<String, Vec<SingleValue>>), (status = 404, body = ErrorBody)))]
+async fn single_values(
+    State(store): State<Arc<Store>>,
+    AppQuery(q): AppQuery<TasksQuery>,
+) -> Result<Json<BTreeMap<String, Vec<SingleValue>>>> {
+    Ok(Json(reads::single_values(&store, &q.tasks).await?))
+}
+
+/// Plots of up to 100 tasks: the last iteration of each metric/variant, or all.
+#[utoipa::path(get, path = "/api/v1/plots", tag = "tracking", params(PlotQuery),
+    responses((status = 200, body = Vec<Plot>), (status = 404, body = ErrorBody)))]
+async fn plots(State(store): State<Arc<Store>>, AppQuery(q): AppQuery<PlotQuery>) -> Result<Json<Vec<Plot>>> {
+    Ok(Json(reads::plots(&store, q).await?))
+}
+
+/// A task's debug samples.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/samples", tag = "tracking", params(("id" = String, Path), SampleQuery),
+    responses((status = 200, body = Vec<Sample>), (status = 404, body = ErrorBody)))]
+async fn samples(
+    State(store): State<Arc<Store>>,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<SampleQuery>,
+) -> Result<Json<Vec<Sample>>> {
+    Ok(Json(reads::samples(&store, &id, q).await?))
+}

@@ -1,0 +1,66 @@
+//! The tracking plugin: what a task reports while it runs — scalar series (stored in packed
+//! chunks, summarised as they arrive), single values, plots, console lines and debug samples —
+//! and the reads the task table, the details pages and the comparison view need.
+//!
+//! Layers as in the daemon: `http` (routes) → `ingest` / `reads` (validation, shaping) →
+//! `store` (SQL); `series` is the pure in-memory part (chunk format, merging, downsampling).
+
+pub mod http;
+pub mod ingest;
+pub mod reads;
+pub mod series;
+pub mod store;
+
+use futures::future::BoxFuture;
+use runyard_daemon::error::Result;
+use runyard_daemon::plugin::{Mounted, Plugin, PluginContext, TaskHooks};
+use runyard_daemon::store::Backend;
+use sqlx::AnyConnection;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+pub struct Tracking;
+
+impl Plugin for Tracking {
+    fn name(&self) -> &'static str {
+        "tracking"
+    }
+
+    fn migrator(&self, backend: Backend) -> sqlx::migrate::Migrator {
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        }
+    }
+
+    fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
+        Ok(Mounted {
+            routes: http::routes(ctx.store.clone()),
+            openapi: http::TrackingDoc::openapi(),
+            hooks: Some(Arc::new(Hooks)),
+            background: None,
+        })
+    }
+}
+
+struct Hooks;
+
+impl TaskHooks for Hooks {
+    fn clear<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        ids: &'a [&'a str],
+        _deleted: bool,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(store::clear(conn, ids))
+    }
+
+    /// Results are not inherited: a clone starts with none.
+    fn clone_task<'a>(&'a self, _: &'a mut AnyConnection, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn cleared<'a>(&'a self, _ids: &'a [String]) -> BoxFuture<'a, Vec<(String, Vec<String>)>> {
+        Box::pin(async { Vec::new() })
+    }
+}

@@ -1,0 +1,328 @@
+//! The tracking plugin: events in, summaries and series out, and the lifecycle hooks, on both
+//! backends.
+
+use crate::harness::{TestServer, ACCESS_KEY, SECRET_KEY};
+use crate::lifecycle::{act, draft};
+use crate::scenario;
+use runyard_api::tracking::*;
+use runyard_api::{Action, ActionRequest, Client, ConsoleQuery, TaskStatus};
+use serde_json::{json, Value};
+
+async fn post_events(server: &TestServer, events: Value) -> (u16, Value) {
+    let resp = server
+        .http()
+        .post(format!("{}/api/v1/events/batch", server.url))
+        .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn scalar(task: &str, metric: &str, variant: &str, iteration: i64, value: f64) -> Event {
+    Event::Scalar(ScalarEvent {
+        task: task.into(),
+        metric: metric.into(),
+        variant: variant.into(),
+        iteration,
+        value: Float(value),
+        time: None,
+    })
+}
+
+async fn send(c: &Client, events: Vec<Event>) -> BatchResult {
+    c.send_events(&EventBatch { events }).await.expect("events stored")
+}
+
+fn summary<'a>(m: &'a TaskMetrics, metric: &str, variant: &str) -> &'a MetricSummary {
+    m.scalars.iter().find(|s| s.metric == metric && s.variant == variant).expect("summary")
+}
+
+async fn events_in_and_out(server: TestServer) {
+    let c = server.client();
+    let t = draft(&c, "tracking/sub", "reporter").await;
+    let id = t.id.as_str();
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let (status, body) = post_events(
+        &server,
+        json!([
+            {"type": "scalar", "task": id, "metric": "loss", "variant": "train", "iteration": 2, "value": 0.5},
+            {"type": "scalar", "task": id, "metric": "loss", "variant": "train", "iteration": 1, "value": 0.9},
+            {"type": "scalar", "task": id, "metric": "loss", "variant": "train", "iteration": 3, "value": "NaN"},
+            {"type": "scalar", "task": id, "metric": "loss", "variant": "train", "iteration": 4, "value": "-Infinity"},
+            {"type": "scalar", "task": unknown, "metric": "loss", "variant": "train", "iteration": 1, "value": 1},
+            {"type": "scalar", "task": id, "metric": "loss", "variant": "train", "iteration": "x", "value": 1},
+            {"type": "scalar", "task": id, "metric": "loss", "iteration": 5, "value": 1},
+            {"type": "plot", "task": id, "metric": "cm", "variant": "v", "iteration": 1, "figure": "not json"},
+            {"type": "teleport", "task": id},
+            {"type": "single", "task": id, "name": "accuracy", "value": 0.75},
+            {"type": "single", "task": id, "name": "accuracy", "value": 0.8},
+            {"type": "plot", "task": id, "metric": "cm", "variant": "v", "iteration": 1, "figure": {"data": [], "layout": {"title": "one"}}},
+            {"type": "plot", "task": id, "metric": "cm", "variant": "v", "iteration": 2, "figure": {"data": [], "layout": {"title": "two"}}},
+            {"type": "log", "task": id, "msg": "epoch 1 done", "level": "warning", "worker": "w1"},
+            {"type": "sample", "task": id, "metric": "images", "variant": "input", "iteration": 2, "uri": "file:///tmp/a.png"},
+            {"type": "sample", "task": id, "metric": "", "variant": "input", "iteration": 2, "uri": "file:///tmp/a.png"},
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stored"], 10, "{body}");
+    let rejected: Vec<(u64, Value)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["field"].clone()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (4, json!("task")),
+            (5, json!("iteration")),
+            (6, json!("variant")),
+            (7, json!("figure")),
+            (8, json!("type")),
+            (15, json!("metric")),
+        ],
+        "{body}"
+    );
+    for r in body["rejected"].as_array().unwrap() {
+        assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
+    }
+    assert!(body["rejected"][0]["reason"].as_str().unwrap().contains(unknown));
+    assert!(body["rejected"][1]["reason"].as_str().unwrap().contains("expected i64"), "{body}");
+
+    // A second batch: the summary merges with the first.
+    let r = send(&c, vec![scalar(id, "loss", "train", 0, 2.0), scalar(id, "loss", "train", 10, 0.1)]).await;
+    assert_eq!((r.stored, r.rejected.len()), (2, 0));
+
+    let m = c.task_metrics(id).await.unwrap();
+    let s = summary(&m, "loss", "train");
+    assert_eq!(s.count, 6);
+    assert_eq!((s.first.0, s.first_iteration), (2.0, 0));
+    assert_eq!((s.last.0, s.last_iteration), (0.1, 10));
+    assert_eq!((s.min.0, s.min_iteration), (f64::NEG_INFINITY, 4));
+    assert_eq!((s.max.0, s.max_iteration), (2.0, 0));
+    assert_eq!(m.last_iteration, 10);
+    assert_eq!(m.single_values.len(), 1);
+    assert_eq!(m.single_values[0].value, Float(0.8), "the last single value wins");
+    assert_eq!(m.plots["cm"], vec!["v".to_string()]);
+    assert_eq!(m.samples["images"], vec!["input".to_string()]);
+    let task = c.get_task(id).await.unwrap();
+    assert_eq!(task.last_iteration, 10, "the task's last iteration follows its reports");
+
+    // Series: in iteration order, NaN kept as NaN.
+    let q = ScalarQuery { tasks: id.into(), metric: Some("loss".into()), ..Default::default() };
+    let series = c.scalars(&q).await.unwrap().series;
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].x, vec![0.0, 1.0, 2.0, 3.0, 4.0, 10.0]);
+    assert!(series[0].y[3].0.is_nan());
+    assert_eq!(series[0].y[4].0, f64::NEG_INFINITY);
+    assert!(!series[0].downsampled);
+    let raw = server
+        .http()
+        .get(format!("{}/api/v1/scalars?tasks={id}&metric=loss", server.url))
+        .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains("\"NaN\"") && raw.contains("\"-Infinity\""), "{raw}");
+
+    // Raw paging.
+    let first = RawScalarQuery { metric: "loss".into(), variant: "train".into(), after: None, limit: Some(4) };
+    let page = c.raw_scalars(id, &first).await.unwrap();
+    assert_eq!(page.points.iter().map(|p| p.iteration).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert_eq!(page.next, Some(3));
+    let rest = RawScalarQuery { metric: "loss".into(), variant: "train".into(), after: page.next, limit: Some(4) };
+    let rest = c.raw_scalars(id, &rest).await.unwrap();
+    assert_eq!(rest.points.iter().map(|p| p.iteration).collect::<Vec<_>>(), vec![4, 10]);
+    assert_eq!(rest.next, None);
+
+    // Plots: the last iteration, or all.
+    let last = c.plots(&PlotQuery { tasks: id.into(), ..Default::default() }).await.unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!((last[0].iteration, &last[0].figure["layout"]["title"]), (2, &json!("two")));
+    let all = c.plots(&PlotQuery { tasks: id.into(), all_iterations: true, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 2);
+
+    let samples = c.samples(id, &SampleQuery::default()).await.unwrap();
+    assert_eq!((samples.len(), samples[0].uri.as_str()), (1, "file:///tmp/a.png"));
+
+    // The log line reached the console with its level and worker.
+    let console = c.console(id, &ConsoleQuery::default()).await.unwrap();
+    assert_eq!(console.entries.len(), 1);
+    assert_eq!(console.entries[0].text, "epoch 1 done\n");
+    assert_eq!(
+        (console.entries[0].level.as_deref(), console.entries[0].worker.as_deref()),
+        (Some("warning"), Some("w1"))
+    );
+
+    // The project's catalogue, from its parent project too.
+    let catalogue = c.project_metrics("tracking").await.unwrap();
+    assert_eq!(catalogue.scalars["loss"], vec!["train".to_string()]);
+    assert_eq!(catalogue.single_values, vec!["accuracy".to_string()]);
+
+    // Reads name what they cannot find.
+    let err = c.task_metrics(unknown).await.unwrap_err();
+    assert_eq!(err.code(), Some(runyard_api::ErrorCode::NotFound));
+    let err = c.scalars(&ScalarQuery { tasks: format!("{id},{unknown}"), ..Default::default() }).await.unwrap_err();
+    assert!(err.to_string().contains(unknown), "{err}");
+    let err = c.scalars(&ScalarQuery { tasks: id.into(), points: Some(1), ..Default::default() }).await.unwrap_err();
+    assert!(err.to_string().contains("points"), "{err}");
+}
+scenario!(events, super::events_in_and_out);
+
+async fn long_series_downsampled(server: TestServer) {
+    let c = server.client();
+    let t = draft(&c, "tracking", "long").await;
+    let n = 20_000;
+    for start in (0..n).step_by(5_000) {
+        let events = (start..start + 5_000)
+            .map(|i| scalar(&t.id, "loss", "total", i, if i == 12_345 { 1e6 } else { (i % 10) as f64 }))
+            .collect();
+        assert_eq!(send(&c, events).await.stored, 5_000);
+    }
+    let q = ScalarQuery { tasks: t.id.clone(), points: Some(500), ..Default::default() };
+    let s = &c.scalars(&q).await.unwrap().series[0];
+    assert!(s.downsampled);
+    assert_eq!(s.total, n as usize);
+    assert!(s.x.len() <= 500 && s.x.len() >= 400, "{}", s.x.len());
+    assert!(s.y.iter().any(|y| y.0 == 1e6), "the spike survives downsampling");
+    assert!(s.x.windows(2).all(|w| w[0] < w[1]));
+    for x in [XAxis::Time, XAxis::Relative] {
+        let q = ScalarQuery { tasks: t.id.clone(), points: Some(500), x: Some(x), ..Default::default() };
+        let s = &c.scalars(&q).await.unwrap().series[0];
+        assert!(s.x.windows(2).all(|w| w[0] <= w[1]), "{x:?}");
+    }
+
+    // Paging through the raw series returns every point once, in order.
+    let mut seen = 0;
+    let mut after = None;
+    loop {
+        let q = RawScalarQuery { metric: "loss".into(), variant: "total".into(), after, limit: Some(7_000) };
+        let page = c.raw_scalars(&t.id, &q).await.unwrap();
+        for (k, p) in page.points.iter().enumerate() {
+            assert_eq!(p.iteration, seen + k as i64);
+        }
+        seen += page.points.len() as i64;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, n);
+}
+scenario!(downsampling, super::long_series_downsampled);
+
+/// Runs a task through a worker to Completed.
+async fn complete(c: &Client, worker: &str, id: &str) {
+    c.act(id, Action::Enqueue, &ActionRequest { queue: Some("default".into()), ..Default::default() }).await.unwrap();
+    let pop = runyard_api::PopRequest {
+        worker: worker.into(),
+        queues: vec!["default".into()],
+        wait_seconds: 1.0,
+        ..Default::default()
+    };
+    let popped = c.pop(&pop).await.unwrap();
+    assert_eq!(popped.task.as_ref().map(|t| t.id.as_str()), Some(id));
+    let by = ActionRequest { worker: Some(worker.into()), ..Default::default() };
+    c.act(id, Action::Started, &by).await.unwrap();
+    c.act(id, Action::Completed, &by).await.unwrap();
+}
+
+async fn lifecycle_hooks(server: TestServer) {
+    let c = server.client();
+    let t = draft(&c, "tracking", "hooks").await;
+    let report = |id: &str| {
+        vec![
+            scalar(id, "m", "v", 5, 1.0),
+            Event::Log(LogEvent { task: id.into(), msg: "hello".into(), level: None, worker: None, time: None }),
+            Event::Single(SingleEvent { task: id.into(), name: "s".into(), value: Float(1.0), time: None }),
+        ]
+    };
+    send(&c, report(&t.id)).await;
+
+    // A clone inherits the definition, not the results.
+    let cloned = c.act(&t.id, Action::Clone, &ActionRequest::default()).await.unwrap().new_id.unwrap();
+    let m = c.task_metrics(&cloned).await.unwrap();
+    assert!(m.scalars.is_empty() && m.single_values.is_empty());
+
+    // Reset clears results and console.
+    let worker = crate::lifecycle::register(&c, "w-track").await;
+    complete(&c, &worker.id, &t.id).await;
+    act(&c, &t.id, Action::Reset).await.unwrap();
+    let m = c.task_metrics(&t.id).await.unwrap();
+    assert!(m.scalars.is_empty() && m.single_values.is_empty() && m.last_iteration == 0, "{m:?}");
+    assert!(c.console(&t.id, &ConsoleQuery::default()).await.unwrap().entries.is_empty());
+    assert_eq!(c.get_task(&t.id).await.unwrap().last_iteration, 0);
+
+    // A published task is read-only.
+    send(&c, report(&t.id)).await;
+    let p = draft(&c, "tracking", "to publish").await;
+    complete(&c, &worker.id, &p.id).await;
+    c.act(&p.id, Action::Publish, &ActionRequest::default()).await.unwrap();
+    assert_eq!(c.get_task(&p.id).await.unwrap().status, TaskStatus::Published);
+    let r = send(&c, report(&p.id)).await;
+    assert_eq!(r.stored, 0);
+    assert_eq!(r.rejected.len(), 3);
+    assert!(r.rejected[0].reason.contains("published"), "{:?}", r.rejected);
+
+    // Delete takes everything along.
+    assert_eq!(c.project_metrics("tracking").await.unwrap().scalars["m"], vec!["v".to_string()]);
+    for id in [&cloned, &t.id] {
+        act(&c, id, Action::Archive).await.unwrap();
+        act(&c, id, Action::Delete).await.unwrap();
+    }
+    let err = c.task_metrics(&t.id).await.unwrap_err();
+    assert_eq!(err.code(), Some(runyard_api::ErrorCode::NotFound));
+    assert!(c.project_metrics("tracking").await.unwrap().scalars.is_empty());
+}
+scenario!(hooks, super::lifecycle_hooks);
+
+async fn oversized_batches_are_refused(server: TestServer) {
+    let t = draft(&server.client(), "tracking", "big").await;
+    let events: Vec<Value> = (0..5_000)
+        .map(|i| json!({"type": "scalar", "task": t.id, "metric": "m", "variant": "v", "iteration": i, "value": i}))
+        .collect();
+    let (status, body) = post_events(&server, Value::Array(events)).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("larger than"), "{body}");
+    let m = server.client().task_metrics(&t.id).await.unwrap();
+    assert!(m.scalars.is_empty(), "nothing of a refused batch is stored");
+}
+scenario!(oversized, super::oversized_batches_are_refused, &["--max-body-bytes", "100000"]);
+
+async fn console_pages_from_either_end(server: TestServer) {
+    let c = server.client();
+    let t = draft(&c, "tracking", "console").await;
+    let lines: Vec<Event> = (0..30)
+        .map(|i| {
+            Event::Log(LogEvent {
+                task: t.id.clone(),
+                msg: format!("{} line {i}", if i % 10 == 0 { "Checkpoint_100%" } else { "step" }),
+                level: None,
+                worker: None,
+                time: None,
+            })
+        })
+        .collect();
+    send(&c, lines).await;
+    let tail = c.console(&t.id, &ConsoleQuery { tail: true, limit: Some(5), ..Default::default() }).await.unwrap();
+    let texts: Vec<&str> = tail.entries.iter().map(|e| e.text.trim()).collect();
+    assert_eq!(texts, ["step line 25", "step line 26", "step line 27", "step line 28", "step line 29"]);
+    let before = tail.first.expect("more before");
+    let q = ConsoleQuery { before: Some(before), limit: Some(5), ..Default::default() };
+    let earlier = c.console(&t.id, &q).await.unwrap();
+    assert_eq!(earlier.entries.last().unwrap().text.trim(), "step line 24");
+    // Search is case-insensitive and takes % literally.
+    let q = ConsoleQuery { search: Some("checkpoint_100%".into()), ..Default::default() };
+    let found = c.console(&t.id, &q).await.unwrap();
+    assert_eq!(found.entries.len(), 3);
+    let q = ConsoleQuery { search: Some("100%%".into()), ..Default::default() };
+    assert!(c.console(&t.id, &q).await.unwrap().entries.is_empty());
+}
+scenario!(console_paging, super::console_pages_from_either_end);
