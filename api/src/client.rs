@@ -101,19 +101,33 @@ impl Client {
         query: Option<Vec<(String, String)>>,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        for attempt in 0..2 {
-            let token = self.token.lock().expect("token lock").clone();
-            let token = match token {
-                Some(t) => t,
-                None => self.login().await?.token,
-            };
-            let mut req = self.http.request(method.clone(), self.url(path)).bearer_auth(token);
+        self.call_with(method, path, |mut req| {
             if let Some(q) = &query {
                 req = req.query(q);
             }
             if let Some(b) = body {
                 req = req.json(b);
             }
+            req
+        })
+        .await
+    }
+
+    /// Sends a request built by `build`, logging in first if need be and once more if the
+    /// token was refused (expired).
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, ClientError> {
+        for attempt in 0..2 {
+            let token = self.token.lock().expect("token lock").clone();
+            let token = match token {
+                Some(t) => t,
+                None => self.login().await?.token,
+            };
+            let req = build(self.http.request(method.clone(), self.url(path)).bearer_auth(token));
             match self.send(req).await {
                 Err(ClientError::Api { status, .. }) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
                     *self.token.lock().expect("token lock") = None;
@@ -293,6 +307,14 @@ impl Client {
     /// Reports events of any tasks in one batch.
     pub async fn send_events(&self, batch: &EventBatch) -> Result<BatchResult, ClientError> {
         self.call(Method::POST, "/api/v1/events/batch", None, Some(batch)).await
+    }
+
+    /// Reports a batch already encoded as JSON (`{"events": [...]}`).
+    pub async fn send_events_json(&self, json: String) -> Result<BatchResult, ClientError> {
+        self.call_with(Method::POST, "/api/v1/events/batch", |req| {
+            req.header(reqwest::header::CONTENT_TYPE, "application/json").body(json.clone())
+        })
+        .await
     }
 
     pub async fn task_metrics(&self, task: &str) -> Result<TaskMetrics, ClientError> {

@@ -9,30 +9,70 @@ pub struct Point {
     pub time: i64,
 }
 
-const POINT_BYTES: usize = 24;
+/// The chunk format's version, its first byte.
+const FORMAT: u8 = 1;
 
-/// Packs points as little-endian (iteration i64, value f64, time i64) triples. NaN and ±Inf
-/// keep their bits.
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    // Zigzag, so small negative deltas stay small.
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn get_varint(data: &[u8], at: &mut usize) -> Option<i64> {
+    let mut z: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let b = *data.get(*at)?;
+        *at += 1;
+        z |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return Some(((z >> 1) as i64) ^ -((z & 1) as i64));
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// Packs points: a version byte, then per point the change of iteration and of time since
+/// the previous point (zigzag varints: a step of 1 is one byte) and the value's 8 bytes
+/// (little-endian, so NaN and ±Inf keep their bits). About 10 bytes a point.
 pub fn encode(points: &[Point]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(points.len() * POINT_BYTES);
+    let mut out = Vec::with_capacity(1 + points.len() * 11);
+    out.push(FORMAT);
+    let (mut iteration, mut time) = (0i64, 0i64);
     for p in points {
-        out.extend_from_slice(&p.iteration.to_le_bytes());
+        put_varint(&mut out, p.iteration.wrapping_sub(iteration));
+        put_varint(&mut out, p.time.wrapping_sub(time));
         out.extend_from_slice(&p.value.to_le_bytes());
-        out.extend_from_slice(&p.time.to_le_bytes());
+        (iteration, time) = (p.iteration, p.time);
     }
     out
 }
 
-/// Appends the points of a packed chunk to `out`; a truncated tail is ignored.
+/// Appends the points of a packed chunk to `out`; a damaged tail is ignored.
 pub fn decode_into(data: &[u8], out: &mut Vec<Point>) {
-    out.reserve(data.len() / POINT_BYTES);
-    for p in data.chunks_exact(POINT_BYTES) {
-        let word = |i: usize| <[u8; 8]>::try_from(&p[i..i + 8]).expect("8 bytes");
-        out.push(Point {
-            iteration: i64::from_le_bytes(word(0)),
-            value: f64::from_le_bytes(word(8)),
-            time: i64::from_le_bytes(word(16)),
-        });
+    if data.first() != Some(&FORMAT) {
+        return;
+    }
+    let mut at = 1;
+    let (mut iteration, mut time) = (0i64, 0i64);
+    while at < data.len() {
+        let (Some(di), Some(dt)) = (get_varint(data, &mut at), get_varint(data, &mut at)) else {
+            return;
+        };
+        let Some(bytes) = data.get(at..at + 8) else {
+            return;
+        };
+        at += 8;
+        iteration = iteration.wrapping_add(di);
+        time = time.wrapping_add(dt);
+        out.push(Point { iteration, value: f64::from_le_bytes(bytes.try_into().expect("8 bytes")), time });
     }
 }
 
@@ -102,10 +142,18 @@ mod tests {
 
     #[test]
     fn chunks_round_trip_with_non_finite_values() {
-        let points = vec![p(1, 0.5), p(2, f64::NAN), p(3, f64::INFINITY), p(-4, f64::NEG_INFINITY)];
+        let mut points = vec![p(1, 0.5), p(2, f64::NAN), p(3, f64::INFINITY), p(-4, f64::NEG_INFINITY)];
+        points.push(Point { iteration: i64::MAX, value: 1.0, time: i64::MIN });
+        points.push(Point { iteration: i64::MIN, value: -1.0, time: i64::MAX });
         let mut back = Vec::new();
-        decode_into(&encode(&points), &mut back);
-        assert_eq!(back.len(), 4);
+        let packed = encode(&points);
+        decode_into(&packed, &mut back);
+        assert_eq!(back.len(), 6);
+        assert_eq!(back[4..], points[4..]);
+        // A damaged chunk yields what can be read, never garbage.
+        let mut cut = Vec::new();
+        decode_into(&packed[..packed.len() - 3], &mut cut);
+        assert_eq!(cut.len(), 5);
         assert!(back[1].value.is_nan());
         assert_eq!(back[2].value, f64::INFINITY);
         assert_eq!(back[3], points[3]);

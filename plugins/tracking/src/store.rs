@@ -321,7 +321,7 @@ pub async fn series(
     variant: Option<&str>,
 ) -> Result<Vec<((String, String, String), Vec<Point>)>> {
     let mut sql = format!(
-        "SELECT task_id, metric, variant, data FROM scalar_chunks WHERE task_id IN ({})",
+        "SELECT task_id, metric, variant, points, data FROM scalar_chunks WHERE task_id IN ({})",
         placeholders(0, tasks.len())
     );
     let mut n = tasks.len();
@@ -344,18 +344,26 @@ pub async fn series(
     if let Some(v) = variant {
         q = q.bind(v);
     }
+    let rows = q.fetch_all(store.pool()).await?;
+    let key = |r: &sqlx::any::AnyRow| -> Result<(String, String, String)> {
+        Ok((r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?))
+    };
+    // The chunks of one series are adjacent: decode each run into one vector sized for it.
     let mut out: Vec<((String, String, String), Vec<Point>)> = Vec::new();
-    for r in q.fetch_all(store.pool()).await? {
-        let key: (String, String, String) = (r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?);
-        let data: Vec<u8> = r.try_get("data")?;
-        match out.last_mut() {
-            Some((k, points)) if *k == key => series::decode_into(&data, points),
-            _ => {
-                let mut points = Vec::new();
-                series::decode_into(&data, &mut points);
-                out.push((key, points));
-            }
+    let mut start = 0;
+    while start < rows.len() {
+        let this = key(&rows[start])?;
+        let (mut end, mut total) = (start, 0);
+        while end < rows.len() && key(&rows[end])? == this {
+            total += rows[end].try_get::<i64, _>("points")? as usize;
+            end += 1;
         }
+        let mut points = Vec::with_capacity(total);
+        for r in &rows[start..end] {
+            series::decode_into(r.try_get("data")?, &mut points);
+        }
+        out.push((this, points));
+        start = end;
     }
     for (_, points) in &mut out {
         series::normalize(points);
@@ -394,9 +402,9 @@ pub async fn raw_points(
             more = true;
             break;
         }
-        let data: Vec<u8> = r.try_get("data")?;
+        let data: &[u8] = r.try_get("data")?;
         let mut chunk = Vec::new();
-        series::decode_into(&data, &mut chunk);
+        series::decode_into(data, &mut chunk);
         points.extend(chunk.into_iter().filter(|p| p.iteration > after));
         if points.len() >= limit {
             series::normalize(&mut points);

@@ -3,6 +3,7 @@
 mod agent;
 mod api;
 mod dispatch;
+mod ingest;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
@@ -17,6 +18,8 @@ pub enum BenchCommand {
     Dispatch(dispatch::DispatchArgs),
     /// A real agent: dequeue to child start, console latency, and the idle agent's cost.
     Agent(agent::AgentArgs),
+    /// Scalar ingestion throughput (against a plain SQLite insert) and downsampled reads.
+    Ingest(ingest::IngestArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -24,6 +27,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Api(a) => api::run(a).await,
         BenchCommand::Dispatch(a) => dispatch::run(a).await,
         BenchCommand::Agent(a) => agent::run(a).await,
+        BenchCommand::Ingest(a) => ingest::run(a).await,
     }
 }
 

@@ -2,9 +2,9 @@
 -- removes them (the plugin's hooks; the foreign keys cascade as a safety net). Each table
 -- carries the time its rows were written, so per-project retention is a range delete.
 
--- Scalar series in chunks: the points of one series that one batch carried, packed as
--- little-endian (iteration i64, value f64, time-ms i64) triples, so NaN and ±Inf keep their
--- bits and a million points are a few thousand rows.
+-- Scalar series in chunks: the points of one series that one batch carried, packed by
+-- `series::encode` (iteration and time as varint deltas, the value's 8 bytes, so NaN and ±Inf
+-- keep their bits; about 10 bytes a point), so a million points are a few thousand rows.
 CREATE TABLE scalar_chunks (
     id         BIGSERIAL PRIMARY KEY,
     task_id    TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
