@@ -67,15 +67,21 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+        let (status, bytes) = self.send_raw(req).await?;
+        serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        })
+    }
+
+    /// Sends a request; a success gives the body, an error answer its error body.
+    async fn send_raw(&self, req: RequestBuilder) -> Result<(StatusCode, bytes::Bytes), ClientError> {
         let url = self.base.clone();
         let resp = req.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url, source })?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-            });
+            return Ok((status, bytes));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api { status: status.as_u16(), detail: body.error }),
@@ -315,6 +321,30 @@ impl Client {
             req.header(reqwest::header::CONTENT_TYPE, "application/json").body(json.clone())
         })
         .await
+    }
+
+    /// Uploads a file of a task to its output destination (`name`: its path in the task's folder).
+    pub async fn upload_file(&self, task: &str, name: &str, content: Vec<u8>) -> Result<StoredFile, ClientError> {
+        let path =
+            format!("/api/v1/tasks/{}/files/{}", seg(task), name.split('/').map(seg).collect::<Vec<_>>().join("/"));
+        self.call_with(Method::PUT, &path, |req| {
+            req.header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(content.clone())
+        })
+        .await
+    }
+
+    /// Downloads a file of the daemon's file store by its URI (as `upload_file` returned it).
+    pub async fn download(&self, uri: &str) -> Result<Vec<u8>, ClientError> {
+        let token = match self.token.lock().expect("token lock").clone() {
+            Some(t) => t,
+            None => self.login().await?.token,
+        };
+        let (_, bytes) = self.send_raw(self.http.get(uri).bearer_auth(token)).await?;
+        Ok(bytes.to_vec())
+    }
+
+    pub async fn register_outputs(&self, task: &str, req: &RegisterOutputs) -> Result<Task, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/tasks/{}/outputs", seg(task)), None, Some(req)).await
     }
 
     pub async fn task_metrics(&self, task: &str) -> Result<TaskMetrics, ClientError> {

@@ -305,6 +305,24 @@ pub struct EditTask {
     pub hyperparams: Option<Hyperparams>,
     pub configuration: Option<BTreeMap<String, ConfigItem>>,
     pub runtime: Option<BTreeMap<String, serde_json::Value>>,
+    /// User properties (the hyperparameter section `properties`, shown as columns): editable
+    /// in any status.
+    pub properties: Option<BTreeMap<String, Param>>,
+}
+
+/// The hyperparameter section that holds user properties.
+pub const PROPERTIES_SECTION: &str = "properties";
+
+/// `POST /api/v1/tasks/{id}/outputs`: artifacts and models a task produced or used, upserted
+/// by name, in any status but Published.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterOutputs {
+    pub artifacts: Vec<Artifact>,
+    /// Names of artifacts to drop.
+    pub remove_artifacts: Vec<String>,
+    pub input_models: Vec<ModelRef>,
+    pub output_models: Vec<ModelRef>,
 }
 
 impl EditTask {

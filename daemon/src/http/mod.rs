@@ -60,7 +60,7 @@ fn max_body_bytes() -> usize {
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
         workers::undrain, workers::unregister, events::stream, metrics,
-        tasks::create, tasks::list, tasks::get, tasks::edit, tasks::batch, tasks::act,
+        tasks::create, tasks::list, tasks::get, tasks::edit, tasks::outputs, tasks::batch, tasks::act,
         console::append, console::read,
     ),
     modifiers(&SecurityAddon)
@@ -151,6 +151,7 @@ pub fn router(state: AppState, max_body: usize, plugins: Vec<(Router, utoipa::op
         .route("/tasks/actions/{action}", post(tasks::batch))
         .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))
         .route("/tasks/{id}/console", get(console::read).post(console::append))
+        .route("/tasks/{id}/outputs", post(tasks::outputs))
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
         .route("/openapi.json", get(move || std::future::ready(Json(doc.clone()))))

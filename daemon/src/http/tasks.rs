@@ -56,6 +56,18 @@ pub async fn edit(
     Ok(Json(service::edit(&s.store, &id, req).await?))
 }
 
+/// Register artifacts and models of a task (upserted by name); not on Published tasks.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/outputs", tag = "tasks", params(("id" = String, Path)),
+    request_body = runyard_api::RegisterOutputs,
+    responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn outputs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<runyard_api::RegisterOutputs>,
+) -> Result<Json<Task>> {
+    Ok(Json(service::register_outputs(&s.store, &id, req).await?))
+}
+
 /// Apply an action to many tasks. Tasks the action is not valid for are skipped and reported.
 #[utoipa::path(post, path = "/api/v1/tasks/actions/{action}", tag = "tasks",
     params(("action" = Action, Path, description = "enqueue, dequeue, reset, abort, abort_children, retry, publish, archive, restore, delete, add_tag, remove_tag, clone, move, started, completed, failed, stopped, ping")),

@@ -390,6 +390,18 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
     if let Some(v) = edit.runtime {
         sets.push(("runtime", json(&v)?));
     }
+    if let Some(properties) = edit.properties {
+        for name in properties.keys() {
+            validate_name("properties", name)?;
+        }
+        if properties.is_empty() {
+            task.hyperparams.remove(runyard_api::PROPERTIES_SECTION);
+        } else {
+            task.hyperparams.insert(runyard_api::PROPERTIES_SECTION.into(), properties);
+        }
+        sets.retain(|(c, _)| *c != "hyperparams");
+        sets.push(("hyperparams", json(&task.hyperparams)?));
+    }
     validate_definition(&task)?;
     let now = now_ms();
     sets.push(("last_change", int(Some(now))));
@@ -398,6 +410,56 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
     if let Some(tags) = edit.tags {
         Store::set_tags(&mut tx, id, &dedup(tags)).await?;
     }
+    let task = store.get_task_in(&mut tx, id).await?;
+    tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
+    tx.commit().await?;
+    Ok(task)
+}
+
+/// Registers artifacts and models (upserted by name) on a task that is not Published.
+pub async fn register_outputs(store: &Store, id: &str, req: runyard_api::RegisterOutputs) -> Result<Task> {
+    if !is_valid_id(id) {
+        return Err(Error::not_found("task", id));
+    }
+    for (i, a) in req.artifacts.iter().enumerate() {
+        validate_name(&format!("artifacts[{i}].name"), &a.name)?;
+    }
+    for (field, models) in [("input_models", &req.input_models), ("output_models", &req.output_models)] {
+        for (i, m) in models.iter().enumerate() {
+            validate_name(&format!("{field}[{i}].name"), &m.name)?;
+        }
+    }
+    let mut tx = store.write().await?;
+    let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
+    if head.status == TaskStatus::Published {
+        return Err(runyard_api::InvalidTransition::ReadOnly.into());
+    }
+    let mut task = store.get_task_in(&mut tx, id).await?;
+    task.artifacts.retain(|a| !req.remove_artifacts.contains(&a.name));
+    for a in req.artifacts {
+        match task.artifacts.iter_mut().find(|x| x.name == a.name) {
+            Some(existing) => *existing = a,
+            None => task.artifacts.push(a),
+        }
+    }
+    for (models, new) in [(&mut task.models.input, req.input_models), (&mut task.models.output, req.output_models)] {
+        for m in new {
+            match models.iter_mut().find(|x| x.name == m.name) {
+                Some(existing) => *existing = m,
+                None => models.push(m),
+            }
+        }
+    }
+    let json = |v: &dyn crate::store::tasks::erased::Json| -> Result<Value> { Ok(text(Some(&v.to_json()?))) };
+    let now = now_ms();
+    let sets = [
+        ("artifacts", json(&task.artifacts)?),
+        ("input_models", json(&task.models.input)?),
+        ("output_models", json(&task.models.output)?),
+        ("last_update", int(Some(now))),
+        ("last_change", int(Some(now))),
+    ];
+    store.update_tasks(&mut tx, &[id], &sets).await?;
     let task = store.get_task_in(&mut tx, id).await?;
     tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
     tx.commit().await?;

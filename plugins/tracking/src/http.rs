@@ -1,8 +1,13 @@
 //! The tracking plugin's routes, under `/api/v1`.
 
+use crate::files::Files;
 use crate::{ingest, reads};
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use runyard_api::tracking::*;
 use runyard_api::ErrorBody;
@@ -16,10 +21,26 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
-#[openapi(paths(batch, task_metrics, project_metrics, scalars, raw_scalars, single_values, plots, samples))]
+#[openapi(paths(
+    batch,
+    task_metrics,
+    project_metrics,
+    scalars,
+    raw_scalars,
+    single_values,
+    plots,
+    samples,
+    upload,
+    download
+))]
 pub struct TrackingDoc;
 
-pub fn routes(store: Arc<Store>) -> Router {
+pub fn routes(store: Arc<Store>, files: Arc<Files>) -> Router {
+    let file_routes = Router::new()
+        // Uploads stream to their destination: no whole-body limit.
+        .route("/tasks/{id}/files/{*name}", put(upload).layer(DefaultBodyLimit::disable()))
+        .route("/files/{*path}", get(download))
+        .with_state(files);
     Router::new()
         .route("/events/batch", post(batch))
         .route("/tasks/{id}/metrics", get(task_metrics))
@@ -30,6 +51,7 @@ pub fn routes(store: Arc<Store>) -> Router {
         .route("/single-values", get(single_values))
         .route("/plots", get(plots))
         .with_state(store)
+        .merge(file_routes)
 }
 
 /// The batch as it arrives: each event is parsed on its own, so one bad event is reported
@@ -114,4 +136,34 @@ async fn samples(
     AppQuery(q): AppQuery<SampleQuery>,
 ) -> Result<Json<Vec<Sample>>> {
     Ok(Json(reads::samples(&store, &id, q).await?))
+}
+
+/// Upload a file of a task (an artifact, a model, a debug sample) to the task's output
+/// destination, at `<project>/<task>/<name>`. The answer gives the URI to record.
+#[utoipa::path(put, path = "/api/v1/tasks/{id}/files/{name}", tag = "files",
+    params(("id" = String, Path), ("name" = String, Path, description = "The file's path inside the task's folder")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = StoredFile), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn upload(
+    State(files): State<Arc<Files>>,
+    Path((id, name)): Path<(String, String)>,
+    body: Body,
+) -> Result<Json<StoredFile>> {
+    if !runyard_api::is_valid_id(&id) {
+        return Err(runyard_daemon::error::Error::not_found("task", id));
+    }
+    Ok(Json(files.put(&id, &name, body.into_data_stream()).await?))
+}
+
+/// Download a file of the daemon's file store.
+#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "files", params(("path" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
+async fn download(State(files): State<Arc<Files>>, Path(path): Path<String>) -> Result<Response> {
+    let (size, stream) = files.get(&path).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, size.to_string())],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }

@@ -5,6 +5,7 @@
 //! Layers as in the daemon: `http` (routes) → `ingest` / `reads` (validation, shaping) →
 //! `store` (SQL); `series` is the pure in-memory part (chunk format, merging, downsampling).
 
+pub mod files;
 pub mod http;
 pub mod ingest;
 pub mod reads;
@@ -34,25 +35,33 @@ impl Plugin for Tracking {
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
+        let files = Arc::new(files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?);
+        let background = files.clone();
         Ok(Mounted {
-            routes: http::routes(ctx.store.clone()),
+            routes: http::routes(ctx.store.clone(), files.clone()),
             openapi: http::TrackingDoc::openapi(),
-            hooks: Some(Arc::new(Hooks)),
-            background: None,
+            hooks: Some(Arc::new(Hooks { files })),
+            background: Some(Box::new(move |stop| Box::pin(background.remove_in_background(stop)))),
         })
     }
 }
 
-struct Hooks;
+struct Hooks {
+    files: Arc<files::Files>,
+}
 
 impl TaskHooks for Hooks {
+    /// Results go; files are scheduled for removal (removed once the clearing commits).
     fn clear<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         ids: &'a [&'a str],
         _deleted: bool,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(store::clear(conn, ids))
+        Box::pin(async move {
+            store::clear(conn, ids).await?;
+            files::Files::schedule_removal(conn, ids).await
+        })
     }
 
     /// Results are not inherited: a clone starts with none.
@@ -60,7 +69,7 @@ impl TaskHooks for Hooks {
         Box::pin(async { Ok(()) })
     }
 
-    fn cleared<'a>(&'a self, _ids: &'a [String]) -> BoxFuture<'a, Vec<(String, Vec<String>)>> {
-        Box::pin(async { Vec::new() })
+    fn cleared<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Vec<(String, Vec<String>)>> {
+        Box::pin(self.files.remove_due(Some(ids)))
     }
 }

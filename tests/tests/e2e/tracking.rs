@@ -326,3 +326,123 @@ async fn console_pages_from_either_end(server: TestServer) {
     assert!(c.console(&t.id, &q).await.unwrap().entries.is_empty());
 }
 scenario!(console_paging, super::console_pages_from_either_end);
+
+async fn files_artifacts_and_properties(server: TestServer) {
+    let c = server.client();
+    let t = draft(&c, "files/project", "uploader").await;
+    let content = b"model weights \x00\x01\x02".repeat(1000);
+    let stored = c.upload_file(&t.id, "models/best.pt", content.clone()).await.unwrap();
+    assert_eq!(stored.path, format!("files/project/{}/models/best.pt", t.id));
+    assert_eq!(stored.size, content.len() as u64);
+    assert_eq!(stored.uri, format!("{}/api/v1/files/{}", server.url, stored.path));
+    let on_disk = server.data_dir.join("files").join(&stored.path);
+    assert_eq!(std::fs::read(&on_disk).unwrap(), content, "laid out as <project>/<task>/<name>");
+    assert_eq!(c.download(&stored.uri).await.unwrap(), content);
+
+    // Names that would leave the task's folder, and unknown files.
+    for bad in ["..%2F..%2Fescape", "a%2F..%2F..%2Fescape", "%2Fetc%2Fpasswd", "a//b", "a%5C..%5Cb"] {
+        let resp = server
+            .http()
+            .put(format!("{}/api/v1/tasks/{}/files/{bad}", server.url, t.id))
+            .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["field"], "name", "{bad}: {body}");
+    }
+    // A raw request line with dot segments (HTTP clients normalise them away).
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let token = c.login().await.unwrap().token;
+        let host = server.url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!(
+            "PUT /api/v1/tasks/{}/files/a/../../escape HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: 1\r\nConnection: close\r\n\r\nx",
+            t.id
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("\"field\":\"name\""), "{answer}");
+    }
+    assert!(!server.data_dir.join("escape").exists() && !server.data_dir.join("files/escape").exists());
+    let err = c.download(&format!("{}/api/v1/files/files/project/nothing", server.url)).await.unwrap_err();
+    assert_eq!(err.code(), Some(runyard_api::ErrorCode::NotFound));
+    let err = c.upload_file("0123456789abcdef0123456789abcdef", "x", b"x".to_vec()).await.unwrap_err();
+    assert_eq!(err.code(), Some(runyard_api::ErrorCode::NotFound));
+
+    // Artifacts and models are recorded on the task, upserted by name.
+    let outputs = runyard_api::RegisterOutputs {
+        artifacts: vec![runyard_api::Artifact {
+            name: "best".into(),
+            kind: "model".into(),
+            uri: Some(stored.uri.clone()),
+            size: Some(stored.size),
+            hash: Some(stored.hash.clone()),
+            ..Default::default()
+        }],
+        output_models: vec![runyard_api::ModelRef {
+            name: "best".into(),
+            uri: Some(stored.uri.clone()),
+            model_id: None,
+        }],
+        ..Default::default()
+    };
+    let task = c.register_outputs(&t.id, &outputs).await.unwrap();
+    assert_eq!(task.artifacts.len(), 1);
+    assert_eq!(task.models.output.len(), 1);
+    let task = c.register_outputs(&t.id, &outputs).await.unwrap();
+    assert_eq!(task.artifacts.len(), 1, "upserted, not duplicated");
+    let bad = runyard_api::RegisterOutputs {
+        artifacts: vec![runyard_api::Artifact { name: " ".into(), ..Default::default() }],
+        ..Default::default()
+    };
+    let err = c.register_outputs(&t.id, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("artifacts[0].name"), "{err}");
+
+    // User properties are editable whatever the status; the definition only on Drafts.
+    let worker = crate::lifecycle::register(&c, "w-files").await;
+    complete(&c, &worker.id, &t.id).await;
+    let mut props = std::collections::BTreeMap::new();
+    props.insert("owner".to_string(), runyard_api::Param { value: "ana".into(), ..Default::default() });
+    let edit = runyard_api::EditTask { properties: Some(props), ..Default::default() };
+    let task = c.edit_task(&t.id, &edit).await.unwrap();
+    assert_eq!(task.hyperparams["properties"]["owner"].value, "ana");
+    let edit = runyard_api::EditTask { hyperparams: Some(Default::default()), ..Default::default() };
+    assert!(c.edit_task(&t.id, &edit).await.is_err(), "hyperparameters are a Draft's only");
+
+    // Reset removes the task's files, and says which it could not remove.
+    let kept = c.upload_file(&t.id, "stuck/file.bin", b"x".to_vec()).await.unwrap();
+    let stuck = server.data_dir.join("files").join(&kept.path);
+    std::fs::remove_file(&stuck).unwrap();
+    std::fs::create_dir_all(stuck.join("inside")).unwrap();
+    let reset = c.act(&t.id, Action::Reset, &ActionRequest::default()).await.unwrap();
+    assert!(!on_disk.exists(), "reset removed the task's files");
+    assert_eq!(reset.files_not_removed, vec![kept.path.clone()]);
+    assert!(c.get_task(&t.id).await.unwrap().artifacts.is_empty());
+
+    // Delete removes them too, and retries what the reset could not remove.
+    std::fs::remove_dir_all(&stuck).unwrap();
+    let again = c.upload_file(&t.id, "again.txt", b"again".to_vec()).await.unwrap();
+    let again_path = server.data_dir.join("files").join(&again.path);
+    assert!(again_path.exists());
+    act(&c, &t.id, Action::Archive).await.unwrap();
+    let deleted = act(&c, &t.id, Action::Delete).await.unwrap();
+    assert!(!again_path.exists(), "delete removed the task's files");
+    assert!(deleted.files_not_removed.is_empty());
+
+    // A published task's files are read-only.
+    let p = draft(&c, "files/project", "published").await;
+    complete(&c, &worker.id, &p.id).await;
+    act(&c, &p.id, Action::Publish).await.unwrap();
+    let err = c.upload_file(&p.id, "late.txt", b"late".to_vec()).await.unwrap_err();
+    assert_eq!(err.code(), Some(runyard_api::ErrorCode::InvalidTransition), "{err}");
+    assert!(c.register_outputs(&p.id, &outputs).await.is_err());
+}
+scenario!(files, super::files_artifacts_and_properties);
