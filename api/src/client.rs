@@ -335,7 +335,8 @@ impl Client {
 
     /// Downloads a file of the daemon's file store by its URI (as `upload_file` returned it).
     pub async fn download(&self, uri: &str) -> Result<Vec<u8>, ClientError> {
-        let token = match self.token.lock().expect("token lock").clone() {
+        let cached = self.token.lock().expect("token lock").clone();
+        let token = match cached {
             Some(t) => t,
             None => self.login().await?.token,
         };
