@@ -228,7 +228,7 @@ impl Files {
 
     async fn try_remove_due(&self, tasks: Option<&[String]>) -> Result<Vec<(String, Vec<String>)>> {
         let rows = match tasks {
-            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some([]) => return Ok(Vec::new()),
             Some(ids) => {
                 let sql = format!(
                     "SELECT location, path, task_id, attempts FROM file_removals WHERE task_id IN ({})",
