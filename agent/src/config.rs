@@ -37,6 +37,9 @@ pub struct AgentConfig {
     pub docker_image: String,
     /// Docker mode: always use `docker_image`, whatever image a task names.
     pub docker_forbid_task_image: bool,
+    /// How often a running task's machine and GPU use is reported as its `:monitor:machine`
+    /// and `:monitor:gpu` scalars (0: never).
+    pub monitor_seconds: u64,
 }
 
 impl Default for AgentConfig {
@@ -58,6 +61,7 @@ impl Default for AgentConfig {
             worker_timeout_seconds: 60,
             docker_image: "python:3.11-slim".into(),
             docker_forbid_task_image: false,
+            monitor_seconds: 10,
         }
     }
 }

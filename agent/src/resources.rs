@@ -2,6 +2,7 @@
 //! network, NVML for GPUs ([`Gpus`]).
 
 use crate::gpus::Gpus;
+use runyard_api::tracking::{Event, Float, ScalarEvent};
 use runyard_api::{Capabilities, WorkerReport};
 use std::path::Path;
 use std::time::Instant;
@@ -70,5 +71,89 @@ impl Monitor {
             network_tx_bytes_per_second: tx as f64 / seconds,
             gpus: self.gpus.stats(),
         }
+    }
+}
+
+/// A running task's share of a report, as scalar events: `:monitor:machine` (CPU, memory,
+/// disk, network) and `:monitor:gpu` (per GPU: utilisation, memory, temperature), at
+/// `iteration` (seconds since the task started).
+pub fn monitor_events(task: &str, iteration: i64, report: &WorkerReport) -> Vec<Event> {
+    const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MB: f64 = 1024.0 * 1024.0;
+    let point = |metric: &str, variant: String, value: f64| {
+        Event::Scalar(ScalarEvent {
+            task: task.to_string(),
+            metric: metric.to_string(),
+            variant,
+            iteration,
+            value: Float(value),
+            time: None,
+        })
+    };
+    let disk_free = match report.disk_total_bytes {
+        0 => f64::NAN,
+        total => 100.0 * (total - report.disk_used_bytes.min(total)) as f64 / total as f64,
+    };
+    let mut events = vec![
+        point(":monitor:machine", "cpu_usage".into(), report.cpu_percent),
+        point(":monitor:machine", "memory_used_gb".into(), report.memory_used_bytes as f64 / GB),
+        point(
+            ":monitor:machine",
+            "memory_free_gb".into(),
+            report.memory_total_bytes.saturating_sub(report.memory_used_bytes) as f64 / GB,
+        ),
+        point(":monitor:machine", "disk_free_percent".into(), disk_free),
+        point(":monitor:machine", "network_rx_mbs".into(), report.network_rx_bytes_per_second / MB),
+        point(":monitor:machine", "network_tx_mbs".into(), report.network_tx_bytes_per_second / MB),
+    ];
+    for gpu in &report.gpus {
+        let i = gpu.index;
+        let mem_usage = match gpu.memory_total_bytes {
+            0 => f64::NAN,
+            total => 100.0 * gpu.memory_used_bytes as f64 / total as f64,
+        };
+        events.push(point(":monitor:gpu", format!("gpu_{i}_utilization"), gpu.utilization_percent));
+        events.push(point(":monitor:gpu", format!("gpu_{i}_mem_usage"), mem_usage));
+        events.push(point(":monitor:gpu", format!("gpu_{i}_mem_used_gb"), gpu.memory_used_bytes as f64 / GB));
+        events.push(point(":monitor:gpu", format!("gpu_{i}_temperature"), gpu.temperature_celsius));
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runyard_api::GpuStats;
+
+    #[test]
+    fn monitor_series_cover_machine_and_each_gpu() {
+        let report = WorkerReport {
+            cpu_percent: 50.0,
+            memory_used_bytes: 2 << 30,
+            memory_total_bytes: 8 << 30,
+            disk_used_bytes: 25,
+            disk_total_bytes: 100,
+            gpus: vec![GpuStats {
+                index: 1,
+                utilization_percent: 90.0,
+                memory_used_bytes: 1 << 30,
+                memory_total_bytes: 4 << 30,
+                temperature_celsius: 60.0,
+            }],
+            ..Default::default()
+        };
+        let events = monitor_events("t", 7, &report);
+        let value = |variant: &str| {
+            events.iter().find_map(|e| match e {
+                Event::Scalar(s) if s.variant == variant => Some((s.metric.clone(), s.iteration, s.value.0)),
+                _ => None,
+            })
+        };
+        assert_eq!(value("cpu_usage"), Some((":monitor:machine".into(), 7, 50.0)));
+        assert_eq!(value("memory_free_gb"), Some((":monitor:machine".into(), 7, 6.0)));
+        assert_eq!(value("disk_free_percent"), Some((":monitor:machine".into(), 7, 75.0)));
+        assert_eq!(value("gpu_1_mem_usage"), Some((":monitor:gpu".into(), 7, 25.0)));
+        assert_eq!(value("gpu_1_temperature"), Some((":monitor:gpu".into(), 7, 60.0)));
+        assert_eq!(events.len(), 10);
     }
 }

@@ -55,6 +55,7 @@ impl Worker {
             self.client.clone(),
             register,
             monitor,
+            Duration::from_secs(self.config.monitor_seconds),
             current.clone(),
             drained.clone(),
             stop.clone(),
@@ -272,10 +273,14 @@ pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()
     Err(last.expect("tried").into())
 }
 
+/// Reports status and resource use: every second while busy (the answer carries aborts and
+/// drain), well within the worker timeout while idle; every `monitor_every` also as the running
+/// tasks' `:monitor:` scalars.
 async fn report_loop(
     client: Client,
     register: RegisterWorker,
     mut monitor: Monitor,
+    monitor_every: Duration,
     current: Current,
     drained: Arc<std::sync::atomic::AtomicBool>,
     stop: CancellationToken,
@@ -283,6 +288,9 @@ async fn report_loop(
     // Well within the worker timeout, so an idle worker is never dropped.
     let idle = REPORT_IDLE.min(Duration::from_secs(register.timeout_seconds.unwrap_or(60)) / 3);
     let mut last = std::time::Instant::now();
+    // When each running task was first seen, and when its machine use was last sent.
+    let mut series: std::collections::HashMap<String, (std::time::Instant, Option<std::time::Instant>)> =
+        Default::default();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -294,6 +302,26 @@ async fn report_loop(
         }
         last = std::time::Instant::now();
         let report = monitor.report(running.keys().next().cloned());
+        series.retain(|id, _| running.contains_key(id));
+        if !monitor_every.is_zero() {
+            let mut events = Vec::new();
+            for id in running.keys() {
+                let (started, sent) = series.entry(id.clone()).or_insert((last, None));
+                if sent.is_none_or(|s| s.elapsed() >= monitor_every) {
+                    *sent = Some(last);
+                    events.extend(crate::resources::monitor_events(id, started.elapsed().as_secs() as i64, &report));
+                }
+            }
+            if !events.is_empty() {
+                let client = client.clone();
+                // Off the report path: a slow daemon must not delay abort requests.
+                tokio::spawn(async move {
+                    if let Err(error) = client.send_events(&runyard_api::tracking::EventBatch { events }).await {
+                        tracing::debug!(%error, "could not report machine use");
+                    }
+                });
+            }
+        }
         match client.report_worker(&register.id, &report).await {
             Ok(answer) => {
                 drained.store(answer.drain, std::sync::atomic::Ordering::Relaxed);

@@ -687,3 +687,28 @@ async fn an_outcome_the_daemon_missed_is_reported_by_the_next_start() {
     let t = finished(&c, &id).await;
     assert_eq!(t.status, TaskStatus::Completed, "{}", t.status_reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_task_gets_machine_use_series() {
+    let server = server();
+    let c = server.client();
+    let _agent = Agent::start(&server, "monitor-agent", "default", "monitor_seconds = 1\n", &[]);
+    let (task, out) = run_to_end(&c, &code_task("busy", "job.sh", "bash", "sleep 3.5\necho done\n")).await;
+    assert_eq!(task.status, TaskStatus::Completed, "{out}");
+    let metrics = c.task_metrics(&task.id).await.unwrap();
+    let machine: Vec<&str> =
+        metrics.scalars.iter().filter(|s| s.metric == ":monitor:machine").map(|s| s.variant.as_str()).collect();
+    for variant in ["cpu_usage", "memory_used_gb", "memory_free_gb", "disk_free_percent", "network_rx_mbs"] {
+        assert!(machine.contains(&variant), "{variant} in {machine:?}");
+    }
+    let cpu = metrics.scalars.iter().find(|s| s.variant == "cpu_usage").unwrap();
+    assert!(cpu.count >= 2, "a point every second: {cpu:?}");
+    assert!(cpu.last_iteration >= 2, "iterations count seconds since the start: {cpu:?}");
+    assert!((0.0..=100.0 * 64.0).contains(&cpu.max.0), "{cpu:?}");
+    let memory = metrics.scalars.iter().find(|s| s.variant == "memory_used_gb").unwrap();
+    assert!(memory.last.0 > 0.0, "{memory:?}");
+    // GPU series exist where the agent sees GPUs, each with its utilisation.
+    let gpu: Vec<&str> =
+        metrics.scalars.iter().filter(|s| s.metric == ":monitor:gpu").map(|s| s.variant.as_str()).collect();
+    assert!(gpu.is_empty() || gpu.iter().any(|v| v.ends_with("_utilization")), "{gpu:?}");
+}
