@@ -26,6 +26,8 @@ pub enum TaskCommand {
         #[arg(long, short)]
         follow: bool,
     },
+    /// A task's reported metrics: last, min and max of each scalar series, and single values.
+    Metrics { id: String },
     /// Put tasks in a queue (Draft or Aborted -> Pending).
     Enqueue {
         #[arg(required = true)]
@@ -375,6 +377,40 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Log { id, follow } => log(ctx, &id, follow).await,
+        TaskCommand::Metrics { id } => {
+            let m = ctx.client()?.task_metrics(&id).await?;
+            if ctx.json {
+                output::json(&m);
+            } else {
+                let value = |v: runyard_api::tracking::Float, i: i64| format!("{:.6} @{i}", v.0);
+                let mut rows: Vec<Vec<String>> = m
+                    .scalars
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.metric.clone(),
+                            s.variant.clone(),
+                            value(s.last, s.last_iteration),
+                            value(s.min, s.min_iteration),
+                            value(s.max, s.max_iteration),
+                            s.count.to_string(),
+                        ]
+                    })
+                    .collect();
+                rows.extend(m.single_values.iter().map(|v| {
+                    vec![
+                        "Summary".into(),
+                        v.name.clone(),
+                        format!("{:.6}", v.value.0),
+                        "".into(),
+                        "".into(),
+                        "1".into(),
+                    ]
+                }));
+                output::table(&["METRIC", "VARIANT", "LAST", "MIN", "MAX", "POINTS"], rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         TaskCommand::Enqueue { ids, queue, priority } => {
             batch(ctx, Action::Enqueue, ActionRequest { ids, queue: Some(queue), priority, ..Default::default() }).await
         }
