@@ -48,12 +48,7 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
             ));
         }
         let before = q.before.unwrap_or(i64::MAX);
-        let status = store
-            .read_heads(&[task_id])
-            .await?
-            .remove(task_id)
-            .ok_or_else(|| Error::not_found("task", task_id))?
-            .status;
+        let status = status_of(store, task_id).await?;
         let entries = store.console(task_id, 0, Some(before), q.search.as_deref(), limit).await?;
         let first = entries.first().map(|e| e.id).filter(|_| entries.len() == limit as usize);
         let last = entries.last().map_or(0, |e| e.id);
@@ -66,12 +61,7 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
         let woken = notify.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let status = store
-            .read_heads(&[task_id])
-            .await?
-            .remove(task_id)
-            .ok_or_else(|| Error::not_found("task", task_id))?
-            .status;
+        let status = status_of(store, task_id).await?;
         let entries = store.console(task_id, after, None, q.search.as_deref(), limit).await?;
         // Only a task that is waiting to run or running may still produce output.
         let live = matches!(status, TaskStatus::Queued | TaskStatus::InProgress);
@@ -83,4 +73,9 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
             return Ok(ConsolePage { entries: Vec::new(), last: after, first: None, status });
         }
     }
+}
+
+async fn status_of(store: &Store, task_id: &str) -> Result<TaskStatus> {
+    let heads = store.read_heads(&[task_id]).await?;
+    Ok(heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?.status)
 }

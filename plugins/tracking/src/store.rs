@@ -94,6 +94,20 @@ fn opt_float(v: Option<f64>) -> Value {
     Value::Double(v.filter(|v| !v.is_nan()))
 }
 
+/// `<alias>task_id IN (…)`, then `AND <alias><column> = $n` for each condition given, with
+/// the values to bind.
+fn task_conditions(alias: &str, tasks: &[String], conditions: &[(&str, Option<Value>)]) -> (String, Vec<Value>) {
+    let mut sql = format!("{alias}task_id IN ({})", placeholders(0, tasks.len()));
+    let mut values: Vec<Value> = tasks.iter().map(|t| text(t)).collect();
+    for (column, value) in conditions {
+        if let Some(v) = value {
+            values.push(v.clone());
+            sql.push_str(&format!(" AND {alias}{column} = ${}", values.len()));
+        }
+    }
+    (sql, values)
+}
+
 /// `INSERT INTO … VALUES (…), (…) …` for rows of `width` values, as many statements as the
 /// parameter limit needs, each followed by `tail`.
 async fn insert_rows(
@@ -320,30 +334,12 @@ pub async fn series(
     metric: Option<&str>,
     variant: Option<&str>,
 ) -> Result<Vec<((String, String, String), Vec<Point>)>> {
-    let mut sql = format!(
-        "SELECT task_id, metric, variant, points, data FROM scalar_chunks WHERE task_id IN ({})",
-        placeholders(0, tasks.len())
+    let (filter, values) = task_conditions("", tasks, &[("metric", metric.map(text)), ("variant", variant.map(text))]);
+    let sql = format!(
+        "SELECT task_id, metric, variant, points, data FROM scalar_chunks WHERE {filter} \
+         ORDER BY task_id, metric, variant, first_iter, id"
     );
-    let mut n = tasks.len();
-    if metric.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND metric = ${n}"));
-    }
-    if variant.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND variant = ${n}"));
-    }
-    sql.push_str(" ORDER BY task_id, metric, variant, first_iter, id");
-    let mut q = sqlx::query(&sql);
-    for t in tasks {
-        q = q.bind(t.as_str());
-    }
-    if let Some(m) = metric {
-        q = q.bind(m);
-    }
-    if let Some(v) = variant {
-        q = q.bind(v);
-    }
+    let q = sqlx::query_with(&sql, SqlxValues(Values(values)));
     let rows = q.fetch_all(store.pool()).await?;
     let key = |r: &sqlx::any::AnyRow| -> Result<(String, String, String)> {
         Ok((r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?))
@@ -484,19 +480,10 @@ async fn reported(
     iteration: Option<i64>,
     all_iterations: bool,
 ) -> Result<Vec<sqlx::any::AnyRow>> {
-    let mut sql = format!(
-        "SELECT x.task_id, x.metric, x.variant, x.iteration, x.time, x.{column} FROM {table} x WHERE x.task_id IN ({})",
-        placeholders(0, tasks.len())
-    );
-    let mut n = tasks.len();
-    for (col, given) in
-        [("metric", metric.is_some()), ("variant", variant.is_some()), ("iteration", iteration.is_some())]
-    {
-        if given {
-            n += 1;
-            sql.push_str(&format!(" AND x.{col} = ${n}"));
-        }
-    }
+    let conditions = [("metric", metric.map(text)), ("variant", variant.map(text)), ("iteration", iteration.map(int))];
+    let (filter, values) = task_conditions("x.", tasks, &conditions);
+    let mut sql =
+        format!("SELECT x.task_id, x.metric, x.variant, x.iteration, x.time, x.{column} FROM {table} x WHERE {filter}");
     if !all_iterations && iteration.is_none() {
         sql.push_str(&format!(
             " AND x.id = (SELECT y.id FROM {table} y WHERE y.task_id = x.task_id AND y.metric = x.metric \
@@ -504,18 +491,6 @@ async fn reported(
         ));
     }
     sql.push_str(" ORDER BY x.task_id, x.metric, x.variant, x.iteration, x.id");
-    let mut q = sqlx::query(&sql);
-    for t in tasks {
-        q = q.bind(t.as_str());
-    }
-    if let Some(m) = metric {
-        q = q.bind(m);
-    }
-    if let Some(v) = variant {
-        q = q.bind(v);
-    }
-    if let Some(i) = iteration {
-        q = q.bind(i);
-    }
+    let q = sqlx::query_with(&sql, SqlxValues(Values(values)));
     Ok(q.fetch_all(store.pool()).await?)
 }

@@ -25,6 +25,8 @@ pub struct TestServer {
     child: Option<Child>,
     /// Server flags, kept for restarts.
     flags: Vec<String>,
+    /// Extra environment of the server process.
+    env: Vec<(String, String)>,
     pub url: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
@@ -38,6 +40,10 @@ impl TestServer {
     }
 
     pub fn start_with(backend: Backend, extra: &[&str]) -> Option<TestServer> {
+        Self::start_with_env(backend, extra, &[])
+    }
+
+    pub fn start_with_env(backend: Backend, extra: &[&str], env: &[(&str, &str)]) -> Option<TestServer> {
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(pg()?.fresh_database()),
@@ -45,7 +51,9 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let flags = extra.iter().map(|f| f.to_string()).collect();
-        let mut server = TestServer { child: None, flags, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut server =
+            TestServer { child: None, flags, env, url: String::new(), data_dir, database_url, _dir: Some(dir) };
         server.spawn();
         Some(server)
     }
@@ -55,8 +63,9 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let database_url = self.database_url.clone();
-        let flags = self.flags.clone();
-        let mut server = TestServer { child: None, flags, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        let (flags, env) = (self.flags.clone(), self.env.clone());
+        let mut server =
+            TestServer { child: None, flags, env, url: String::new(), data_dir, database_url, _dir: Some(dir) };
         server.spawn();
         server
     }
@@ -71,6 +80,7 @@ impl TestServer {
             .env("RUNYARD_SECRET_KEY", SECRET_KEY)
             .env("RUNYARD_LOG", "warn")
             .env_remove("RUNYARD_DATABASE_URL")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(url) = &self.database_url {

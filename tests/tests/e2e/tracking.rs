@@ -446,3 +446,86 @@ async fn files_artifacts_and_properties(server: TestServer) {
     assert!(c.register_outputs(&p.id, &outputs).await.is_err());
 }
 scenario!(files, super::files_artifacts_and_properties);
+
+/// `s3s-fs`, an S3 server over a local directory, on a free loopback port; killed on drop.
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl S3Server {
+    const KEY: &'static str = "RUNYARDS3ACCESSKEY";
+    const SECRET: &'static str = "runyard-s3-secret-key-0000";
+
+    /// Started, or `None` (with a note) where `s3s-fs` is not installed and not required.
+    fn start() -> Option<S3Server> {
+        let home = std::env::var("CARGO_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+        let binary = [home.join("bin/s3s-fs"), "/usr/local/bin/s3s-fs".into()].into_iter().find(|p| p.exists());
+        let Some(binary) = binary else {
+            assert!(std::env::var_os("RUNYARD_REQUIRE_S3").is_none(), "s3s-fs is required but not installed");
+            eprintln!("skipped: no s3s-fs (scripts/test installs it)");
+            return None;
+        };
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("bucket")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(binary)
+            .args(["--access-key", Self::KEY, "--secret-key", Self::SECRET, "--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn s3s-fs");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(S3Server { child, port, root })
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_go_to_an_s3_output_destination() {
+    let Some(s3) = S3Server::start() else { return };
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let env = [
+        ("AWS_ACCESS_KEY_ID", S3Server::KEY),
+        ("AWS_SECRET_ACCESS_KEY", S3Server::SECRET),
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let server = TestServer::start_with_env(crate::harness::Backend::Sqlite, &[], &env).unwrap();
+    let c = server.client();
+    let mut create = runyard_api::CreateTask { name: "to s3".into(), project: Some("s3".into()), ..Default::default() };
+    create.execution.output_uri = Some("s3://bucket/runs".into());
+    let t = c.create_task(&create).await.unwrap();
+    let content = b"weights".repeat(100_000);
+    let stored = c.upload_file(&t.id, "models/final.bin", content.clone()).await.unwrap();
+    assert_eq!(stored.uri, format!("s3://bucket/runs/s3/{}/models/final.bin", t.id));
+    let object = s3.root.path().join(format!("bucket/runs/s3/{}/models/final.bin", t.id));
+    assert_eq!(std::fs::read(&object).unwrap(), content, "the object is in the bucket");
+
+    // A destination the daemon does not write to is named in the error.
+    create.execution.output_uri = Some("gs://elsewhere".into());
+    let other = c.create_task(&create).await.unwrap();
+    let err = c.upload_file(&other.id, "x.bin", b"x".to_vec()).await.unwrap_err();
+    assert!(err.to_string().contains("execution.output_uri"), "{err}");
+
+    // Delete removes the object.
+    act(&c, &t.id, Action::Archive).await.unwrap();
+    let deleted = act(&c, &t.id, Action::Delete).await.unwrap();
+    assert!(deleted.files_not_removed.is_empty(), "{deleted:?}");
+    assert!(!object.exists(), "the object was removed");
+}
