@@ -68,11 +68,8 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     // Logs go to stderr: stdout carries what a command prints (the address the daemon listens on).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }
 
 /// Completes on SIGINT or SIGTERM.
