@@ -29,6 +29,9 @@ struct Claims {
     role: Role,
     iat: i64,
     exp: i64,
+    /// Claims other clients read (e.g. a ClearML client's `api_version`); not checked here.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 pub struct Auth {
@@ -108,6 +111,16 @@ impl Auth {
 
     /// Signs a token for `who`, valid for `ttl_seconds`.
     pub fn issue(&self, who: &Principal, ttl_seconds: u64) -> Result<Token> {
+        self.issue_with(who, ttl_seconds, serde_json::Map::new())
+    }
+
+    /// [`Auth::issue`], with extra claims for other clients to read.
+    pub fn issue_with(
+        &self,
+        who: &Principal,
+        ttl_seconds: u64,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Token> {
         let now = chrono::Utc::now();
         let exp = now + chrono::Duration::seconds(ttl_seconds.min(MAX_TOKEN_TTL_SECONDS) as i64);
         let claims = Claims {
@@ -116,6 +129,7 @@ impl Auth {
             role: who.role,
             iat: now.timestamp(),
             exp: exp.timestamp(),
+            extra,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(e.into()))?;

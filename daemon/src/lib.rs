@@ -120,10 +120,17 @@ impl Daemon {
         let dispatcher =
             Arc::new(services::dispatch::Dispatcher::new(store.clone(), metrics.clone(), config.dispatch.clone()));
         let reporter = services::reports::Reporter::new(store.clone());
-        let state =
-            http::AppState { store: store.clone(), auth, creator, reporter, dispatcher: dispatcher.clone(), metrics };
+        let state = http::AppState {
+            store: store.clone(),
+            auth: auth.clone(),
+            creator,
+            reporter,
+            dispatcher: dispatcher.clone(),
+            metrics,
+        };
         let ctx = plugin::PluginContext {
             store: store.clone(),
+            auth: auth.clone(),
             data_dir: config.data_dir.clone(),
             public_url: config
                 .public_url
@@ -134,7 +141,7 @@ impl Daemon {
         for plugin in &plugins {
             let mounted =
                 plugin.mount(&ctx).with_context(|| format!("could not start the {} plugin", plugin.name()))?;
-            parts.push((mounted.routes, mounted.openapi));
+            parts.push((mounted.routes, mounted.root_routes, mounted.openapi));
             hooks.extend(mounted.hooks);
             background.extend(mounted.background);
         }

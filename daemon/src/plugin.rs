@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct PluginContext {
     pub store: Arc<Store>,
+    /// For plugins that authenticate requests themselves (routes outside `/api/v1`).
+    pub auth: Arc<crate::auth::Auth>,
     /// The daemon's data dir: a plugin keeps its files under `data_dir/<plugin name>`.
     pub data_dir: PathBuf,
     /// The daemon's own base URL as clients reach it, e.g. `http://127.0.0.1:8080`.
@@ -25,6 +27,9 @@ pub struct PluginContext {
 pub struct Mounted {
     /// Routes relative to `/api/v1`.
     pub routes: axum::Router,
+    /// Routes from the root, outside `/api/v1` and its authentication: the plugin
+    /// authenticates them itself (e.g. another product's API under its own prefix).
+    pub root_routes: Option<axum::Router>,
     /// Its part of the OpenAPI document.
     pub openapi: utoipa::openapi::OpenApi,
     pub hooks: Option<Arc<dyn TaskHooks>>,

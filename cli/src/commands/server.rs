@@ -61,7 +61,7 @@ fn env_key_pair() -> Option<(String, String)> {
 
 /// The plugins every daemon runs.
 pub fn plugins() -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
-    vec![Box::new(runyard_tracking::Tracking)]
+    vec![Box::new(runyard_tracking::Tracking), Box::new(runyard_clearml::Clearml)]
 }
 
 pub fn init_tracing() {

@@ -121,13 +121,20 @@ async fn not_found(req: Request) -> Error {
 }
 
 /// The whole HTTP application, with the plugins' routes and OpenAPI parts.
-pub fn router(state: AppState, max_body: usize, plugins: Vec<(Router, utoipa::openapi::OpenApi)>) -> Router {
+pub fn router(
+    state: AppState,
+    max_body: usize,
+    plugins: Vec<(Router, Option<Router>, utoipa::openapi::OpenApi)>,
+) -> Router {
     MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
     let mut doc = ApiDoc::openapi();
-    let mut plugin_routes = Router::new();
-    for (routes, part) in plugins {
+    let (mut plugin_routes, mut plugin_roots) = (Router::new(), Router::new());
+    for (routes, root, part) in plugins {
         doc.merge(part);
         plugin_routes = plugin_routes.merge(routes);
+        if let Some(root) = root {
+            plugin_roots = plugin_roots.merge(root);
+        }
     }
     let doc = Arc::new(doc);
     let api = Router::new()
@@ -168,6 +175,7 @@ pub fn router(state: AppState, max_body: usize, plugins: Vec<(Router, utoipa::op
         .merge(metrics_route)
         .with_state(state.clone())
         .nest("/api/v1", api)
+        .merge(plugin_roots)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
         .layer(DefaultBodyLimit::max(max_body))

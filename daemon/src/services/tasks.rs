@@ -329,6 +329,16 @@ pub async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
 
 /// Edits a task. Name, comment and tags can change in any status; the definition only on Drafts.
 pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
+    edit_task(store, id, edit, false).await
+}
+
+/// Edits the definition of a task in any status but Published: what a client records about a
+/// run already under way (its script, environment, parameters), as ClearML's `force` allows.
+pub async fn edit_forced(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
+    edit_task(store, id, edit, true).await
+}
+
+async fn edit_task(store: &Store, id: &str, edit: EditTask, force: bool) -> Result<Task> {
     if !is_valid_id(id) {
         return Err(Error::not_found("task", id));
     }
@@ -340,7 +350,10 @@ pub async fn edit(store: &Store, id: &str, edit: EditTask) -> Result<Task> {
     }
     let mut tx = store.write().await?;
     let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
-    let state = TaskState { edits_definition: edit.edits_definition(), ..state_of(&head) };
+    if force && head.status == TaskStatus::Published {
+        return Err(runyard_api::InvalidTransition::ReadOnly.into());
+    }
+    let state = TaskState { edits_definition: edit.edits_definition() && !force, ..state_of(&head) };
     transition(Action::Edit, state)?;
     let mut task = store.get_task_in(&mut tx, id).await?;
     let mut sets: Vec<(&str, Value)> = Vec::new();

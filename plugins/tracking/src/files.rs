@@ -127,11 +127,11 @@ impl Files {
     }
 
     /// Streams an upload into the task's destination, recording it for the task.
-    pub async fn put(
+    pub async fn put<E: std::fmt::Display>(
         &self,
         task_id: &str,
         name: &str,
-        mut body: impl Stream<Item = std::result::Result<Bytes, axum::Error>> + Unpin,
+        body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     ) -> Result<StoredFile> {
         check_name(name)?;
         let task = self.store.get_task(task_id).await?;
@@ -141,8 +141,33 @@ impl Files {
         let (location, prefix, base) = self.destination(&task)?;
         let path = layout(&task, name);
         let full = if prefix.is_empty() { path.clone() } else { format!("{prefix}/{path}") };
-        let target = ObjectPath::parse(&full).map_err(|e| Error::invalid("name", e.to_string()))?;
-        let objects = self.object_store(&location)?;
+        let (size, hash) = self.write(&location, &full, Some(task_id), body).await?;
+        Ok(StoredFile { uri: format!("{base}/{path}"), path, size, hash })
+    }
+
+    /// Streams an upload into the daemon's own store at exactly `path` (for clients that lay
+    /// out their files themselves), recording it for `task_id` when given.
+    pub async fn put_at<E: std::fmt::Display>(
+        &self,
+        task_id: Option<&str>,
+        path: &str,
+        body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    ) -> Result<StoredFile> {
+        check_name(path)?;
+        let (size, hash) = self.write(LOCAL, path, task_id, body).await?;
+        Ok(StoredFile { uri: format!("{}/{path}", self.local_base), path: path.to_string(), size, hash })
+    }
+
+    /// Streams `body` to `full` in the store at `location`; returns its size and SHA-256.
+    async fn write<E: std::fmt::Display>(
+        &self,
+        location: &str,
+        full: &str,
+        task_id: Option<&str>,
+        mut body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    ) -> Result<(u64, String)> {
+        let target = ObjectPath::parse(full).map_err(|e| Error::invalid("name", e.to_string()))?;
+        let objects = self.object_store(location)?;
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);
         let (mut size, mut hash) = (0u64, Sha256::new());
@@ -160,12 +185,13 @@ impl Files {
         }
         writer.finish().await.map_err(internal)?;
         let hash = hex::encode(hash.finalize());
+        let Some(task_id) = task_id else { return Ok((size, hash)) };
         sqlx::query(
             "INSERT INTO task_files (location, path, task_id, size, hash, created) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (location, path) DO UPDATE SET size = excluded.size, hash = excluded.hash, created = excluded.created",
         )
-        .bind(&location)
-        .bind(&full)
+        .bind(location)
+        .bind(full)
         .bind(task_id)
         .bind(size as i64)
         .bind(&hash)
@@ -176,7 +202,24 @@ impl Files {
         if self.store.read_heads(&[task_id]).await?.is_empty() {
             let _ = objects.delete(&target).await;
         }
-        Ok(StoredFile { uri: format!("{base}/{path}"), path, size, hash })
+        Ok((size, hash))
+    }
+
+    /// Removes a file of the local store (its record too).
+    pub async fn delete_local(&self, path: &str) -> Result<()> {
+        check_name(path).map_err(|_| Error::not_found("file", path))?;
+        let target = ObjectPath::parse(path).map_err(|_| Error::not_found("file", path))?;
+        match self.local.delete(&target).await {
+            Ok(()) => {}
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("file", path)),
+            Err(e) => return Err(internal(e)),
+        }
+        sqlx::query("DELETE FROM task_files WHERE location = $1 AND path = $2")
+            .bind(LOCAL)
+            .bind(path)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
     }
 
     /// A file of the local store, as a stream.

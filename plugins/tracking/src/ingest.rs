@@ -118,8 +118,25 @@ pub async fn ingest(store: &Store, raws: &[Box<RawValue>]) -> Result<BatchResult
     let mut rejected = Vec::new();
     let mut events = Vec::with_capacity(raws.len());
     for (index, raw) in raws.iter().enumerate() {
-        match parse(index, raw).and_then(|e| validate(index, &e).map(|_| e)) {
+        match parse(index, raw) {
             Ok(event) => events.push((index, event)),
+            Err(r) => rejected.push(r),
+        }
+    }
+    store_events(store, events, rejected).await
+}
+
+/// Checks and stores parsed events (each with its position in the batch), adding to the
+/// events already `rejected`.
+pub async fn store_events(
+    store: &Store,
+    parsed: Vec<(usize, Event)>,
+    mut rejected: Vec<RejectedEvent>,
+) -> Result<BatchResult> {
+    let mut events = Vec::with_capacity(parsed.len());
+    for (index, event) in parsed {
+        match validate(index, &event) {
+            Ok(()) => events.push((index, event)),
             Err(r) => rejected.push(r),
         }
     }

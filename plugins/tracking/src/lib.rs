@@ -39,6 +39,7 @@ impl Plugin for Tracking {
         let background = files.clone();
         Ok(Mounted {
             routes: http::routes(ctx.store.clone(), files.clone()),
+            root_routes: None,
             openapi: http::TrackingDoc::openapi(),
             hooks: Some(Arc::new(Hooks { files })),
             background: Some(Box::new(move |stop| Box::pin(background.remove_in_background(stop)))),

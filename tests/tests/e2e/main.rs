@@ -5,6 +5,7 @@ mod agent;
 mod auth;
 mod bad_input;
 mod batch;
+mod clearml;
 mod cli;
 mod dispatch;
 mod docker;

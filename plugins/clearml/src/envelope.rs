@@ -1,0 +1,155 @@
+//! ClearML's transport: `service.action` under any version prefix, a JSON body on any method
+//! (json-lines for batches), and the `{meta, data}` answer whose `result_code` is also the HTTP
+//! status. Errors carry `data: {}` and ClearML's codes; nothing ordinary is a 5xx above 500
+//! (the SDK retries those forever).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use runyard_daemon::error::Error;
+use serde_json::{json, Map, Value};
+
+/// The API version advertised in tokens (and assumed for calls without a version prefix).
+pub const API_VERSION: &str = "2.31";
+
+/// A ClearML error: result code (= HTTP status), subcode, message.
+#[derive(Debug)]
+pub struct ClearmlError {
+    pub code: u16,
+    pub subcode: u16,
+    pub message: String,
+}
+
+impl ClearmlError {
+    pub fn new(code: u16, subcode: u16, message: impl Into<String>) -> ClearmlError {
+        ClearmlError { code, subcode, message: message.into() }
+    }
+
+    /// 400/12: a request field is missing or wrong.
+    pub fn validation(message: impl Into<String>) -> ClearmlError {
+        ClearmlError::new(400, 12, message)
+    }
+
+    pub fn invalid_task(id: &str) -> ClearmlError {
+        ClearmlError::new(400, 101, format!("Invalid task id: id={id}"))
+    }
+}
+
+impl From<Error> for ClearmlError {
+    fn from(e: Error) -> Self {
+        match &e {
+            Error::NotFound { kind: "task", id } => ClearmlError::invalid_task(id),
+            Error::NotFound { kind: "project", id } => {
+                ClearmlError::new(400, 201, format!("Invalid project id: id={id}"))
+            }
+            Error::NotFound { kind: "queue", id } => ClearmlError::new(400, 701, format!("Invalid queue id: id={id}")),
+            Error::NotFound { .. } => ClearmlError::new(400, 0, e.to_string()),
+            Error::Invalid { .. } => ClearmlError::validation(e.to_string()),
+            Error::Transition(_) => ClearmlError::new(400, 110, format!("Invalid task status: {e}")),
+            Error::Conflict(_) => ClearmlError::new(400, 0, e.to_string()),
+            Error::Unauthorized(_) => ClearmlError::new(401, 22, e.to_string()),
+            Error::Forbidden(_) => ClearmlError::new(403, 0, e.to_string()),
+            Error::TooLarge { .. } => ClearmlError::new(413, 0, e.to_string()),
+            Error::Internal(inner) => {
+                tracing::error!(error = format!("{inner:#}"), "ClearML call failed");
+                ClearmlError::new(500, 0, "General error")
+            }
+        }
+    }
+}
+
+pub type Answer = Result<Value, ClearmlError>;
+
+/// The endpoint a path names: (`service.action`, requested version).
+pub fn endpoint(path: &str) -> (String, String) {
+    let path = path.trim_matches('/');
+    match path.split_once('/') {
+        Some((version, name)) if version.starts_with('v') => (name.to_string(), version[1..].to_string()),
+        _ => (path.to_string(), API_VERSION.to_string()),
+    }
+}
+
+/// The request body: a JSON object (empty: `{}`), or for batches json-lines, one object a line.
+pub fn parse_body(bytes: &[u8]) -> Result<Value, ClearmlError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ClearmlError::validation("the body is not UTF-8"))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_str(text).map_err(|e| ClearmlError::validation(format!("malformed JSON body: {e}")))
+}
+
+/// The lines of a json-lines body: each parsed, or the reason it could not be.
+pub fn json_lines(bytes: &[u8]) -> Vec<Result<Value, String>> {
+    let text = String::from_utf8_lossy(bytes);
+    // A single JSON array or object is accepted too (`events.add`, hand-made batches).
+    if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&text) {
+        return items.into_iter().map(Ok).collect();
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).map_err(|e| format!("malformed JSON line: {e}")))
+        .collect()
+}
+
+/// The `{meta, data}` answer.
+pub fn respond(name: &str, version: &str, answer: Answer) -> Response {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let (code, subcode, message, data) = match answer {
+        Ok(data) => (200, 0, "OK".to_string(), if data.is_object() { data } else { json!({}) }),
+        Err(e) => (e.code, e.subcode, e.message, json!({})),
+    };
+    let body = json!({
+        "meta": {
+            "id": id,
+            "trx": id,
+            "endpoint": {"name": name, "requested_version": version, "actual_version": API_VERSION},
+            "result_code": code,
+            "result_subcode": subcode,
+            "result_msg": message,
+            "error_stack": null,
+            "error_data": {},
+        },
+        "data": data,
+    });
+    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
+}
+
+/// A string field of a request, required.
+pub fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, ClearmlError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ClearmlError::validation(format!("Validation error: missing required field '{field}'")))
+}
+
+/// A list-or-single field as strings (`id: "x"` or `id: ["x", "y"]`).
+pub fn str_list(body: &Value, field: &str) -> Option<Vec<String>> {
+    match body.get(field)? {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+        _ => None,
+    }
+}
+
+pub fn flag(body: &Value, field: &str) -> bool {
+    body.get(field).and_then(Value::as_bool).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_under_any_version() {
+        assert_eq!(endpoint("/v2.23/tasks.create"), ("tasks.create".into(), "2.23".into()));
+        assert_eq!(endpoint("auth.login"), ("auth.login".into(), API_VERSION.into()));
+        assert_eq!(endpoint("v2.5/queues.get_all/"), ("queues.get_all".into(), "2.5".into()));
+    }
+
+    #[test]
+    fn json_lines_report_each_bad_line() {
+        let lines = json_lines(b"{\"a\":1}\n{bad\n{\"b\":2}");
+        assert!(lines[0].is_ok() && lines[1].is_err() && lines[2].is_ok());
+        assert_eq!(json_lines(b"[{\"a\":1},{\"b\":2}]").len(), 2);
+    }
+}

@@ -1,0 +1,158 @@
+//! The ClearML plugin: the ClearML REST API under `/clearml` (`CLEARML_API_HOST=<daemon>/clearml`)
+//! and its files server under `/files` (`CLEARML_FILES_HOST=<daemon>/files`), so the stock
+//! `clearml` SDK works against Runyard unchanged. A mapping, not a second model: every call reads
+//! and writes Runyard's own tasks, projects and tracking data.
+//!
+//! `envelope` is the transport (routing by `service.action`, `{meta, data}` answers, ClearML's
+//! error codes); `tasks`, `projects` and `events` map the calls; `files` is the files server.
+
+pub mod envelope;
+pub mod events;
+pub mod files;
+pub mod projects;
+pub mod queues;
+pub mod tasks;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use envelope::{parse_body, respond, Answer, ClearmlError, API_VERSION};
+use runyard_api::Action;
+use runyard_daemon::auth::Auth;
+use runyard_daemon::plugin::{Mounted, Plugin, PluginContext};
+use runyard_daemon::store::{Backend, Principal, Store};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The server version a token advertises (ClearML's clients only display it).
+const SERVER_VERSION: &str = "2.0.0";
+
+pub struct Clearml;
+
+/// What every call gets.
+#[derive(Clone)]
+pub struct Ctx {
+    pub store: Arc<Store>,
+    pub auth: Arc<Auth>,
+    pub files: Arc<runyard_tracking::files::Files>,
+}
+
+impl Plugin for Clearml {
+    fn name(&self) -> &'static str {
+        "clearml"
+    }
+
+    /// No tables of its own: everything maps onto Runyard's.
+    fn migrator(&self, _backend: Backend) -> sqlx::migrate::Migrator {
+        sqlx::migrate::Migrator { migrations: std::borrow::Cow::Borrowed(&[]), ..sqlx::migrate::Migrator::DEFAULT }
+    }
+
+    fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
+        let files =
+            runyard_tracking::files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?;
+        let ctx = Ctx { store: ctx.store.clone(), auth: ctx.auth.clone(), files: Arc::new(files) };
+        let root = Router::new()
+            .route("/clearml", any(call_root))
+            .route("/clearml/{*path}", any(call))
+            .merge(files::routes())
+            .with_state(ctx);
+        Ok(Mounted {
+            routes: Router::new(),
+            root_routes: Some(root),
+            openapi: Default::default(),
+            hooks: None,
+            background: None,
+        })
+    }
+}
+
+async fn call_root() -> Response {
+    respond("", API_VERSION, Err(ClearmlError::new(404, 0, "Unable to find endpoint for name  and version")))
+}
+
+/// One API call: authenticate, dispatch on `service.action`, answer in the envelope.
+async fn call(
+    State(ctx): State<Ctx>,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (name, version) = envelope::endpoint(&path);
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let answer = if name == "auth.login" {
+        login(&ctx, authorization, query.as_deref()).await
+    } else {
+        match authorization {
+            None => Err(ClearmlError::new(401, 20, "Unauthorized (missing credentials)")),
+            Some(header) => match ctx.auth.authenticate(Some(header)).await {
+                Err(e) => {
+                    Err(ClearmlError::new(401, if header.starts_with("Bearer") { 30 } else { 22 }, e.to_string()))
+                }
+                Ok(who) => dispatch(&ctx, &who, &name, &version, &body).await,
+            },
+        }
+    };
+    respond(&name, &version, answer)
+}
+
+/// `auth.login`: a key pair (Basic) or a token (Bearer) for a token whose claims tell the
+/// clients which API to speak.
+async fn login(ctx: &Ctx, authorization: Option<&str>, query: Option<&str>) -> Answer {
+    let who = ctx
+        .auth
+        .authenticate(authorization)
+        .await
+        .map_err(|e| ClearmlError::new(401, 22, format!("Unauthorized (invalid credentials): {e}")))?;
+    let ttl = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("expiration_sec="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(runyard_daemon::auth::MAX_TOKEN_TTL_SECONDS);
+    let mut claims = serde_json::Map::new();
+    claims.insert("api_version".into(), json!(API_VERSION));
+    claims.insert("server_version".into(), json!(SERVER_VERSION));
+    claims.insert("feature_set".into(), json!("basic"));
+    claims
+        .insert("identity".into(), json!({"user": who.user_id, "user_name": who.name, "company": "", "role": "user"}));
+    let token = ctx.auth.issue_with(&who, ttl, claims)?;
+    Ok(json!({"token": token.token}))
+}
+
+async fn dispatch(ctx: &Ctx, who: &Principal, name: &str, version: &str, bytes: &[u8]) -> Answer {
+    // Batches are json-lines; everything else one JSON object.
+    if name == "events.add_batch" || name == "events.add" {
+        return events::add_batch(ctx, bytes).await;
+    }
+    let body: Value = parse_body(bytes)?;
+    match name {
+        "projects.get_all" | "projects.get_all_ex" => projects::get_all(ctx, &body).await,
+        "projects.get_by_id" => projects::get_by_id(ctx, &body).await,
+        "projects.create" => projects::create(ctx, who, &body).await,
+        "tasks.create" => tasks::create(ctx, who, &body).await,
+        "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
+        "tasks.get_all" | "tasks.get_all_ex" => tasks::get_all(ctx, &body).await,
+        "tasks.edit" => tasks::edit(ctx, &body).await,
+        "tasks.set_requirements" => tasks::set_requirements(ctx, &body).await,
+        "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, &body).await,
+        "tasks.started" => tasks::act(ctx, who, Action::Started, &body).await,
+        "tasks.completed" => tasks::act(ctx, who, Action::Completed, &body).await,
+        "tasks.failed" => tasks::act(ctx, who, Action::Failed, &body).await,
+        "tasks.stopped" => tasks::act(ctx, who, Action::Stopped, &body).await,
+        "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
+        "tasks.stop" => tasks::stop(ctx, who, &body).await,
+        "tasks.reset" => tasks::act(ctx, who, Action::Reset, &body).await,
+        "tasks.publish" => tasks::act(ctx, who, Action::Publish, &body).await,
+        "tasks.clone" => tasks::clone(ctx, who, &body).await,
+        "tasks.enqueue" => tasks::enqueue(ctx, who, &body).await,
+        "tasks.dequeue" => tasks::dequeue(ctx, who, &body).await,
+        "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
+        "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
+        "queues.get_default" => queues::get_default(ctx).await,
+        _ => Err(ClearmlError::new(404, 0, format!("Unable to find endpoint for name {name} and version {version}"))),
+    }
+}

@@ -1,0 +1,62 @@
+//! `projects.*` over Runyard's projects (full paths: `a/b` is `b` inside `a`).
+
+use crate::envelope::{required_str, str_list, Answer, ClearmlError};
+use crate::tasks::project;
+use crate::Ctx;
+use runyard_api::Project;
+use runyard_daemon::store::Principal;
+use serde_json::{json, Value};
+
+fn document(p: &Project) -> Value {
+    let basename = p.name.rsplit('/').next().unwrap_or(&p.name);
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "basename": basename,
+        "description": p.description,
+        "user": p.user,
+        "company": "",
+        "created": p.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        "last_update": p.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        "tags": [],
+        "system_tags": [],
+        "default_output_destination": null,
+    })
+}
+
+/// `projects.get_all`: `id` and `name` (a regex, as the SDK anchors it) filters, `only_fields`,
+/// paging.
+pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
+    let mut projects = ctx.store.list_projects().await?;
+    if let Some(ids) = str_list(body, "id") {
+        projects.retain(|p| ids.contains(&p.id));
+    }
+    if let Some(pattern) = body.get("name").and_then(Value::as_str) {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))?;
+        projects.retain(|p| re.is_match(&p.name));
+    }
+    if let (Some(size), page) =
+        (body.get("page_size").and_then(Value::as_u64), body.get("page").and_then(Value::as_u64).unwrap_or(0))
+    {
+        let size = size.clamp(1, 10_000) as usize;
+        projects = projects.into_iter().skip(page as usize * size).take(size).collect();
+    }
+    let only = str_list(body, "only_fields");
+    let docs: Vec<Value> = projects.iter().map(|p| project(&document(p), only.as_deref())).collect();
+    Ok(json!({"projects": docs}))
+}
+
+pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
+    let id = required_str(body, "project")?;
+    let p =
+        ctx.store.project(id).await.map_err(|_| ClearmlError::new(400, 201, format!("Invalid project id: id={id}")))?;
+    Ok(json!({"project": document(&p)}))
+}
+
+pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let name = required_str(body, "name")?;
+    let description = body.get("description").and_then(Value::as_str).unwrap_or("");
+    let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await?;
+    Ok(json!({"id": p.id}))
+}

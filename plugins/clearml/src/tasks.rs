@@ -1,0 +1,558 @@
+//! `tasks.*`: ClearML's task document is a view of Runyard's own task — reads map a `Task` to
+//! the document, writes map the document's fields onto Runyard's edits and actions.
+
+use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
+use crate::Ctx;
+use runyard_api::{
+    Action, ActionRequest, Artifact, ConfigItem, Container, CreateTask, EditTask, ModelRef, Param, RegisterOutputs,
+    Script, Task, TaskQuery, TaskStatus, TaskType,
+};
+use runyard_daemon::services::tasks as service;
+use runyard_daemon::store::Principal;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+}
+
+/// A task as ClearML's task document.
+pub fn document(t: &Task) -> Value {
+    let hyperparams: Map<String, Value> = t
+        .hyperparams
+        .iter()
+        .map(|(section, params)| {
+            let params: Map<String, Value> = params
+                .iter()
+                .map(|(name, p)| {
+                    (
+                        name.clone(),
+                        json!({"section": section, "name": name, "value": p.value,
+                               "type": p.kind.clone().unwrap_or_default(), "description": p.description.clone().unwrap_or_default()}),
+                    )
+                })
+                .collect();
+            (section.clone(), Value::Object(params))
+        })
+        .collect();
+    let configuration: Map<String, Value> = t
+        .configuration
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
+                       "description": c.description.clone().unwrap_or_default()}),
+            )
+        })
+        .collect();
+    let artifacts: Vec<Value> = t
+        .artifacts
+        .iter()
+        .map(|a| {
+            json!({"key": a.name, "type": a.kind, "mode": a.mode.clone().unwrap_or_else(|| "output".into()),
+                   "uri": a.uri, "content_size": a.size, "hash": a.hash,
+                   "type_data": {"preview": a.preview}})
+        })
+        .collect();
+    let models = |list: &[ModelRef]| -> Vec<Value> {
+        list.iter().map(|m| json!({"name": m.name, "model": m.model_id, "uri": m.uri})).collect()
+    };
+    let s = &t.script;
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "user": t.user,
+        "company": "",
+        "project": t.project,
+        "type": t.kind.as_str(),
+        "status": t.status.as_str(),
+        "status_reason": t.status_reason,
+        "status_message": t.status_message,
+        "status_changed": iso(t.last_change),
+        "comment": t.comment,
+        "tags": t.tags,
+        "system_tags": t.system_tags,
+        "parent": t.parent,
+        "created": iso(t.created),
+        "started": t.started.map(iso),
+        "completed": t.completed.map(iso),
+        "last_update": iso(t.last_update),
+        "last_change": iso(t.last_change),
+        "last_iteration": t.last_iteration,
+        "last_worker": t.worker,
+        "script": {
+            "repository": s.repository.clone().unwrap_or_default(),
+            "branch": s.branch.clone().unwrap_or_default(),
+            "tag": s.tag.clone().unwrap_or_default(),
+            "version_num": s.commit.clone().unwrap_or_default(),
+            "entry_point": s.entry_point.clone().unwrap_or_default(),
+            "working_dir": s.working_dir.clone().unwrap_or_default(),
+            "binary": s.binary.clone().unwrap_or_else(|| "python3".into()),
+            "diff": s.diff.clone().or_else(|| s.code.clone()).unwrap_or_default(),
+            "requirements": {"pip": s.requirements.clone().unwrap_or_default()},
+        },
+        "execution": {
+            "queue": t.execution.queue,
+            "artifacts": artifacts,
+            "parameters": {},
+            "docker_cmd": docker_cmd(&t.container),
+        },
+        "output": {"destination": t.execution.output_uri},
+        "hyperparams": hyperparams,
+        "configuration": configuration,
+        "runtime": t.runtime,
+        "models": {"input": models(&t.models.input), "output": models(&t.models.output)},
+        "container": {
+            "image": t.container.image.clone().unwrap_or_default(),
+            "arguments": t.container.arguments.clone().unwrap_or_default(),
+            "setup_shell_script": t.container.setup_script.clone().unwrap_or_default(),
+        },
+        "last_metrics": {},
+    })
+}
+
+fn docker_cmd(c: &Container) -> Value {
+    match (&c.image, &c.arguments) {
+        (Some(image), Some(args)) if !args.is_empty() => Value::String(format!("{image} {args}")),
+        (Some(image), _) => Value::String(image.clone()),
+        _ => Value::Null,
+    }
+}
+
+/// `only_fields` as a projection: dotted paths pick nested values; `id` is always kept.
+pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
+    let Some(fields) = only_fields.filter(|f| !f.is_empty()) else { return doc.clone() };
+    let mut out = Map::new();
+    out.insert("id".into(), doc["id"].clone());
+    for field in fields {
+        let parts: Vec<&str> = field.split('.').collect();
+        let mut value = doc;
+        let mut found = true;
+        for p in &parts {
+            match value.get(p) {
+                Some(v) => value = v,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if !found {
+            continue;
+        }
+        let mut slot = &mut out;
+        for p in &parts[..parts.len() - 1] {
+            let entry = slot.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            slot = entry.as_object_mut().expect("object");
+        }
+        slot.insert(parts[parts.len() - 1].to_string(), value.clone());
+    }
+    Value::Object(out)
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn script_of(v: &Value, mut s: Script) -> Script {
+    let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string).filter(|x| !x.is_empty());
+    if v.get("repository").is_some() {
+        s.repository = field("repository");
+    }
+    if v.get("branch").is_some() {
+        s.branch = field("branch");
+    }
+    if v.get("tag").is_some() {
+        s.tag = field("tag");
+    }
+    if v.get("version_num").is_some() {
+        s.commit = field("version_num");
+    }
+    if v.get("entry_point").is_some() {
+        s.entry_point = field("entry_point");
+    }
+    if v.get("working_dir").is_some() {
+        s.working_dir = field("working_dir");
+    }
+    if v.get("binary").is_some() {
+        s.binary = field("binary");
+    }
+    if v.get("diff").is_some() {
+        s.diff = field("diff");
+    }
+    if let Some(r) = v.get("requirements") {
+        s.requirements = requirements_text(r);
+    }
+    // Both a branch/tag and a commit may be recorded; the commit is what ran.
+    if s.commit.is_some() {
+        s.branch = None;
+        s.tag = None;
+    } else if s.tag.is_some() {
+        s.branch = None;
+    }
+    s
+}
+
+/// `requirements.pip` as text: the SDK sends a string, the agent a list.
+fn requirements_text(r: &Value) -> Option<String> {
+    match r.get("pip") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Array(lines)) => {
+            Some(lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")).filter(|s| !s.is_empty())
+        }
+        _ => None,
+    }
+}
+
+fn hyperparams_of(v: &Value) -> BTreeMap<String, BTreeMap<String, Param>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Param>> = BTreeMap::new();
+    for (section, params) in v.as_object().into_iter().flatten() {
+        let entry = out.entry(section.clone()).or_default();
+        for (name, p) in params.as_object().into_iter().flatten() {
+            entry.insert(
+                name.clone(),
+                Param {
+                    value: p.get("value").and_then(text_of).unwrap_or_default(),
+                    kind: p.get("type").and_then(text_of).filter(|s| !s.is_empty()),
+                    description: p.get("description").and_then(text_of).filter(|s| !s.is_empty()),
+                },
+            );
+        }
+    }
+    out
+}
+
+fn configuration_of(v: &Value) -> BTreeMap<String, ConfigItem> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                ConfigItem {
+                    value: c.get("value").and_then(text_of).unwrap_or_default(),
+                    kind: c.get("type").and_then(text_of).filter(|s| !s.is_empty()),
+                    description: c.get("description").and_then(text_of).filter(|s| !s.is_empty()),
+                },
+            )
+        })
+        .collect()
+}
+
+fn task_id(body: &Value) -> Result<&str, ClearmlError> {
+    required_str(body, "task")
+}
+
+async fn load(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
+    if !runyard_api::is_valid_id(id) {
+        return Err(ClearmlError::invalid_task(id));
+    }
+    Ok(service::get(&ctx.store, id).await?)
+}
+
+pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let name = required_str(body, "name")?;
+    let kind = body.get("type").and_then(Value::as_str).map_or(Some(TaskType::Training), TaskType::parse);
+    let kind = kind.ok_or_else(|| ClearmlError::validation("Validation error: unknown task type"))?;
+    let mut req = CreateTask {
+        name: name.to_string(),
+        kind,
+        comment: body.get("comment").and_then(text_of).unwrap_or_default(),
+        tags: str_list(body, "tags").unwrap_or_default(),
+        system_tags: str_list(body, "system_tags").unwrap_or_default(),
+        parent: body.get("parent").and_then(Value::as_str).map(str::to_string),
+        ..Default::default()
+    };
+    match body.get("project").and_then(Value::as_str) {
+        Some(p) => req.project_id = Some(p.to_string()),
+        None => req.project = Some("ClearML".into()),
+    }
+    if let Some(s) = body.get("script") {
+        req.script = script_of(s, Script::default());
+    }
+    if let Some(h) = body.get("hyperparams") {
+        req.hyperparams = hyperparams_of(h);
+    }
+    if let Some(c) = body.get("configuration") {
+        req.configuration = configuration_of(c);
+    }
+    if let Some(dest) = body.pointer("/output/destination").and_then(Value::as_str) {
+        req.execution.output_uri = Some(dest.to_string());
+    }
+    let job = service::prepare_create(who, req)?;
+    let task = service::commit_creates(&ctx.store, &[job]).await?.remove(0);
+    Ok(json!({"id": task.id}))
+}
+
+pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
+    let task = load(ctx, task_id(body)?).await?;
+    Ok(json!({"task": document(&task)}))
+}
+
+/// `tasks.get_all`: filters `id`, `project`, `name` (a regex), `status`, `system_tags` and
+/// `tags` (`-tag` excludes), `parent`; `only_fields`; `page`/`page_size`; `order_by`.
+pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
+    let only_fields = str_list(body, "only_fields");
+    let mut tasks: Vec<Task> = match str_list(body, "id") {
+        Some(ids) => {
+            let mut found = Vec::new();
+            for id in ids.iter().filter(|id| runyard_api::is_valid_id(id)) {
+                if let Ok(t) = service::get(&ctx.store, id).await {
+                    found.push(t);
+                }
+            }
+            found
+        }
+        None => {
+            let projects = str_list(body, "project").unwrap_or_default();
+            let mut all = Vec::new();
+            let scopes: Vec<Option<String>> =
+                if projects.is_empty() { vec![None] } else { projects.into_iter().map(Some).collect() };
+            for project in scopes {
+                for archived in [false, true] {
+                    let mut offset = 0;
+                    loop {
+                        let q = TaskQuery {
+                            project: project.clone(),
+                            include_subprojects: Some(false),
+                            archived,
+                            limit: Some(10_000),
+                            offset: Some(offset),
+                            ..Default::default()
+                        };
+                        let (page, total) = service::list(&ctx.store, q).await?;
+                        offset += page.len() as u64;
+                        let done = page.is_empty() || offset >= total;
+                        all.extend(page);
+                        if done {
+                            break;
+                        }
+                    }
+                }
+            }
+            all
+        }
+    };
+    if let Some(pattern) = body.get("name").and_then(Value::as_str) {
+        let re = regex::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))?;
+        tasks.retain(|t| re.is_match(&t.name));
+    }
+    if let Some(statuses) = str_list(body, "status") {
+        tasks.retain(|t| statuses.iter().any(|s| s == t.status.as_str()));
+    }
+    if let Some(parent) = body.get("parent").and_then(Value::as_str) {
+        tasks.retain(|t| t.parent.as_deref() == Some(parent));
+    }
+    if let Some(types) = str_list(body, "type") {
+        tasks.retain(|t| types.iter().any(|k| k == t.kind.as_str()));
+    }
+    for (field, get) in [("system_tags", true), ("tags", false)] {
+        for tag in str_list(body, field).unwrap_or_default() {
+            let of = |t: &Task| if get { t.system_tags.clone() } else { t.tags.clone() };
+            match tag.strip_prefix('-') {
+                Some(excluded) => tasks.retain(|t| !of(t).iter().any(|x| x == excluded)),
+                None => tasks.retain(|t| of(t).contains(&tag)),
+            }
+        }
+    }
+    if !flag(body, "search_hidden") && body.get("id").is_none() {
+        tasks.retain(|t| !t.system_tags.iter().any(|s| s == "hidden"));
+    }
+    // Newest first unless asked otherwise.
+    let order = str_list(body, "order_by").unwrap_or_default();
+    match order.first().map(String::as_str) {
+        Some("last_update") => tasks.sort_by_key(|t| t.last_update),
+        Some("-last_update") => tasks.sort_by_key(|t| std::cmp::Reverse(t.last_update)),
+        Some("name") => tasks.sort_by(|a, b| a.name.cmp(&b.name)),
+        Some("created") => tasks.sort_by_key(|t| t.created),
+        _ if body.get("id").is_none() => tasks.sort_by_key(|t| std::cmp::Reverse(t.created)),
+        _ => {}
+    }
+    let page_size = body.get("page_size").and_then(Value::as_u64).map(|n| n.clamp(1, 10_000) as usize);
+    let page = body.get("page").and_then(Value::as_u64).unwrap_or(0) as usize;
+    if let Some(size) = page_size {
+        tasks = tasks.into_iter().skip(page * size).take(size).collect();
+    }
+    let docs: Vec<Value> = tasks.iter().map(|t| project(&document(t), only_fields.as_deref())).collect();
+    Ok(json!({"tasks": docs}))
+}
+
+/// `tasks.edit`: top-level fields merged into the task; with `force`, in any status but
+/// Published (the SDK records a run under way this way).
+pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    let mut edit = EditTask::default();
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        edit.name = Some(name.to_string());
+    }
+    if let Some(comment) = body.get("comment").and_then(text_of) {
+        edit.comment = Some(comment);
+    }
+    if let Some(tags) = str_list(body, "tags") {
+        edit.tags = Some(tags);
+    }
+    if let Some(kind) = body.get("type").and_then(Value::as_str) {
+        edit.kind =
+            Some(TaskType::parse(kind).ok_or_else(|| ClearmlError::validation("Validation error: unknown task type"))?);
+    }
+    if let Some(s) = body.get("script") {
+        edit.script = Some(script_of(s, task.script.clone()));
+    }
+    if let Some(h) = body.get("hyperparams") {
+        edit.hyperparams = Some(hyperparams_of(h));
+    }
+    if let Some(c) = body.get("configuration") {
+        edit.configuration = Some(configuration_of(c));
+    }
+    if let Some(Value::Object(runtime)) = body.get("runtime") {
+        edit.runtime = Some(runtime.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    }
+    if let Some(dest) = body.pointer("/output/destination") {
+        let mut execution = task.execution.clone();
+        execution.output_uri = dest.as_str().map(str::to_string);
+        edit.execution = Some(execution);
+    }
+    if let Some(c) = body.get("container") {
+        let field = |n: &str| c.get(n).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+        edit.container = Some(Container {
+            image: field("image"),
+            arguments: field("arguments"),
+            setup_script: field("setup_shell_script"),
+        });
+    }
+    let edited = if flag(body, "force") {
+        service::edit_forced(&ctx.store, id, edit).await?
+    } else {
+        service::edit(&ctx.store, id, edit).await?
+    };
+    Ok(json!({"updated": 1, "fields": {"last_update": iso(edited.last_update)}}))
+}
+
+pub async fn set_requirements(ctx: &Ctx, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    let mut script = task.script.clone();
+    script.requirements = body.get("requirements").and_then(requirements_text);
+    service::edit_forced(&ctx.store, id, EditTask { script: Some(script), ..Default::default() }).await?;
+    Ok(json!({"updated": 1}))
+}
+
+pub async fn add_or_update_artifacts(ctx: &Ctx, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let artifacts = body
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'artifacts'"))?;
+    let artifacts: Vec<Artifact> = artifacts
+        .iter()
+        .map(|a| Artifact {
+            name: a.get("key").and_then(text_of).unwrap_or_default(),
+            kind: a.get("type").and_then(text_of).unwrap_or_default(),
+            uri: a.get("uri").and_then(text_of),
+            size: a.get("content_size").and_then(Value::as_u64),
+            hash: a.get("hash").and_then(text_of),
+            preview: a.pointer("/type_data/preview").and_then(text_of),
+            mode: a.get("mode").and_then(text_of),
+        })
+        .collect();
+    let n = artifacts.len();
+    let req = RegisterOutputs { artifacts, ..Default::default() };
+    if !runyard_api::is_valid_id(id) {
+        return Err(ClearmlError::invalid_task(id));
+    }
+    service::register_outputs(&ctx.store, id, req).await?;
+    Ok(json!({"updated": n}))
+}
+
+/// A lifecycle action; moving a task to the status it already has succeeds (the SDK and the
+/// agent both do it).
+pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    let same = matches!(
+        (action, task.status),
+        (Action::Started, TaskStatus::InProgress)
+            | (Action::Completed, TaskStatus::Completed)
+            | (Action::Failed, TaskStatus::Failed)
+            | (Action::Stopped, TaskStatus::Stopped)
+    );
+    if same {
+        return Ok(json!({"updated": 0, "fields": {"status": task.status.as_str()}}));
+    }
+    let req = ActionRequest {
+        reason: body.get("status_reason").and_then(text_of).filter(|s| !s.is_empty()),
+        message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
+        worker: task.worker.clone(),
+        ..Default::default()
+    };
+    let outcome = service::act_one(&ctx.store, who, id, action, req).await?;
+    let status = outcome.status.map(TaskStatus::as_str);
+    Ok(json!({"updated": 1, "fields": {"status": status}}))
+}
+
+/// `tasks.stop`: a running task is asked to stop (`status_message: "stopping"`, which the SDK
+/// and agents watch for); any other stops at once.
+pub async fn stop(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    act(ctx, who, Action::Abort, body).await
+}
+
+/// `tasks.clone`: a new Draft with the source's definition, not its results.
+pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    load(ctx, id).await?;
+    let req = ActionRequest {
+        name: body.get("new_task_name").and_then(Value::as_str).map(str::to_string),
+        project: body.get("new_task_project").and_then(Value::as_str).map(str::to_string),
+        ..Default::default()
+    };
+    let outcome = service::act_one(&ctx.store, who, id, Action::Clone, req).await?;
+    let new_id = outcome.new_id.ok_or_else(|| ClearmlError::new(500, 0, "the clone has no id"))?;
+    let mut edit = EditTask::default();
+    if let Some(comment) = body.get("new_task_comment").and_then(text_of) {
+        edit.comment = Some(comment);
+    }
+    if let Some(tags) = str_list(body, "new_task_tags") {
+        edit.tags = Some(tags);
+    }
+    if let Some(parent) = body.get("new_task_parent").and_then(Value::as_str) {
+        edit.parent = Some(parent.to_string());
+    }
+    if edit != EditTask::default() {
+        service::edit(&ctx.store, &new_id, edit).await?;
+    }
+    Ok(json!({"id": new_id, "new_project": null}))
+}
+
+/// `tasks.enqueue`: into the queue given by id (or name), or the default queue.
+pub async fn enqueue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    load(ctx, id).await?;
+    let queue =
+        body.get("queue").or_else(|| body.get("queue_name")).and_then(Value::as_str).unwrap_or("default").to_string();
+    let req = ActionRequest { queue: Some(queue), ..Default::default() };
+    service::act_one(&ctx.store, who, id, Action::Enqueue, req).await?;
+    Ok(json!({"queued": 1, "updated": 1, "fields": {"status": "queued"}}))
+}
+
+/// `tasks.dequeue`: back to Draft (a task already taken off its queue keeps its status).
+pub async fn dequeue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    if task.status != TaskStatus::Queued {
+        return Ok(json!({"dequeued": 0, "updated": 0}));
+    }
+    service::act_one(&ctx.store, who, id, Action::Dequeue, ActionRequest::default()).await?;
+    Ok(json!({"dequeued": 1, "updated": 1, "fields": {"status": "created"}}))
+}
