@@ -131,6 +131,7 @@ impl Daemon {
         let ctx = plugin::PluginContext {
             store: store.clone(),
             auth: auth.clone(),
+            dispatcher: dispatcher.clone(),
             data_dir: config.data_dir.clone(),
             public_url: config
                 .public_url

@@ -17,6 +17,8 @@ pub struct PluginContext {
     pub store: Arc<Store>,
     /// For plugins that authenticate requests themselves (routes outside `/api/v1`).
     pub auth: Arc<crate::auth::Auth>,
+    /// The queue dispatcher (the atomic pop, with its wake-ups and metrics).
+    pub dispatcher: Arc<crate::services::dispatch::Dispatcher>,
     /// The daemon's data dir: a plugin keeps its files under `data_dir/<plugin name>`.
     pub data_dir: PathBuf,
     /// The daemon's own base URL as clients reach it, e.g. `http://127.0.0.1:8080`.

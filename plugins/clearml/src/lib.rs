@@ -12,6 +12,7 @@ pub mod files;
 pub mod projects;
 pub mod queues;
 pub mod tasks;
+pub mod workers;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -38,6 +39,7 @@ pub struct Ctx {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
     pub files: Arc<runyard_tracking::files::Files>,
+    pub dispatcher: Arc<runyard_daemon::services::dispatch::Dispatcher>,
 }
 
 impl Plugin for Clearml {
@@ -53,7 +55,12 @@ impl Plugin for Clearml {
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
         let files =
             runyard_tracking::files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?;
-        let ctx = Ctx { store: ctx.store.clone(), auth: ctx.auth.clone(), files: Arc::new(files) };
+        let ctx = Ctx {
+            store: ctx.store.clone(),
+            auth: ctx.auth.clone(),
+            files: Arc::new(files),
+            dispatcher: ctx.dispatcher.clone(),
+        };
         let root = Router::new()
             .route("/clearml", any(call_root))
             .route("/clearml/{*path}", any(call))
@@ -92,7 +99,7 @@ async fn call(
                 Err(e) => {
                     Err(ClearmlError::new(401, if header.starts_with("Bearer") { 30 } else { 22 }, e.to_string()))
                 }
-                Ok(who) => dispatch(&ctx, &who, &name, &version, &body).await,
+                Ok(who) => dispatch(&ctx, &who, &headers, &name, &version, &body).await,
             },
         }
     };
@@ -123,7 +130,7 @@ async fn login(ctx: &Ctx, authorization: Option<&str>, query: Option<&str>) -> A
     Ok(json!({"token": token.token}))
 }
 
-async fn dispatch(ctx: &Ctx, who: &Principal, name: &str, version: &str, bytes: &[u8]) -> Answer {
+async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, version: &str, bytes: &[u8]) -> Answer {
     // Batches are json-lines; everything else one JSON object.
     if name == "events.add_batch" || name == "events.add" {
         return events::add_batch(ctx, bytes).await;
@@ -139,7 +146,10 @@ async fn dispatch(ctx: &Ctx, who: &Principal, name: &str, version: &str, bytes: 
         "tasks.edit" => tasks::edit(ctx, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, &body).await,
         "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, &body).await,
-        "tasks.started" => tasks::act(ctx, who, Action::Started, &body).await,
+        "tasks.started" => {
+            let worker = workers::worker_of(headers, &Value::Null);
+            tasks::act_as(ctx, who, Action::Started, &body, worker).await
+        }
         "tasks.completed" => tasks::act(ctx, who, Action::Completed, &body).await,
         "tasks.failed" => tasks::act(ctx, who, Action::Failed, &body).await,
         "tasks.stopped" => tasks::act(ctx, who, Action::Stopped, &body).await,
@@ -153,6 +163,10 @@ async fn dispatch(ctx: &Ctx, who: &Principal, name: &str, version: &str, bytes: 
         "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
         "queues.get_default" => queues::get_default(ctx).await,
+        "queues.get_next_task" => workers::get_next_task(ctx, headers, &body).await,
+        "workers.register" => workers::register(ctx, headers, &body).await,
+        "workers.unregister" => workers::unregister(ctx, headers, &body).await,
+        "workers.status_report" => workers::status_report(ctx, headers, &body).await,
         _ => Err(ClearmlError::new(404, 0, format!("Unable to find endpoint for name {name} and version {version}"))),
     }
 }

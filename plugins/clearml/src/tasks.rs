@@ -479,6 +479,12 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, body: &Value) -> Answer {
 /// A lifecycle action; moving a task to the status it already has succeeds (the SDK and the
 /// agent both do it).
 pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
+    act_as(ctx, who, action, body, None).await
+}
+
+/// [`act`] on behalf of a worker: a task leased to it (popped from a queue) can be started only
+/// by it.
+pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, worker: Option<String>) -> Answer {
     let id = task_id(body)?;
     let task = load(ctx, id).await?;
     let same = matches!(
@@ -494,7 +500,7 @@ pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> An
     let req = ActionRequest {
         reason: body.get("status_reason").and_then(text_of).filter(|s| !s.is_empty()),
         message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
-        worker: task.worker.clone(),
+        worker: worker.or_else(|| task.worker.clone()),
         ..Default::default()
     };
     let outcome = service::act_one(&ctx.store, who, id, action, req).await?;

@@ -196,3 +196,127 @@ fn base64_url(part: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()
 }
+
+/// The agent's executable beside the SDK's Python.
+fn agent_binary(python: &str) -> Option<std::path::PathBuf> {
+    let agent = std::path::Path::new(python).with_file_name("clearml-agent");
+    if agent.exists() {
+        return Some(agent);
+    }
+    assert!(std::env::var_os("RUNYARD_REQUIRE_CLEARML").is_none(), "clearml-agent is required but missing");
+    eprintln!("skipped: no clearml-agent beside {python}");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearml_agent_runs_a_cloned_task() {
+    let Some(python) = sdk_python() else { return };
+    let Some(agent) = agent_binary(&python) else { return };
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let c = server.client();
+    let out = run_sdk(&server, &python, FLOW_A, &[]);
+    let id = printed(&out, "TASK_ID").to_string();
+    let out = run_sdk(&server, &python, FLOW_B, &[&id]);
+    let clone = printed(&out, "CLONE_ID").to_string();
+
+    // clearml-agent pulls it from Runyard's queue, runs the recorded script and finishes it.
+    let home = tempfile::tempdir().unwrap();
+    let mut daemon = Command::new(&agent)
+        .args(["daemon", "--queue", "default", "--foreground"])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
+        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
+        .env("CLEARML_WEB_HOST", &server.url)
+        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
+        .env("CLEARML_API_SECRET_KEY", SECRET_KEY)
+        .env("CLEARML_WORKER_ID", "clearml-test:0")
+        .env("CLEARML_AGENT_SKIP_PIP_VENV_INSTALL", &python)
+        .env("CLEARML_AGENT_QUEUE_POLL_FREQ_SEC", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start clearml-agent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let task = loop {
+        let t = c.get_task(&clone).await.unwrap();
+        if matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not finish the task: {:?} {}",
+            t.status,
+            t.status_reason
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let console: String = c
+        .console(&clone, &ConsoleQuery { limit: Some(10_000), ..Default::default() })
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(task.status, TaskStatus::Completed, "{} {}\n{console}", task.status_reason, task.status_message);
+    assert!(console.contains("hello from the sdk"), "the agent streamed the task's output: {console}");
+    let metrics = c.task_metrics(&clone).await.unwrap();
+    let loss = metrics.scalars.iter().find(|s| s.metric == "loss").expect("scalars from the remote run");
+    assert_eq!(loss.count, 5);
+    assert_eq!(c.queue("default").await.unwrap().entries.len(), 0, "the task left its queue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_from_runyard_stops_an_sdk_run() {
+    let Some(python) = sdk_python() else { return };
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let c = server.client();
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("long.py");
+    std::fs::write(
+        &script,
+        "import time\nfrom clearml import Task\ntask = Task.init(project_name='sdk/project', task_name='long')\n\
+         print('TASK_ID', task.id, flush=True)\nfor i in range(600):\n    \
+         task.get_logger().report_scalar('x', 'y', value=i, iteration=i)\n    time.sleep(0.5)\nprint('NOT ABORTED')\n",
+    )
+    .unwrap();
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
+        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
+        .env("CLEARML_WEB_HOST", &server.url)
+        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
+        .env("CLEARML_API_SECRET_KEY", SECRET_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let id = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let id = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("TASK_ID ").map(str::to_string));
+        std::thread::spawn(move || lines.for_each(drop));
+        id.expect("the script printed its task")
+    };
+    crate::agent::wait_for(&c, &id, std::time::Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    c.act(&id, runyard_api::Action::Abort, &Default::default()).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the SDK run did not stop after the abort");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // It stopped long before its 300 s of work were done.
+    assert_eq!(c.get_task(&id).await.unwrap().status, TaskStatus::Stopped, "exit {status:?}");
+}

@@ -1,0 +1,109 @@
+//! `workers.*` and `queues.get_next_task`: a clearml-agent is a Runyard worker, named by the
+//! host it runs on (its `X-ClearML-Worker` header, which every call carries), so the task it
+//! pops is leased to it and only it can start that task.
+
+use crate::envelope::{str_list, Answer, ClearmlError};
+use crate::Ctx;
+use axum::http::HeaderMap;
+use runyard_api::{PopRequest, RegisterWorker, WorkerReport};
+use runyard_daemon::error::Error;
+use serde_json::{json, Value};
+
+/// A clearml-agent reports every 30 s by default; it is dropped after this much silence.
+const TIMEOUT_SECONDS: u64 = 600;
+
+/// The worker a call comes from: its `X-ClearML-Worker` (or `X-Trains-Worker`) header, else
+/// the `worker` field.
+pub fn worker_of(headers: &HeaderMap, body: &Value) -> Option<String> {
+    ["x-clearml-worker", "x-trains-worker"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_string)
+        .or_else(|| body.get("worker").and_then(Value::as_str).map(str::to_string))
+        .map(|w| w.replace('/', "_"))
+        .filter(|w| !w.trim().is_empty())
+}
+
+fn required_worker(headers: &HeaderMap, body: &Value) -> Result<String, ClearmlError> {
+    worker_of(headers, body)
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'worker'"))
+}
+
+/// Registers (or re-registers) the worker for `queues` (the default queue when none).
+async fn register_for(ctx: &Ctx, id: &str, queues: Vec<String>) -> Result<(), ClearmlError> {
+    let queues = if queues.is_empty() { vec!["default".to_string()] } else { queues };
+    ctx.store.resolve_queues(&queues).await?;
+    let req = RegisterWorker {
+        id: id.to_string(),
+        queues,
+        capabilities: Default::default(),
+        timeout_seconds: Some(TIMEOUT_SECONDS),
+    };
+    ctx.store.register_worker(&req).await?;
+    Ok(())
+}
+
+pub async fn register(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+    let id = required_worker(headers, body)?;
+    register_for(ctx, &id, str_list(body, "queues").unwrap_or_default()).await?;
+    Ok(json!({}))
+}
+
+pub async fn unregister(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+    let id = required_worker(headers, body)?;
+    match ctx.store.unregister_worker(&id).await {
+        Ok(()) | Err(Error::NotFound { .. }) => Ok(json!({})),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn average(v: Option<&Value>) -> f64 {
+    match v {
+        Some(Value::Array(xs)) if !xs.is_empty() => xs.iter().filter_map(Value::as_f64).sum::<f64>() / xs.len() as f64,
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// `workers.status_report`: a sign of life with the machine's use (ClearML reports memory in
+/// MB).
+pub async fn status_report(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+    let id = required_worker(headers, body)?;
+    let stats = body.get("machine_stats").cloned().unwrap_or(Value::Null);
+    const MB: f64 = 1024.0 * 1024.0;
+    let used = average(stats.get("memory_used")) * MB;
+    let free = average(stats.get("memory_free")) * MB;
+    let report = WorkerReport {
+        task: body.get("task").and_then(Value::as_str).map(str::to_string),
+        cpu_percent: average(stats.get("cpu_usage")),
+        memory_used_bytes: used as u64,
+        memory_total_bytes: (used + free) as u64,
+        ..Default::default()
+    };
+    if let Err(Error::NotFound { .. }) = ctx.store.report_worker(&id, &report).await {
+        register_for(ctx, &id, str_list(body, "queues").unwrap_or_default()).await?;
+        ctx.store.report_worker(&id, &report).await?;
+    }
+    Ok(json!({}))
+}
+
+/// `queues.get_next_task`: the atomic pop. `{entry: {task, added}}`, or `{}` when the queue is
+/// empty.
+pub async fn get_next_task(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+    let queue = body
+        .get("queue")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'queue'"))?;
+    let worker = required_worker(headers, body)?;
+    if ctx.store.worker(&worker).await.is_err() {
+        register_for(ctx, &worker, vec![queue.to_string()]).await?;
+    }
+    let req = PopRequest { queues: vec![queue.to_string()], worker, wait_seconds: 0.0, order_fairness: false };
+    let popped = ctx.dispatcher.pop(req).await?;
+    Ok(match popped.task {
+        Some(task) => {
+            json!({"entry": {"task": task.id, "added": task.last_change.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)}})
+        }
+        None => json!({}),
+    })
+}
