@@ -201,17 +201,20 @@ impl Launch {
         }
         let mut env: Vec<(String, String)> = task.environment.variables.clone().into_iter().collect();
         env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        // The ClearML variables make an instrumented script's SDK attach to this same task
+        // (remote mode) through the daemon's ClearML API.
+        let server = ctx.server.trim_end_matches('/');
         for (k, v) in [
-            ("RUNYARD_TASK_ID", &task.id),
-            ("RUNYARD_SERVER", &ctx.server),
-            ("CLEARML_TASK_ID", &task.id),
-            ("CLEARML_API_HOST", &ctx.server),
-            ("CLEARML_WEB_HOST", &ctx.server),
-            ("CLEARML_FILES_HOST", &ctx.server),
-            ("CLEARML_API_ACCESS_KEY", &ctx.access_key),
-            ("CLEARML_API_SECRET_KEY", &ctx.secret_key),
+            ("RUNYARD_TASK_ID", task.id.clone()),
+            ("RUNYARD_SERVER", ctx.server.clone()),
+            ("CLEARML_TASK_ID", task.id.clone()),
+            ("CLEARML_API_HOST", format!("{server}/clearml")),
+            ("CLEARML_WEB_HOST", server.to_string()),
+            ("CLEARML_FILES_HOST", format!("{server}/files")),
+            ("CLEARML_API_ACCESS_KEY", ctx.access_key.clone()),
+            ("CLEARML_API_SECRET_KEY", ctx.secret_key.clone()),
         ] {
-            env.push((k.into(), v.clone()));
+            env.push((k.into(), v));
         }
         if let Some(worker) = &ctx.worker {
             env.push(("RUNYARD_WORKER_ID".into(), worker.clone()));

@@ -98,3 +98,117 @@ pub async fn add_batch(ctx: &Ctx, body: &[u8]) -> Answer {
         .collect();
     Ok(json!({"added": result.stored, "errors": result.rejected.len(), "errors_info": errors}))
 }
+
+fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A value as JSON: NaN and ±Inf as ClearML's clients expect them, strings.
+fn float(v: f64) -> Value {
+    serde_json::to_value(Float(v)).unwrap_or(Value::Null)
+}
+
+/// A task id from a request, checked.
+fn task_of(body: &Value) -> Result<String, crate::envelope::ClearmlError> {
+    let id = crate::envelope::required_str(body, "task")?;
+    if !runyard_api::is_valid_id(id) {
+        return Err(crate::envelope::ClearmlError::invalid_task(id));
+    }
+    Ok(id.to_string())
+}
+
+/// `events.get_task_log`: the console as log events, from the head (`order: asc`) or the tail,
+/// a batch at a time; `scroll_id` continues where the last batch ended.
+pub async fn get_task_log(ctx: &Ctx, body: &Value) -> Answer {
+    let task = task_of(body)?;
+    let batch = body.get("batch_size").and_then(Value::as_u64).unwrap_or(500).clamp(1, 10_000) as u32;
+    let from_tail = body.get("from").and_then(Value::as_str) == Some("tail")
+        || body.get("order").and_then(Value::as_str) == Some("desc");
+    let cursor = body.get("scroll_id").and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok());
+    let q = runyard_api::ConsoleQuery {
+        after: if from_tail { None } else { cursor },
+        before: if from_tail { cursor } else { None },
+        tail: from_tail,
+        limit: Some(batch),
+        ..Default::default()
+    };
+    let page = runyard_daemon::services::console::read(&ctx.store, &task, q).await?;
+    let next = if from_tail { page.entries.first().map(|e| e.id) } else { page.entries.last().map(|e| e.id) };
+    let mut events: Vec<Value> = page
+        .entries
+        .iter()
+        .map(|e| {
+            json!({"type": "log", "task": task, "timestamp": ms(e.time), "level": e.level.clone().unwrap_or_else(|| "info".into()),
+                   "worker": e.worker, "msg": e.text.trim_end_matches('\n')})
+        })
+        .collect();
+    if from_tail && body.get("order").and_then(Value::as_str) == Some("desc") {
+        events.reverse();
+    }
+    Ok(json!({"events": events, "returned": events.len(), "total": events.len(),
+              "scroll_id": next.map(|n| n.to_string()).or(cursor.map(|c| c.to_string()))}))
+}
+
+/// `events.scalar_metrics_iter_histogram`: every series of a task, downsampled to `samples`
+/// points, as `{metric: {variant: {name, x, y}}}`.
+pub async fn scalar_metrics_iter_histogram(ctx: &Ctx, body: &Value) -> Answer {
+    let task = task_of(body)?;
+    let samples = body.get("samples").and_then(Value::as_u64).unwrap_or(6000) as usize;
+    let x = match body.get("key").and_then(Value::as_str) {
+        Some("timestamp") | Some("iso_time") => runyard_api::tracking::XAxis::Time,
+        _ => runyard_api::tracking::XAxis::Iteration,
+    };
+    let q = runyard_api::tracking::ScalarQuery {
+        tasks: task,
+        x: Some(x),
+        points: Some(if samples == 0 { 0 } else { samples.clamp(2, 100_000) }),
+        ..Default::default()
+    };
+    let read = runyard_tracking::reads::scalars(&ctx.store, q).await?;
+    let mut out = Map::new();
+    for s in read.series {
+        let metric = out.entry(s.metric.clone()).or_insert_with(|| json!({}));
+        metric[&s.variant] =
+            json!({"name": s.variant, "x": s.x, "y": s.y.iter().map(|v| float(v.0)).collect::<Vec<_>>()});
+    }
+    Ok(Value::Object(out))
+}
+
+/// `events.get_task_single_value_metrics`.
+pub async fn get_task_single_value_metrics(ctx: &Ctx, body: &Value) -> Answer {
+    let tasks = crate::envelope::str_list(body, "tasks").unwrap_or_default();
+    if tasks.iter().any(|t| !runyard_api::is_valid_id(t)) || tasks.is_empty() {
+        return Err(crate::envelope::ClearmlError::validation("Validation error: tasks must be task ids"));
+    }
+    let values = runyard_tracking::reads::single_values(&ctx.store, &tasks.join(",")).await?;
+    let out: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let items: Vec<Value> = values
+                .get(t)
+                .into_iter()
+                .flatten()
+                .map(|v| json!({"metric": "Summary", "variant": v.name, "value": float(v.value.0), "timestamp": ms(v.time), "iter": 0}))
+                .collect();
+            json!({"task": t, "values": items})
+        })
+        .collect();
+    Ok(json!({"tasks": out}))
+}
+
+/// `events.get_task_plots`: the latest plot of each metric/variant (every iteration with
+/// `iters` above 1), with the figure as `plot_str`.
+pub async fn get_task_plots(ctx: &Ctx, body: &Value) -> Answer {
+    let task = task_of(body)?;
+    let all = body.get("iters").and_then(Value::as_u64).unwrap_or(1) > 1;
+    let q = runyard_api::tracking::PlotQuery { tasks: task.clone(), all_iterations: all, ..Default::default() };
+    let plots = runyard_tracking::reads::plots(&ctx.store, q).await?;
+    let events: Vec<Value> = plots
+        .iter()
+        .map(|p| {
+            json!({"type": "plot", "task": task, "metric": p.metric, "variant": p.variant, "iter": p.iteration,
+                   "timestamp": ms(p.time), "plot_str": p.figure.to_string()})
+        })
+        .collect();
+    Ok(json!({"plots": events, "returned": events.len(), "total": events.len(), "scroll_id": null}))
+}

@@ -9,6 +9,7 @@
 pub mod envelope;
 pub mod events;
 pub mod files;
+pub mod params;
 pub mod projects;
 pub mod queues;
 pub mod tasks;
@@ -160,6 +161,17 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.clone" => tasks::clone(ctx, who, &body).await,
         "tasks.enqueue" => tasks::enqueue(ctx, who, &body).await,
         "tasks.dequeue" => tasks::dequeue(ctx, who, &body).await,
+        "tasks.get_hyper_params" => params::get_hyper_params(ctx, &body).await,
+        "tasks.edit_hyper_params" => params::edit_hyper_params(ctx, &body).await,
+        "tasks.delete_hyper_params" => params::delete_hyper_params(ctx, &body).await,
+        "tasks.get_configurations" => params::get_configurations(ctx, &body).await,
+        "tasks.get_configuration_names" => params::get_configuration_names(ctx, &body).await,
+        "tasks.edit_configuration" => params::edit_configuration(ctx, &body).await,
+        "tasks.delete_configuration" => params::delete_configuration(ctx, &body).await,
+        "events.get_task_log" => events::get_task_log(ctx, &body).await,
+        "events.scalar_metrics_iter_histogram" => events::scalar_metrics_iter_histogram(ctx, &body).await,
+        "events.get_task_single_value_metrics" => events::get_task_single_value_metrics(ctx, &body).await,
+        "events.get_task_plots" => events::get_task_plots(ctx, &body).await,
         "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
         "queues.get_default" => queues::get_default(ctx).await,

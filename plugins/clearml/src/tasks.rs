@@ -191,6 +191,12 @@ fn script_of(v: &Value, mut s: Script) -> Script {
     if let Some(r) = v.get("requirements") {
         s.requirements = requirements_text(r);
     }
+    // Without a repository the SDK records the whole script as the "diff": Runyard keeps it as
+    // the task's custom code, which its agent writes to the entry point.
+    if s.repository.is_none() && s.diff.as_deref().is_some_and(|d| !is_patch(d)) && s.entry_point.is_some() {
+        s.entry_kind = runyard_api::EntryKind::Code;
+        s.code = s.diff.take();
+    }
     // Both a branch/tag and a commit may be recorded; the commit is what ran.
     if s.commit.is_some() {
         s.branch = None;
@@ -199,6 +205,11 @@ fn script_of(v: &Value, mut s: Script) -> Script {
         s.branch = None;
     }
     s
+}
+
+/// Whether a recorded "diff" is a patch (rather than a whole script).
+fn is_patch(text: &str) -> bool {
+    text.starts_with("diff ") || text.starts_with("--- ") || (text.contains("\n--- ") && text.contains("\n+++ "))
 }
 
 /// `requirements.pip` as text: the SDK sends a string, the agent a list.

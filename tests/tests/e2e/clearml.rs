@@ -50,6 +50,7 @@ const FLOW_A: &str = r#"
 from clearml import Task
 task = Task.init(project_name="sdk/project", task_name="sdk run")
 params = task.connect({"lr": 0.1, "batch": 32})
+print("LR", params["lr"])
 logger = task.get_logger()
 for i in range(5):
     logger.report_scalar("loss", "train", value=1.0 / (i + 1), iteration=i)
@@ -73,6 +74,24 @@ Task.enqueue(clone, queue_name="default")
 print("CLONE_ID", clone.id)
 "#;
 
+const READS_AND_PARAMS: &str = r#"
+import sys
+from clearml import Task
+source = Task.get_task(task_id=sys.argv[1])
+scalars = source.get_reported_scalars()
+print("SCALARS", len(scalars["loss"]["train"]["x"]))
+console = "".join(source.get_reported_console_output(number_of_reports=100))
+print("CONSOLE", "hello from the sdk" in console)
+print("SINGLE", source.get_reported_single_values()["accuracy"])
+print("PLOTS", len(source.get_reported_plots()))
+source.set_user_properties(note="reviewed")
+draft = Task.clone(source_task=source, name="draft")
+draft.set_parameters({"Args/epochs": 3})
+draft.set_configuration_object("cfg", config_text="a: 1")
+print("CONFIG", Task.get_task(task_id=draft.id).get_configuration_object("cfg"))
+print("DRAFT_ID", draft.id)
+"#;
+
 async fn sdk_flows(server: TestServer) {
     let Some(python) = sdk_python() else { return };
     let c = server.client();
@@ -85,7 +104,8 @@ async fn sdk_flows(server: TestServer) {
     assert_eq!(task.project_name, "sdk/project");
     assert_eq!(task.hyperparams["General"]["lr"].value, "0.1");
     assert_eq!(task.hyperparams["General"]["batch"].kind.as_deref(), Some("int"));
-    assert!(task.script.diff.as_deref().unwrap_or("").contains("report_scalar"), "the script source is recorded");
+    assert!(task.script.code.as_deref().unwrap_or("").contains("report_scalar"), "the script source is recorded");
+    assert_eq!(task.script.entry_kind, runyard_api::EntryKind::Code);
     assert!(task.runtime.contains_key("python_version"), "{:?}", task.runtime);
     let listed = c.list_tasks(&Default::default()).await.unwrap();
     assert!(listed.tasks.iter().any(|t| t.id == id), "the task is in the task list");
@@ -122,6 +142,19 @@ async fn sdk_flows(server: TestServer) {
     assert_eq!(clone.hyperparams["General"]["lr"].value, "0.1", "the definition is copied");
     assert!(clone.artifacts.is_empty(), "results are not");
     assert_eq!(c.queue("default").await.unwrap().entries.len(), 1);
+
+    // Reads, parameters and configuration through the SDK.
+    let out = run_sdk(&server, &python, READS_AND_PARAMS, &[&id]);
+    assert_eq!(printed(&out, "SCALARS"), "5");
+    assert_eq!(printed(&out, "CONSOLE"), "True");
+    assert_eq!(printed(&out, "SINGLE"), "0.93");
+    assert_eq!(printed(&out, "PLOTS"), "1");
+    assert_eq!(printed(&out, "CONFIG"), "a: 1");
+    let source = c.get_task(&id).await.unwrap();
+    assert_eq!(source.hyperparams["properties"]["note"].value, "reviewed", "user properties on a Completed task");
+    let draft = c.get_task(printed(&out, "DRAFT_ID")).await.unwrap();
+    assert_eq!(draft.hyperparams["Args"]["epochs"].value, "3");
+    assert_eq!(draft.configuration["cfg"].value, "a: 1");
 }
 scenario!(sdk, super::sdk_flows);
 
@@ -319,4 +352,39 @@ async fn abort_from_runyard_stops_an_sdk_run() {
     };
     // It stopped long before its 300 s of work were done.
     assert_eq!(c.get_task(&id).await.unwrap().status, TaskStatus::Stopped, "exit {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runyard_agent_runs_an_sdk_task_remotely() {
+    let Some(python) = sdk_python() else { return };
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let c = server.client();
+    let out = run_sdk(&server, &python, FLOW_A, &[]);
+    let id = printed(&out, "TASK_ID").to_string();
+
+    // Clone it, change a hyperparameter, point it at an environment with the SDK, enqueue it.
+    let outcome = c.act(&id, runyard_api::Action::Clone, &Default::default()).await.unwrap();
+    let clone = outcome.new_id.unwrap();
+    let source = c.get_task(&id).await.unwrap();
+    let mut hyperparams = source.hyperparams.clone();
+    hyperparams.get_mut("General").unwrap().get_mut("lr").unwrap().value = "0.5".into();
+    let venv = std::path::Path::new(&python).parent().unwrap().parent().unwrap().display().to_string();
+    let environment = runyard_api::Environment { preinstalled_venv: Some(venv), ..Default::default() };
+    let edit =
+        runyard_api::EditTask { hyperparams: Some(hyperparams), environment: Some(environment), ..Default::default() };
+    c.edit_task(&clone, &edit).await.unwrap();
+    let enqueue = runyard_api::ActionRequest { queue: Some("default".into()), ..Default::default() };
+    c.act(&clone, runyard_api::Action::Enqueue, &enqueue).await.unwrap();
+
+    // Runyard's agent runs it; the SDK inside attaches to the same task and reads the new value.
+    let _agent = crate::agent::Agent::start(&server, "sdk-agent", "default", "", &[]);
+    let task = crate::agent::finished(&c, &clone).await;
+    let console = crate::agent::console(&c, &clone).await;
+    assert_eq!(task.status, TaskStatus::Completed, "{console}");
+    assert!(console.contains("LR 0.5"), "the hyperparameter came from the server: {console}");
+    let metrics = c.task_metrics(&clone).await.unwrap();
+    assert_eq!(metrics.scalars.iter().find(|s| s.metric == "loss").map(|s| s.count), Some(5), "{metrics:?}");
+    let all = c.list_tasks(&Default::default()).await.unwrap();
+    assert_eq!(all.total, 2, "the SDK attached to the task rather than creating one");
+    assert!(c.get_task(&clone).await.unwrap().artifacts.iter().any(|a| a.name == "stats"));
 }
