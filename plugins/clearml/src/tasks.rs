@@ -164,29 +164,19 @@ fn text_of(v: &Value) -> Option<String> {
 
 fn script_of(v: &Value, mut s: Script) -> Script {
     let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string).filter(|x| !x.is_empty());
-    if v.get("repository").is_some() {
-        s.repository = field("repository");
-    }
-    if v.get("branch").is_some() {
-        s.branch = field("branch");
-    }
-    if v.get("tag").is_some() {
-        s.tag = field("tag");
-    }
-    if v.get("version_num").is_some() {
-        s.commit = field("version_num");
-    }
-    if v.get("entry_point").is_some() {
-        s.entry_point = field("entry_point");
-    }
-    if v.get("working_dir").is_some() {
-        s.working_dir = field("working_dir");
-    }
-    if v.get("binary").is_some() {
-        s.binary = field("binary");
-    }
-    if v.get("diff").is_some() {
-        s.diff = field("diff");
+    for (name, slot) in [
+        ("repository", &mut s.repository),
+        ("branch", &mut s.branch),
+        ("tag", &mut s.tag),
+        ("version_num", &mut s.commit),
+        ("entry_point", &mut s.entry_point),
+        ("working_dir", &mut s.working_dir),
+        ("binary", &mut s.binary),
+        ("diff", &mut s.diff),
+    ] {
+        if v.get(name).is_some() {
+            *slot = field(name);
+        }
     }
     if let Some(r) = v.get("requirements") {
         s.requirements = requirements_text(r);

@@ -20,23 +20,25 @@ fn sdk_python() -> Option<String> {
     }
 }
 
+/// `program` with a ClearML client's configuration pointing at `server`, in `home`.
+fn clearml_command(program: impl AsRef<std::ffi::OsStr>, server: &TestServer, home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(home)
+        .env("HOME", home)
+        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
+        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
+        .env("CLEARML_WEB_HOST", &server.url)
+        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
+        .env("CLEARML_API_SECRET_KEY", SECRET_KEY);
+    cmd
+}
+
 /// Runs `script` with the SDK pointed at `server`; returns its stdout.
 fn run_sdk(server: &TestServer, python: &str, script: &str, args: &[&str]) -> String {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("script.py");
     std::fs::write(&file, script).unwrap();
-    let out = Command::new(python)
-        .arg(&file)
-        .args(args)
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
-        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
-        .env("CLEARML_WEB_HOST", &server.url)
-        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
-        .env("CLEARML_API_SECRET_KEY", SECRET_KEY)
-        .output()
-        .expect("run the SDK script");
+    let out = clearml_command(python, server, home.path()).arg(&file).args(args).output().expect("run the SDK script");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -254,15 +256,8 @@ async fn clearml_agent_runs_a_cloned_task() {
 
     // clearml-agent pulls it from Runyard's queue, runs the recorded script and finishes it.
     let home = tempfile::tempdir().unwrap();
-    let mut daemon = Command::new(&agent)
+    let mut daemon = clearml_command(&agent, &server, home.path())
         .args(["daemon", "--queue", "default", "--foreground"])
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
-        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
-        .env("CLEARML_WEB_HOST", &server.url)
-        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
-        .env("CLEARML_API_SECRET_KEY", SECRET_KEY)
         .env("CLEARML_WORKER_ID", "clearml-test:0")
         .env("CLEARML_AGENT_SKIP_PIP_VENV_INSTALL", &python)
         .env("CLEARML_AGENT_QUEUE_POLL_FREQ_SEC", "1")
@@ -316,15 +311,8 @@ async fn abort_from_runyard_stops_an_sdk_run() {
          task.get_logger().report_scalar('x', 'y', value=i, iteration=i)\n    time.sleep(0.5)\nprint('NOT ABORTED')\n",
     )
     .unwrap();
-    let mut child = Command::new(&python)
+    let mut child = clearml_command(&python, &server, home.path())
         .arg(&script)
-        .current_dir(home.path())
-        .env("HOME", home.path())
-        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
-        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
-        .env("CLEARML_WEB_HOST", &server.url)
-        .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
-        .env("CLEARML_API_SECRET_KEY", SECRET_KEY)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
