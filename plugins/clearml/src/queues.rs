@@ -33,10 +33,17 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let id = required_str(body, "queue")?;
     let queues = ctx.store.list_queues().await?;
-    match queues.iter().find(|q| q.id == id) {
-        Some(q) => Ok(json!({"queue": document(q)})),
-        None => Err(ClearmlError::new(400, 701, format!("Invalid queue id: id={id}"))),
-    }
+    let Some(q) = queues.iter().find(|q| q.id == id) else {
+        return Err(ClearmlError::new(400, 701, format!("Invalid queue id: id={id}")));
+    };
+    let mut doc = document(q);
+    let detail = ctx.store.queue_detail(id).await?;
+    doc["entries"] = detail
+        .entries
+        .iter()
+        .map(|e| json!({"task": e.task, "added": e.added.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)}))
+        .collect();
+    Ok(json!({"queue": doc}))
 }
 
 pub async fn get_default(ctx: &Ctx) -> Answer {
@@ -45,4 +52,74 @@ pub async fn get_default(ctx: &Ctx) -> Answer {
         Some(q) => Ok(json!({"id": q.id, "name": q.name})),
         None => Err(ClearmlError::new(400, 707, "No default queue")),
     }
+}
+
+pub async fn create(ctx: &Ctx, body: &Value) -> Answer {
+    let name = required_str(body, "name")?;
+    let q = ctx.store.create_queue(name.trim()).await?;
+    Ok(json!({"id": q.id}))
+}
+
+pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
+    let queue = required_str(body, "queue")?;
+    ctx.store.delete_queue(queue, crate::envelope::flag(body, "force")).await?;
+    Ok(json!({"deleted": 1}))
+}
+
+pub async fn get_num_entries(ctx: &Ctx, body: &Value) -> Answer {
+    let queue = required_str(body, "queue")?;
+    Ok(json!({"num": ctx.store.queue_detail(queue).await?.entries.len()}))
+}
+
+/// The task's 0-based position in the queue after a move.
+async fn position(ctx: &Ctx, queue: &str, task: &str) -> Answer {
+    let detail = ctx.store.queue_detail(queue).await?;
+    let at = detail.entries.iter().position(|e| e.task == task);
+    Ok(json!({"position": at}))
+}
+
+/// `queues.move_task_forward|backward|to_front|to_back`: moves inside the queue (forward is
+/// toward dispatch, by `count`, default 1).
+pub async fn move_task(ctx: &Ctx, body: &Value, how: &str) -> Answer {
+    let queue = required_str(body, "queue")?;
+    let task = required_str(body, "task")?;
+    let detail = ctx.store.queue_detail(queue).await?;
+    let at = detail
+        .entries
+        .iter()
+        .position(|e| e.task == task)
+        .ok_or_else(|| ClearmlError::new(400, 704, format!("Task not found in queue: task={task}")))?;
+    let count = body.get("count").and_then(Value::as_u64).unwrap_or(1) as usize;
+    let to = match how {
+        "front" => runyard_api::MoveEntry { to: Some("top".into()), ..Default::default() },
+        "back" => runyard_api::MoveEntry { to: Some("bottom".into()), ..Default::default() },
+        "forward" => runyard_api::MoveEntry { position: Some(at.saturating_sub(count) as u64), ..Default::default() },
+        _ => runyard_api::MoveEntry {
+            position: Some((at + count).min(detail.entries.len().saturating_sub(1)) as u64),
+            ..Default::default()
+        },
+    };
+    ctx.store.move_entry(queue, task, &to).await?;
+    position(ctx, queue, task).await
+}
+
+/// `queues.add_task`: the task joins the queue as if enqueued.
+pub async fn add_task(ctx: &Ctx, who: &runyard_daemon::store::Principal, body: &Value) -> Answer {
+    let queue = required_str(body, "queue")?;
+    let task = required_str(body, "task")?;
+    let req = runyard_api::ActionRequest { queue: Some(queue.to_string()), ..Default::default() };
+    runyard_daemon::services::tasks::act_one(&ctx.store, who, task, runyard_api::Action::Enqueue, req).await?;
+    Ok(json!({"added": 1}))
+}
+
+/// `queues.remove_task`: the task leaves the queue (back to Draft).
+pub async fn remove_task(ctx: &Ctx, who: &runyard_daemon::store::Principal, body: &Value) -> Answer {
+    let queue = required_str(body, "queue")?;
+    let task = required_str(body, "task")?;
+    if !ctx.store.is_waiting_in(queue, task).await? {
+        return Ok(json!({"removed": 0}));
+    }
+    let req = runyard_api::ActionRequest::default();
+    runyard_daemon::services::tasks::act_one(&ctx.store, who, task, runyard_api::Action::Dequeue, req).await?;
+    Ok(json!({"removed": 1}))
 }

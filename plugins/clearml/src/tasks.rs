@@ -563,3 +563,48 @@ pub async fn dequeue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     service::act_one(&ctx.store, who, id, Action::Dequeue, ActionRequest::default()).await?;
     Ok(json!({"dequeued": 1, "updated": 1, "fields": {"status": "created"}}))
 }
+
+/// `tasks.*_many`: one action on many tasks in one transaction; each task that the action is
+/// not valid for is listed in `failed` with the reason.
+pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
+    let ids = str_list(body, "ids")
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
+    if action == Action::Delete {
+        // ClearML deletes without archiving first; Runyard deletes from the archive.
+        // Tasks archived already are skipped by the archive and deleted all the same.
+        let archive = ActionRequest { ids: ids.clone(), ..Default::default() };
+        service::act(&ctx.store, who, Action::Archive, archive).await?;
+    }
+    let queue = body.get("queue").and_then(Value::as_str).or((action == Action::Enqueue).then_some("default"));
+    let req = ActionRequest {
+        ids,
+        queue: queue.map(str::to_string),
+        reason: body.get("status_reason").and_then(text_of).filter(|s| !s.is_empty()),
+        message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    let response = service::act(&ctx.store, who, action, req).await?;
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for r in response.results {
+        if r.ok {
+            succeeded.push(json!({"id": r.id, "updated": 1, "fields": {"status": r.status.map(TaskStatus::as_str)}}));
+        } else {
+            let msg = r.error.unwrap_or_default();
+            failed.push(json!({"id": r.id, "error": {"codes": [400, 110], "msg": msg, "data": {}}}));
+        }
+    }
+    Ok(json!({"succeeded": succeeded, "failed": failed}))
+}
+
+/// `tasks.delete`: the task and everything kept for it (archived first, as Runyard deletes
+/// from the archive).
+pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    if !task.system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG) {
+        service::act_one(&ctx.store, who, id, Action::Archive, ActionRequest::default()).await?;
+    }
+    service::act_one(&ctx.store, who, id, Action::Delete, ActionRequest::default()).await?;
+    Ok(json!({"deleted": 1}))
+}

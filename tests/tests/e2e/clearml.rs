@@ -376,3 +376,53 @@ async fn runyard_agent_runs_an_sdk_task_remotely() {
     assert_eq!(all.total, 2, "the SDK attached to the task rather than creating one");
     assert!(c.get_task(&clone).await.unwrap().artifacts.iter().any(|a| a.name == "stats"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_management_and_batches() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let ok = Some((ACCESS_KEY, SECRET_KEY));
+    let data = |(status, body): (u16, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    };
+    let queue = data(call(&server, "v2.23/queues.create", ok, &json!({"name": "gpu"}).to_string()).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let found = data(call(&server, "v2.23/queues.get_all", ok, &json!({"name": "^gpu$"}).to_string()).await);
+    assert_eq!(found["queues"][0]["id"], queue.as_str());
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let created = data(call(&server, "v2.23/tasks.create", ok, &json!({"name": name}).to_string()).await);
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let enqueued =
+        data(call(&server, "v2.23/tasks.enqueue_many", ok, &json!({"ids": ids, "queue": queue}).to_string()).await);
+    assert_eq!(enqueued["succeeded"].as_array().unwrap().len(), 3, "{enqueued}");
+    let count = |v: Value| v["num"].as_u64().unwrap();
+    let q = json!({"queue": queue}).to_string();
+    assert_eq!(count(data(call(&server, "v2.23/queues.get_num_entries", ok, &q).await)), 3);
+
+    let front = json!({"queue": queue, "task": ids[2]}).to_string();
+    assert_eq!(data(call(&server, "v2.23/queues.move_task_to_front", ok, &front).await)["position"], 0);
+    let entries = data(call(&server, "v2.23/queues.get_by_id", ok, &q).await)["queue"]["entries"].clone();
+    assert_eq!(entries[0]["task"], ids[2].as_str());
+    let back = json!({"queue": queue, "task": ids[2], "count": 1}).to_string();
+    assert_eq!(data(call(&server, "v2.23/queues.move_task_backward", ok, &back).await)["position"], 1);
+    let remove = json!({"queue": queue, "task": ids[0]}).to_string();
+    assert_eq!(data(call(&server, "v2.23/queues.remove_task", ok, &remove).await)["removed"], 1);
+    assert_eq!(count(data(call(&server, "v2.23/queues.get_num_entries", ok, &q).await)), 2);
+
+    // A batch reports each task it could not act on.
+    let stop = data(call(&server, "v2.23/tasks.stop_many", ok, &json!({"ids": ids}).to_string()).await);
+    assert_eq!(stop["failed"].as_array().unwrap().len(), 3, "{stop}");
+    assert!(stop["failed"][0]["error"]["msg"].as_str().unwrap().contains("Running"), "{stop}");
+    let dequeued = data(call(&server, "v2.23/tasks.dequeue_many", ok, &json!({"ids": ids}).to_string()).await);
+    assert_eq!((dequeued["succeeded"].as_array().unwrap().len(), dequeued["failed"].as_array().unwrap().len()), (2, 1));
+    let deleted = data(call(&server, "v2.23/tasks.delete_many", ok, &json!({"ids": ids}).to_string()).await);
+    assert_eq!(deleted["succeeded"].as_array().unwrap().len(), 3, "{deleted}");
+    let gone = json!({"task": ids[0]}).to_string();
+    let (status, body) = call(&server, "v2.23/tasks.get_by_id", ok, &gone).await;
+    assert_eq!((status, &body["meta"]["result_subcode"]), (400, &json!(101)));
+    assert_eq!(data(call(&server, "v2.23/queues.delete", ok, &q).await)["deleted"], 1);
+}
