@@ -2,6 +2,7 @@
 
 mod agent;
 mod api;
+mod clearml;
 mod dispatch;
 mod ingest;
 
@@ -20,6 +21,8 @@ pub enum BenchCommand {
     Agent(agent::AgentArgs),
     /// Scalar ingestion throughput (against a plain SQLite insert) and downsampled reads.
     Ingest(ingest::IngestArgs),
+    /// The clearml SDK's Task.init against the daemon (vs offline) and events.add_batch ingestion.
+    Clearml(clearml::ClearmlArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -28,6 +31,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Dispatch(a) => dispatch::run(a).await,
         BenchCommand::Agent(a) => agent::run(a).await,
         BenchCommand::Ingest(a) => ingest::run(a).await,
+        BenchCommand::Clearml(a) => clearml::run(a).await,
     }
 }
 
