@@ -87,8 +87,48 @@ pub fn json_lines(bytes: &[u8]) -> Vec<Result<Value, String>> {
     }
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Value>(l).map_err(|e| format!("malformed JSON line: {e}")))
+        .map(|l| {
+            serde_json::from_str::<Value>(l)
+                .or_else(|e| serde_json::from_str::<Value>(&quote_non_finite(l)).map_err(|_| e))
+                .map_err(|e| format!("malformed JSON line: {e}"))
+        })
         .collect()
+}
+
+/// Python's `json` writes NaN and ±Infinity as bare `NaN`, `Infinity`, `-Infinity`; outside
+/// strings these become the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, which Runyard's
+/// floats read as themselves.
+pub fn quote_non_finite(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        if let Some(token) = ["-Infinity", "Infinity", "NaN"].into_iter().find(|t| rest.starts_with(t)) {
+            out.push('"');
+            out.push_str(token);
+            out.push('"');
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// The `{meta, data}` answer.
@@ -151,5 +191,16 @@ mod tests {
         let lines = json_lines(b"{\"a\":1}\n{bad\n{\"b\":2}");
         assert!(lines[0].is_ok() && lines[1].is_err() && lines[2].is_ok());
         assert_eq!(json_lines(b"[{\"a\":1},{\"b\":2}]").len(), 2);
+    }
+
+    #[test]
+    fn bare_non_finite_numbers_are_read_outside_strings_only() {
+        let line = r#"{"value": NaN, "low": -Infinity, "high": Infinity, "msg": "NaN \" Infinity"}"#;
+        let v = json_lines(line.as_bytes()).remove(0).unwrap();
+        assert_eq!(
+            (v["value"].as_str(), v["low"].as_str(), v["high"].as_str()),
+            (Some("NaN"), Some("-Infinity"), Some("Infinity"))
+        );
+        assert_eq!(v["msg"], "NaN \" Infinity");
     }
 }

@@ -147,6 +147,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.edit" => tasks::edit(ctx, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, &body).await,
         "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, &body).await,
+        "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, &body).await,
         "tasks.started" => {
             let worker = workers::worker_of(headers, &Value::Null);
             tasks::act_as(ctx, who, Action::Started, &body, worker).await

@@ -608,3 +608,19 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     service::act_one(&ctx.store, who, id, Action::Delete, ActionRequest::default()).await?;
     Ok(json!({"deleted": 1}))
 }
+
+/// `tasks.delete_artifacts`: drops artifacts by `key`.
+pub async fn delete_artifacts(ctx: &Ctx, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    load(ctx, id).await?;
+    let keys: Vec<String> = body
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'artifacts'"))?
+        .iter()
+        .filter_map(|a| a.get("key").and_then(text_of))
+        .collect();
+    let n = keys.len();
+    service::register_outputs(&ctx.store, id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
+    Ok(json!({"deleted": n}))
+}

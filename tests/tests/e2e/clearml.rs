@@ -91,6 +91,8 @@ draft = Task.clone(source_task=source, name="draft")
 draft.set_parameters({"Args/epochs": 3})
 draft.set_configuration_object("cfg", config_text="a: 1")
 print("CONFIG", Task.get_task(task_id=draft.id).get_configuration_object("cfg"))
+source.delete_artifacts(["stats"])
+print("ARTIFACTS_LEFT", len(Task.get_task(task_id=source.id).artifacts))
 print("DRAFT_ID", draft.id)
 "#;
 
@@ -152,6 +154,7 @@ async fn sdk_flows(server: TestServer) {
     assert_eq!(printed(&out, "SINGLE"), "0.93");
     assert_eq!(printed(&out, "PLOTS"), "1");
     assert_eq!(printed(&out, "CONFIG"), "a: 1");
+    assert_eq!(printed(&out, "ARTIFACTS_LEFT"), "0");
     let source = c.get_task(&id).await.unwrap();
     assert_eq!(source.hyperparams["properties"]["note"].value, "reviewed", "user properties on a Completed task");
     let draft = c.get_task(printed(&out, "DRAFT_ID")).await.unwrap();
@@ -216,15 +219,18 @@ async fn envelope_errors() {
         json!({"type": "plot", "task": id, "metric": "p", "variant": "v", "iter": 1, "plot_str": "nope"}).to_string(),
         json!({"type": "training_stats_scalar", "task": id, "metric": "m", "variant": "v", "iter": 2, "value": 3.5})
             .to_string(),
+        // As Python's json writes a NaN.
+        format!(r#"{{"type": "training_stats_scalar", "task": "{id}", "metric": "n", "variant": "v", "iter": 1, "value": NaN}}"#),
     ]
     .join("\n");
     let (status, body) = call(&server, "events.add_batch", ok, &lines).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((&body["data"]["added"], &body["data"]["errors"]), (&json!(2), &json!(2)), "{body}");
+    assert_eq!((&body["data"]["added"], &body["data"]["errors"]), (&json!(3), &json!(2)), "{body}");
     let errors = body["data"]["errors_info"].as_object().unwrap();
     assert!(errors.contains_key("1") && errors.contains_key("2"), "{body}");
     let metrics = server.client().task_metrics(&id).await.unwrap();
-    assert_eq!(metrics.scalars[0].count, 2);
+    assert_eq!(metrics.scalars.iter().find(|s| s.metric == "m").unwrap().count, 2);
+    assert!(metrics.scalars.iter().find(|s| s.metric == "n").unwrap().last.0.is_nan(), "NaN is kept");
 }
 
 fn base64_url(part: &str) -> Vec<u8> {
