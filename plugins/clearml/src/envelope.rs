@@ -171,6 +171,16 @@ pub fn str_list(body: &Value, field: &str) -> Option<Vec<String>> {
     }
 }
 
+/// The `name` filter of a `get_all`: a regular expression (the SDK anchors and escapes it).
+pub fn name_filter(body: &Value, case_insensitive: bool) -> Result<Option<regex::Regex>, ClearmlError> {
+    let Some(pattern) = body.get("name").and_then(Value::as_str) else { return Ok(None) };
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(case_insensitive)
+        .build()
+        .map(Some)
+        .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))
+}
+
 pub fn flag(body: &Value, field: &str) -> bool {
     body.get(field).and_then(Value::as_bool).unwrap_or(false)
 }

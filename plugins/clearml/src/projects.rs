@@ -1,6 +1,6 @@
 //! `projects.*` over Runyard's projects (full paths: `a/b` is `b` inside `a`).
 
-use crate::envelope::{required_str, str_list, Answer, ClearmlError};
+use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::Project;
@@ -31,9 +31,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(ids) = str_list(body, "id") {
         projects.retain(|p| ids.contains(&p.id));
     }
-    if let Some(pattern) = body.get("name").and_then(Value::as_str) {
-        let re = regex::Regex::new(pattern)
-            .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))?;
+    if let Some(re) = name_filter(body, false)? {
         projects.retain(|p| re.is_match(&p.name));
     }
     if let (Some(size), page) =

@@ -1,6 +1,6 @@
 //! `queues.*` over Runyard's queues.
 
-use crate::envelope::{required_str, str_list, Answer, ClearmlError};
+use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::Queue;
@@ -19,9 +19,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(ids) = str_list(body, "id") {
         queues.retain(|q| ids.contains(&q.id));
     }
-    if let Some(pattern) = body.get("name").and_then(Value::as_str) {
-        let re = regex::Regex::new(pattern)
-            .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))?;
+    if let Some(re) = name_filter(body, false)? {
         queues.retain(|q| re.is_match(&q.name));
     }
     let only = str_list(body, "only_fields");

@@ -342,11 +342,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
             all
         }
     };
-    if let Some(pattern) = body.get("name").and_then(Value::as_str) {
-        let re = regex::RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .build()
-            .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))?;
+    if let Some(re) = crate::envelope::name_filter(body, true)? {
         tasks.retain(|t| re.is_match(&t.name));
     }
     if let Some(statuses) = str_list(body, "status") {

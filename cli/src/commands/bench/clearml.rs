@@ -2,10 +2,11 @@
 //! SDK in offline mode, in the same run), and `events.add_batch` ingestion through the ClearML
 //! API.
 
+use super::ingest::{create_tasks, Load};
 use super::{median, DaemonProcess, BENCH_KEY, BENCH_SECRET};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use runyard_api::{Client, CreateTask};
+use runyard_api::Client;
 use serde_json::json;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -18,17 +19,8 @@ pub struct ClearmlArgs {
     /// `Task.init` calls timed each way; medians are reported.
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    #[arg(long, default_value_t = 8)]
-    tasks: usize,
-    #[arg(long, default_value_t = 10)]
-    metrics: usize,
-    #[arg(long, default_value_t = 10_000)]
-    iterations: usize,
-    /// Events per `events.add_batch` request.
-    #[arg(long, default_value_t = 1_000)]
-    batch: usize,
-    #[arg(long, default_value_t = 4)]
-    clients: usize,
+    #[command(flatten)]
+    load: Load,
     /// Benchmark against PostgreSQL (an empty database) instead of a fresh SQLite file.
     #[arg(long)]
     database_url: Option<String>,
@@ -63,34 +55,27 @@ fn time_init(python: &str, url: &str, offline: bool) -> Result<f64> {
     Ok(seconds.trim().parse()?)
 }
 
-/// json-lines batches of `training_stats_scalar` events: each a task's metrics over
-/// consecutive iterations.
-fn batches(ids: &[String], metrics: usize, iterations: usize, batch: usize) -> Vec<String> {
-    let per_batch = (batch / metrics).max(1);
-    let t0 = chrono::Utc::now().timestamp_millis();
-    let mut out = Vec::new();
-    for id in ids {
-        for start in (0..iterations).step_by(per_batch) {
-            let mut lines = Vec::with_capacity(per_batch * metrics);
-            for i in start..(start + per_batch).min(iterations) {
-                for m in 0..metrics {
-                    let value = ((i * (m + 1)) as f64).sin();
-                    lines.push(
-                        json!({"type": "training_stats_scalar", "task": id, "timestamp": t0 + i as i64,
-                               "iter": i, "metric": format!("metric{m}"), "variant": "value", "value": value})
-                        .to_string(),
-                    );
-                }
-            }
-            out.push(lines.join("\n"));
-        }
-    }
-    out
+/// The load's batches as json-lines of `training_stats_scalar` events.
+fn json_lines(load: &Load, ids: &[String]) -> Vec<String> {
+    load.batches()
+        .iter()
+        .map(|rows| {
+            rows.iter()
+                .map(|(t, m, i, value, time)| {
+                    json!({"type": "training_stats_scalar", "task": ids[*t], "timestamp": time, "iter": i,
+                           "metric": format!("metric{m}"), "variant": "value", "value": value})
+                    .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
 }
 
 pub async fn run(a: ClearmlArgs) -> Result<ExitCode> {
-    if a.runs == 0 || a.clients == 0 || a.tasks == 0 || a.metrics == 0 || a.iterations == 0 || a.batch == 0 {
-        bail!("--runs, --clients, --tasks, --metrics, --iterations and --batch must be at least 1");
+    a.load.check()?;
+    if a.runs == 0 {
+        bail!("--runs must be at least 1");
     }
     let python = a.python.or_else(|| std::env::var("RUNYARD_CLEARML_PYTHON").ok()).unwrap_or_else(|| "python3".into());
     let daemon = DaemonProcess::start(a.database_url.as_deref())?;
@@ -104,14 +89,9 @@ pub async fn run(a: ClearmlArgs) -> Result<ExitCode> {
 
     // Ingestion through the ClearML door.
     let client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
-    let mut ids = Vec::with_capacity(a.tasks);
-    for i in 0..a.tasks {
-        let task =
-            CreateTask { name: format!("clearml ingest {i}"), project: Some("bench".into()), ..Default::default() };
-        ids.push(client.create_task(&task).await?.id);
-    }
-    let bodies = batches(&ids, a.metrics, a.iterations, a.batch);
-    let points = a.tasks * a.metrics * a.iterations;
+    let ids = create_tasks(&client, a.load.tasks, "clearml ingest").await?;
+    let bodies = json_lines(&a.load, &ids);
+    let points = a.load.tasks * a.load.metrics * a.load.iterations;
     let http = reqwest::Client::new();
     let login: serde_json::Value = http
         .get(format!("{}/clearml/auth.login", daemon.url))
@@ -121,9 +101,9 @@ pub async fn run(a: ClearmlArgs) -> Result<ExitCode> {
         .json()
         .await?;
     let token = login["data"]["token"].as_str().context("auth.login gave no token")?.to_string();
-    let mut queues: Vec<Vec<String>> = vec![Vec::new(); a.clients];
+    let mut queues: Vec<Vec<String>> = vec![Vec::new(); a.load.clients];
     for (k, body) in bodies.into_iter().enumerate() {
-        queues[k % a.clients].push(body);
+        queues[k % a.load.clients].push(body);
     }
     let url = format!("{}/clearml/events.add_batch", daemon.url);
     let start = Instant::now();

@@ -11,24 +11,46 @@ use sqlx::{Connection, Executor};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// The shape of an ingestion load: tasks × metrics × iterations points, sent in batches from
+/// concurrent clients.
+#[derive(Args)]
+pub struct Load {
+    #[arg(long, default_value_t = 8)]
+    pub tasks: usize,
+    #[arg(long, default_value_t = 10)]
+    pub metrics: usize,
+    /// Iterations per metric and task.
+    #[arg(long, default_value_t = 10_000)]
+    pub iterations: usize,
+    /// Points per batch (a task's metrics over consecutive iterations).
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+}
+
+impl Load {
+    pub fn check(&self) -> Result<()> {
+        if self.clients == 0 || self.tasks == 0 || self.metrics == 0 || self.iterations == 0 || self.batch == 0 {
+            bail!("--clients, --tasks, --metrics, --iterations and --batch must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The points of the load, batch by batch.
+    pub fn batches(&self) -> Vec<Vec<Row>> {
+        batches(self.tasks, self.metrics, self.iterations, self.batch)
+    }
+}
+
 #[derive(Args)]
 pub struct IngestArgs {
     /// Benchmark against PostgreSQL (an empty database) instead of a fresh SQLite file.
     #[arg(long)]
     database_url: Option<String>,
-    #[arg(long, default_value_t = 8)]
-    tasks: usize,
-    #[arg(long, default_value_t = 10)]
-    metrics: usize,
-    /// Iterations per metric and task.
-    #[arg(long, default_value_t = 10_000)]
-    iterations: usize,
-    /// Points per batch (a task's metrics over consecutive iterations).
-    #[arg(long, default_value_t = 1_000)]
-    batch: usize,
-    /// Concurrent HTTP clients.
-    #[arg(long, default_value_t = 4)]
-    clients: usize,
+    #[command(flatten)]
+    load: Load,
     /// Rounds of each measurement; medians are reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -46,7 +68,7 @@ pub struct IngestArgs {
 }
 
 /// A point: task index, metric index, iteration, value, time.
-type Row = (usize, usize, i64, f64, i64);
+pub type Row = (usize, usize, i64, f64, i64);
 
 /// The rows of one round, batch by batch: each batch is one task's metrics over consecutive
 /// iterations, as a training loop flushes them.
@@ -81,7 +103,7 @@ fn encode(rows: &[Row], ids: &[String]) -> String {
     json!({ "events": events }).to_string()
 }
 
-async fn create_tasks(client: &Client, n: usize, name: &str) -> Result<Vec<String>> {
+pub async fn create_tasks(client: &Client, n: usize, name: &str) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let task =
@@ -170,21 +192,22 @@ async fn time_reads(client: &Client, q: &ScalarQuery, n: usize, expect_series: u
 }
 
 pub async fn run(a: IngestArgs) -> Result<ExitCode> {
-    if a.rounds == 0 || a.clients == 0 || a.tasks == 0 || a.metrics == 0 || a.iterations == 0 || a.batch == 0 {
-        bail!("--rounds, --clients, --tasks, --metrics, --iterations and --batch must be at least 1");
+    a.load.check()?;
+    if a.rounds == 0 {
+        bail!("--rounds must be at least 1");
     }
     let daemon = DaemonProcess::start(a.database_url.as_deref())?;
     let backend = if a.database_url.is_some() { "postgres" } else { "sqlite" };
     let client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
     client.login().await?;
 
-    let rows = batches(a.tasks, a.metrics, a.iterations, a.batch);
+    let rows = a.load.batches();
     let points: usize = rows.iter().map(Vec::len).sum();
     let (mut rates, mut plain_rates) = (Vec::new(), Vec::new());
     for round in 0..a.rounds {
-        let ids = create_tasks(&client, a.tasks, &format!("ingest round {round}")).await?;
+        let ids = create_tasks(&client, a.load.tasks, &format!("ingest round {round}")).await?;
         let bodies: Vec<String> = rows.iter().map(|b| encode(b, &ids)).collect();
-        let secs = send_all(&daemon.url, bodies, a.clients).await?;
+        let secs = send_all(&daemon.url, bodies, a.load.clients).await?;
         rates.push(points as f64 / secs);
         let plain = plain_sqlite(&rows, &ids).await?;
         plain_rates.push(points as f64 / plain);
@@ -199,16 +222,16 @@ pub async fn run(a: IngestArgs) -> Result<ExitCode> {
 
     // A long series, read back downsampled.
     let long = create_tasks(&client, 1, "long series").await?;
-    let long_rows = batches(1, 1, a.long_series, a.batch);
-    send_all(&daemon.url, long_rows.iter().map(|b| encode(b, &long)).collect(), a.clients).await?;
+    let long_rows = batches(1, 1, a.long_series, a.load.batch);
+    send_all(&daemon.url, long_rows.iter().map(|b| encode(b, &long)).collect(), a.load.clients).await?;
     let q = ScalarQuery { tasks: long[0].clone(), points: Some(2_000), ..Default::default() };
     let long_ms = time_reads(&client, &q, 11, 1).await?;
     eprintln!("{} points downsampled to 2000: {long_ms:.1} ms (median of 11)", a.long_series);
 
     // Comparison: many tasks, one metric each.
     let compared = create_tasks(&client, a.compare_tasks, "compared").await?;
-    let compare_rows = batches(a.compare_tasks, 1, a.compare_points, a.batch);
-    send_all(&daemon.url, compare_rows.iter().map(|b| encode(b, &compared)).collect(), a.clients).await?;
+    let compare_rows = batches(a.compare_tasks, 1, a.compare_points, a.load.batch);
+    send_all(&daemon.url, compare_rows.iter().map(|b| encode(b, &compared)).collect(), a.load.clients).await?;
     let q = ScalarQuery {
         tasks: compared.join(","),
         metric: Some("metric0".into()),
@@ -223,9 +246,9 @@ pub async fn run(a: IngestArgs) -> Result<ExitCode> {
 
     let result = json!({
         "backend": backend,
-        "clients": a.clients,
+        "clients": a.load.clients,
         "points_per_round": points,
-        "batch": a.batch,
+        "batch": a.load.batch,
         "ingest_points_per_second_median": median(rates.clone()),
         "ingest_points_per_second_rounds": rates,
         "plain_sqlite_points_per_second_median": median(plain_rates.clone()),
