@@ -33,6 +33,10 @@ pub struct ServerArgs {
     /// How often the watchdog looks for expired leases, lost workers and silent tasks.
     #[arg(long, env = "RUNYARD_WATCHDOG_INTERVAL_MS", default_value_t = 2000)]
     watchdog_interval_ms: u64,
+    /// Also serve the ClearML API and files server at the root of ClearML's own ports (on the
+    /// --bind address), so an existing clearml.conf needs only a new host name.
+    #[arg(long, value_name = "API,FILES", num_args = 0..=1, default_missing_value = "8008,8081")]
+    clearml_ports: Option<String>,
 }
 
 #[derive(Args)]
@@ -60,8 +64,21 @@ fn env_key_pair() -> Option<(String, String)> {
 }
 
 /// The plugins every daemon runs.
-pub fn plugins() -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
-    vec![Box::new(runyard_tracking::Tracking), Box::new(runyard_clearml::Clearml)]
+pub fn plugins(clearml_ports: Option<(SocketAddr, SocketAddr)>) -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
+    vec![Box::new(runyard_tracking::Tracking), Box::new(runyard_clearml::Clearml { ports: clearml_ports })]
+}
+
+/// `--clearml-ports API,FILES` as addresses on the bind address's host.
+fn clearml_ports(bind: SocketAddr, ports: Option<&str>) -> Result<Option<(SocketAddr, SocketAddr)>> {
+    let Some(ports) = ports else { return Ok(None) };
+    let parsed: Vec<u16> =
+        ports.split(',').map(|p| p.trim().parse::<u16>()).collect::<Result<_, _>>().map_err(|_| {
+            anyhow::anyhow!("--clearml-ports takes two port numbers, API and files, e.g. 8008,8081 (got '{ports}')")
+        })?;
+    let [api, files] = parsed[..] else {
+        anyhow::bail!("--clearml-ports takes two port numbers, API and files, e.g. 8008,8081 (got '{ports}')");
+    };
+    Ok(Some((SocketAddr::new(bind.ip(), api), SocketAddr::new(bind.ip(), files))))
 }
 
 pub fn init_tracing() {
@@ -83,9 +100,9 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn start(config: Config) -> Result<Daemon> {
+async fn start(config: Config, clearml_ports: Option<(SocketAddr, SocketAddr)>) -> Result<Daemon> {
     tracing::info!(?config, "starting");
-    let daemon = Daemon::build(config, plugins()).await?;
+    let daemon = Daemon::build(config, plugins(clearml_ports)).await?;
     if let Some(path) = &daemon.credentials_file {
         eprintln!("Generated an admin key pair: {} (mode 0600)", path.display());
     }
@@ -98,6 +115,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    let ports = clearml_ports(args.bind, args.clearml_ports.as_deref())?;
     if args.watchdog_interval_ms == 0 {
         anyhow::bail!("--watchdog-interval-ms must be at least 1");
     }
@@ -112,7 +130,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         },
         ..Config::new(args.bind, data_dir)
     };
-    let daemon = start(config).await?;
+    let daemon = start(config, ports).await?;
     tracing::info!(address = %daemon.local_addr(), "listening");
     println!("Runyard listening on http://{}", daemon.local_addr());
     daemon.run_until_stopped(shutdown_signal()).await?;
@@ -134,7 +152,8 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
         None => default_data_dir()?,
     };
     let env_pair = env_key_pair();
-    let daemon = start(Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) }).await?;
+    let daemon =
+        start(Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) }, None).await?;
     let url = format!("http://{}", daemon.local_addr());
     let (access_key, secret_key): (String, String) = match env_pair {
         Some(pair) => pair,

@@ -12,11 +12,20 @@ use axum::{Json, Router};
 use futures::TryStreamExt;
 use serde_json::{json, Map, Value};
 
+/// The files server under `/files` on the daemon's port.
 pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/files", post(upload).get(alive))
         .route("/files/", post(upload).get(alive))
         .route("/files/{*path}", get(download).delete(remove).post(upload_at))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// The files server at the root, for ClearML's own files port.
+pub fn root_routes() -> Router<Ctx> {
+    Router::new()
+        .route("/", post(upload).get(alive))
+        .route("/{*path}", get(download).delete(remove).post(upload_at))
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 

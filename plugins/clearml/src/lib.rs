@@ -32,7 +32,12 @@ use std::sync::Arc;
 /// The server version a token advertises (ClearML's clients only display it).
 const SERVER_VERSION: &str = "2.0.0";
 
-pub struct Clearml;
+/// The plugin; with `ports`, the API and the files server are also served at the root of
+/// ClearML's own ports (API, files), so an existing `clearml.conf` needs only a new host name.
+#[derive(Default)]
+pub struct Clearml {
+    pub ports: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
+}
 
 /// What every call gets.
 #[derive(Clone)]
@@ -66,14 +71,57 @@ impl Plugin for Clearml {
             .route("/clearml", any(call_root))
             .route("/clearml/{*path}", any(call))
             .merge(files::routes())
-            .with_state(ctx);
+            .with_state(ctx.clone());
+        let background = match self.ports {
+            None => None,
+            Some((api, files)) => {
+                let api_router =
+                    Router::new().route("/", any(call_root)).route("/{*path}", any(call)).with_state(ctx.clone());
+                let files_router = files::root_routes().with_state(ctx);
+                let listeners = [(bind(api)?, api_router), (bind(files)?, files_router)];
+                let job: Box<
+                    dyn FnOnce(tokio_util::sync::CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send,
+                > = Box::new(move |stop| Box::pin(serve_ports(listeners, stop)));
+                Some(job)
+            }
+        };
         Ok(Mounted {
             routes: Router::new(),
             root_routes: Some(root),
             openapi: Default::default(),
             hooks: None,
-            background: None,
+            background,
         })
+    }
+}
+
+fn bind(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("could not listen on {addr} for the ClearML clients: {e}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves ClearML's own ports until `stop`.
+async fn serve_ports(listeners: [(std::net::TcpListener, Router); 2], stop: tokio_util::sync::CancellationToken) {
+    let mut servers = Vec::new();
+    for (listener, router) in listeners {
+        let stop = stop.clone();
+        servers.push(tokio::spawn(async move {
+            let addr = listener.local_addr().ok();
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(error) => return tracing::error!(%error, "ClearML port unavailable"),
+            };
+            tracing::info!(?addr, "serving the ClearML clients");
+            let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+            if let Err(error) = served.await {
+                tracing::error!(%error, "ClearML port failed");
+            }
+        }));
+    }
+    for server in servers {
+        let _ = server.await;
     }
 }
 

@@ -22,12 +22,22 @@ fn sdk_python() -> Option<String> {
 
 /// `program` with a ClearML client's configuration pointing at `server`, in `home`.
 fn clearml_command(program: impl AsRef<std::ffi::OsStr>, server: &TestServer, home: &std::path::Path) -> Command {
+    let hosts = (format!("{}/clearml", server.url), format!("{}/files", server.url));
+    clearml_command_at(program, (&hosts.0, &hosts.1, &server.url), home)
+}
+
+/// The same, with the API, files and web hosts given.
+fn clearml_command_at(
+    program: impl AsRef<std::ffi::OsStr>,
+    hosts: (&str, &str, &str),
+    home: &std::path::Path,
+) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(home)
         .env("HOME", home)
-        .env("CLEARML_API_HOST", format!("{}/clearml", server.url))
-        .env("CLEARML_FILES_HOST", format!("{}/files", server.url))
-        .env("CLEARML_WEB_HOST", &server.url)
+        .env("CLEARML_API_HOST", hosts.0)
+        .env("CLEARML_FILES_HOST", hosts.1)
+        .env("CLEARML_WEB_HOST", hosts.2)
         .env("CLEARML_API_ACCESS_KEY", ACCESS_KEY)
         .env("CLEARML_API_SECRET_KEY", SECRET_KEY);
     cmd
@@ -39,6 +49,10 @@ fn run_sdk(server: &TestServer, python: &str, script: &str, args: &[&str]) -> St
     let file = home.path().join("script.py");
     std::fs::write(&file, script).unwrap();
     let out = clearml_command(python, server, home.path()).arg(&file).args(args).output().expect("run the SDK script");
+    sdk_output(out)
+}
+
+fn sdk_output(out: std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -431,4 +445,32 @@ async fn queue_management_and_batches() {
     let (status, body) = call(&server, "v2.23/tasks.get_by_id", ok, &gone).await;
     assert_eq!((status, &body["meta"]["result_subcode"]), (400, &json!(101)));
     assert_eq!(data(call(&server, "v2.23/queues.delete", ok, &q).await)["deleted"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearml_own_ports_serve_an_unchanged_configuration() {
+    let Some(python) = sdk_python() else { return };
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (api, files) = (free(), free());
+    let ports = format!("{api},{files}");
+    let server = TestServer::start_with(Backend::Sqlite, &["--clearml-ports", &ports]).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("script.py");
+    std::fs::write(&file, FLOW_A).unwrap();
+    let hosts = (format!("http://127.0.0.1:{api}"), format!("http://127.0.0.1:{files}"));
+    let out = clearml_command_at(&python, (&hosts.0, &hosts.1, &server.url), home.path()).arg(&file).output().unwrap();
+    let out = sdk_output(out);
+    let task = server.client().get_task(printed(&out, "TASK_ID")).await.unwrap();
+    assert_eq!(task.status, TaskStatus::Completed);
+    let uri = task.artifacts[0].uri.clone().unwrap();
+    assert!(uri.starts_with(&hosts.1), "{uri}");
+    assert!(server.data_dir.join("files/sdk/project").is_dir(), "the artifact is in the file store");
+
+    let bad = Command::new(crate::harness::BIN)
+        .args(["server", "--bind", "127.0.0.1:0", "--clearml-ports", "8008", "--data-dir"])
+        .arg(home.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--clearml-ports takes two port numbers"), "{bad:?}");
 }
