@@ -9,6 +9,7 @@
 pub mod envelope;
 pub mod events;
 pub mod files;
+pub mod models;
 pub mod params;
 pub mod projects;
 pub mod queues;
@@ -53,9 +54,12 @@ impl Plugin for Clearml {
         "clearml"
     }
 
-    /// No tables of its own: everything maps onto Runyard's.
-    fn migrator(&self, _backend: Backend) -> sqlx::migrate::Migrator {
-        sqlx::migrate::Migrator { migrations: std::borrow::Cow::Borrowed(&[]), ..sqlx::migrate::Migrator::DEFAULT }
+    /// One table of its own, the model registry; everything else maps onto Runyard's.
+    fn migrator(&self, backend: Backend) -> sqlx::migrate::Migrator {
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        }
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
@@ -196,6 +200,15 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.set_requirements" => tasks::set_requirements(ctx, &body).await,
         "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, &body).await,
         "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, &body).await,
+        "tasks.add_or_update_model" => models::add_to_task(ctx, &body).await,
+        "models.create" => models::create(ctx, who, &body).await,
+        "models.get_by_id" => models::get_by_id(ctx, &body).await,
+        "models.get_all" | "models.get_all_ex" => models::get_all(ctx, &body).await,
+        "models.edit" | "models.update" => models::edit(ctx, &body).await,
+        "models.set_ready" => models::set_ready(ctx, &body).await,
+        "models.add_or_update_metadata" => models::add_or_update_metadata(ctx, &body).await,
+        "models.delete" => models::delete(ctx, &body).await,
+        "models.update_for_task" => models::update_for_task(ctx, who, &body).await,
         "tasks.started" => {
             let worker = workers::worker_of(headers, &Value::Null);
             tasks::act_as(ctx, who, Action::Started, &body, worker).await

@@ -474,3 +474,34 @@ async fn clearml_own_ports_serve_an_unchanged_configuration() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--clearml-ports takes two port numbers"), "{bad:?}");
 }
+
+const MODELS: &str = r#"
+from clearml import Task, OutputModel, Model
+task = Task.init(project_name="sdk/models", task_name="trainer")
+with open("weights.bin", "wb") as f:
+    f.write(b"w" * 1000)
+out = OutputModel(task=task, name="best", framework="PyTorch")
+out.update_weights(weights_filename="weights.bin")
+out.set_metadata("accuracy", "0.9", "float")
+print("TASK_ID", task.id)
+print("MODEL_ID", out.id)
+task.close()
+model = Model(model_id=out.id)
+print("NAME", model.name)
+print("LOCAL", open(model.get_local_copy(), "rb").read() == b"w" * 1000)
+print("FOUND", len(Model.query_models(project_name="sdk/models", model_name="best")))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_are_registered_and_attached_to_their_task() {
+    let Some(python) = sdk_python() else { return };
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let out = run_sdk(&server, &python, MODELS, &[]);
+    let model = printed(&out, "MODEL_ID").to_string();
+    assert_eq!(printed(&out, "NAME"), "best");
+    assert_eq!(printed(&out, "LOCAL"), "True");
+    assert_eq!(printed(&out, "FOUND"), "1");
+    let task = server.client().get_task(printed(&out, "TASK_ID")).await.unwrap();
+    let output = task.models.output.iter().find(|m| m.model_id.as_deref() == Some(model.as_str()));
+    assert!(output.is_some(), "the model is the task's output: {:?}", task.models);
+}

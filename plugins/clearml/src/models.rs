@@ -1,0 +1,238 @@
+//! `models.*` and `tasks.add_or_update_model`: ClearML's model registry. Each model is kept as
+//! its ClearML document (the plugin's `clearml_models` table); a task's input and output models
+//! are also recorded on Runyard's task (`models`), so Runyard's own views show them.
+
+use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
+use crate::tasks::project;
+use crate::Ctx;
+use runyard_api::{ModelRef, RegisterOutputs};
+use runyard_daemon::services::tasks as service;
+use runyard_daemon::store::{new_id, now_ms, Principal};
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+
+/// The fields a request may set on a model.
+const FIELDS: [&str; 13] = [
+    "uri",
+    "name",
+    "comment",
+    "tags",
+    "system_tags",
+    "framework",
+    "design",
+    "labels",
+    "ready",
+    "project",
+    "parent",
+    "task",
+    "last_iteration",
+];
+
+fn iso(ms: i64) -> Value {
+    json!(runyard_daemon::store::to_time(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+}
+
+async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
+    let row = sqlx::query("SELECT document FROM clearml_models WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?
+        .ok_or_else(|| ClearmlError::new(400, 1001, format!("Invalid model id: id={id}")))?;
+    let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
+    serde_json::from_str(&text).map_err(|e| ClearmlError::new(500, 0, format!("a stored model is damaged: {e}")))
+}
+
+async fn save(ctx: &Ctx, doc: &Map<String, Value>, insert: bool) -> Result<(), ClearmlError> {
+    let text = serde_json::to_string(doc).expect("JSON");
+    let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    let sql = if insert {
+        "INSERT INTO clearml_models (id, task_id, project_id, name, uri, created, document) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    } else {
+        "UPDATE clearml_models SET task_id = $2, project_id = $3, name = $4, uri = $5, created = $6, document = $7 WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(field("id"))
+        .bind(field("task"))
+        .bind(field("project"))
+        .bind(field("name").unwrap_or_default())
+        .bind(field("uri"))
+        .bind(now_ms())
+        .bind(text)
+        .execute(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?;
+    Ok(())
+}
+
+/// Copies the settable fields of a request onto a model document.
+fn apply(doc: &mut Map<String, Value>, body: &Value) {
+    for field in FIELDS {
+        if let Some(v) = body.get(field) {
+            doc.insert(field.to_string(), v.clone());
+        }
+    }
+    if let Some(iteration) = body.get("iteration") {
+        doc.insert("last_iteration".into(), iteration.clone());
+    }
+    doc.insert("last_update".into(), iso(now_ms()));
+}
+
+async fn create_model(ctx: &Ctx, who: &Principal, body: &Value) -> Result<String, ClearmlError> {
+    let id = new_id();
+    let mut doc = Map::new();
+    doc.insert("id".into(), json!(id));
+    doc.insert("user".into(), json!(who.user_id));
+    doc.insert("company".into(), json!(""));
+    doc.insert("created".into(), iso(now_ms()));
+    doc.insert("ready".into(), json!(false));
+    doc.insert("tags".into(), json!([]));
+    doc.insert("system_tags".into(), json!([]));
+    doc.insert("labels".into(), json!({}));
+    doc.insert("metadata".into(), json!({}));
+    apply(&mut doc, body);
+    if doc.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        doc.insert("name".into(), json!("Untitled model"));
+    }
+    save(ctx, &doc, true).await?;
+    Ok(id)
+}
+
+pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    Ok(json!({"id": create_model(ctx, who, body).await?, "created": true}))
+}
+
+pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
+    Ok(json!({"model": Value::Object(load(ctx, required_str(body, "model")?).await?)}))
+}
+
+/// `models.get_all`: filters `id`, `task`, `uri`, `project`, `name` (a regex), `ready`,
+/// `framework`; `only_fields`; paging; newest first.
+pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
+    let rows = sqlx::query("SELECT document FROM clearml_models ORDER BY created DESC, id DESC")
+        .fetch_all(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?;
+    let mut docs: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("document").ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect();
+    for field in ["id", "task", "uri", "project", "framework"] {
+        if let Some(wanted) = str_list(body, field) {
+            docs.retain(|d| d.get(field).and_then(Value::as_str).is_some_and(|v| wanted.iter().any(|w| w == v)));
+        }
+    }
+    if let Some(re) = crate::envelope::name_filter(body, true)? {
+        docs.retain(|d| d.get("name").and_then(Value::as_str).is_some_and(|n| re.is_match(n)));
+    }
+    if let Some(ready) = body.get("ready").and_then(Value::as_bool) {
+        docs.retain(|d| d.get("ready").and_then(Value::as_bool).unwrap_or(false) == ready);
+    }
+    if let Some(size) = body.get("page_size").and_then(Value::as_u64) {
+        let page = body.get("page").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let size = size.clamp(1, 10_000) as usize;
+        docs = docs.into_iter().skip(page * size).take(size).collect();
+    }
+    let only = str_list(body, "only_fields");
+    Ok(json!({"models": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
+}
+
+/// `models.edit` / `models.update`: the given fields replace the model's.
+pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
+    let id = required_str(body, "model")?;
+    let mut doc = load(ctx, id).await?;
+    apply(&mut doc, body);
+    save(ctx, &doc, false).await?;
+    Ok(json!({"updated": 1, "fields": {}}))
+}
+
+pub async fn set_ready(ctx: &Ctx, body: &Value) -> Answer {
+    let id = required_str(body, "model")?;
+    let mut doc = load(ctx, id).await?;
+    doc.insert("ready".into(), json!(true));
+    save(ctx, &doc, false).await?;
+    Ok(json!({"updated": 1, "published_task": null}))
+}
+
+pub async fn add_or_update_metadata(ctx: &Ctx, body: &Value) -> Answer {
+    let id = required_str(body, "model")?;
+    let mut doc = load(ctx, id).await?;
+    let mut metadata = if flag(body, "replace_metadata") {
+        Map::new()
+    } else {
+        doc.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default()
+    };
+    for item in body.get("metadata").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(key) = item.get("key").and_then(Value::as_str) {
+            metadata.insert(key.to_string(), item.clone());
+        }
+    }
+    doc.insert("metadata".into(), Value::Object(metadata));
+    save(ctx, &doc, false).await?;
+    Ok(json!({"updated": 1}))
+}
+
+pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
+    let id = required_str(body, "model")?;
+    load(ctx, id).await?;
+    sqlx::query("DELETE FROM clearml_models WHERE id = $1")
+        .bind(id)
+        .execute(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?;
+    Ok(json!({"deleted": true}))
+}
+
+/// Records a model on Runyard's task as an input or output model.
+async fn attach(
+    ctx: &Ctx,
+    task: &str,
+    name: &str,
+    model: &str,
+    uri: Option<String>,
+    output: bool,
+) -> Result<(), ClearmlError> {
+    if !runyard_api::is_valid_id(task) {
+        return Err(ClearmlError::invalid_task(task));
+    }
+    let entry = ModelRef { name: name.to_string(), uri, model_id: Some(model.to_string()) };
+    let req = if output {
+        RegisterOutputs { output_models: vec![entry], ..Default::default() }
+    } else {
+        RegisterOutputs { input_models: vec![entry], ..Default::default() }
+    };
+    service::register_outputs(&ctx.store, task, req).await?;
+    Ok(())
+}
+
+/// `tasks.add_or_update_model`: a model becomes one of the task's inputs or outputs.
+pub async fn add_to_task(ctx: &Ctx, body: &Value) -> Answer {
+    let task = required_str(body, "task")?;
+    let model = required_str(body, "model")?;
+    let doc = load(ctx, model).await?;
+    let name = body.get("name").and_then(Value::as_str).unwrap_or(model);
+    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
+    let output = body.get("type").and_then(Value::as_str) != Some("input");
+    attach(ctx, task, name, model, uri, output).await?;
+    Ok(json!({"updated": 1}))
+}
+
+/// `models.update_for_task`: the task's output model, created if need be.
+pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let task = required_str(body, "task")?;
+    let (id, created) = match body.get("override_model_id").and_then(Value::as_str) {
+        Some(id) => {
+            let mut doc = load(ctx, id).await?;
+            apply(&mut doc, body);
+            save(ctx, &doc, false).await?;
+            (id.to_string(), false)
+        }
+        None => (create_model(ctx, who, body).await?, true),
+    };
+    let doc = load(ctx, &id).await?;
+    let name = doc.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
+    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
+    attach(ctx, task, &name, &id, uri, true).await?;
+    Ok(json!({"id": id, "created": created, "updated": 1}))
+}
