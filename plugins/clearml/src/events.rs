@@ -212,3 +212,42 @@ pub async fn get_task_plots(ctx: &Ctx, body: &Value) -> Answer {
         .collect();
     Ok(json!({"plots": events, "returned": events.len(), "total": events.len(), "scroll_id": null}))
 }
+
+/// `events.debug_images`: per requested task and metric (optionally some variants), the debug
+/// samples of its latest `iters` iterations, newest first. The scroll ends on the second call
+/// (the whole answer fits the first).
+pub async fn debug_images(ctx: &Ctx, body: &Value) -> Answer {
+    let iters = body.get("iters").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
+    let scrolled = body.get("scroll_id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let mut metrics = Vec::new();
+    for wanted in body.get("metrics").and_then(Value::as_array).into_iter().flatten() {
+        let task = wanted.get("task").and_then(Value::as_str).unwrap_or_default().to_string();
+        let metric = wanted.get("metric").and_then(Value::as_str).map(str::to_string);
+        let variants = crate::envelope::str_list(wanted, "variants").unwrap_or_default();
+        let mut iterations: Vec<Value> = Vec::new();
+        if !scrolled && runyard_api::is_valid_id(&task) {
+            let q = runyard_api::tracking::SampleQuery {
+                metric: metric.clone(),
+                all_iterations: true,
+                ..Default::default()
+            };
+            let mut samples = runyard_tracking::reads::samples(&ctx.store, &task, q).await?;
+            samples.retain(|s| variants.is_empty() || variants.contains(&s.variant));
+            let mut by_iteration: std::collections::BTreeMap<i64, Vec<Value>> = Default::default();
+            for s in samples {
+                by_iteration.entry(s.iteration).or_default().push(json!({
+                    "type": "training_debug_image", "task": task, "metric": s.metric, "variant": s.variant,
+                    "iter": s.iteration, "timestamp": ms(s.time), "url": s.uri, "key": s.uri,
+                }));
+            }
+            iterations = by_iteration
+                .into_iter()
+                .rev()
+                .take(iters)
+                .map(|(iter, events)| json!({"iter": iter, "events": events}))
+                .collect();
+        }
+        metrics.push(json!({"task": task, "metric": metric, "iterations": iterations}));
+    }
+    Ok(json!({"metrics": metrics, "scroll_id": "end"}))
+}

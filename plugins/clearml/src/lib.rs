@@ -243,6 +243,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "events.scalar_metrics_iter_histogram" => events::scalar_metrics_iter_histogram(ctx, &body).await,
         "events.get_task_single_value_metrics" => events::get_task_single_value_metrics(ctx, &body).await,
         "events.get_task_plots" => events::get_task_plots(ctx, &body).await,
+        "events.debug_images" => events::debug_images(ctx, &body).await,
         "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
         "queues.get_default" => queues::get_default(ctx).await,

@@ -485,6 +485,13 @@ out.update_weights(weights_filename="weights.bin")
 out.set_metadata("accuracy", "0.9", "float")
 print("TASK_ID", task.id)
 print("MODEL_ID", out.id)
+from PIL import Image
+Image.new("RGB", (4, 4)).save("sample.png")
+for i in range(3):
+    task.get_logger().report_image("img", "series", iteration=i, local_path="sample.png")
+task.flush(wait_for_uploads=True)
+samples = task.get_debug_samples("img", "series", n_last_iterations=2)
+print("SAMPLES", len(samples), sorted(s["iter"] for s in samples))
 task.close()
 model = Model(model_id=out.id)
 print("NAME", model.name)
@@ -501,6 +508,7 @@ async fn models_are_registered_and_attached_to_their_task() {
     assert_eq!(printed(&out, "NAME"), "best");
     assert_eq!(printed(&out, "LOCAL"), "True");
     assert_eq!(printed(&out, "FOUND"), "1");
+    assert_eq!(printed(&out, "SAMPLES"), "2 [1, 2]", "the latest debug samples, through events.debug_images");
     let task = server.client().get_task(printed(&out, "TASK_ID")).await.unwrap();
     let output = task.models.output.iter().find(|m| m.model_id.as_deref() == Some(model.as_str()));
     assert!(output.is_some(), "the model is the task's output: {:?}", task.models);
