@@ -405,7 +405,7 @@ pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// `DELETE FROM table WHERE column IN (ids)`, a chunk of ids per statement. `table` and
 /// `column` are our own identifiers, never user input.
-pub(crate) async fn delete_in(conn: &mut sqlx::AnyConnection, table: &str, column: &str, ids: &[&str]) -> Result<()> {
+pub async fn delete_in(conn: &mut sqlx::AnyConnection, table: &str, column: &str, ids: &[&str]) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
         let sql = format!("DELETE FROM {table} WHERE {column} IN ({})", placeholders(0, chunk.len()));
         let mut q = sqlx::query(&sql);

@@ -88,14 +88,7 @@ async fn download(State(ctx): State<Ctx>, headers: HeaderMap, Path(path): Path<S
         return denied;
     }
     match ctx.files.get(&path).await {
-        Ok((size, stream)) => (
-            [
-                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (header::CONTENT_LENGTH, size.to_string()),
-            ],
-            axum::body::Body::from_stream(stream),
-        )
-            .into_response(),
+        Ok(file) => runyard_tracking::http::file_response(file),
         Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
     }
 }

@@ -3,18 +3,11 @@
 //! `properties` section (user properties) is editable in any status.
 
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
+use crate::tasks::{config_item, config_of, param_item, param_of};
 use crate::Ctx;
-use runyard_api::{ConfigItem, EditTask, Param, Task, PROPERTIES_SECTION};
+use runyard_api::{ConfigItem, EditTask, Task, PROPERTIES_SECTION};
 use runyard_daemon::services::tasks as service;
 use serde_json::{json, Value};
-
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
 
 async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
     let ids = str_list(body, "tasks")
@@ -30,11 +23,7 @@ async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
 }
 
 async fn load(ctx: &Ctx, body: &Value) -> Result<Task, ClearmlError> {
-    let id = required_str(body, "task")?;
-    if !runyard_api::is_valid_id(id) {
-        return Err(ClearmlError::invalid_task(id));
-    }
-    Ok(service::get(&ctx.store, id).await?)
+    crate::tasks::load(ctx, required_str(body, "task")?).await
 }
 
 /// Writes the task's hyperparameters: only user properties changed → any status; else the
@@ -68,12 +57,7 @@ pub async fn get_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
             let items: Vec<Value> = t
                 .hyperparams
                 .iter()
-                .flat_map(|(section, params)| {
-                    params.iter().map(move |(name, p)| {
-                        json!({"section": section, "name": name, "value": p.value,
-                               "type": p.kind.clone().unwrap_or_default(), "description": p.description.clone().unwrap_or_default()})
-                    })
-                })
+                .flat_map(|(section, params)| params.iter().map(move |(name, p)| param_item(section, name, p)))
                 .collect();
             json!({"task": t.id, "hyperparams": items})
         })
@@ -107,14 +91,7 @@ pub async fn edit_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ClearmlError::validation("Validation error: a hyperparameter has no name"))?;
-        hyperparams.entry(section.to_string()).or_default().insert(
-            name.to_string(),
-            Param {
-                value: text(item.get("value")).unwrap_or_default(),
-                kind: text(item.get("type")).filter(|s| !s.is_empty()),
-                description: text(item.get("description")).filter(|s| !s.is_empty()),
-            },
-        );
+        hyperparams.entry(section.to_string()).or_default().insert(name.to_string(), param_of(item));
     }
     save_hyperparams(ctx, task, hyperparams, flag(body, "force")).await
 }
@@ -141,11 +118,6 @@ pub async fn delete_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
     }
     save_hyperparams(ctx, task, hyperparams, flag(body, "force")).await?;
     Ok(json!({"deleted": items.len()}))
-}
-
-fn config_item(name: &str, c: &ConfigItem) -> Value {
-    json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
-           "description": c.description.clone().unwrap_or_default()})
 }
 
 pub async fn get_configurations(ctx: &Ctx, body: &Value) -> Answer {
@@ -209,14 +181,7 @@ pub async fn edit_configuration(ctx: &Ctx, body: &Value) -> Answer {
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ClearmlError::validation("Validation error: a configuration item has no name"))?;
-        configuration.insert(
-            name.to_string(),
-            ConfigItem {
-                value: text(item.get("value")).unwrap_or_default(),
-                kind: text(item.get("type")).filter(|s| !s.is_empty()),
-                description: text(item.get("description")).filter(|s| !s.is_empty()),
-            },
-        );
+        configuration.insert(name.to_string(), config_of(item));
     }
     save_configuration(ctx, &task, configuration, flag(body, "force")).await?;
     Ok(json!({"updated": 1}))

@@ -22,30 +22,13 @@ pub fn document(t: &Task) -> Value {
         .hyperparams
         .iter()
         .map(|(section, params)| {
-            let params: Map<String, Value> = params
-                .iter()
-                .map(|(name, p)| {
-                    (
-                        name.clone(),
-                        json!({"section": section, "name": name, "value": p.value,
-                               "type": p.kind.clone().unwrap_or_default(), "description": p.description.clone().unwrap_or_default()}),
-                    )
-                })
-                .collect();
+            let params: Map<String, Value> =
+                params.iter().map(|(name, p)| (name.clone(), param_item(section, name, p))).collect();
             (section.clone(), Value::Object(params))
         })
         .collect();
-    let configuration: Map<String, Value> = t
-        .configuration
-        .iter()
-        .map(|(name, c)| {
-            (
-                name.clone(),
-                json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
-                       "description": c.description.clone().unwrap_or_default()}),
-            )
-        })
-        .collect();
+    let configuration: Map<String, Value> =
+        t.configuration.iter().map(|(name, c)| (name.clone(), config_item(name, c))).collect();
     let artifacts: Vec<Value> = t
         .artifacts
         .iter()
@@ -154,7 +137,35 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
     Value::Object(out)
 }
 
-fn text_of(v: &Value) -> Option<String> {
+/// A hyperparameter as ClearML's `params_item`.
+pub(crate) fn param_item(section: &str, name: &str, p: &Param) -> Value {
+    json!({"section": section, "name": name, "value": p.value, "type": p.kind.clone().unwrap_or_default(),
+           "description": p.description.clone().unwrap_or_default()})
+}
+
+/// A configuration object as ClearML's `configuration_item`.
+pub(crate) fn config_item(name: &str, c: &ConfigItem) -> Value {
+    json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
+           "description": c.description.clone().unwrap_or_default()})
+}
+
+/// The value, type and description of a ClearML parameter or configuration item.
+fn item_fields(item: &Value) -> (String, Option<String>, Option<String>) {
+    let field = |name: &str| item.get(name).and_then(text_of).filter(|s| !s.is_empty());
+    (item.get("value").and_then(text_of).unwrap_or_default(), field("type"), field("description"))
+}
+
+pub(crate) fn param_of(item: &Value) -> Param {
+    let (value, kind, description) = item_fields(item);
+    Param { value, kind, description }
+}
+
+pub(crate) fn config_of(item: &Value) -> ConfigItem {
+    let (value, kind, description) = item_fields(item);
+    ConfigItem { value, kind, description }
+}
+
+pub(crate) fn text_of(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Null => None,
@@ -218,41 +229,21 @@ fn hyperparams_of(v: &Value) -> BTreeMap<String, BTreeMap<String, Param>> {
     for (section, params) in v.as_object().into_iter().flatten() {
         let entry = out.entry(section.clone()).or_default();
         for (name, p) in params.as_object().into_iter().flatten() {
-            entry.insert(
-                name.clone(),
-                Param {
-                    value: p.get("value").and_then(text_of).unwrap_or_default(),
-                    kind: p.get("type").and_then(text_of).filter(|s| !s.is_empty()),
-                    description: p.get("description").and_then(text_of).filter(|s| !s.is_empty()),
-                },
-            );
+            entry.insert(name.clone(), param_of(p));
         }
     }
     out
 }
 
 fn configuration_of(v: &Value) -> BTreeMap<String, ConfigItem> {
-    v.as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, c)| {
-            (
-                name.clone(),
-                ConfigItem {
-                    value: c.get("value").and_then(text_of).unwrap_or_default(),
-                    kind: c.get("type").and_then(text_of).filter(|s| !s.is_empty()),
-                    description: c.get("description").and_then(text_of).filter(|s| !s.is_empty()),
-                },
-            )
-        })
-        .collect()
+    v.as_object().into_iter().flatten().map(|(name, c)| (name.clone(), config_of(c))).collect()
 }
 
 fn task_id(body: &Value) -> Result<&str, ClearmlError> {
     required_str(body, "task")
 }
 
-async fn load(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
+pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
     if !runyard_api::is_valid_id(id) {
         return Err(ClearmlError::invalid_task(id));
     }

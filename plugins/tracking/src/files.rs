@@ -247,13 +247,8 @@ impl Files {
                 q = q.bind(*id);
             }
             q.execute(&mut *conn).await?;
-            let delete_sql = format!("DELETE FROM task_files WHERE task_id IN ({})", placeholders(0, chunk.len()));
-            let mut q = sqlx::query(&delete_sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?;
         }
+        runyard_daemon::store::delete_in(conn, "task_files", "task_id", ids).await?;
         Ok(())
     }
 

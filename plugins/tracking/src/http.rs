@@ -160,10 +160,17 @@ async fn upload(
 #[utoipa::path(get, path = "/api/v1/files/{path}", tag = "files", params(("path" = String, Path)),
     responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
 async fn download(State(files): State<Arc<Files>>, Path(path): Path<String>) -> Result<Response> {
-    let (size, stream) = files.get(&path).await?;
-    Ok((
+    Ok(file_response(files.get(&path).await?))
+}
+
+/// A stored file as a response body, streamed.
+pub fn file_response<S>((size, stream): (u64, S)) -> Response
+where
+    S: futures::Stream<Item = object_store::Result<bytes::Bytes>> + Send + 'static,
+{
+    (
         [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, size.to_string())],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }

@@ -4,7 +4,7 @@
 use crate::series::{self, Point};
 use runyard_api::tracking::{Float, MetricSummary, Plot, Sample, SingleValue};
 use runyard_daemon::error::Result;
-use runyard_daemon::store::{placeholders, to_time, Store};
+use runyard_daemon::store::{delete_in, placeholders, to_time, Store};
 use sea_query::{Value, Values};
 use sea_query_binder::SqlxValues;
 use sqlx::{AnyConnection, Row};
@@ -234,14 +234,7 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
 /// Removes everything kept for the tasks (a reset or a delete).
 pub async fn clear(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
     for table in ["scalar_chunks", "scalar_summaries", "single_values", "plots", "debug_samples"] {
-        for chunk in ids.chunks(1000) {
-            let sql = format!("DELETE FROM {table} WHERE task_id IN ({})", placeholders(0, chunk.len()));
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?;
-        }
+        delete_in(conn, table, "task_id", ids).await?;
     }
     Ok(())
 }
