@@ -186,6 +186,10 @@ impl Client {
         self.call(Method::POST, "/api/v1/projects", None, Some(project)).await
     }
 
+    pub async fn update_project(&self, id: &str, update: &UpdateProject) -> Result<Project, ClientError> {
+        self.call(Method::PATCH, &format!("/api/v1/projects/{}", seg(id)), None, Some(update)).await
+    }
+
     pub async fn list_queues(&self) -> Result<Vec<Queue>, ClientError> {
         self.call::<(), _>(Method::GET, "/api/v1/queues", None, None).await
     }

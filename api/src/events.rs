@@ -17,6 +17,8 @@ pub enum Change {
     Worker { id: String },
     /// A task's console has new output.
     Console { task: String },
+    /// A project was renamed or its description changed.
+    Project { id: String },
     /// Changes were missed: re-read everything.
     Resync,
 }
@@ -36,7 +38,7 @@ impl Change {
         match self {
             Change::Task { id: t, .. } | Change::Console { task: t } => t == id,
             Change::Resync => true,
-            Change::Queue { .. } | Change::Worker { .. } => false,
+            Change::Queue { .. } | Change::Worker { .. } | Change::Project { .. } => false,
         }
     }
 
@@ -47,6 +49,7 @@ impl Change {
             Change::Queue { .. } => "queue",
             Change::Worker { .. } => "worker",
             Change::Console { .. } => "console",
+            Change::Project { .. } => "project",
             Change::Resync => "resync",
         }
     }

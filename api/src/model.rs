@@ -442,6 +442,15 @@ pub struct CreateProject {
     pub description: String,
 }
 
+/// `PATCH /api/v1/projects/{id}`: what is absent stays. A new name moves the project's
+/// subprojects with it (`a/b` renamed `c` makes `a/b/x` into `c/x`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateProject {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
 /// Checks a project path: `a/b/c`, no empty segments, no `.` or `..`, no control characters.
 pub fn validate_project_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {

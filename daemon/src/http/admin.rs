@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use runyard_api::{CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, Token, User};
+use runyard_api::{
+    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, Token, UpdateProject, User,
+};
 use serde_json::{json, Value};
 
 /// Liveness and database reachability. Needs no token.
@@ -70,6 +72,20 @@ pub async fn create_project(
     AppJson(req): AppJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Project>)> {
     Ok((StatusCode::CREATED, Json(s.store.create_project(&req.name, &req.description, &who.user_id).await?)))
+}
+
+/// Rename a project (its subprojects move with it) or change its description.
+#[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects", params(("id" = String, Path)),
+    request_body = UpdateProject,
+    responses((status = 200, body = Project), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn update_project(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<UpdateProject>,
+) -> Result<Json<Project>> {
+    Ok(Json(s.store.update_project(&id, &req, &who.user_id).await?))
 }
 
 /// A project by id or path (URL-encode the slashes).

@@ -55,7 +55,7 @@ fn max_body_bytes() -> usize {
     info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues, dispatch, workers and users."),
     paths(
         admin::health, admin::login, admin::me, admin::create_user,
-        admin::list_projects, admin::create_project, admin::get_project,
+        admin::list_projects, admin::create_project, admin::get_project, admin::update_project,
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
@@ -141,7 +141,7 @@ pub fn router(
         .route("/me", get(admin::me))
         .route("/users", post(admin::create_user))
         .route("/projects", get(admin::list_projects).post(admin::create_project))
-        .route("/projects/{id}", get(admin::get_project))
+        .route("/projects/{id}", get(admin::get_project).patch(admin::update_project))
         .route("/queues", get(queues::list).post(queues::create))
         .route("/queues/pop", post(queues::pop))
         .route("/queues/{queue}", get(queues::show).patch(queues::rename).delete(queues::delete))

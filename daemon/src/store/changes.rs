@@ -30,6 +30,9 @@ pub struct Changes {
     consoles: Mutex<HashMap<String, Arc<Notify>>>,
     feed: broadcast::Sender<Change>,
     origin: String,
+    /// Project path -> id, for committed projects, so creating a task does not look its
+    /// project up every time; forgotten whenever a project is renamed (here or on a replica).
+    project_ids: Mutex<HashMap<String, String>>,
 }
 
 impl Default for Changes {
@@ -39,6 +42,7 @@ impl Default for Changes {
             consoles: Mutex::default(),
             feed: broadcast::channel(FEED_CAPACITY).0,
             origin: super::new_id(),
+            project_ids: Mutex::default(),
         }
     }
 }
@@ -52,6 +56,16 @@ impl Changes {
     /// The notifier of a task's console; wait on it after registering interest, then re-check.
     pub fn console(&self, task_id: &str) -> Arc<Notify> {
         self.consoles.lock().expect("changes lock").entry(task_id.to_string()).or_default().clone()
+    }
+
+    /// The id of project `path`, if known.
+    pub fn project_id(&self, path: &str) -> Option<String> {
+        self.project_ids.lock().expect("changes lock").get(path).cloned()
+    }
+
+    /// Remembers a project id. Only for ids whose rows are committed.
+    pub fn remember_project_id(&self, path: &str, id: &str) {
+        self.project_ids.lock().expect("changes lock").insert(path.to_string(), id.to_string());
     }
 
     /// The live feed of committed changes.
@@ -78,6 +92,7 @@ impl Changes {
                         }
                     }
                 }
+                Change::Project { .. } => self.project_ids.lock().expect("changes lock").clear(),
                 _ => {}
             }
             let _ = self.feed.send(change.clone());

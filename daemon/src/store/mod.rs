@@ -49,9 +49,6 @@ pub struct Store {
     backend: Backend,
     /// SQLite only: one writer at a time.
     write_lock: Arc<Mutex<()>>,
-    /// Project path -> id, for projects known to be committed (projects are never renamed
-    /// or removed), so creating a task does not look its project up every time.
-    project_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Committed changes: they wake waiting agents and feed the live event stream.
     pub changes: Changes,
     /// The plugins' task lifecycle hooks, set once when the daemon is built.
@@ -164,7 +161,6 @@ impl Store {
             write_pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
-            project_ids: Default::default(),
             changes: Changes::default(),
             hooks: Default::default(),
         };
@@ -379,12 +375,12 @@ impl Store {
 
     /// The id of a committed project, if known without asking the database.
     pub fn cached_project_id(&self, path: &str) -> Option<String> {
-        self.project_ids.lock().expect("cache lock").get(path).cloned()
+        self.changes.project_id(path)
     }
 
     /// Remembers a project id. Only for ids whose rows are committed.
     pub(crate) fn cache_project_id(&self, path: &str, id: &str) {
-        self.project_ids.lock().expect("cache lock").insert(path.to_string(), id.to_string());
+        self.changes.remember_project_id(path, id);
     }
 }
 

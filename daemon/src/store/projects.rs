@@ -2,7 +2,7 @@
 
 use super::{new_id, now_ms, to_time, Store};
 use crate::error::{Error, Result};
-use runyard_api::{is_valid_id, validate_project_name, Project};
+use runyard_api::{is_valid_id, validate_project_name, Change, Project, UpdateProject};
 use sqlx::{AnyConnection, Row};
 
 impl Store {
@@ -73,6 +73,59 @@ impl Store {
             .bind(&id)
             .execute(&mut **tx)
             .await?;
+        tx.commit().await?;
+        self.project(&id).await
+    }
+
+    /// Changes a project's description and/or renames it, its subprojects moving with it
+    /// (missing parents of the new path are created). Tasks keep their project id.
+    pub async fn update_project(&self, id_or_name: &str, update: &UpdateProject, user_id: &str) -> Result<Project> {
+        let mut tx = self.write().await?;
+        let (id, old) = Self::resolve_project_in(&mut tx, id_or_name).await?;
+        if let Some(description) = &update.description {
+            sqlx::query("UPDATE projects SET description = $1 WHERE id = $2")
+                .bind(description)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if let Some(name) = update.name.as_deref().map(|n| n.trim_matches('/')).filter(|n| *n != old) {
+            validate_project_name(name).map_err(|m| Error::invalid("name", m))?;
+            if name.starts_with(&format!("{old}/")) {
+                return Err(Error::invalid("name", format!("cannot move project '{old}' inside itself")));
+            }
+            let moved =
+                sqlx::query("SELECT id, name FROM projects WHERE id = $1 OR substr(name, 1, CAST($2 AS INTEGER)) = $3")
+                    .bind(&id)
+                    .bind(old.len() as i64 + 1)
+                    .bind(format!("{old}/"))
+                    .fetch_all(&mut **tx)
+                    .await?;
+            for row in &moved {
+                let path = format!("{name}{}", &row.get::<String, _>("name")[old.len()..]);
+                if Self::project_id_by_name(&mut tx, &path).await?.is_some() {
+                    return Err(Error::Conflict(format!("a project named '{path}' exists already")));
+                }
+            }
+            if let Some((parent, _)) = name.rsplit_once('/') {
+                self.ensure_project(&mut tx, parent, user_id).await?;
+            }
+            sqlx::query(
+                "UPDATE projects SET name = $1 || substr(name, CAST($2 AS INTEGER)) \
+                 WHERE id = $3 OR substr(name, 1, CAST($4 AS INTEGER)) = $5",
+            )
+            .bind(name)
+            .bind(old.len() as i64 + 1)
+            .bind(&id)
+            .bind(old.len() as i64 + 1)
+            .bind(format!("{old}/"))
+            .execute(&mut **tx)
+            .await?;
+            for row in &moved {
+                tx.changed(Change::Project { id: row.get("id") });
+            }
+        }
+        tx.changed(Change::Project { id: id.clone() });
         tx.commit().await?;
         self.project(&id).await
     }

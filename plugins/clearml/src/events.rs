@@ -251,3 +251,97 @@ pub async fn debug_images(ctx: &Ctx, body: &Value) -> Answer {
     }
     Ok(json!({"metrics": metrics, "scroll_id": "end"}))
 }
+
+/// Whether `metric`/`variant` passes a request's `metrics: [{metric, variants}]` filter.
+fn wanted(filter: &[Value], metric: &str, variant: &str) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|f| {
+            f.get("metric").and_then(Value::as_str) == Some(metric)
+                && crate::envelope::str_list(f, "variants")
+                    .is_none_or(|vs| vs.is_empty() || vs.iter().any(|v| v == variant))
+        })
+}
+
+/// `events.get_task_events`: every event of a task (scalar points, plots, debug samples and
+/// log lines), optionally of one `event_type` and some metrics, in time order (`order: desc`
+/// for the newest first), `batch_size` at a time; `scroll_id` continues where the last batch
+/// ended.
+pub async fn get_task_events(ctx: &Ctx, body: &Value) -> Answer {
+    let task = task_of(body)?;
+    ctx.store.get_task(&task).await?;
+    let kind = body.get("event_type").and_then(Value::as_str).filter(|k| !k.is_empty());
+    let filter: Vec<Value> = body.get("metrics").and_then(Value::as_array).cloned().unwrap_or_default();
+    let batch = body.get("batch_size").and_then(Value::as_u64).unwrap_or(500).clamp(1, 10_000) as usize;
+    let offset = body.get("scroll_id").and_then(Value::as_str).and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    let of = |k: &str| kind.is_none_or(|wanted| wanted == k);
+
+    let mut events: Vec<(i64, i64, Value)> = Vec::new();
+    let catalogue = runyard_tracking::reads::task_metrics(&ctx.store, &task).await?;
+    if of("training_stats_scalar") {
+        for s in catalogue.scalars.iter().filter(|s| wanted(&filter, &s.metric, &s.variant)) {
+            let mut after = None;
+            loop {
+                let q = runyard_api::tracking::RawScalarQuery {
+                    metric: s.metric.clone(),
+                    variant: s.variant.clone(),
+                    after,
+                    limit: Some(100_000),
+                };
+                let page = runyard_tracking::reads::raw(&ctx.store, &task, q).await?;
+                events.extend(page.points.iter().map(|p| {
+                    let e = json!({"type": "training_stats_scalar", "task": task, "metric": s.metric, "variant": s.variant,
+                                   "iter": p.iteration, "value": float(p.value.0), "timestamp": ms(p.time)});
+                    (ms(p.time), p.iteration, e)
+                }));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+    }
+    if of("plot") {
+        let q = runyard_api::tracking::PlotQuery { tasks: task.clone(), all_iterations: true, ..Default::default() };
+        for p in runyard_tracking::reads::plots(&ctx.store, q).await? {
+            if wanted(&filter, &p.metric, &p.variant) {
+                let e = json!({"type": "plot", "task": task, "metric": p.metric, "variant": p.variant, "iter": p.iteration,
+                               "timestamp": ms(p.time), "plot_str": p.figure.to_string()});
+                events.push((ms(p.time), p.iteration, e));
+            }
+        }
+    }
+    if of("training_debug_image") {
+        let q = runyard_api::tracking::SampleQuery { all_iterations: true, ..Default::default() };
+        for s in runyard_tracking::reads::samples(&ctx.store, &task, q).await? {
+            if wanted(&filter, &s.metric, &s.variant) {
+                let e = json!({"type": "training_debug_image", "task": task, "metric": s.metric, "variant": s.variant,
+                               "iter": s.iteration, "timestamp": ms(s.time), "url": s.uri, "key": s.uri});
+                events.push((ms(s.time), s.iteration, e));
+            }
+        }
+    }
+    if of("log") && filter.is_empty() {
+        let mut after = None;
+        loop {
+            let q = runyard_api::ConsoleQuery { after, limit: Some(10_000), ..Default::default() };
+            let page = runyard_daemon::services::console::read(&ctx.store, &task, q).await?;
+            let Some(last) = page.entries.last().map(|e| e.id) else { break };
+            events.extend(page.entries.iter().map(|e| {
+                let event = json!({"type": "log", "task": task, "timestamp": ms(e.time), "iter": 0,
+                                   "level": e.level.clone().unwrap_or_else(|| "info".into()), "worker": e.worker,
+                                   "msg": e.text.trim_end_matches('\n')});
+                (ms(e.time), 0, event)
+            }));
+            after = Some(last);
+        }
+    }
+    // A stable order, so paging neither skips nor repeats.
+    events.sort_by_key(|(time, iter, _)| (*time, *iter));
+    if body.get("order").and_then(Value::as_str) == Some("desc") {
+        events.reverse();
+    }
+    let total = events.len();
+    let page: Vec<Value> = events.into_iter().skip(offset).take(batch).map(|(_, _, e)| e).collect();
+    let next = offset + page.len();
+    Ok(json!({"events": page, "returned": page.len(), "total": total, "scroll_id": next.to_string()}))
+}

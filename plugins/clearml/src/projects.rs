@@ -3,7 +3,7 @@
 use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::tasks::project;
 use crate::Ctx;
-use runyard_api::Project;
+use runyard_api::{Project, UpdateProject};
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
@@ -57,4 +57,25 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let description = body.get("description").and_then(Value::as_str).unwrap_or("");
     let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await?;
     Ok(json!({"id": p.id}))
+}
+
+/// `projects.update`: a new `name` (a basename keeps the project's parent; a path moves it,
+/// subprojects with it) and/or `description`.
+pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = required_str(body, "project")?;
+    let current = ctx.store.project(id).await?;
+    let name = body.get("name").and_then(Value::as_str).map(|n| match current.name.rsplit_once('/') {
+        Some((parent, _)) if !n.contains('/') => format!("{parent}/{n}"),
+        _ => n.to_string(),
+    });
+    let description = body.get("description").and_then(Value::as_str).map(str::to_string);
+    let mut fields = serde_json::Map::new();
+    if let Some(n) = &name {
+        fields.insert("name".into(), json!(n));
+    }
+    if let Some(d) = &description {
+        fields.insert("description".into(), json!(d));
+    }
+    ctx.store.update_project(&current.id, &UpdateProject { name, description }, &who.user_id).await?;
+    Ok(json!({"updated": 1, "fields": fields}))
 }

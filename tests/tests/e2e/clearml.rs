@@ -513,3 +513,84 @@ async fn models_are_registered_and_attached_to_their_task() {
     let output = task.models.output.iter().find(|m| m.model_id.as_deref() == Some(model.as_str()));
     assert!(output.is_some(), "the model is the task's output: {:?}", task.models);
 }
+
+async fn projects_update_and_task_events(server: TestServer) {
+    let ok = Some((ACCESS_KEY, SECRET_KEY));
+    let data = |(status, body): (u16, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    };
+    let c = server.client();
+    // A rename moves the subprojects; tasks stay in their (renamed) projects.
+    let parent = data(call(&server, "v2.23/projects.create", ok, &json!({"name": "lab/old"}).to_string()).await);
+    let parent = parent["id"].as_str().unwrap().to_string();
+    let task = c
+        .create_task(&runyard_api::CreateTask {
+            name: "t".into(),
+            project: Some("lab/old/sub".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let update = json!({"project": parent, "name": "new", "description": "d"}).to_string();
+    let updated = data(call(&server, "v2.23/projects.update", ok, &update).await);
+    assert_eq!((&updated["updated"], &updated["fields"]["name"]), (&json!(1), &json!("lab/new")), "{updated}");
+    let names: Vec<String> = c.list_projects().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert!(names.contains(&"lab/new/sub".to_string()) && !names.iter().any(|n| n.contains("old")), "{names:?}");
+    let moved = c.get_task(&task.id).await.unwrap();
+    assert_eq!(moved.project_name, "lab/new/sub");
+    // Creating under the old path makes a new project, not the renamed one.
+    let fresh = c
+        .create_task(&runyard_api::CreateTask {
+            name: "u".into(),
+            project: Some("lab/old".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_ne!(fresh.project, parent);
+    // Names that exist already, or a move inside itself, are refused.
+    let clash = json!({"project": parent, "name": "lab/old"}).to_string();
+    let (status, body) = call(&server, "v2.23/projects.update", ok, &clash).await;
+    assert_eq!(status, 400, "{body}");
+    let err = c
+        .update_project(
+            &parent,
+            &runyard_api::UpdateProject { name: Some("lab/new/sub/x".into()), ..Default::default() },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("inside itself"), "{err}");
+
+    // Every event of a task, of one type, paged by scroll_id.
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            json!({"type": "training_stats_scalar", "task": task.id, "metric": "loss", "variant": "train", "iter": i,
+                   "value": 1.0 / (i as f64 + 1.0), "timestamp": 1_000 + i})
+            .to_string()
+        })
+        .chain([json!({"type": "log", "task": task.id, "msg": "hello", "timestamp": 2_000}).to_string()])
+        .collect();
+    data(call(&server, "events.add_batch", ok, &lines.join("\n")).await);
+    let all = data(call(&server, "events.get_task_events", ok, &json!({"task": task.id}).to_string()).await);
+    assert_eq!(all["total"], 6, "{all}");
+    assert_eq!(all["events"][5]["msg"], "hello", "time order: {all}");
+    let mut seen = Vec::new();
+    let mut scroll = Value::Null;
+    loop {
+        let q = json!({"task": task.id, "event_type": "training_stats_scalar", "batch_size": 2, "scroll_id": scroll,
+                       "order": "desc"});
+        let page = data(call(&server, "events.get_task_events", ok, &q.to_string()).await);
+        if page["returned"] == 0 {
+            break;
+        }
+        seen.extend(page["events"].as_array().unwrap().iter().map(|e| e["iter"].as_i64().unwrap()));
+        scroll = page["scroll_id"].clone();
+    }
+    assert_eq!(seen, vec![4, 3, 2, 1, 0]);
+    let (status, body) =
+        call(&server, "events.get_task_events", ok, &json!({"task": "0123456789abcdef0123456789abcdef"}).to_string())
+            .await;
+    assert_eq!((status, &body["meta"]["result_subcode"]), (400, &json!(101)), "{body}");
+}
+scenario!(projects_and_events, super::projects_update_and_task_events);
