@@ -190,6 +190,19 @@ impl Client {
         self.call(Method::PATCH, &format!("/api/v1/projects/{}", seg(id)), None, Some(update)).await
     }
 
+    /// A page of the task table.
+    pub async fn table(&self, q: &crate::table::TableQuery) -> Result<crate::table::TablePage, ClientError> {
+        let pairs = q.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.call::<(), _>(Method::GET, "/api/v1/table/tasks", Some(pairs), None).await
+    }
+
+    /// How many tasks a task-table query selects.
+    pub async fn table_count(&self, q: &crate::table::TableQuery) -> Result<u64, ClientError> {
+        let pairs = q.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let v: serde_json::Value = self.call::<(), _>(Method::GET, "/api/v1/table/count", Some(pairs), None).await?;
+        Ok(v["count"].as_u64().unwrap_or(0))
+    }
+
     pub async fn list_queues(&self) -> Result<Vec<Queue>, ClientError> {
         self.call::<(), _>(Method::GET, "/api/v1/queues", None, None).await
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod lifecycle;
 pub mod model;
+pub mod table;
 pub mod tracking;
 
 pub use client::{Client, ClientError};

@@ -65,7 +65,11 @@ fn env_key_pair() -> Option<(String, String)> {
 
 /// The plugins every daemon runs.
 pub fn plugins(clearml_ports: Option<(SocketAddr, SocketAddr)>) -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
-    vec![Box::new(runyard_tracking::Tracking), Box::new(runyard_clearml::Clearml { ports: clearml_ports })]
+    vec![
+        Box::new(runyard_tracking::Tracking),
+        Box::new(runyard_table::Table),
+        Box::new(runyard_clearml::Clearml { ports: clearml_ports }),
+    ]
 }
 
 /// `--clearml-ports API,FILES` as addresses on the bind address's host.

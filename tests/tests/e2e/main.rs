@@ -12,4 +12,5 @@ mod docker;
 mod harness;
 mod lifecycle;
 mod property;
+mod table;
 mod tracking;

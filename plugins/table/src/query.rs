@@ -1,0 +1,584 @@
+//! The task table's query engine: a [`TableQuery`] to a page of rows, in two steps. The first
+//! statement selects and orders the page's task ids alone (filters as `IN (subquery)` over
+//! indexed tables, sort keys as joined columns, keyset paging from the cursor); the second
+//! loads the shown columns of just those tasks.
+
+use crate::sql::Sql;
+use base64::Engine as _;
+use runyard_api::table::*;
+use runyard_api::{TaskStatus, TaskType};
+use runyard_daemon::error::{Error, Result};
+use runyard_daemon::store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Digest;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// How a sort key's value is read back for the cursor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AtomType {
+    Int,
+    Real,
+    Text,
+}
+
+/// One ORDER BY term.
+#[derive(Debug, Clone)]
+struct Atom {
+    expr: String,
+    ty: AtomType,
+    descending: bool,
+    nullable: bool,
+}
+
+/// The selection and order of a query, as SQL.
+pub struct Plan {
+    /// `FROM … WHERE …` (without the keyset condition).
+    from_where: Sql,
+    atoms: Vec<Atom>,
+    /// Identifies the selection, so a cursor cannot be used with another query.
+    key: String,
+}
+
+/// A page position: the last row's sort values and id.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// The selection the cursor belongs to.
+    q: String,
+    v: Vec<Value>,
+    id: String,
+}
+
+fn bad(param: &str, message: impl Into<String>) -> Error {
+    Error::invalid(param, message.into())
+}
+
+/// The SQL of a built-in column's value (for filters and sorts), its type and whether it
+/// may be missing. Tags have none: they are filtered through `task_tags` and never sorted on.
+fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
+    let (expr, ty, nullable) = match b {
+        Builtin::Id => ("t.id", AtomType::Text, false),
+        Builtin::Name => ("t.name", AtomType::Text, false),
+        Builtin::Type => ("t.type", AtomType::Text, false),
+        Builtin::Status => ("t.status", AtomType::Text, false),
+        Builtin::Project => ("p.name", AtomType::Text, false),
+        Builtin::User => ("u.name", AtomType::Text, true),
+        Builtin::Started => ("t.started", AtomType::Int, true),
+        Builtin::Updated => ("t.last_update", AtomType::Int, false),
+        Builtin::Created => ("t.created", AtomType::Int, false),
+        Builtin::Completed => ("t.completed", AtomType::Int, true),
+        Builtin::Iteration => ("t.last_iteration", AtomType::Int, false),
+        // Seconds from start to completion, or to now while unfinished.
+        Builtin::Runtime => {
+            let expr = format!("CAST((COALESCE(t.completed, {now}) - t.started) AS DOUBLE PRECISION) / 1000.0");
+            return (expr, AtomType::Real, true);
+        }
+        Builtin::Description => ("t.comment", AtomType::Text, false),
+        Builtin::Queue => ("q.name", AtomType::Text, true),
+        Builtin::Worker => ("t.worker", AtomType::Text, true),
+        Builtin::Parent => ("t.parent", AtomType::Text, true),
+        Builtin::Tags => ("NULL", AtomType::Text, true),
+    };
+    (expr.to_string(), ty, nullable)
+}
+
+/// The summary column holding a metric aggregate.
+fn agg_column(agg: Agg) -> &'static str {
+    match agg {
+        Agg::Last => "last_value",
+        Agg::Min => "min_value",
+        Agg::Max => "max_value",
+    }
+}
+
+/// Builds the plan of `q`: project, archive, ids, search and filters as conditions; sort keys
+/// as ORDER BY terms over joined tables.
+pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
+    let mut joins = Sql::new("");
+    let mut cond = Sql::new("t.archived = ");
+    cond.bind(q.archived as i64);
+    let mut need_users = false;
+    let mut need_queues = false;
+
+    if let Some(project) = &q.project {
+        let (id, path) = store.resolve_project(project).await?;
+        if q.subprojects {
+            cond.push(" AND t.project_id IN (SELECT id FROM projects WHERE name = ")
+                .bind(path.clone())
+                .push(" OR substr(name, 1, CAST(")
+                .bind(path.len() as i64 + 1)
+                .push(" AS INTEGER)) = ")
+                .bind(format!("{path}/"))
+                .push(")");
+        } else {
+            cond.push(" AND t.project_id = ").bind(id);
+        }
+    }
+    if !q.ids.is_empty() {
+        cond.push(" AND t.id IN ").bind_list(&q.ids);
+    }
+    if let Some(search) = &q.search {
+        let pattern =
+            format!("%{}%", search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        cond.push(" AND (LOWER(t.name) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(t.comment) LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\' OR t.id = ")
+            .bind(search.to_lowercase())
+            .push(")");
+    }
+    for f in &q.filters {
+        cond.push(" AND ");
+        match (&f.column, &f.op) {
+            (Column::Builtin(Builtin::Tags), FilterOp::Tags { all, include, exclude }) => {
+                let mut parts = Vec::new();
+                if !include.is_empty() {
+                    if *all {
+                        for tag in include {
+                            let mut s = Sql::new("t.id IN (SELECT task_id FROM task_tags WHERE tag = ");
+                            s.bind(tag).push(")");
+                            parts.push(s);
+                        }
+                    } else {
+                        let mut s = Sql::new("t.id IN (SELECT task_id FROM task_tags WHERE tag IN ");
+                        s.bind_list(include).push(")");
+                        parts.push(s);
+                    }
+                }
+                for tag in exclude {
+                    let mut s = Sql::new("t.id NOT IN (SELECT task_id FROM task_tags WHERE tag = ");
+                    s.bind(tag).push(")");
+                    parts.push(s);
+                }
+                if parts.is_empty() {
+                    cond.push("1 = 1");
+                }
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        cond.push(" AND ");
+                    }
+                    cond.append(p);
+                }
+            }
+            (Column::Builtin(b), FilterOp::Values { values, negate }) => {
+                let values: Vec<String> = match b {
+                    Builtin::Status => {
+                        values.iter().filter_map(|v| TaskStatus::parse(v)).map(|s| s.as_str().to_string()).collect()
+                    }
+                    Builtin::Type => {
+                        values.iter().filter_map(|v| TaskType::parse(v)).map(|t| t.as_str().to_string()).collect()
+                    }
+                    _ => values.clone(),
+                };
+                let mut inner = Sql::new("");
+                match b {
+                    Builtin::User => {
+                        inner.push("t.user_id IN (SELECT id FROM users WHERE name IN ").bind_list(&values).push(")")
+                    }
+                    Builtin::Queue => {
+                        inner.push("t.queue_id IN (SELECT id FROM queues WHERE name IN ").bind_list(&values).push(")")
+                    }
+                    _ => {
+                        let (expr, _, _) = column_expr(*b, now);
+                        inner.push(&expr).push(" IN ").bind_list(&values)
+                    }
+                };
+                if *negate {
+                    cond.push("NOT COALESCE(").append(&inner).push(", FALSE)");
+                } else {
+                    cond.append(&inner);
+                }
+            }
+            (Column::Builtin(b), FilterOp::Range { min, max }) => {
+                let (expr, ty, _) = column_expr(*b, now);
+                range(&mut cond, &expr, min, max, ty == AtomType::Int);
+            }
+            (Column::Metric { metric, variant, agg }, FilterOp::Range { min, max }) => {
+                cond.push("t.id IN (SELECT task_id FROM scalar_summaries WHERE metric = ")
+                    .bind(metric)
+                    .push(" AND variant = ")
+                    .bind(variant)
+                    .push(" AND ");
+                range(&mut cond, agg_column(*agg), min, max, false);
+                cond.push(")");
+            }
+            (c, FilterOp::Values { values, negate }) if c.param().is_some() => {
+                let (section, name) = c.param().expect("checked");
+                cond.push(if *negate { "t.id NOT IN" } else { "t.id IN" })
+                    .push(" (SELECT task_id FROM task_params WHERE section = ")
+                    .bind(section)
+                    .push(" AND name = ")
+                    .bind(name)
+                    .push(" AND value IN ")
+                    .bind_list(values)
+                    .push(")");
+            }
+            (c, FilterOp::Range { min, max }) if c.param().is_some() => {
+                let (section, name) = c.param().expect("checked");
+                cond.push("t.id IN (SELECT task_id FROM task_params WHERE section = ")
+                    .bind(section)
+                    .push(" AND name = ")
+                    .bind(name)
+                    .push(" AND ");
+                range(&mut cond, "num", min, max, false);
+                cond.push(")");
+            }
+            (c, _) => return Err(bad("filter", format!("column '{c}' does not take that filter"))),
+        }
+    }
+
+    // Sort keys: joined columns, tasks lacking a value last, the newest task first on ties.
+    let mut atoms = Vec::new();
+    let mut keys: Vec<SortKey> = Vec::new();
+    if q.group {
+        keys.push(SortKey { column: Column::Builtin(Builtin::Project), descending: false });
+    }
+    keys.extend(q.sort.iter().cloned());
+    for (i, key) in keys.iter().enumerate() {
+        let alias = format!("k{i}");
+        match &key.column {
+            Column::Builtin(b) => {
+                need_users |= *b == Builtin::User;
+                need_queues |= *b == Builtin::Queue;
+                let (expr, ty, nullable) = column_expr(*b, now);
+                atoms.push(Atom { expr, ty, descending: key.descending, nullable });
+            }
+            Column::Metric { metric, variant, agg } => {
+                joins
+                    .push(&format!(
+                        " LEFT JOIN scalar_summaries {alias} ON {alias}.task_id = t.id AND {alias}.metric = "
+                    ))
+                    .bind(metric)
+                    .push(&format!(" AND {alias}.variant = "))
+                    .bind(variant);
+                atoms.push(Atom {
+                    expr: format!("{alias}.{}", agg_column(*agg)),
+                    ty: AtomType::Real,
+                    descending: key.descending,
+                    nullable: true,
+                });
+            }
+            c => {
+                let (section, name) = c.param().expect("the other columns");
+                joins
+                    .push(&format!(" LEFT JOIN task_params {alias} ON {alias}.task_id = t.id AND {alias}.section = "))
+                    .bind(section)
+                    .push(&format!(" AND {alias}.name = "))
+                    .bind(name);
+                // Numbers first, in numeric order; then text; then tasks without the parameter.
+                atoms.push(Atom {
+                    expr: format!("{alias}.num"),
+                    ty: AtomType::Real,
+                    descending: key.descending,
+                    nullable: true,
+                });
+                atoms.push(Atom {
+                    expr: format!("{alias}.value"),
+                    ty: AtomType::Text,
+                    descending: key.descending,
+                    nullable: true,
+                });
+            }
+        }
+    }
+    let mut from_where = Sql::new(" FROM tasks t JOIN projects p ON p.id = t.project_id");
+    if need_users {
+        from_where.push(" LEFT JOIN users u ON u.id = t.user_id");
+    }
+    if need_queues {
+        from_where.push(" LEFT JOIN queues q ON q.id = t.queue_id");
+    }
+    from_where.append(&joins).push(" WHERE ").append(&cond);
+    let key = hex::encode(&sha2::Sha256::digest(q.selection_key().as_bytes())[..8]);
+    Ok(Plan { from_where, atoms, key })
+}
+
+/// `lo <= expr <= hi` (or strict), as the bounds say.
+fn range(sql: &mut Sql, expr: &str, min: &Option<Bound>, max: &Option<Bound>, integer: bool) {
+    let value = |sql: &mut Sql, v: f64| {
+        if integer && v.fract() == 0.0 && v.abs() < 9.0e15 {
+            sql.bind(v as i64);
+        } else {
+            sql.bind(v);
+        }
+    };
+    let mut first = true;
+    if let Some(lo) = min {
+        sql.push(expr).push(if lo.inclusive { " >= " } else { " > " });
+        value(sql, lo.value);
+        first = false;
+    }
+    if let Some(hi) = max {
+        if !first {
+            sql.push(" AND ");
+        }
+        sql.push(expr).push(if hi.inclusive { " <= " } else { " < " });
+        value(sql, hi.value);
+        first = false;
+    }
+    if first {
+        sql.push(expr).push(" IS NOT NULL");
+    }
+}
+
+impl Plan {
+    fn order_by(&self) -> String {
+        let mut terms = Vec::new();
+        for a in &self.atoms {
+            if a.nullable {
+                terms.push(format!("({} IS NULL)", a.expr));
+            }
+            terms.push(format!("{}{}", a.expr, if a.descending { " DESC" } else { "" }));
+        }
+        terms.push("t.id DESC".into());
+        terms.join(", ")
+    }
+
+    /// Rows strictly after the cursor's position in the plan's order.
+    fn after(&self, cursor: &Cursor) -> Result<Sql> {
+        let invalid = || bad("cursor", "the cursor does not belong to this query");
+        if cursor.q != self.key || cursor.v.len() != self.atoms.len() {
+            return Err(invalid());
+        }
+        let bind_value = |sql: &mut Sql, a: &Atom, v: &Value| -> Result<()> {
+            match (a.ty, v) {
+                (AtomType::Int, Value::Number(n)) => sql.bind(n.as_i64().ok_or_else(invalid)?),
+                (AtomType::Real, Value::Number(n)) => sql.bind(n.as_f64().ok_or_else(invalid)?),
+                (AtomType::Text, Value::String(s)) => sql.bind(s.as_str()),
+                _ => return Err(invalid()),
+            };
+            Ok(())
+        };
+        let mut out = Sql::new("(");
+        let mut terms = 0;
+        for i in 0..=self.atoms.len() {
+            let mut term = Sql::new("(");
+            for (a, v) in self.atoms.iter().zip(&cursor.v).take(i) {
+                if v.is_null() {
+                    term.push(&format!("{} IS NULL AND ", a.expr));
+                } else {
+                    term.push(&format!("{} = ", a.expr));
+                    bind_value(&mut term, a, v)?;
+                    term.push(" AND ");
+                }
+            }
+            if i == self.atoms.len() {
+                term.push("t.id < ").bind(cursor.id.as_str());
+            } else {
+                let (a, v) = (&self.atoms[i], &cursor.v[i]);
+                if v.is_null() {
+                    continue; // Nothing sorts after a missing value at this level.
+                }
+                let cmp = if a.descending { " < " } else { " > " };
+                if a.nullable {
+                    term.push(&format!("({} IS NULL OR {}{cmp}", a.expr, a.expr));
+                    bind_value(&mut term, a, v)?;
+                    term.push(")");
+                } else {
+                    term.push(&format!("{}{cmp}", a.expr));
+                    bind_value(&mut term, a, v)?;
+                }
+            }
+            term.push(")");
+            if terms > 0 {
+                out.push(" OR ");
+            }
+            out.append(&term);
+            terms += 1;
+        }
+        out.push(")");
+        Ok(out)
+    }
+}
+
+/// The ids of one page in order, and the cursor after it (when more follow).
+pub async fn page_ids(
+    store: &Store,
+    plan: &Plan,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<String>, Option<String>)> {
+    let mut sql = Sql::new("SELECT t.id AS id");
+    for (i, a) in plan.atoms.iter().enumerate() {
+        sql.push(&format!(", {} AS s{i}", a.expr));
+    }
+    sql.append(&plan.from_where);
+    if let Some(c) = cursor {
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+            .ok_or_else(|| bad("cursor", "not a cursor of this table"))?;
+        sql.push(" AND ").append(&plan.after(&decoded)?);
+    }
+    sql.push(&format!(" ORDER BY {} LIMIT {}", plan.order_by(), limit as i64 + 1));
+    let rows = sql.query().fetch_all(store.pool()).await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let mut v = Vec::new();
+            for (i, a) in plan.atoms.iter().enumerate() {
+                let name = format!("s{i}");
+                v.push(match a.ty {
+                    AtomType::Int => json!(last.try_get::<Option<i64>, _>(name.as_str())?),
+                    AtomType::Real => json!(last.try_get::<Option<f64>, _>(name.as_str())?),
+                    AtomType::Text => json!(last.try_get::<Option<String>, _>(name.as_str())?),
+                });
+            }
+            let cursor = Cursor { q: plan.key.clone(), v, id: last.try_get("id")? };
+            Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(serde_json::to_vec(&cursor).expect("serializable")),
+            )
+        }
+        _ => None,
+    };
+    Ok((ids, next))
+}
+
+/// How many tasks the plan selects.
+pub async fn count(store: &Store, plan: &Plan) -> Result<u64> {
+    let mut sql = Sql::new("SELECT COUNT(*) AS n");
+    sql.append(&plan.from_where);
+    let n: i64 = sql.query().fetch_one(store.pool()).await?.try_get("n")?;
+    Ok(n as u64)
+}
+
+fn time(ms: Option<i64>) -> Value {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(Value::Null)
+}
+
+fn float(v: f64) -> Value {
+    serde_json::to_value(runyard_api::tracking::Float(v)).unwrap_or(Value::Null)
+}
+
+/// The rows of `ids` (in that order) with the values of `columns`.
+pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) -> Result<Vec<TableRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = store.pool().acquire().await?;
+    let mut base = HashMap::new();
+    let mut sql = Sql::new(
+        "SELECT t.id, t.status, t.archived, t.name, t.type, p.name AS project, u.name AS user_name, t.started, \
+         t.last_update, t.created, t.completed, t.last_iteration, t.comment, q.name AS queue, t.worker, t.parent \
+         FROM tasks t JOIN projects p ON p.id = t.project_id LEFT JOIN users u ON u.id = t.user_id \
+         LEFT JOIN queues q ON q.id = t.queue_id WHERE t.id IN ",
+    );
+    sql.bind_list(ids);
+    for r in sql.query().fetch_all(&mut *conn).await? {
+        base.insert(r.try_get::<String, _>("id")?, r);
+    }
+
+    // Metric and parameter values of the page, by task.
+    let metrics: Vec<(&str, &str)> = columns
+        .iter()
+        .filter_map(|c| match c {
+            Column::Metric { metric, variant, .. } => Some((metric.as_str(), variant.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut summaries: HashMap<(String, String, String), [Option<f64>; 3]> = HashMap::new();
+    if !metrics.is_empty() {
+        let names: Vec<&str> = metrics.iter().map(|(m, _)| *m).collect();
+        let mut sql = Sql::new(
+            "SELECT task_id, metric, variant, last_value, min_value, max_value FROM scalar_summaries WHERE task_id IN ",
+        );
+        sql.bind_list(ids).push(" AND metric IN ").bind_list(&names);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            summaries.insert(
+                (r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?),
+                [r.try_get("last_value")?, r.try_get("min_value")?, r.try_get("max_value")?],
+            );
+        }
+    }
+    let sections: Vec<&str> = columns.iter().filter_map(|c| c.param().map(|(s, _)| s)).collect();
+    let mut params: HashMap<(String, String, String), String> = HashMap::new();
+    if !sections.is_empty() {
+        let mut sql = Sql::new("SELECT task_id, section, name, value FROM task_params WHERE task_id IN ");
+        sql.bind_list(ids).push(" AND section IN ").bind_list(&sections);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            params.insert((r.try_get("task_id")?, r.try_get("section")?, r.try_get("name")?), r.try_get("value")?);
+        }
+    }
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    if columns.contains(&&Column::Builtin(Builtin::Tags)) {
+        let mut sql = Sql::new("SELECT task_id, tag FROM task_tags WHERE task_id IN ");
+        sql.bind_list(ids).push(" ORDER BY tag");
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            tags.entry(r.try_get("task_id")?).or_default().push(r.try_get("tag")?);
+        }
+    }
+
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(r) = base.get(id) else { continue }; // Deleted between the two reads.
+        let status: String = r.try_get("status")?;
+        let mut values = Vec::with_capacity(columns.len());
+        for c in columns {
+            values.push(match c {
+                Column::Builtin(b) => match b {
+                    Builtin::Id => json!(id),
+                    Builtin::Name => json!(r.try_get::<String, _>("name")?),
+                    Builtin::Type => json!(r.try_get::<String, _>("type")?),
+                    Builtin::Status => json!(status),
+                    Builtin::Project => json!(r.try_get::<String, _>("project")?),
+                    Builtin::User => json!(r.try_get::<Option<String>, _>("user_name")?),
+                    Builtin::Tags => json!(tags.get(id).cloned().unwrap_or_default()),
+                    Builtin::Started => time(r.try_get("started")?),
+                    Builtin::Updated => time(r.try_get("last_update")?),
+                    Builtin::Created => time(r.try_get("created")?),
+                    Builtin::Completed => time(r.try_get("completed")?),
+                    Builtin::Iteration => json!(r.try_get::<i64, _>("last_iteration")?),
+                    Builtin::Runtime => {
+                        let started: Option<i64> = r.try_get("started")?;
+                        let end = r.try_get::<Option<i64>, _>("completed")?.unwrap_or(now);
+                        started.map(|s| json!((end - s) as f64 / 1000.0)).unwrap_or(Value::Null)
+                    }
+                    Builtin::Description => json!(r.try_get::<String, _>("comment")?),
+                    Builtin::Queue => json!(r.try_get::<Option<String>, _>("queue")?),
+                    Builtin::Worker => json!(r.try_get::<Option<String>, _>("worker")?),
+                    Builtin::Parent => json!(r.try_get::<Option<String>, _>("parent")?),
+                },
+                Column::Metric { metric, variant, agg } => {
+                    match summaries.get(&(id.clone(), metric.clone(), variant.clone())) {
+                        // A summary whose value is NULL holds NaN.
+                        Some(values) => float(values[*agg as usize].unwrap_or(f64::NAN)),
+                        None => Value::Null,
+                    }
+                }
+                c => {
+                    let (section, name) = c.param().expect("the other columns");
+                    params
+                        .get(&(id.clone(), section.to_string(), name.to_string()))
+                        .map(|v| json!(v))
+                        .unwrap_or(Value::Null)
+                }
+            });
+        }
+        out.push(TableRow {
+            id: id.clone(),
+            status: TaskStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("bad status {status}")))?,
+            archived: r.try_get::<i64, _>("archived")? != 0,
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// One page of the table.
+pub async fn page(store: &Store, q: &TableQuery) -> Result<TablePage> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let plan = plan(store, q, now).await?;
+    let (ids, next) = page_ids(store, &plan, q.cursor.as_deref(), q.limit).await?;
+    let columns: Vec<&Column> = q.visible_columns().collect();
+    let rows = rows(store, &ids, &columns, now).await?;
+    Ok(TablePage { columns: columns.iter().map(|c| c.to_string()).collect(), rows, next })
+}

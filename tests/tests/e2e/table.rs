@@ -1,0 +1,179 @@
+//! The table plugin: filters, sorts, custom columns and paging over real tasks and reported
+//! metrics, on both backends.
+
+use crate::harness::TestServer;
+use crate::scenario;
+use runyard_api::table::TableQuery;
+use runyard_api::tracking::{Event, EventBatch, Float, ScalarEvent};
+use runyard_api::{Client, ClientError, CreateTask, EditTask, Hyperparams, Param};
+use serde_json::{json, Value};
+
+fn params(pairs: &[(&str, &str)]) -> Hyperparams {
+    let mut h = Hyperparams::new();
+    for (key, value) in pairs {
+        let (section, name) = key.split_once('/').unwrap();
+        h.entry(section.into())
+            .or_default()
+            .insert(name.into(), Param { value: value.to_string(), kind: None, description: None });
+    }
+    h
+}
+
+async fn task(c: &Client, project: &str, name: &str, hp: &[(&str, &str)], tags: &[&str], loss: Option<f64>) -> String {
+    let t = c
+        .create_task(&CreateTask {
+            name: name.into(),
+            project: Some(project.into()),
+            comment: format!("about {name}"),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            hyperparams: params(hp),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    if let Some(loss) = loss {
+        let events = (0..3)
+            .map(|i| {
+                Event::Scalar(ScalarEvent {
+                    task: t.id.clone(),
+                    metric: "loss".into(),
+                    variant: "val".into(),
+                    iteration: i,
+                    value: Float(loss + (2 - i) as f64),
+                    time: None,
+                })
+            })
+            .collect();
+        c.send_events(&EventBatch { events }).await.unwrap();
+    }
+    t.id
+}
+
+async fn query(c: &Client, q: &str) -> runyard_api::table::TablePage {
+    c.table(&TableQuery::from_query_string(q).unwrap()).await.unwrap()
+}
+
+/// The names in a page (the query's first column must be `name`).
+fn names(page: &runyard_api::table::TablePage) -> Vec<String> {
+    page.rows.iter().map(|r| r.values[0].as_str().unwrap().to_string()).collect()
+}
+
+async fn table_queries(server: TestServer) {
+    let c = server.client();
+    task(&c, "lb", "a", &[("Args/lr", "0.1"), ("Args/batch", "16")], &["x", "keep"], Some(0.5)).await;
+    task(&c, "lb", "b", &[("Args/lr", "0.01"), ("Args/batch", "128")], &["y"], Some(0.2)).await;
+    task(&c, "lb/sub", "c", &[("Args/lr", "0.01"), ("Args/batch", "8")], &["x", "y"], Some(0.9)).await;
+    task(&c, "lb", "d", &[("Args/lr", "auto"), ("Args/batch", "auto")], &[], Some(0.1)).await;
+    let e = task(&c, "lb", "e", &[("Args/lr", "0.1")], &["x"], None).await;
+    task(&c, "other", "f", &[("Args/lr", "0.1")], &["x"], Some(0.0)).await;
+
+    // Value set on a hyperparameter + metric range + tag ANY, sorted by the metric.
+    let page = query(
+        &c,
+        "project=lb&columns=name,metric:loss/val.last,param:Args/lr,tags&filter=param:Args/lr+in+0.1,0.01\
+         &filter=metric:loss/val.last<0.95&filter=tags+any+x,y&sort=-metric:loss/val.last",
+    )
+    .await;
+    assert_eq!(names(&page), ["c", "a", "b"], "{page:?}");
+    assert_eq!(page.columns, ["name", "metric:loss/val.last", "param:Args/lr", "tags"]);
+    assert_eq!(page.rows[0].values[1], json!(0.9));
+    assert_eq!(page.rows[0].values[2], json!("0.01"));
+    assert_eq!(page.rows[0].values[3], json!(["x", "y"]));
+    // Without subprojects, and with a NOT tag.
+    let page = query(&c, "project=lb&subprojects=false&columns=name&filter=tags+any+x,!keep&sort=name").await;
+    assert_eq!(names(&page), ["e"]);
+    let page = query(&c, "columns=name&filter=tags+all+x,y").await;
+    assert_eq!(names(&page), ["c"]);
+
+    // Tasks lacking the sort value come last, whichever the direction; numbers sort as
+    // numbers, then text.
+    for sort in ["metric:loss/val.last", "-metric:loss/val.last"] {
+        let page = query(&c, &format!("project=lb&columns=name&sort={sort}")).await;
+        assert_eq!(names(&page).last().unwrap(), "e", "{sort}");
+    }
+    let page = query(&c, "project=lb&columns=name,param:Args/batch&sort=param:Args/batch").await;
+    assert_eq!(names(&page), ["c", "a", "b", "d", "e"]);
+    let page = query(&c, "project=lb&columns=name&sort=-param:Args/batch").await;
+    assert_eq!(names(&page), ["b", "a", "c", "d", "e"]);
+    // Numeric range on a hyperparameter: text values do not match.
+    let page = query(&c, "project=lb&columns=name&filter=param:Args/batch>=16&sort=name").await;
+    assert_eq!(names(&page), ["a", "b"]);
+    // Grouped by subproject: the project sorts first.
+    let page = query(&c, "project=lb&group=true&columns=name,project&sort=name").await;
+    assert_eq!(names(&page), ["a", "b", "d", "e", "c"]);
+
+    // Search in names, descriptions and ids; value sets on built-in columns.
+    assert_eq!(names(&query(&c, "columns=name&search=ABOUT+F").await), ["f"]);
+    assert_eq!(names(&query(&c, &format!("columns=name&search={e}")).await), ["e"]);
+    let page = query(&c, "columns=name,status&filter=status+in+draft&filter=project+not+in+other&sort=name").await;
+    assert_eq!(names(&page), ["a", "b", "c", "d", "e"]);
+    assert_eq!(page.rows[0].values[1], json!("created"));
+    let page = query(&c, "columns=name&filter=created>=2020-01-01&filter=started=2020-01-01..2020-12-31").await;
+    assert!(page.rows.is_empty(), "no task has started");
+
+    // Hyperparameter edits are indexed at once.
+    c.edit_task(&e, &EditTask { hyperparams: Some(params(&[("Args/lr", "0.5")])), ..Default::default() })
+        .await
+        .unwrap();
+    let page = query(&c, "columns=name&filter=param:Args/lr=0.5").await;
+    assert_eq!(names(&page), ["e"]);
+
+    // Paging: every row once, in the unpaged order, whatever the page size.
+    let all = names(&query(&c, "columns=name&sort=-metric:loss/val.last,name").await);
+    assert_eq!(all.len(), 6);
+    for limit in [1, 2, 4] {
+        let mut seen = Vec::new();
+        let mut q =
+            TableQuery::from_query_string(&format!("columns=name&sort=-metric:loss/val.last,name&limit={limit}"))
+                .unwrap();
+        loop {
+            let page = c.table(&q).await.unwrap();
+            seen.extend(names(&page));
+            match page.next {
+                Some(next) => q.cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all, "limit {limit}");
+    }
+    // A task created meanwhile neither shifts nor repeats the rows after the cursor.
+    let mut q = TableQuery::from_query_string("columns=name&limit=3").unwrap();
+    let first = c.table(&q).await.unwrap();
+    task(&c, "lb", "g", &[], &[], None).await;
+    q.cursor = first.next.clone();
+    let second = c.table(&q).await.unwrap();
+    let mut seen = names(&first);
+    seen.extend(names(&second));
+    assert_eq!(seen, ["f", "e", "d", "c", "b", "a"], "newest first, g not in the pages already read");
+    let count = c.table_count(&TableQuery::from_query_string("project=lb&filter=tags+any+x").unwrap()).await.unwrap();
+    assert_eq!(count, 3);
+
+    // Bad input: a 400 naming the parameter, never a silently ignored filter.
+    let foreign = first.next.unwrap();
+    for (q, param) in [
+        ("columns=bogus", "columns"),
+        ("filter=metric:loss/val.last<abc", "filter"),
+        ("filter=iteration=9..1", "filter"),
+        ("filter=name>3", "filter"),
+        ("sort=tags", "sort"),
+        ("limit=5000", "limit"),
+        ("colour=red", "colour"),
+        (&format!("sort=name&cursor={foreign}"), "cursor"),
+        ("cursor=garbage", "cursor"),
+    ] {
+        let resp = server
+            .http()
+            .get(format!("{}/api/v1/table/tasks?{q}", server.url))
+            .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, 400, "{q}: {body}");
+        assert_eq!(body["error"]["field"], param, "{q}: {body}");
+    }
+    let err = c.table(&TableQuery { project: Some("nowhere".into()), ..Default::default() }).await.unwrap_err();
+    assert!(matches!(err, ClientError::Api { status: 404, .. }), "{err}");
+}
+scenario!(queries, super::table_queries);
