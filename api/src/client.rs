@@ -83,13 +83,7 @@ impl Client {
         if status.is_success() {
             return Ok((status, bytes));
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api { status: status.as_u16(), detail: body.error }),
-            Err(_) => Err(ClientError::Unexpected {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-            }),
-        }
+        Err(error_of(status.as_u16(), &bytes))
     }
 
     /// Exchanges the key pair for a token.
@@ -194,6 +188,38 @@ impl Client {
     pub async fn table(&self, q: &crate::table::TableQuery) -> Result<crate::table::TablePage, ClientError> {
         let pairs = q.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         self.call::<(), _>(Method::GET, "/api/v1/table/tasks", Some(pairs), None).await
+    }
+
+    /// A task-table query's rows as CSV, handed to `sink` chunk by chunk as they stream in.
+    /// Returns the bytes received.
+    pub async fn table_csv(
+        &self,
+        q: &crate::table::TableQuery,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, ClientError> {
+        let url = format!("{}?{}", self.url("/api/v1/table/csv"), q.to_query_string());
+        let transport = |source| ClientError::Transport { url: self.base.clone(), source };
+        let cached = self.token.lock().expect("token lock").clone();
+        let mut token = match cached {
+            Some(t) => t,
+            None => self.login().await?.token,
+        };
+        let mut resp = self.http.get(&url).bearer_auth(&token).send().await.map_err(transport)?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            // The token expired: once more with a new one.
+            token = self.login().await?.token;
+            resp = self.http.get(&url).bearer_auth(&token).send().await.map_err(transport)?;
+        }
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            return Err(error_of(status, &resp.bytes().await.map_err(transport)?));
+        }
+        let mut total = 0;
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            sink(&chunk).map_err(|e| ClientError::Unexpected { status: 200, body: format!("could not write: {e}") })?;
+            total += chunk.len() as u64;
+        }
+        Ok(total)
     }
 
     /// How many tasks a task-table query selects.
@@ -399,6 +425,14 @@ impl Client {
 
     async fn get<Q: Serialize, T: DeserializeOwned>(&self, path: &str, q: Option<&Q>) -> Result<T, ClientError> {
         self.call::<(), _>(Method::GET, path, q.map(query_pairs), None).await
+    }
+}
+
+/// An error answer as the error it carries.
+fn error_of(status: u16, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api { status, detail: body.error },
+        Err(_) => ClientError::Unexpected { status, body: String::from_utf8_lossy(bytes).chars().take(500).collect() },
     }
 }
 

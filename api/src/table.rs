@@ -757,6 +757,201 @@ pub struct TableRow {
     pub values: Vec<serde_json::Value>,
 }
 
+/// `GET /api/v1/table/catalogue`: what the column pickers offer for a project (with its
+/// subprojects): metric → variants, hyperparameter section → names, user properties.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ColumnCatalogue {
+    pub metrics: std::collections::BTreeMap<String, Vec<String>>,
+    pub hyperparams: std::collections::BTreeMap<String, Vec<String>>,
+    pub properties: Vec<String>,
+}
+
+/// `GET /api/v1/table/values`: the distinct values of a column, for value-set filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ValuesQuery {
+    /// A column id that takes a value set (`status`, `user`, `tags`, `param:Args/lr`, …).
+    pub column: String,
+    /// A project path or id (default: all).
+    pub project: Option<String>,
+    /// Include the subprojects (default true).
+    pub subprojects: Option<bool>,
+    pub archived: bool,
+    /// Only values containing this text (case-insensitive).
+    pub search: Option<String>,
+    /// Values after this one (the `next` of the previous page).
+    pub after: Option<String>,
+    /// At most this many values (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ColumnValue {
+    pub value: String,
+    /// How many tasks have it.
+    pub tasks: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ColumnValues {
+    pub values: Vec<ColumnValue>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next: Option<String>,
+}
+
+/// A saved table state (a leaderboard), shared with everyone who can see the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SavedView {
+    pub id: String,
+    /// The project id it belongs to; absent for a view of all projects.
+    pub project: Option<String>,
+    pub name: String,
+    /// The user who saved it: only they (or an admin) may change or delete it.
+    pub owner: String,
+    /// The table state as a [`TableQuery`] query string.
+    pub state: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// `POST /api/v1/table/views`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SaveView {
+    pub name: String,
+    /// A project path or id; absent for all projects.
+    pub project: Option<String>,
+    pub state: String,
+}
+
+/// `PATCH /api/v1/table/views/{id}`: what is absent stays.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateView {
+    pub name: Option<String>,
+    pub state: Option<String>,
+}
+
+/// `GET /api/v1/table/selection`: how many tasks a selection holds and how many of them each
+/// action applies to (the counts of the batch action bar and the context menu).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SelectionSummary {
+    pub total: u64,
+    /// Action name → tasks of the selection it is valid for.
+    pub actions: std::collections::BTreeMap<String, u64>,
+}
+
+/// The actions a user applies to selections of the table (the agents' own reports excluded).
+pub const TABLE_ACTIONS: [crate::Action; 14] = {
+    use crate::Action::*;
+    [
+        Enqueue,
+        Dequeue,
+        Reset,
+        Abort,
+        AbortChildren,
+        Retry,
+        Publish,
+        Archive,
+        Restore,
+        Delete,
+        AddTag,
+        RemoveTag,
+        Clone,
+        Move,
+    ]
+};
+
+/// A compared task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// One task's line in a comparison chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareLine {
+    pub task: String,
+    pub x: Vec<f64>,
+    pub y: Vec<crate::tracking::Float>,
+    /// Points stored (before downsampling).
+    pub total: usize,
+}
+
+/// One metric/variant: every task's line, downsampled on one x grid so the lines line up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareChart {
+    pub metric: String,
+    pub variant: String,
+    /// The x range shared by the lines: `[min, max]`.
+    pub range: [f64; 2],
+    pub lines: Vec<CompareLine>,
+}
+
+/// Single values as one table: a row per task, a column per name (the Summary bar chart).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareSingles {
+    pub names: Vec<String>,
+    /// Per task (in `tasks` order), its value of each name, `null` where it has none.
+    pub values: Vec<Vec<Option<crate::tracking::Float>>>,
+}
+
+/// `GET /api/v1/table/compare/scalars`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareScalars {
+    pub tasks: Vec<TaskRef>,
+    pub x: crate::tracking::XAxis,
+    pub charts: Vec<CompareChart>,
+    pub single_values: CompareSingles,
+}
+
+/// One task's latest figure of a metric/variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareFigure {
+    pub task: String,
+    pub iteration: i64,
+    #[schema(value_type = Object)]
+    pub figure: serde_json::Value,
+}
+
+/// A metric/variant's figures across the tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComparePlot {
+    pub metric: String,
+    pub variant: String,
+    /// Every trace is a line, scatter, bar or box: the figures may be overlaid in one.
+    pub mergeable: bool,
+    pub figures: Vec<CompareFigure>,
+}
+
+/// `GET /api/v1/table/compare/plots`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComparePlots {
+    pub tasks: Vec<TaskRef>,
+    pub plots: Vec<ComparePlot>,
+}
+
+/// One hyperparameter or configuration item across the tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareValue {
+    /// `section/name` for hyperparameters, the item's name for configuration.
+    pub name: String,
+    /// Per task (in `tasks` order); `null` where it has none.
+    pub values: Vec<Option<String>>,
+    /// Whether the tasks disagree.
+    pub differs: bool,
+}
+
+/// `GET /api/v1/table/compare/params`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CompareParams {
+    pub tasks: Vec<TaskRef>,
+    pub hyperparams: Vec<CompareValue>,
+    pub configuration: Vec<CompareValue>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@ use crate::output;
 use crate::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use runyard_api::table::TableQuery;
 use runyard_api::{
     Action, ActionRequest, ActionResponse, Change, Container, CreateTask, EntryKind, Environment, Execution, Param,
-    Script, Task, TaskQuery, TaskStatus, TaskType,
+    Script, Task, TaskStatus, TaskType,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -170,8 +171,10 @@ pub struct CreateArgs {
     priority: i64,
 }
 
+/// `task list`: the task table's query model (the README documents its syntax).
 #[derive(Args)]
 pub struct ListArgs {
+    /// A project path or id, with its subprojects.
     #[arg(long)]
     project: Option<String>,
     /// Only tasks in this status (repeatable; wire or UI names).
@@ -183,11 +186,125 @@ pub struct ListArgs {
     /// Only tasks carrying this tag (repeatable: all must match).
     #[arg(long = "tag")]
     tags: Vec<String>,
+    /// A filter, e.g. 'metric:loss/val.last<0.3', 'param:Args/lr in 0.01,0.1', 'tags any a,!b'
+    /// (repeatable: all must hold).
+    #[arg(long = "filter", allow_hyphen_values = true)]
+    filters: Vec<String>,
+    /// Sort keys, comma-separated, '-' before a key for descending: '-metric:acc/val.max,name'.
+    #[arg(long, allow_hyphen_values = true)]
+    sort: Option<String>,
+    /// The columns, comma-separated [default: id,name,status,project,type,tags,updated].
+    #[arg(long)]
+    columns: Option<String>,
+    /// Only tasks whose name, description or id contains this text.
+    #[arg(long)]
+    search: Option<String>,
+    /// At most this many tasks.
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Write every matching task (the columns asked for) to this CSV file instead.
+    #[arg(long)]
+    csv: Option<PathBuf>,
     /// Keep the list on screen, updated as tasks change.
     #[arg(long)]
     watch: bool,
+}
+
+/// The CLI's columns when none are asked for.
+const LIST_COLUMNS: &str = "id,name,status,project,type,tags,updated";
+
+impl ListArgs {
+    /// The flags as one table query; an error names the flag at fault.
+    fn query(&self) -> Result<TableQuery> {
+        let mut pairs: Vec<(&str, String)> = vec![("columns", self.columns.clone().unwrap_or(LIST_COLUMNS.into()))];
+        if let Some(p) = &self.project {
+            pairs.push(("project", p.clone()));
+        }
+        if self.archived {
+            pairs.push(("archived", "true".into()));
+        }
+        if !self.status.is_empty() {
+            pairs.push(("filter", format!("status in {}", self.status.join(","))));
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self.tags.iter().map(|t| runyard_api::table::escape(t)).collect();
+            pairs.push(("filter", format!("tags all {}", tags.join(","))));
+        }
+        pairs.extend(self.filters.iter().map(|f| ("filter", f.clone())));
+        if let Some(s) = &self.sort {
+            pairs.push(("sort", s.clone()));
+        }
+        if let Some(s) = &self.search {
+            pairs.push(("search", s.clone()));
+        }
+        let mut q = TableQuery::from_pairs(pairs).map_err(|e| anyhow::anyhow!("--{}: {}", e.param, e.message))?;
+        if self.limit == 0 {
+            bail!("--limit must be at least 1");
+        }
+        q.limit = self.limit.min(runyard_api::table::MAX_PAGE);
+        Ok(q)
+    }
+}
+
+/// A table cell as text: times as "… ago", statuses by their UI names.
+fn cell(column: &str, v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (column, v) {
+        (_, Value::Null) => String::new(),
+        ("status", Value::String(s)) => {
+            TaskStatus::parse(s).map(|st| st.display_name().to_string()).unwrap_or(s.clone())
+        }
+        ("started" | "updated" | "created" | "completed", Value::String(s)) => {
+            chrono::DateTime::parse_from_rfc3339(s).map(|t| output::ago(t.into())).unwrap_or(s.clone())
+        }
+        (_, Value::String(s)) => s.clone(),
+        (_, Value::Array(items)) => items.iter().map(|i| cell(column, i)).collect::<Vec<_>>().join(","),
+        (_, other) => other.to_string(),
+    }
+}
+
+async fn list(ctx: &Ctx, a: ListArgs) -> Result<ExitCode> {
+    let q = a.query()?;
+    let client = ctx.client()?;
+    if let Some(path) = &a.csv {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("--csv: could not create {}", path.display()))?,
+        );
+        client.table_csv(&q, |chunk| std::io::Write::write_all(&mut file, chunk)).await?;
+        std::io::Write::flush(&mut file)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let show = || async {
+        let mut q = q.clone();
+        let mut rows = Vec::new();
+        let columns = loop {
+            let page = client.table(&q).await?;
+            rows.extend(page.rows);
+            q.cursor = page.next;
+            if q.cursor.is_none() || rows.len() >= a.limit as usize {
+                break page.columns;
+            }
+        };
+        let more = q.cursor.is_some();
+        rows.truncate(a.limit as usize);
+        if ctx.json {
+            let total = if more { client.table_count(&q).await? } else { rows.len() as u64 };
+            output::json(&serde_json::json!({ "columns": columns, "rows": rows, "total": total }));
+            return Ok(());
+        }
+        let header: Vec<String> =
+            columns.iter().map(|c| if c.contains(':') { c.clone() } else { c.to_uppercase() }).collect();
+        let table = rows.iter().map(|r| columns.iter().zip(&r.values).map(|(c, v)| cell(c, v)).collect()).collect();
+        output::table(&header.iter().map(String::as_str).collect::<Vec<_>>(), table);
+        if more {
+            let total = client.table_count(&q).await?;
+            eprintln!("({} of {total} shown; use --limit)", rows.len());
+        }
+        Ok(())
+    };
+    crate::watch::show(&client, a.watch, |c| matches!(c, Change::Task { .. }), show).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn key_value(s: &str, flag: &str) -> Result<(String, String)> {
@@ -255,30 +372,6 @@ fn build_create(a: CreateArgs) -> Result<CreateTask> {
         task.environment.variables.insert(k, v);
     }
     Ok(task)
-}
-
-fn print_tasks(ctx: &Ctx, tasks: &[Task], total: u64) {
-    if ctx.json {
-        return output::json(&serde_json::json!({ "tasks": tasks, "total": total }));
-    }
-    let rows = tasks
-        .iter()
-        .map(|t| {
-            vec![
-                t.id.clone(),
-                t.name.clone(),
-                t.status.display_name().to_string() + if t.status_message == "stopping" { " (stopping)" } else { "" },
-                t.project_name.clone(),
-                t.kind.as_str().to_string(),
-                t.tags.join(","),
-                output::ago(t.last_update),
-            ]
-        })
-        .collect();
-    output::table(&["ID", "NAME", "STATUS", "PROJECT", "TYPE", "TAGS", "UPDATED"], rows);
-    if (tasks.len() as u64) < total {
-        eprintln!("({} of {total} shown; use --limit)", tasks.len());
-    }
 }
 
 fn print_task(ctx: &Ctx, t: &Task) {
@@ -354,24 +447,7 @@ pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
             print_task(ctx, &task);
             Ok(ExitCode::SUCCESS)
         }
-        TaskCommand::List(a) => {
-            let q = TaskQuery {
-                project: a.project,
-                status: (!a.status.is_empty()).then(|| a.status.join(",")),
-                archived: a.archived,
-                tag: (!a.tags.is_empty()).then(|| a.tags.join(",")),
-                limit: Some(a.limit),
-                ..Default::default()
-            };
-            let client = ctx.client()?;
-            let show = || async {
-                let list = client.list_tasks(&q).await?;
-                print_tasks(ctx, &list.tasks, list.total);
-                Ok(())
-            };
-            crate::watch::show(&client, a.watch, |c| matches!(c, Change::Task { .. }), show).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        TaskCommand::List(a) => list(ctx, a).await,
         TaskCommand::Show { id } => {
             print_task(ctx, &ctx.client()?.get_task(&id).await?);
             Ok(ExitCode::SUCCESS)

@@ -3,15 +3,29 @@
 //!
 //! `query` turns a query into SQL over the core tables, the tracking plugin's summaries and
 //! this plugin's `task_params` (hyperparameter values, kept by database triggers on every
-//! write of a task's hyperparameters); `http` serves it.
+//! write of a task's hyperparameters); `catalogue` lists what the column pickers and value
+//! filters offer; `export` streams CSV; `actions` applies batch actions to a query's selection
+//! (and counts them dry); `views` keeps saved table states; `compare` shapes comparison data;
+//! `http` serves it all.
 
+pub mod actions;
+pub mod catalogue;
+pub mod compare;
+pub mod export;
 pub mod http;
 pub mod query;
 pub mod sql;
+pub mod views;
 
 use runyard_daemon::plugin::{Mounted, Plugin, PluginContext};
-use runyard_daemon::store::Backend;
+use runyard_daemon::store::{Backend, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
+
+/// How often catalogue entries no task has any more are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
 /// Mounted after the tracking plugin, whose summaries it indexes.
 pub struct Table;
@@ -34,7 +48,25 @@ impl Plugin for Table {
             root_routes: None,
             openapi: http::TableDoc::openapi(),
             hooks: None,
-            background: None,
+            background: Some(Box::new({
+                let store = ctx.store.clone();
+                move |stop| Box::pin(sweep_catalogue(store, stop))
+            })),
         })
+    }
+}
+
+/// Sweeps the catalogues now and then, until `stop`.
+async fn sweep_catalogue(store: Arc<Store>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        match catalogue::sweep(&store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(entries = n, "catalogue entries swept"),
+            Err(e) => tracing::warn!(error = %e, "catalogue sweep failed"),
+        }
     }
 }

@@ -8,16 +8,17 @@ use base64::Engine as _;
 use runyard_api::table::*;
 use runyard_api::{TaskStatus, TaskType};
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::store::Store;
+use runyard_daemon::store::{Backend, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 
 /// How a sort key's value is read back for the cursor.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum AtomType {
+pub(crate) enum AtomType {
     Int,
     Real,
     Text,
@@ -34,12 +35,35 @@ struct Atom {
 
 /// The selection and order of a query, as SQL.
 pub struct Plan {
-    /// `FROM … WHERE …` (without the keyset condition).
+    /// `FROM … WHERE …` (without the keyset condition), the filters driving.
     from_where: Sql,
+    /// The conditions of `from_where` as checks on one task (for [`Walk`]s).
+    walk_where: Sql,
+    /// Set when an index gives the query's order.
+    walk: Option<Walk>,
+    /// Index entries the walk may visit.
+    budget: i64,
+    archived: bool,
     atoms: Vec<Atom>,
     /// Identifies the selection, so a cursor cannot be used with another query.
     key: String,
+    backend: Backend,
 }
+
+/// An index that yields tasks in the query's order. Walking it and checking each task
+/// against the filters finds a page after a few rows when many tasks match, where letting the
+/// filters drive would first collect every match; a walk is tried over a bounded stretch of
+/// the index ([`WALK_BUDGET`] entries) and the filters drive when it does not fill the page.
+enum Walk {
+    /// No sort: the newest tasks first (the primary key).
+    Newest,
+    /// One metric column: its summaries index, tasks having the value.
+    Metric { metric: String, variant: String, column: &'static str, descending: bool },
+}
+
+/// Index entries a walk may visit before the filters take over (five times as many within
+/// a project).
+const WALK_BUDGET: i64 = 4_000;
 
 /// A page position: the last row's sort values and id.
 #[derive(Serialize, Deserialize)]
@@ -56,7 +80,7 @@ fn bad(param: &str, message: impl Into<String>) -> Error {
 
 /// The SQL of a built-in column's value (for filters and sorts), its type and whether it
 /// may be missing. Tags have none: they are filtered through `task_tags` and never sorted on.
-fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
+pub(crate) fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
     let (expr, ty, nullable) = match b {
         Builtin::Id => ("t.id", AtomType::Text, false),
         Builtin::Name => ("t.name", AtomType::Text, false),
@@ -101,19 +125,10 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     let mut need_users = false;
     let mut need_queues = false;
 
-    if let Some(project) = &q.project {
-        let (id, path) = store.resolve_project(project).await?;
-        if q.subprojects {
-            cond.push(" AND t.project_id IN (SELECT id FROM projects WHERE name = ")
-                .bind(path.clone())
-                .push(" OR substr(name, 1, CAST(")
-                .bind(path.len() as i64 + 1)
-                .push(" AS INTEGER)) = ")
-                .bind(format!("{path}/"))
-                .push(")");
-        } else {
-            cond.push(" AND t.project_id = ").bind(id);
-        }
+    if let Some(scope) =
+        crate::catalogue::project_scope(store, "t.project_id", q.project.as_deref(), q.subprojects).await?
+    {
+        cond.push(" AND ").append(&scope);
     }
     if !q.ids.is_empty() {
         cond.push(" AND t.id IN ").bind_list(&q.ids);
@@ -129,104 +144,9 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
             .bind(search.to_lowercase())
             .push(")");
     }
+    let mut members = Vec::new();
     for f in &q.filters {
-        cond.push(" AND ");
-        match (&f.column, &f.op) {
-            (Column::Builtin(Builtin::Tags), FilterOp::Tags { all, include, exclude }) => {
-                let mut parts = Vec::new();
-                if !include.is_empty() {
-                    if *all {
-                        for tag in include {
-                            let mut s = Sql::new("t.id IN (SELECT task_id FROM task_tags WHERE tag = ");
-                            s.bind(tag).push(")");
-                            parts.push(s);
-                        }
-                    } else {
-                        let mut s = Sql::new("t.id IN (SELECT task_id FROM task_tags WHERE tag IN ");
-                        s.bind_list(include).push(")");
-                        parts.push(s);
-                    }
-                }
-                for tag in exclude {
-                    let mut s = Sql::new("t.id NOT IN (SELECT task_id FROM task_tags WHERE tag = ");
-                    s.bind(tag).push(")");
-                    parts.push(s);
-                }
-                if parts.is_empty() {
-                    cond.push("1 = 1");
-                }
-                for (i, p) in parts.iter().enumerate() {
-                    if i > 0 {
-                        cond.push(" AND ");
-                    }
-                    cond.append(p);
-                }
-            }
-            (Column::Builtin(b), FilterOp::Values { values, negate }) => {
-                let values: Vec<String> = match b {
-                    Builtin::Status => {
-                        values.iter().filter_map(|v| TaskStatus::parse(v)).map(|s| s.as_str().to_string()).collect()
-                    }
-                    Builtin::Type => {
-                        values.iter().filter_map(|v| TaskType::parse(v)).map(|t| t.as_str().to_string()).collect()
-                    }
-                    _ => values.clone(),
-                };
-                let mut inner = Sql::new("");
-                match b {
-                    Builtin::User => {
-                        inner.push("t.user_id IN (SELECT id FROM users WHERE name IN ").bind_list(&values).push(")")
-                    }
-                    Builtin::Queue => {
-                        inner.push("t.queue_id IN (SELECT id FROM queues WHERE name IN ").bind_list(&values).push(")")
-                    }
-                    _ => {
-                        let (expr, _, _) = column_expr(*b, now);
-                        inner.push(&expr).push(" IN ").bind_list(&values)
-                    }
-                };
-                if *negate {
-                    cond.push("NOT COALESCE(").append(&inner).push(", FALSE)");
-                } else {
-                    cond.append(&inner);
-                }
-            }
-            (Column::Builtin(b), FilterOp::Range { min, max }) => {
-                let (expr, ty, _) = column_expr(*b, now);
-                range(&mut cond, &expr, min, max, ty == AtomType::Int);
-            }
-            (Column::Metric { metric, variant, agg }, FilterOp::Range { min, max }) => {
-                cond.push("t.id IN (SELECT task_id FROM scalar_summaries WHERE metric = ")
-                    .bind(metric)
-                    .push(" AND variant = ")
-                    .bind(variant)
-                    .push(" AND ");
-                range(&mut cond, agg_column(*agg), min, max, false);
-                cond.push(")");
-            }
-            (c, FilterOp::Values { values, negate }) if c.param().is_some() => {
-                let (section, name) = c.param().expect("checked");
-                cond.push(if *negate { "t.id NOT IN" } else { "t.id IN" })
-                    .push(" (SELECT task_id FROM task_params WHERE section = ")
-                    .bind(section)
-                    .push(" AND name = ")
-                    .bind(name)
-                    .push(" AND value IN ")
-                    .bind_list(values)
-                    .push(")");
-            }
-            (c, FilterOp::Range { min, max }) if c.param().is_some() => {
-                let (section, name) = c.param().expect("checked");
-                cond.push("t.id IN (SELECT task_id FROM task_params WHERE section = ")
-                    .bind(section)
-                    .push(" AND name = ")
-                    .bind(name)
-                    .push(" AND ");
-                range(&mut cond, "num", min, max, false);
-                cond.push(")");
-            }
-            (c, _) => return Err(bad("filter", format!("column '{c}' does not take that filter"))),
-        }
+        filter(&mut cond, &mut members, f, now)?;
     }
 
     // Sort keys: joined columns, tasks lacking a value last, the newest task first on ties.
@@ -291,8 +211,144 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
         from_where.push(" LEFT JOIN queues q ON q.id = t.queue_id");
     }
     from_where.append(&joins).push(" WHERE ").append(&cond);
+    // Within a project (or given ids) its tasks drive, each checked; across all projects the
+    // filters' own indexes drive.
+    let scoped = q.project.is_some() || !q.ids.is_empty();
+    let mut walk_where = cond.clone();
+    for m in &members {
+        from_where.push(" AND ").append(&m.render(scoped));
+        walk_where.push(" AND ").append(&m.render(true));
+    }
+    let walk = match (q.group, keys.as_slice()) {
+        (false, []) => Some(Walk::Newest),
+        (false, [SortKey { column: Column::Metric { metric, variant, agg }, descending }]) => Some(Walk::Metric {
+            metric: metric.clone(),
+            variant: variant.clone(),
+            column: agg_column(*agg),
+            descending: *descending,
+        }),
+        _ => None,
+    };
     let key = hex::encode(&sha2::Sha256::digest(q.selection_key().as_bytes())[..8]);
-    Ok(Plan { from_where, atoms, key })
+    // Within a project only some of the index's tasks are candidates: walk further.
+    let budget = if q.project.is_some() { WALK_BUDGET * 5 } else { WALK_BUDGET };
+    Ok(Plan { from_where, walk_where, walk, budget, archived: q.archived, atoms, key, backend: store.backend() })
+}
+
+/// A condition on another table's rows of the task: `t.id [NOT] IN (SELECT task_id FROM
+/// <table> WHERE <cond>)` when the filters drive the query, or a correlated `[NOT] EXISTS` when
+/// an index walk in sort order does.
+struct Member {
+    table: &'static str,
+    cond: Sql,
+    negate: bool,
+}
+
+impl Member {
+    fn new(table: &'static str, negate: bool) -> Member {
+        Member { table, cond: Sql::new(""), negate }
+    }
+
+    fn render(&self, correlated: bool) -> Sql {
+        let not = if self.negate { "NOT " } else { "" };
+        let mut sql = if correlated {
+            Sql::new(&format!("{not}EXISTS (SELECT 1 FROM {} m WHERE m.task_id = t.id AND ", self.table))
+        } else {
+            Sql::new(&format!("t.id {not}IN (SELECT task_id FROM {} WHERE ", self.table))
+        };
+        sql.append(&self.cond).push(")");
+        sql
+    }
+}
+
+/// Adds one filter: a condition on the task's own columns to `cond`, or on another table's
+/// rows to `members`.
+fn filter(cond: &mut Sql, members: &mut Vec<Member>, f: &Filter, now: i64) -> Result<()> {
+    match (&f.column, &f.op) {
+        (Column::Builtin(Builtin::Tags), FilterOp::Tags { all, include, exclude }) => {
+            if !include.is_empty() {
+                if *all {
+                    for tag in include {
+                        let mut m = Member::new("task_tags", false);
+                        m.cond.push("tag = ").bind(tag);
+                        members.push(m);
+                    }
+                } else {
+                    let mut m = Member::new("task_tags", false);
+                    m.cond.push("tag IN ").bind_list(include);
+                    members.push(m);
+                }
+            }
+            for tag in exclude {
+                let mut m = Member::new("task_tags", true);
+                m.cond.push("tag = ").bind(tag);
+                members.push(m);
+            }
+        }
+        (Column::Builtin(b), FilterOp::Values { values, negate }) => {
+            let values: Vec<String> = match b {
+                Builtin::Status => {
+                    values.iter().filter_map(|v| TaskStatus::parse(v)).map(|s| s.as_str().to_string()).collect()
+                }
+                Builtin::Type => {
+                    values.iter().filter_map(|v| TaskType::parse(v)).map(|t| t.as_str().to_string()).collect()
+                }
+                _ => values.clone(),
+            };
+            let mut inner = Sql::new("");
+            match b {
+                Builtin::User => {
+                    inner.push("t.user_id IN (SELECT id FROM users WHERE name IN ").bind_list(&values).push(")")
+                }
+                Builtin::Queue => {
+                    inner.push("t.queue_id IN (SELECT id FROM queues WHERE name IN ").bind_list(&values).push(")")
+                }
+                _ => {
+                    let (expr, _, _) = column_expr(*b, now);
+                    inner.push(&expr).push(" IN ").bind_list(&values)
+                }
+            };
+            cond.push(" AND ");
+            if *negate {
+                // Tasks lacking the value pass.
+                cond.push("NOT COALESCE(").append(&inner).push(", FALSE)");
+            } else {
+                cond.append(&inner);
+            }
+        }
+        (Column::Builtin(b), FilterOp::Range { min, max }) => {
+            let (expr, ty, _) = column_expr(*b, now);
+            cond.push(" AND ");
+            range(cond, &expr, min, max, ty == AtomType::Int);
+        }
+        (Column::Metric { metric, variant, agg }, FilterOp::Range { min, max }) => {
+            let mut m = Member::new("scalar_summaries", false);
+            m.cond.push("metric = ").bind(metric).push(" AND variant = ").bind(variant).push(" AND ");
+            range(&mut m.cond, agg_column(*agg), min, max, false);
+            members.push(m);
+        }
+        (c, FilterOp::Values { values, negate }) if c.param().is_some() => {
+            let (section, name) = c.param().expect("checked");
+            let mut m = Member::new("task_params", *negate);
+            m.cond
+                .push("section = ")
+                .bind(section)
+                .push(" AND name = ")
+                .bind(name)
+                .push(" AND value IN ")
+                .bind_list(values);
+            members.push(m);
+        }
+        (c, FilterOp::Range { min, max }) if c.param().is_some() => {
+            let (section, name) = c.param().expect("checked");
+            let mut m = Member::new("task_params", false);
+            m.cond.push("section = ").bind(section).push(" AND name = ").bind(name).push(" AND ");
+            range(&mut m.cond, "num", min, max, false);
+            members.push(m);
+        }
+        (c, _) => return Err(bad("filter", format!("column '{c}' does not take that filter"))),
+    }
+    Ok(())
 }
 
 /// `lo <= expr <= hi` (or strict), as the bounds say.
@@ -324,6 +380,11 @@ fn range(sql: &mut Sql, expr: &str, min: &Option<Bound>, max: &Option<Bound>, in
 }
 
 impl Plan {
+    /// `FROM … WHERE …` of the whole selection (for counts and batch actions).
+    pub fn from_where(&self) -> &Sql {
+        &self.from_where
+    }
+
     fn order_by(&self) -> String {
         let mut terms = Vec::new();
         for a in &self.atoms {
@@ -393,6 +454,109 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The page after `cursor` by walking the index, when its budget fills the page (the
+    /// rows, one more than `limit`).
+    async fn walk(&self, store: &Store, cursor: Option<&Cursor>, limit: u32) -> Result<Option<Vec<AnyRow>>> {
+        let Some(walk) = &self.walk else { return Ok(None) };
+        let join = match self.backend {
+            // SQLite: CROSS JOIN fixes the join order, the index first.
+            Backend::Sqlite => "CROSS JOIN",
+            Backend::Postgres => "JOIN",
+        };
+        let mut sql;
+        match walk {
+            Walk::Newest => {
+                let mut after = Sql::new("");
+                if let Some(c) = cursor {
+                    after.push(" AND t.id < ").bind(c.id.as_str());
+                }
+                let mut bound = Sql::new("SELECT t.id AS id FROM tasks t WHERE t.archived = ");
+                bound.bind(self.archived as i64).append(&after);
+                bound.push(&format!(" ORDER BY t.id DESC LIMIT 1 OFFSET {}", self.budget));
+                let bound: Option<String> = bound.query().fetch_optional(store.pool()).await?.map(|r| r.get("id"));
+                sql = Sql::new("SELECT t.id AS id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE ");
+                sql.append(&self.walk_where).append(&after);
+                if let Some(b) = bound {
+                    sql.push(" AND t.id >= ").bind(b);
+                }
+                sql.push(" ORDER BY t.id DESC");
+            }
+            Walk::Metric { metric, variant, column, descending } => {
+                let (dir, cmp, beyond) = if *descending { ("DESC", "<", ">") } else { ("ASC", ">", "<") };
+                let mut base = Sql::new(" k0.metric = ");
+                base.bind(metric.as_str()).push(" AND k0.variant = ").bind(variant.as_str());
+                base.push(&format!(" AND k0.{column} IS NOT NULL"));
+                if let Some(c) = cursor {
+                    let Some(v) = c.v.first().and_then(Value::as_f64) else {
+                        return Ok(None); // Past the tasks having the value.
+                    };
+                    base.push(&format!(" AND (k0.{column} {cmp} "))
+                        .bind(v)
+                        .push(&format!(" OR (k0.{column} = "))
+                        .bind(v)
+                        .push(" AND k0.task_id < ")
+                        .bind(c.id.as_str())
+                        .push("))");
+                }
+                let order = format!(" ORDER BY k0.{column} {dir}, k0.task_id DESC");
+                let mut bound =
+                    Sql::new(&format!("SELECT k0.{column} AS v, k0.task_id AS id FROM scalar_summaries k0 WHERE"));
+                bound.append(&base).push(&format!("{order} LIMIT 1 OFFSET {}", self.budget));
+                let bound = bound.query().fetch_optional(store.pool()).await?;
+                sql = Sql::new(&format!(
+                    "SELECT t.id AS id, k0.{column} AS s0 FROM scalar_summaries k0 {join} tasks t ON t.id = k0.task_id \
+                     JOIN projects p ON p.id = t.project_id WHERE"
+                ));
+                sql.append(&base);
+                if let Some(b) = bound {
+                    let (v, id): (f64, String) = (b.try_get("v")?, b.try_get("id")?);
+                    sql.push(&format!(" AND (k0.{column} {beyond} "))
+                        .bind(v)
+                        .push(&format!(" OR (k0.{column} = "))
+                        .bind(v)
+                        .push(" AND k0.task_id >= ")
+                        .bind(id)
+                        .push("))");
+                }
+                sql.push(" AND ").append(&self.walk_where).push(&order);
+            }
+        }
+        sql.push(&format!(" LIMIT {}", limit as i64 + 1));
+        let rows = sql.query().fetch_all(store.pool()).await?;
+        Ok((rows.len() > limit as usize).then_some(rows))
+    }
+
+    /// The page after `cursor` with the filters driving.
+    async fn scan(&self, store: &Store, cursor: Option<&Cursor>, limit: u32) -> Result<Vec<AnyRow>> {
+        let mut sql = Sql::new("SELECT t.id AS id");
+        for (i, a) in self.atoms.iter().enumerate() {
+            sql.push(&format!(", {} AS s{i}", a.expr));
+        }
+        sql.append(&self.from_where);
+        if let Some(c) = cursor {
+            sql.push(" AND ").append(&self.after(c)?);
+        }
+        sql.push(&format!(" ORDER BY {} LIMIT {}", self.order_by(), limit as i64 + 1));
+        Ok(sql.query().fetch_all(store.pool()).await?)
+    }
+
+    /// The cursor after `last`, a row of [`Plan::walk`] or [`Plan::scan`].
+    fn cursor_after(&self, last: &AnyRow) -> Result<String> {
+        let mut v = Vec::new();
+        for (i, a) in self.atoms.iter().enumerate() {
+            let name = format!("s{i}");
+            v.push(match a.ty {
+                AtomType::Int => json!(last.try_get::<Option<i64>, _>(name.as_str())?),
+                AtomType::Real => json!(last.try_get::<Option<f64>, _>(name.as_str())?),
+                AtomType::Text => json!(last.try_get::<Option<String>, _>(name.as_str())?),
+            });
+        }
+        let cursor = Cursor { q: self.key.clone(), v, id: last.try_get("id")? };
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).expect("serializable")))
+    }
+}
+
 /// The ids of one page in order, and the cursor after it (when more follow).
 pub async fn page_ids(
     store: &Store,
@@ -400,41 +564,27 @@ pub async fn page_ids(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<String>, Option<String>)> {
-    let mut sql = Sql::new("SELECT t.id AS id");
-    for (i, a) in plan.atoms.iter().enumerate() {
-        sql.push(&format!(", {} AS s{i}", a.expr));
-    }
-    sql.append(&plan.from_where);
-    if let Some(c) = cursor {
-        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
-            .ok_or_else(|| bad("cursor", "not a cursor of this table"))?;
-        sql.push(" AND ").append(&plan.after(&decoded)?);
-    }
-    sql.push(&format!(" ORDER BY {} LIMIT {}", plan.order_by(), limit as i64 + 1));
-    let rows = sql.query().fetch_all(store.pool()).await?;
+    let cursor = match cursor {
+        Some(c) => {
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+                .ok_or_else(|| bad("cursor", "not a cursor of this table"))?;
+            plan.after(&decoded)?; // Checks that it belongs to this query.
+            Some(decoded)
+        }
+        None => None,
+    };
+    let rows = match plan.walk(store, cursor.as_ref(), limit).await? {
+        Some(rows) => rows,
+        None => plan.scan(store, cursor.as_ref(), limit).await?,
+    };
     let more = rows.len() > limit as usize;
     let rows = &rows[..rows.len().min(limit as usize)];
     let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
     let next = match (more, rows.last()) {
-        (true, Some(last)) => {
-            let mut v = Vec::new();
-            for (i, a) in plan.atoms.iter().enumerate() {
-                let name = format!("s{i}");
-                v.push(match a.ty {
-                    AtomType::Int => json!(last.try_get::<Option<i64>, _>(name.as_str())?),
-                    AtomType::Real => json!(last.try_get::<Option<f64>, _>(name.as_str())?),
-                    AtomType::Text => json!(last.try_get::<Option<String>, _>(name.as_str())?),
-                });
-            }
-            let cursor = Cursor { q: plan.key.clone(), v, id: last.try_get("id")? };
-            Some(
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(serde_json::to_vec(&cursor).expect("serializable")),
-            )
-        }
+        (true, Some(last)) => Some(plan.cursor_after(last)?),
         _ => None,
     };
     Ok((ids, next))

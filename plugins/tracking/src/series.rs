@@ -9,6 +9,40 @@ pub struct Point {
     pub time: i64,
 }
 
+/// Downsamples `(x, y)` points (in x order) on a fixed grid: `buckets` equal slices of
+/// `range`, each keeping its lowest and highest y (NaN only where a slice has nothing else),
+/// so lines of several series downsampled on the same range line up bucket for bucket.
+pub fn downsample_grid(xy: &[(f64, f64)], range: [f64; 2], buckets: usize) -> Vec<(f64, f64)> {
+    if buckets == 0 || xy.len() <= buckets * 2 {
+        return xy.to_vec();
+    }
+    let width = (range[1] - range[0]).max(f64::MIN_POSITIVE);
+    let slice = |x: f64| (((x - range[0]) / width * buckets as f64) as usize).min(buckets - 1);
+    let mut out = Vec::with_capacity(buckets * 2);
+    let mut start = 0;
+    while start < xy.len() {
+        let b = slice(xy[start].0);
+        let mut end = start + 1;
+        while end < xy.len() && slice(xy[end].0) == b {
+            end += 1;
+        }
+        let part = &xy[start..end];
+        let finite = || part.iter().enumerate().filter(|(_, p)| !p.1.is_nan());
+        let lo = finite().min_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map(|(i, _)| i);
+        let hi = finite().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map(|(i, _)| i);
+        match (lo, hi) {
+            (Some(l), Some(h)) if l == h => out.push(part[l]),
+            (Some(l), Some(h)) => {
+                out.push(part[l.min(h)]);
+                out.push(part[l.max(h)]);
+            }
+            _ => out.push(part[0]),
+        }
+        start = end;
+    }
+    out
+}
+
 /// The chunk format's version, its first byte.
 const FORMAT: u8 = 1;
 
@@ -138,6 +172,21 @@ mod tests {
 
     fn p(iteration: i64, value: f64) -> Point {
         Point { iteration, value, time: iteration * 10 }
+    }
+
+    #[test]
+    fn grid_downsampling_lines_series_up_and_keeps_spikes() {
+        let a: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, if i == 500 { 99.0 } else { 1.0 })).collect();
+        let b: Vec<(f64, f64)> = (0..100).map(|i| (i as f64 * 10.0, 2.0)).collect();
+        let range = [0.0, 999.0];
+        let da = downsample_grid(&a, range, 10);
+        let db = downsample_grid(&b, range, 10);
+        assert!(da.len() <= 20 && da.iter().any(|p| p.1 == 99.0), "{da:?}");
+        // Both keep points in each of the grid's slices: the same x slices.
+        let slices =
+            |d: &[(f64, f64)]| d.iter().map(|p| (p.0 / 99.9) as usize).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(slices(&da), slices(&db));
+        assert_eq!(downsample_grid(&b, range, 100), b, "fewer points than the grid holds stay");
     }
 
     #[test]

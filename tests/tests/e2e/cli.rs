@@ -84,7 +84,7 @@ async fn cli_round_trip(server: TestServer) {
     let list = server.cli_json(&["task", "list", "--project", "cli"]);
     assert_eq!(list["total"], 2);
     let list = server.cli_json(&["task", "list", "--project", "cli", "--status", "Pending"]);
-    assert_eq!(list["tasks"][0]["id"], qid.as_str());
+    assert_eq!(list["rows"][0]["id"], qid.as_str());
 
     // A batch where one task is refused exits 1 and names the reason.
     let out = server.cli(&["task", "dequeue", &id, &qid]);
@@ -110,6 +110,40 @@ async fn cli_round_trip(server: TestServer) {
     let text = String::from_utf8_lossy(&out.stdout);
     let header = text.lines().next().unwrap();
     assert!(header.contains("ID") && header.contains("STATUS") && header.contains("PROJECT"), "{text}");
+
+    // The table's query model: filters, sort, columns, CSV; a bad filter names the flag.
+    let list = server.cli_json(&[
+        "task",
+        "list",
+        "--project",
+        "cli",
+        "--filter",
+        "tags any a,!zzz",
+        "--sort",
+        "-name",
+        "--columns",
+        "name,tags",
+    ]);
+    assert_eq!(list["columns"], serde_json::json!(["name", "tags"]));
+    assert_eq!(list["rows"][0]["values"], serde_json::json!(["train", ["a", "b"]]), "{list}");
+    let csv = server.data_dir.join("tasks.csv");
+    let out = server.cli(&[
+        "task",
+        "list",
+        "--project",
+        "cli",
+        "--columns",
+        "name",
+        "--sort",
+        "name",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "name\nqueued\ntrain\n");
+    let out = server.cli(&["task", "list", "--filter", "metric:loss<1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--filter"), "{}", describe(&out));
 
     let projects = server.cli_json(&["project", "list"]);
     assert!(projects.as_array().unwrap().iter().any(|p| p["name"] == "cli/demo"));

@@ -177,3 +177,157 @@ async fn table_queries(server: TestServer) {
     assert!(matches!(err, ClientError::Api { status: 404, .. }), "{err}");
 }
 scenario!(queries, super::table_queries);
+
+async fn get(server: &TestServer, path: &str) -> (u16, String) {
+    let resp = server
+        .http()
+        .get(format!("{}/api/v1/table/{path}", server.url))
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn get_json(server: &TestServer, path: &str) -> Value {
+    let (status, body) = get(server, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn table_tools(server: TestServer) {
+    let c = server.client();
+    let a = task(&c, "cat", "a", &[("Args/lr", "0.1"), ("properties/owner", "ann")], &["x"], Some(0.5)).await;
+    let b = task(&c, "cat/sub", "b, \"quoted\"", &[("Args/lr", "0.01"), ("Args/depth", "3")], &["y"], Some(0.25)).await;
+    let other = task(&c, "elsewhere", "z", &[("Other/k", "v")], &[], None).await;
+    c.send_events(&EventBatch {
+        events: vec![Event::Single(runyard_api::tracking::SingleEvent {
+            task: a.clone(),
+            name: "accuracy".into(),
+            value: Float(0.9),
+            time: None,
+        })],
+    })
+    .await
+    .unwrap();
+
+    // Catalogues: what a project's tasks have (with subprojects), nothing of other projects.
+    let cat = get_json(&server, "catalogue?project=cat").await;
+    assert_eq!(cat["metrics"], json!({"loss": ["val"]}), "{cat}");
+    assert_eq!(cat["hyperparams"], json!({"Args": ["depth", "lr"]}), "{cat}");
+    assert_eq!(cat["properties"], json!(["owner"]), "{cat}");
+    let only = get_json(&server, "catalogue?project=cat&subprojects=false").await;
+    assert_eq!(only["hyperparams"], json!({"Args": ["lr"]}), "{only}");
+    // Distinct values, counted, searchable and paged.
+    let values = get_json(&server, "values?column=param:Args/lr&project=cat").await;
+    assert_eq!(values["values"], json!([{"value": "0.01", "tasks": 1}, {"value": "0.1", "tasks": 1}]), "{values}");
+    let page = get_json(&server, "values?column=tags&limit=1").await;
+    assert_eq!((&page["values"][0]["value"], &page["next"]), (&json!("x"), &json!("x")), "{page}");
+    let page = get_json(&server, "values?column=tags&limit=1&after=x").await;
+    assert_eq!((&page["values"][0]["value"], &page["next"]), (&json!("y"), &Value::Null), "{page}");
+    let found = get_json(&server, "values?column=name&search=QUOT").await;
+    assert_eq!(found["values"][0]["value"], "b, \"quoted\"", "{found}");
+    let (status, body) = get(&server, "values?column=metric:loss/val.last").await;
+    assert_eq!(status, 400, "{body}");
+
+    // CSV: the shown columns in order, RFC 4180 quoting, full precision, every row.
+    let (status, body) =
+        get(&server, "csv?project=cat&columns=name,metric:loss/val.last,param:Args/lr,tags&sort=name").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body, "name,metric:loss/val.last,param:Args/lr,tags\na,0.5,0.1,x\n\"b, \"\"quoted\"\"\",0.25,0.01,y\n",
+        "{body}"
+    );
+    let mut file = Vec::new();
+    let q = TableQuery::from_query_string(&format!("columns=id&ids={a},{other}")).unwrap();
+    c.table_csv(&q, |chunk| {
+        file.extend_from_slice(chunk);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8(file).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains(&a) && text.contains(&other) && !text.contains(&b), "onscreen items only: {text}");
+
+    // Selection: per action, how many of the selected tasks it applies to; then apply one.
+    let summary = get_json(&server, "selection?project=cat").await;
+    assert_eq!((&summary["total"], &summary["actions"]["enqueue"]), (&json!(2), &json!(2)), "{summary}");
+    assert_eq!((&summary["actions"]["abort"], &summary["actions"]["archive"]), (&json!(0), &json!(2)), "{summary}");
+    let resp = server
+        .http()
+        .post(format!("{}/api/v1/table/actions/archive?project=cat&filter=tags+any+y", server.url))
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let archived: Value = resp.json().await.unwrap();
+    assert_eq!(archived["succeeded"], 1, "{archived}");
+    assert_eq!(names(&query(&c, "archived=true&columns=name").await), ["b, \"quoted\""]);
+    let summary = get_json(&server, "selection?archived=true").await;
+    assert_eq!((&summary["actions"]["restore"], &summary["actions"]["archive"]), (&json!(1), &json!(0)), "{summary}");
+
+    // Saved views: a valid state, a unique name per project, changed only by their owner.
+    let resp = server
+        .http()
+        .post(format!("{}/api/v1/table/views", server.url))
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .json(&json!({"name": "best", "project": "cat", "state": "sort=-metric:loss/val.last&columns=name"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let view: Value = resp.json().await.unwrap();
+    let views = get_json(&server, "views?project=cat").await;
+    assert_eq!(views[0]["name"], "best", "{views}");
+    let bad = server
+        .http()
+        .post(format!("{}/api/v1/table/views", server.url))
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .json(&json!({"name": "broken", "state": "filter=nonsense<1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let again = server
+        .http()
+        .post(format!("{}/api/v1/table/views", server.url))
+        .basic_auth(crate::harness::ACCESS_KEY, Some(crate::harness::SECRET_KEY))
+        .json(&json!({"name": "best", "project": "cat", "state": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let stranger = c
+        .create_user(&runyard_api::CreateUser { name: "stranger".into(), role: runyard_api::Role::User })
+        .await
+        .unwrap();
+    let (key, secret) = (stranger.access_key.clone(), stranger.secret_key.clone());
+    let denied = server
+        .http()
+        .delete(format!("{}/api/v1/table/views/{}", server.url, view["id"].as_str().unwrap()))
+        .basic_auth(key, Some(secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status().as_u16(), 403);
+
+    // Comparison: one chart per metric/variant with both tasks on one x grid, single values as
+    // one table, hyperparameter differences.
+    let cmp = get_json(&server, &format!("compare/scalars?tasks={a},{b}&points=10")).await;
+    assert_eq!(cmp["charts"][0]["metric"], "loss");
+    assert_eq!(cmp["charts"][0]["lines"].as_array().unwrap().len(), 2, "{cmp}");
+    assert_eq!(cmp["charts"][0]["range"], json!([0.0, 2.0]));
+    assert_eq!(cmp["single_values"], json!({"names": ["accuracy"], "values": [[0.9], [null]]}), "{cmp}");
+    let params = get_json(&server, &format!("compare/params?tasks={a},{b}")).await;
+    let lr = params["hyperparams"].as_array().unwrap().iter().find(|v| v["name"] == "Args/lr").unwrap().clone();
+    assert_eq!((&lr["values"], &lr["differs"]), (&json!(["0.1", "0.01"]), &json!(true)), "{params}");
+    let by_query = get_json(&server, "compare/params?project=cat&archived=true").await;
+    assert_eq!(by_query["tasks"].as_array().unwrap().len(), 1, "the first 100 of a query: {by_query}");
+    let plots = get_json(&server, &format!("compare/plots?tasks={a}")).await;
+    assert_eq!(plots["plots"], json!([]));
+    let (status, body) = get(&server, &format!("compare/scalars?tasks={a}&project=cat")).await;
+    assert_eq!(status, 400, "{body}");
+}
+scenario!(tools, super::table_tools);

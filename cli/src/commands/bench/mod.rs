@@ -5,6 +5,7 @@ mod api;
 mod clearml;
 mod dispatch;
 mod ingest;
+mod table;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// The clearml SDK's Task.init against the daemon (vs offline) and events.add_batch ingestion.
     Clearml(clearml::ClearmlArgs),
+    /// Task-table queries (filters, metric sort, paging) over a seeded population.
+    Table(table::TableArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -32,6 +35,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Agent(a) => agent::run(a).await,
         BenchCommand::Ingest(a) => ingest::run(a).await,
         BenchCommand::Clearml(a) => clearml::run(a).await,
+        BenchCommand::Table(a) => table::run(a).await,
     }
 }
 
@@ -39,7 +43,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
 pub(crate) struct DaemonProcess {
     child: Child,
     pub url: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub(crate) const BENCH_KEY: &str = "BENCHACCESSKEY0000000000";
@@ -47,10 +51,19 @@ pub(crate) const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret-00
 
 impl DaemonProcess {
     pub fn start(database_url: Option<&str>) -> Result<DaemonProcess> {
-        let dir = tempfile::tempdir()?;
+        Self::start_in(database_url, None)
+    }
+
+    /// A daemon on `data_dir` (kept afterwards), or on a temporary one.
+    pub fn start_in(database_url: Option<&str>, data_dir: Option<&std::path::Path>) -> Result<DaemonProcess> {
+        let temp = match data_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir()?),
+        };
+        let dir = data_dir.or(temp.as_ref().map(|t| t.path())).expect("one of them");
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .arg(dir)
             .env("RUNYARD_ACCESS_KEY", BENCH_KEY)
             .env("RUNYARD_SECRET_KEY", BENCH_SECRET)
             .env("RUNYARD_LOG", "warn")
@@ -67,7 +80,7 @@ impl DaemonProcess {
             let _ = child.kill();
             bail!("the daemon did not start: {line}");
         };
-        Ok(DaemonProcess { url: url.to_string(), child, _dir: dir })
+        Ok(DaemonProcess { url: url.to_string(), child, _dir: temp })
     }
 
     /// Resident memory in MiB, from /proc.

@@ -1,0 +1,73 @@
+//! Batch actions on a selection given as a query ("all tasks in the project", "all that match
+//! the filters", or the `ids` ticked on screen), and the dry run that counts, per action, the
+//! tasks of a selection it applies to.
+
+use crate::query;
+use runyard_api::table::{SelectionSummary, TableQuery, TABLE_ACTIONS};
+use runyard_api::{transition, Action, ActionRequest, ActionResponse, TaskState, TaskStatus};
+use runyard_daemon::error::{Error, Result};
+use runyard_daemon::services::tasks::MAX_BATCH;
+use runyard_daemon::store::{Principal, Store};
+use sqlx::Row;
+
+/// How many tasks of the selection each action applies to.
+pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> {
+    let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
+    let mut sql = crate::sql::Sql::new(
+        "SELECT t.status AS status, t.archived AS archived, CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END AS has_worker, \
+         COUNT(*) AS n",
+    );
+    sql.append(plan.from_where()).push(" GROUP BY t.status, t.archived, CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
+    let mut out = SelectionSummary::default();
+    for action in TABLE_ACTIONS {
+        out.actions.insert(action.as_str().to_string(), 0);
+    }
+    for r in sql.query().fetch_all(store.pool()).await? {
+        let status: String = r.try_get("status")?;
+        let n = r.try_get::<i64, _>("n")? as u64;
+        let state = TaskState {
+            status: TaskStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("bad status {status}")))?,
+            archived: r.try_get::<i64, _>("archived")? != 0,
+            has_worker: r.try_get::<i64, _>("has_worker")? != 0,
+            edits_definition: false,
+        };
+        out.total += n;
+        for action in TABLE_ACTIONS {
+            if transition(action, state).is_ok() {
+                *out.actions.get_mut(action.as_str()).expect("every action listed") += n;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `action` to every task the query selects; each task's outcome is reported (tasks
+/// the action is not valid for are skipped with the reason).
+pub async fn apply(
+    store: &Store,
+    who: &Principal,
+    action: Action,
+    q: &TableQuery,
+    mut req: ActionRequest,
+) -> Result<ActionResponse> {
+    if !TABLE_ACTIONS.contains(&action) {
+        return Err(Error::invalid("action", format!("'{action}' is not an action on a selection")));
+    }
+    if !req.ids.is_empty() {
+        return Err(Error::invalid("ids", "the selection is the query: give its ids as the query's `ids` parameter"));
+    }
+    let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
+    let mut sql = crate::sql::Sql::new("SELECT t.id AS id");
+    sql.append(plan.from_where()).push(&format!(" LIMIT {}", MAX_BATCH + 1));
+    let ids: Vec<String> =
+        sql.query().fetch_all(store.pool()).await?.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(ActionResponse { action, succeeded: 0, skipped: 0, results: Vec::new() });
+    }
+    if ids.len() > MAX_BATCH {
+        return Err(Error::invalid("filter", format!("the selection holds more than {MAX_BATCH} tasks: narrow it")));
+    }
+    req.ids = ids;
+    runyard_daemon::services::tasks::act(store, who, action, req).await
+}
