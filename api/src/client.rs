@@ -222,6 +222,18 @@ impl Client {
         Ok(total)
     }
 
+    /// The metrics, hyperparameters and properties of a project's tasks (with subprojects).
+    pub async fn table_catalogue(&self, project: Option<&str>) -> Result<crate::table::ColumnCatalogue, ClientError> {
+        let q: std::collections::BTreeMap<&str, &str> = project.map(|p| ("project", p)).into_iter().collect();
+        self.get("/api/v1/table/catalogue", Some(&q)).await
+    }
+
+    /// The scalars of up to 100 tasks, a chart per metric/variant on one x grid.
+    pub async fn compare_scalars(&self, tasks: &[String]) -> Result<crate::table::CompareScalars, ClientError> {
+        let q = std::collections::BTreeMap::from([("tasks", tasks.join(","))]);
+        self.get("/api/v1/table/compare/scalars", Some(&q)).await
+    }
+
     /// How many tasks a task-table query selects.
     pub async fn table_count(&self, q: &crate::table::TableQuery) -> Result<u64, ClientError> {
         let pairs = q.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();

@@ -753,6 +753,10 @@ pub struct TableRow {
     pub id: String,
     pub status: TaskStatus,
     pub archived: bool,
+    /// Percent done, as the task reports it (its runtime property `progress`), for the
+    /// status column's indicator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
     #[schema(value_type = Vec<Object>)]
     pub values: Vec<serde_json::Value>,
 }

@@ -608,6 +608,21 @@ fn float(v: f64) -> Value {
     serde_json::to_value(runyard_api::tracking::Float(v)).unwrap_or(Value::Null)
 }
 
+/// A task's reported progress (percent) from its runtime properties, where it has one.
+fn progress(runtime: &str) -> Option<f64> {
+    if !runtime.contains("progress") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(runtime).ok()?;
+    match v.get("progress")? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|p| p.is_finite())
+    .map(|p| p.clamp(0.0, 100.0))
+}
+
 /// The rows of `ids` (in that order) with the values of `columns`.
 pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) -> Result<Vec<TableRow>> {
     if ids.is_empty() {
@@ -617,7 +632,7 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
     let mut base = HashMap::new();
     let mut sql = Sql::new(
         "SELECT t.id, t.status, t.archived, t.name, t.type, p.name AS project, u.name AS user_name, t.started, \
-         t.last_update, t.created, t.completed, t.last_iteration, t.comment, q.name AS queue, t.worker, t.parent \
+         t.last_update, t.created, t.completed, t.last_iteration, t.comment, q.name AS queue, t.worker, t.parent, t.runtime \
          FROM tasks t JOIN projects p ON p.id = t.project_id LEFT JOIN users u ON u.id = t.user_id \
          LEFT JOIN queues q ON q.id = t.queue_id WHERE t.id IN ",
     );
@@ -717,6 +732,7 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
             status: TaskStatus::parse(&status)
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("bad status {status}")))?,
             archived: r.try_get::<i64, _>("archived")? != 0,
+            progress: progress(&r.try_get::<String, _>("runtime")?),
             values,
         });
     }

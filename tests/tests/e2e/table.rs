@@ -110,6 +110,16 @@ async fn table_queries(server: TestServer) {
     assert_eq!(page.rows[0].values[1], json!("created"));
     let page = query(&c, "columns=name&filter=created>=2020-01-01&filter=started=2020-01-01..2020-12-31").await;
     assert!(page.rows.is_empty(), "no task has started");
+    let page = query(&c, "columns=name,runtime,user,queue&filter=runtime>=0&sort=-runtime,user,queue").await;
+    assert!(page.rows.is_empty(), "no task has a run time");
+    let page = query(&c, "project=lb&columns=name,user&filter=user+in+admin&sort=user,name").await;
+    assert_eq!(names(&page), ["a", "b", "c", "d", "e"]);
+
+    // A task's reported progress comes with its row.
+    let runtime = [("progress".to_string(), json!(40))].into_iter().collect();
+    c.edit_task(&e, &EditTask { runtime: Some(runtime), ..Default::default() }).await.unwrap();
+    let page = query(&c, &format!("columns=name&ids={e}")).await;
+    assert_eq!(page.rows[0].progress, Some(40.0));
 
     // Hyperparameter edits are indexed at once.
     c.edit_task(&e, &EditTask { hyperparams: Some(params(&[("Args/lr", "0.5")])), ..Default::default() })

@@ -25,6 +25,16 @@ pub struct TableArgs {
     /// Timed runs of each query; medians and 95th percentiles are reported.
     #[arg(long, default_value_t = 30)]
     runs: usize,
+    /// Tasks in the comparison (each with 3 metrics of `--compare-points` points).
+    #[arg(long, default_value_t = 100)]
+    compare_tasks: usize,
+    #[arg(long, default_value_t = 10_000)]
+    compare_points: usize,
+    /// Seed by SQL straight into the SQLite file (the rows the API would write, with the
+    /// database's triggers maintaining the indexes): for populations the API takes hours to
+    /// build on a small machine. Needs --data-dir.
+    #[arg(long, requires = "data_dir", conflicts_with = "database_url")]
+    seed_sql: bool,
     /// Keep the seeded daemon's data in this directory; when it holds a seeded population
     /// already, seeding is skipped (SQLite only).
     #[arg(long)]
@@ -121,6 +131,97 @@ async fn seed(url: &str, n: usize, clients: usize) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// Seeds `n` tasks straight into a stopped daemon's SQLite file, in transactions of 50,000:
+/// the same population as [`seed`] (values drawn by SQLite's `random()`), its triggers filling
+/// `task_params` and the catalogue. Scalar summaries are written without their series chunks
+/// (the table reads summaries only). Returns seconds taken.
+async fn seed_sql(db: &std::path::Path, n: usize) -> Result<f64> {
+    use sqlx::{Connection, Executor};
+    let start = Instant::now();
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;").await?;
+    let user: String = sqlx::query_scalar("SELECT id FROM users ORDER BY created LIMIT 1").fetch_one(&mut conn).await?;
+    let params: Vec<String> = (0..PARAMS)
+        .map(|p| {
+            let value = if p % 2 == 0 {
+                "CAST(abs(random()) % 10 AS TEXT)".to_string()
+            } else {
+                "printf('%.4f', (abs(random()) % 10000) / 10000.0)".to_string()
+            };
+            format!("'p{p}', json_object('value', {value})")
+        })
+        .collect();
+    let hyperparams = format!("json_object('Args', json_object({}))", params.join(", "));
+    let t0 = chrono::Utc::now().timestamp_millis() - n as i64;
+    const BATCH: usize = 50_000;
+    for from in (0..n).step_by(BATCH) {
+        let to = (from + BATCH).min(n);
+        let mut tx = conn.begin().await?;
+        // Ids: time-ordered 32-hex, like the daemon's.
+        let tasks = format!(
+            "WITH RECURSIVE k(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM k WHERE i + 1 < {to}) \
+             INSERT INTO tasks (id, name, project_id, type, status, user_id, created, last_update, last_change, hyperparams) \
+             SELECT printf('%016x%016x', {t0} + i, i), 'run ' || i, \
+                    (SELECT id FROM projects WHERE name = 'bench/table/p' || (i % {PROJECTS})), 'training', 'created', $1, \
+                    {t0} + i, {t0} + i, {t0} + i, {hyperparams} FROM k"
+        );
+        sqlx::query(&tasks).bind(&user).execute(&mut *tx).await?;
+        let range = format!("id >= printf('%016x%016x', {t0} + {from}, {from}) AND id <= printf('%016x%016x', {t0} + {to} - 1, {to} - 1)");
+        let tags = format!(
+            "WITH picked AS MATERIALIZED (SELECT id, abs(random()) % 10 AS b, abs(random()) % 4 AS x, abs(random()) % 4 AS y FROM tasks WHERE {range}) \
+             INSERT INTO task_tags (task_id, tag) \
+             SELECT id, 't' || b FROM picked UNION ALL \
+             SELECT id, 't' || ((b + 1 + x) % 10) FROM picked UNION ALL \
+             SELECT id, 't' || ((b + 5 + y) % 10) FROM picked"
+        );
+        tx.execute(tags.as_str()).await?;
+        let metrics: Vec<String> = (0..METRICS)
+            .map(|m| {
+                format!(
+                    "SELECT id, 'm{m}', 'val', 1, v, 1, v, 1, created, v, 1, v, 1 FROM \
+                     (SELECT id, created, (abs(random()) % 1000000) / 1000000.0 AS v FROM tasks WHERE {range})"
+                )
+            })
+            .collect();
+        let summaries = format!(
+            "INSERT INTO scalar_summaries (task_id, metric, variant, count, first_value, first_iter, last_value, last_iter, \
+             last_time, min_value, min_iter, max_value, max_iter) {}",
+            metrics.join(" UNION ALL ")
+        );
+        tx.execute(summaries.as_str()).await?;
+        tx.commit().await?;
+        eprintln!("  seeded {to} tasks");
+    }
+    conn.execute("PRAGMA optimize;").await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Tasks with 3 metrics of `points` points each, for the comparison; returns their ids.
+async fn seed_compared(url: &str, tasks: usize, points: usize) -> Result<Vec<String>> {
+    let c = Client::new(url, BENCH_KEY, BENCH_SECRET);
+    let mut ids = Vec::with_capacity(tasks);
+    for i in 0..tasks {
+        let task =
+            CreateTask { name: format!("compared {i}"), project: Some("bench/compare".into()), ..Default::default() };
+        ids.push(c.create_task(&task).await?.id);
+    }
+    for id in &ids {
+        for start in (0..points).step_by(5_000) {
+            let events: Vec<serde_json::Value> = (start..(start + 5_000).min(points))
+                .flat_map(|i| {
+                    (0..3).map(move |m| {
+                        json!({"type": "scalar", "task": id, "metric": format!("loss{m}"), "variant": "val",
+                               "iteration": i, "value": 1.0 / (1.0 + i as f64) + (i as f64 * 0.1).sin() * 0.01})
+                    })
+                })
+                .collect();
+            c.send_events_json(json!({ "events": events }).to_string()).await?;
+        }
+    }
+    Ok(ids)
+}
+
 /// Milliseconds of `runs` calls of `f`: (median, 95th percentile).
 async fn time<F, Fut>(runs: usize, mut f: F) -> Result<(f64, f64)>
 where
@@ -161,10 +262,25 @@ pub async fn run(a: TableArgs) -> Result<ExitCode> {
     }
     let daemon = DaemonProcess::start_in(a.database_url.as_deref(), a.data_dir.as_deref())?;
     let backend = if a.database_url.is_some() { "postgres" } else { "sqlite" };
-    let client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
+    let mut client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
     client.login().await?;
     let present = client.table_count(&TableQuery::default()).await? as usize;
-    let seed_secs = if present == 0 {
+    let mut daemon = daemon;
+    let seed_secs = if present == 0 && a.seed_sql {
+        eprintln!("seeding {} tasks by SQL…", a.tasks);
+        for p in 0..PROJECTS {
+            let project = runyard_api::CreateProject { name: format!("bench/table/p{p}"), description: String::new() };
+            client.create_project(&project).await?;
+        }
+        drop(daemon);
+        let dir = a.data_dir.as_deref().expect("required by clap");
+        let secs = seed_sql(&dir.join("runyard.db"), a.tasks).await?;
+        eprintln!("seeded in {secs:.0} s");
+        daemon = DaemonProcess::start_in(None, Some(dir))?;
+        client = Client::new(&daemon.url, BENCH_KEY, BENCH_SECRET);
+        client.login().await?;
+        secs
+    } else if present == 0 {
         eprintln!("seeding {} tasks ({backend})…", a.tasks);
         let secs = seed(&daemon.url, a.tasks, a.clients).await?;
         eprintln!("seeded in {secs:.0} s");
@@ -221,6 +337,49 @@ pub async fn run(a: TableArgs) -> Result<ExitCode> {
     .await?;
     eprintln!("count of the matching tasks ({matching}): p50 {:.1} ms", count.0);
 
+    // The column catalogue of the parent project, which holds every task in its subprojects.
+    let catalogue = time(a.runs, || async {
+        let cat = c.table_catalogue(Some("bench/table")).await?;
+        if cat.metrics.len() != METRICS {
+            bail!("the catalogue lists {} metrics, expected {METRICS}", cat.metrics.len());
+        }
+        Ok(())
+    })
+    .await?;
+    eprintln!("column catalogue of a {}-task project: p50 {:.1} ms", a.tasks, catalogue.0);
+
+    // CSV of every task, 12 columns.
+    let csv_query = TableQuery::from_query_string(&format!(
+        "project=bench%2Ftable&columns={}",
+        "id,name,type,status,project,user,tags,started,updated,iteration,metric:m0/val.last,param:Args/p0"
+    ))?;
+    let csv = time(a.runs.min(5), || async {
+        let mut lines = 0usize;
+        c.table_csv(&csv_query, |chunk| {
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+            Ok(())
+        })
+        .await?;
+        if lines != a.tasks + 1 {
+            bail!("the CSV held {lines} lines, expected {}", a.tasks + 1);
+        }
+        Ok(())
+    })
+    .await?;
+    eprintln!("CSV of {} rows x 12 columns: p50 {:.0} ms", a.tasks, csv.0);
+
+    // Comparison: 100 tasks x 3 metrics x 10,000 points.
+    let compared = seed_compared(&daemon.url, a.compare_tasks, a.compare_points).await?;
+    let compare = time(a.runs.min(10), || async {
+        let cmp = c.compare_scalars(&compared).await?;
+        if cmp.charts.len() != 3 || cmp.charts.iter().any(|ch| ch.lines.len() != compared.len()) {
+            bail!("the comparison held {} charts, expected 3 of {} lines", cmp.charts.len(), compared.len());
+        }
+        Ok(())
+    })
+    .await?;
+    eprintln!("compare {} tasks x 3 metrics x {} points: p50 {:.0} ms", a.compare_tasks, a.compare_points, compare.0);
+
     let result = json!({
         "backend": backend,
         "tasks": a.tasks,
@@ -233,6 +392,14 @@ pub async fn run(a: TableArgs) -> Result<ExitCode> {
         "query_one_project_ms_p50": query_project.0,
         "matching_tasks": matching,
         "count_ms_p50": count.0,
+        "catalogue_ms_p50": catalogue.0,
+        "csv_rows": a.tasks,
+        "csv_columns": 12,
+        "csv_ms_p50": csv.0,
+        "compare_tasks": a.compare_tasks,
+        "compare_metrics": 3,
+        "compare_points_per_series": a.compare_points,
+        "compare_ms_p50": compare.0,
     });
     if a.json {
         println!("{result}");
