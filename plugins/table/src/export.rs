@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Rows fetched per page while streaming.
-const PAGE: u32 = 1000;
+const PAGE: u32 = 5000;
 
 /// A cell as CSV text: numbers as given (shortest round-trip form), lists joined by `, `,
 /// missing values empty.

@@ -120,16 +120,23 @@ fn agg_column(agg: Agg) -> &'static str {
 /// as ORDER BY terms over joined tables.
 pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     let mut joins = Sql::new("");
-    let mut cond = Sql::new("t.archived = ");
-    cond.bind(q.archived as i64);
+    // The scope (archive flag and project) twice: for the filters to drive, with their
+    // indexes; and for walks, where the order's index must drive, as terms no index serves
+    // (`+x`, `x || ''`), so the planner cannot pick one and sort everything it yields.
+    let mut scope = Sql::new("t.archived = ");
+    scope.bind(q.archived as i64);
+    let mut walk_scope = Sql::new("+t.archived = ");
+    walk_scope.bind(q.archived as i64);
+    let (project, subprojects) = (q.project.as_deref(), q.subprojects);
+    if let Some(s) = crate::catalogue::project_scope(store, "t.project_id", project, subprojects).await? {
+        scope.push(" AND ").append(&s);
+    }
+    if let Some(s) = crate::catalogue::project_scope(store, "(t.project_id || '')", project, subprojects).await? {
+        walk_scope.push(" AND ").append(&s);
+    }
+    let mut cond = Sql::new("");
     let mut need_users = false;
     let mut need_queues = false;
-
-    if let Some(scope) =
-        crate::catalogue::project_scope(store, "t.project_id", q.project.as_deref(), q.subprojects).await?
-    {
-        cond.push(" AND ").append(&scope);
-    }
     if !q.ids.is_empty() {
         cond.push(" AND t.id IN ").bind_list(&q.ids);
     }
@@ -210,11 +217,12 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     if need_queues {
         from_where.push(" LEFT JOIN queues q ON q.id = t.queue_id");
     }
-    from_where.append(&joins).push(" WHERE ").append(&cond);
+    from_where.append(&joins).push(" WHERE ").append(&scope).append(&cond);
     // Within a project (or given ids) its tasks drive, each checked; across all projects the
     // filters' own indexes drive.
     let scoped = q.project.is_some() || !q.ids.is_empty();
-    let mut walk_where = cond.clone();
+    let mut walk_where = walk_scope;
+    walk_where.append(&cond);
     for m in &members {
         from_where.push(" AND ").append(&m.render(scoped));
         walk_where.push(" AND ").append(&m.render(true));
@@ -471,7 +479,7 @@ impl Plan {
                 if let Some(c) = cursor {
                     after.push(" AND t.id < ").bind(c.id.as_str());
                 }
-                let mut bound = Sql::new("SELECT t.id AS id FROM tasks t WHERE t.archived = ");
+                let mut bound = Sql::new("SELECT t.id AS id FROM tasks t WHERE +t.archived = ");
                 bound.bind(self.archived as i64).append(&after);
                 bound.push(&format!(" ORDER BY t.id DESC LIMIT 1 OFFSET {}", self.budget));
                 let bound: Option<String> = bound.query().fetch_optional(store.pool()).await?.map(|r| r.get("id"));
@@ -610,9 +618,6 @@ fn float(v: f64) -> Value {
 
 /// A task's reported progress (percent) from its runtime properties, where it has one.
 fn progress(runtime: &str) -> Option<f64> {
-    if !runtime.contains("progress") {
-        return None;
-    }
     let v: Value = serde_json::from_str(runtime).ok()?;
     match v.get("progress")? {
         Value::Number(n) => n.as_f64(),
@@ -629,33 +634,63 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
         return Ok(Vec::new());
     }
     let mut conn = store.pool().acquire().await?;
+    // The task columns the shown columns need (the runtime properties only when they hold a
+    // progress), and only the joins those need.
+    let mut select =
+        vec!["t.id", "t.status", "t.archived", "CASE WHEN t.runtime LIKE '%progress%' THEN t.runtime END AS runtime"];
+    let mut joins = String::new();
+    for c in columns {
+        let Column::Builtin(b) = c else { continue };
+        match b {
+            Builtin::Name => select.push("t.name"),
+            Builtin::Type => select.push("t.type"),
+            Builtin::Project => {
+                select.push("p.name AS project");
+                joins.push_str(" JOIN projects p ON p.id = t.project_id");
+            }
+            Builtin::User => {
+                select.push("u.name AS user_name");
+                joins.push_str(" LEFT JOIN users u ON u.id = t.user_id");
+            }
+            Builtin::Started => select.push("t.started"),
+            Builtin::Updated => select.push("t.last_update"),
+            Builtin::Created => select.push("t.created"),
+            Builtin::Completed => select.push("t.completed"),
+            Builtin::Runtime => select.extend(["t.started", "t.completed"]),
+            Builtin::Iteration => select.push("t.last_iteration"),
+            Builtin::Description => select.push("t.comment"),
+            Builtin::Queue => {
+                select.push("q.name AS queue");
+                joins.push_str(" LEFT JOIN queues q ON q.id = t.queue_id");
+            }
+            Builtin::Worker => select.push("t.worker"),
+            Builtin::Parent => select.push("t.parent"),
+            Builtin::Id | Builtin::Status | Builtin::Tags => {}
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    select.retain(|s| seen.insert(*s));
     let mut base = HashMap::new();
-    let mut sql = Sql::new(
-        "SELECT t.id, t.status, t.archived, t.name, t.type, p.name AS project, u.name AS user_name, t.started, \
-         t.last_update, t.created, t.completed, t.last_iteration, t.comment, q.name AS queue, t.worker, t.parent, t.runtime \
-         FROM tasks t JOIN projects p ON p.id = t.project_id LEFT JOIN users u ON u.id = t.user_id \
-         LEFT JOIN queues q ON q.id = t.queue_id WHERE t.id IN ",
-    );
+    let mut sql = Sql::new(&format!("SELECT {} FROM tasks t{joins} WHERE t.id IN ", select.join(", ")));
     sql.bind_list(ids);
     for r in sql.query().fetch_all(&mut *conn).await? {
         base.insert(r.try_get::<String, _>("id")?, r);
     }
 
-    // Metric and parameter values of the page, by task.
-    let metrics: Vec<(&str, &str)> = columns
-        .iter()
-        .filter_map(|c| match c {
-            Column::Metric { metric, variant, .. } => Some((metric.as_str(), variant.as_str())),
-            _ => None,
-        })
-        .collect();
+    // Metric and parameter values of the page, by task: just the series and parameters shown.
     let mut summaries: HashMap<(String, String, String), [Option<f64>; 3]> = HashMap::new();
-    if !metrics.is_empty() {
-        let names: Vec<&str> = metrics.iter().map(|(m, _)| *m).collect();
+    let mut wanted = Sql::new("");
+    for c in columns {
+        if let Column::Metric { metric, variant, .. } = c {
+            wanted.push(if wanted.is_empty() { "(" } else { " OR " });
+            wanted.push("(metric = ").bind(metric).push(" AND variant = ").bind(variant).push(")");
+        }
+    }
+    if !wanted.is_empty() {
         let mut sql = Sql::new(
             "SELECT task_id, metric, variant, last_value, min_value, max_value FROM scalar_summaries WHERE task_id IN ",
         );
-        sql.bind_list(ids).push(" AND metric IN ").bind_list(&names);
+        sql.bind_list(ids).push(" AND ").append(&wanted).push(")");
         for r in sql.query().fetch_all(&mut *conn).await? {
             summaries.insert(
                 (r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?),
@@ -663,11 +698,15 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
             );
         }
     }
-    let sections: Vec<&str> = columns.iter().filter_map(|c| c.param().map(|(s, _)| s)).collect();
     let mut params: HashMap<(String, String, String), String> = HashMap::new();
-    if !sections.is_empty() {
+    let mut wanted = Sql::new("");
+    for (section, name) in columns.iter().filter_map(|c| c.param()) {
+        wanted.push(if wanted.is_empty() { "(" } else { " OR " });
+        wanted.push("(section = ").bind(section).push(" AND name = ").bind(name).push(")");
+    }
+    if !wanted.is_empty() {
         let mut sql = Sql::new("SELECT task_id, section, name, value FROM task_params WHERE task_id IN ");
-        sql.bind_list(ids).push(" AND section IN ").bind_list(&sections);
+        sql.bind_list(ids).push(" AND ").append(&wanted).push(")");
         for r in sql.query().fetch_all(&mut *conn).await? {
             params.insert((r.try_get("task_id")?, r.try_get("section")?, r.try_get("name")?), r.try_get("value")?);
         }
@@ -675,7 +714,7 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     if columns.contains(&&Column::Builtin(Builtin::Tags)) {
         let mut sql = Sql::new("SELECT task_id, tag FROM task_tags WHERE task_id IN ");
-        sql.bind_list(ids).push(" ORDER BY tag");
+        sql.bind_list(ids).push(" ORDER BY task_id, tag");
         for r in sql.query().fetch_all(&mut *conn).await? {
             tags.entry(r.try_get("task_id")?).or_default().push(r.try_get("tag")?);
         }
@@ -732,7 +771,7 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
             status: TaskStatus::parse(&status)
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("bad status {status}")))?,
             archived: r.try_get::<i64, _>("archived")? != 0,
-            progress: progress(&r.try_get::<String, _>("runtime")?),
+            progress: r.try_get::<Option<String>, _>("runtime")?.as_deref().and_then(progress),
             values,
         });
     }
