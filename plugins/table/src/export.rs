@@ -1,83 +1,174 @@
 //! CSV export: the rows a query selects (or the given `ids`), with exactly its visible
-//! columns in their order, streamed page by page (no row limit), RFC 4180 quoting, numbers at
-//! full precision.
+//! columns in their order, RFC 4180 quoting, numbers at full precision. One statement reads
+//! every row in the table's order, each shown value a column of it, and streams: rows are
+//! encoded as they arrive and handed to the response a chunk at a time.
 
-use crate::query::{self, Plan};
+use crate::query::{self, column_expr, AtomType};
+use crate::sql::Sql;
 use bytes::Bytes;
-use futures::stream::{self, Stream};
-use runyard_api::table::{Column, TableQuery, TableRow};
+use futures::{Stream, StreamExt};
+use runyard_api::table::{Builtin, Column, TableQuery};
 use runyard_daemon::error::Result;
-use runyard_daemon::store::Store;
-use serde_json::Value;
+use runyard_daemon::store::{Backend, Store};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 use std::sync::Arc;
 
-/// Rows fetched per page while streaming.
-const PAGE: u32 = 5000;
+/// Rows encoded per chunk of the response.
+const CHUNK_ROWS: usize = 2000;
 
-/// A cell as CSV text: numbers as given (shortest round-trip form), lists joined by `, `,
-/// missing values empty.
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
+/// How a column's value is read back and written.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Int,
+    Time,
+    Real,
+    /// A metric aggregate: the value, and a flag telling NaN (a summary without a value)
+    /// from a task without the series.
+    Metric,
+}
+
+/// The SQL of a column's value in the export statement.
+fn expr(c: &Column, backend: Backend, now: i64, sql: &mut Sql) -> Kind {
+    match c {
+        Column::Builtin(Builtin::Tags) => {
+            sql.push(match backend {
+                Backend::Sqlite => {
+                    "(SELECT group_concat(tag, ', ') FROM (SELECT tag FROM task_tags WHERE task_id = t.id ORDER BY tag))"
+                }
+                Backend::Postgres => "(SELECT string_agg(tag, ', ' ORDER BY tag) FROM task_tags WHERE task_id = t.id)",
+            });
+            Kind::Text
+        }
+        Column::Builtin(Builtin::User) => {
+            sql.push("(SELECT name FROM users WHERE id = t.user_id)");
+            Kind::Text
+        }
+        Column::Builtin(Builtin::Queue) => {
+            sql.push("(SELECT name FROM queues WHERE id = t.queue_id)");
+            Kind::Text
+        }
+        Column::Builtin(b) => {
+            let (e, ty, _) = column_expr(*b, now);
+            sql.push(&e);
+            match (b, ty) {
+                (Builtin::Started | Builtin::Updated | Builtin::Created | Builtin::Completed, _) => Kind::Time,
+                (_, AtomType::Int) => Kind::Int,
+                (_, AtomType::Real) => Kind::Real,
+                (_, AtomType::Text) => Kind::Text,
+            }
+        }
+        Column::Metric { metric, variant, agg } => {
+            let value = match agg {
+                runyard_api::table::Agg::Last => "last_value",
+                runyard_api::table::Agg::Min => "min_value",
+                runyard_api::table::Agg::Max => "max_value",
+            };
+            for (i, what) in
+                [value.to_string(), format!("CASE WHEN {value} IS NULL THEN 1 ELSE 0 END")].iter().enumerate()
+            {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push(&format!("(SELECT {what} FROM scalar_summaries WHERE task_id = t.id AND metric = "))
+                    .bind(metric.as_str())
+                    .push(" AND variant = ")
+                    .bind(variant.as_str())
+                    .push(")");
+            }
+            Kind::Metric
+        }
+        c => {
+            let (section, name) = c.param().expect("the other columns");
+            sql.push("(SELECT value FROM task_params WHERE task_id = t.id AND section = ")
+                .bind(section)
+                .push(" AND name = ")
+                .bind(name)
+                .push(")");
+            Kind::Text
+        }
     }
 }
 
-fn encode(header: Option<&[String]>, rows: &[TableRow]) -> std::io::Result<Bytes> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 128));
-    if let Some(h) = header {
-        w.write_record(h)?;
+/// A row's cells as CSV text: numbers in their shortest exact form, times as RFC 3339,
+/// NaN as `NaN`, missing values empty.
+fn cells(row: &AnyRow, kinds: &[Kind]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(kinds.len());
+    let mut i = 0;
+    for kind in kinds {
+        out.push(match kind {
+            Kind::Text => row.try_get::<Option<String>, _>(i)?.unwrap_or_default(),
+            Kind::Int => row.try_get::<Option<i64>, _>(i)?.map(|v| v.to_string()).unwrap_or_default(),
+            Kind::Time => row
+                .try_get::<Option<i64>, _>(i)?
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default(),
+            Kind::Real => row.try_get::<Option<f64>, _>(i)?.map(|v| v.to_string()).unwrap_or_default(),
+            Kind::Metric => {
+                i += 1;
+                match (row.try_get::<Option<f64>, _>(i - 1)?, row.try_get::<Option<i64>, _>(i)?) {
+                    (Some(v), _) if v.is_nan() => "NaN".into(),
+                    (Some(v), _) if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
+                    (Some(v), _) => v.to_string(),
+                    (None, Some(1)) => "NaN".into(),
+                    (None, _) => String::new(),
+                }
+            }
+        });
+        i += 1;
     }
-    for r in rows {
-        w.write_record(r.values.iter().map(cell))?;
-    }
-    w.into_inner().map(Bytes::from).map_err(|e| e.into_error())
+    Ok(out)
 }
 
-struct State {
-    store: Arc<Store>,
-    plan: Plan,
-    columns: Vec<Column>,
-    header: Option<Vec<String>>,
-    cursor: Option<String>,
-    done: bool,
-}
-
-/// The query's CSV: the plan is built first (so a bad query is refused before anything is
-/// sent), then each page is read as the client consumes the previous one.
+/// The query's CSV. The statement is planned first, so a bad query is refused before
+/// anything is sent; a failure part-way ends the body early (a truncated transfer, never a
+/// complete-looking file).
 pub async fn csv(store: Arc<Store>, q: &TableQuery) -> Result<impl Stream<Item = std::io::Result<Bytes>>> {
     let now = chrono::Utc::now().timestamp_millis();
     let plan = query::plan(&store, q, now).await?;
-    let columns: Vec<Column> = q.visible_columns().cloned().collect();
-    let header = Some(columns.iter().map(ToString::to_string).collect());
-    let state = State { store, plan, columns, header, cursor: q.cursor.clone(), done: false };
-    Ok(stream::unfold(state, move |mut s| async move {
-        if s.done {
-            return None;
+    let columns: Vec<&Column> = q.visible_columns().collect();
+    let mut sql = Sql::new("SELECT ");
+    let mut kinds = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
         }
-        let page: Result<(Vec<TableRow>, Option<String>)> = async {
-            let (ids, next) = query::page_ids(&s.store, &s.plan, s.cursor.as_deref(), PAGE).await?;
-            let refs: Vec<&Column> = s.columns.iter().collect();
-            let rows = query::rows(&s.store, &ids, &refs, now).await?;
-            Ok((rows, next))
+        kinds.push(expr(c, store.backend(), now, &mut sql));
+    }
+    if columns.is_empty() {
+        sql.push("t.id");
+    }
+    sql.append(plan.from_where()).push(&format!(" ORDER BY {}", plan.order_by()));
+    let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::spawn(async move {
+        let failed = async {
+            let fresh = || csv::Writer::from_writer(Vec::with_capacity(CHUNK_ROWS * 128));
+            let mut w = fresh();
+            w.write_record(&header)?;
+            let mut rows = sql.query().fetch(store.pool());
+            let mut n = 0;
+            while let Some(row) = rows.next().await {
+                w.write_record(cells(&row?, &kinds)?)?;
+                n += 1;
+                if n % CHUNK_ROWS == 0 {
+                    let chunk = std::mem::replace(&mut w, fresh()).into_inner().map_err(|e| e.into_error())?;
+                    if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                        return Ok(()); // The client went away.
+                    }
+                }
+            }
+            let _ = tx.send(Ok(Bytes::from(w.into_inner().map_err(|e| e.into_error())?))).await;
+            anyhow::Ok(())
         }
         .await;
-        let chunk = match page {
-            Ok((rows, next)) => {
-                s.done = next.is_none();
-                s.cursor = next;
-                encode(s.header.take().as_deref(), &rows)
-            }
-            Err(e) => {
-                // The status line is sent already: end the body early, so the client sees a
-                // truncated transfer rather than a complete-looking file.
-                s.done = true;
-                tracing::error!(error = %e, "CSV export failed part-way");
-                Err(std::io::Error::other(e.to_string()))
-            }
-        };
-        Some((chunk, s))
-    }))
+        if let Err(e) = failed {
+            tracing::error!(error = %e, "CSV export failed part-way");
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }

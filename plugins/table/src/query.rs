@@ -393,7 +393,8 @@ impl Plan {
         &self.from_where
     }
 
-    fn order_by(&self) -> String {
+    /// The ORDER BY terms of the query's order (tasks lacking a value last, newest first on ties).
+    pub fn order_by(&self) -> String {
         let mut terms = Vec::new();
         for a in &self.atoms {
             if a.nullable {
@@ -499,13 +500,14 @@ impl Plan {
                     let Some(v) = c.v.first().and_then(Value::as_f64) else {
                         return Ok(None); // Past the tasks having the value.
                     };
-                    base.push(&format!(" AND (k0.{column} {cmp} "))
+                    // The first term bounds the index range; the second settles ties.
+                    base.push(&format!(" AND k0.{column} {cmp}= "))
                         .bind(v)
-                        .push(&format!(" OR (k0.{column} = "))
+                        .push(&format!(" AND (k0.{column} {cmp} "))
                         .bind(v)
-                        .push(" AND k0.task_id < ")
+                        .push(" OR k0.task_id < ")
                         .bind(c.id.as_str())
-                        .push("))");
+                        .push(")");
                 }
                 let order = format!(" ORDER BY k0.{column} {dir}, k0.task_id DESC");
                 let mut bound =
@@ -519,13 +521,13 @@ impl Plan {
                 sql.append(&base);
                 if let Some(b) = bound {
                     let (v, id): (f64, String) = (b.try_get("v")?, b.try_get("id")?);
-                    sql.push(&format!(" AND (k0.{column} {beyond} "))
+                    sql.push(&format!(" AND k0.{column} {beyond}= "))
                         .bind(v)
-                        .push(&format!(" OR (k0.{column} = "))
+                        .push(&format!(" AND (k0.{column} {beyond} "))
                         .bind(v)
-                        .push(" AND k0.task_id >= ")
+                        .push(" OR k0.task_id >= ")
                         .bind(id)
-                        .push("))");
+                        .push(")");
                 }
                 sql.push(" AND ").append(&self.walk_where).push(&order);
             }
