@@ -551,8 +551,10 @@ fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement
     if rows.len() * n + pairs.len() * 2 + entries * 5 > CHUNK {
         return Ok(None);
     }
-    // Data-modifying CTEs, one per insert, then the last insert: all or nothing.
+    // Data-modifying CTEs, one per insert, then the last insert: all or nothing. The tasks
+    // fit one insert (checked above); the tags follow, numbered after the tasks' values.
     let mut statements = task_inserts(rows, Marks::Numbered)?;
+    statements.truncate(1);
     let mut values = statements[0].1.clone();
     if !pairs.is_empty() {
         statements.extend(tag_inserts(&pairs, Marks::Numbered, values.len()));

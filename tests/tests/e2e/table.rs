@@ -341,3 +341,15 @@ async fn table_tools(server: TestServer) {
     assert_eq!(status, 400, "{body}");
 }
 scenario!(tools, super::table_tools);
+
+/// Tags are stored exactly as given, however many, whichever creation path (the project
+/// known already or not) and backend.
+async fn tags_are_stored_exactly(server: TestServer) {
+    let c = server.client();
+    task(&c, "tagged", "first", &[], &["one"], None).await;
+    for tags in [vec!["solo"], vec!["a", "b"], vec!["x", "y", "z"]] {
+        let id = task(&c, "tagged", "t", &[("Args/lr", "0.1")], &tags, None).await;
+        assert_eq!(c.get_task(&id).await.unwrap().tags, tags, "tags {tags:?}");
+    }
+}
+scenario!(tags_exact, super::tags_are_stored_exactly);
