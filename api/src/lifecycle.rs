@@ -174,6 +174,11 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
+    /// An agent's report on the task it runs (not a user's action).
+    pub fn by_agent(self) -> bool {
+        matches!(self, Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping)
+    }
+
     /// The statuses this action is valid in; `None` means any status.
     pub fn valid_states(self) -> Option<&'static [TaskStatus]> {
         use TaskStatus::*;

@@ -846,26 +846,11 @@ pub struct SelectionSummary {
     pub actions: std::collections::BTreeMap<String, u64>,
 }
 
-/// The actions a user applies to selections of the table (the agents' own reports excluded).
-pub const TABLE_ACTIONS: [crate::Action; 14] = {
-    use crate::Action::*;
-    [
-        Enqueue,
-        Dequeue,
-        Reset,
-        Abort,
-        AbortChildren,
-        Retry,
-        Publish,
-        Archive,
-        Restore,
-        Delete,
-        AddTag,
-        RemoveTag,
-        Clone,
-        Move,
-    ]
-};
+/// The actions a user applies to selections of the table: all but the agents' reports and
+/// edits.
+pub fn table_actions() -> impl Iterator<Item = crate::Action> {
+    crate::Action::ALL.into_iter().filter(|a| !a.by_agent() && *a != crate::Action::Edit)
+}
 
 /// A compared task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

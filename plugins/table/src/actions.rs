@@ -3,7 +3,7 @@
 //! tasks of a selection it applies to.
 
 use crate::query;
-use runyard_api::table::{SelectionSummary, TableQuery, TABLE_ACTIONS};
+use runyard_api::table::{table_actions, SelectionSummary, TableQuery};
 use runyard_api::{transition, Action, ActionRequest, ActionResponse, TaskState, TaskStatus};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::services::tasks::MAX_BATCH;
@@ -19,7 +19,7 @@ pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> 
     );
     sql.append(plan.from_where()).push(" GROUP BY t.status, t.archived, CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
     let mut out = SelectionSummary::default();
-    for action in TABLE_ACTIONS {
+    for action in table_actions() {
         out.actions.insert(action.as_str().to_string(), 0);
     }
     for r in sql.query().fetch_all(store.pool()).await? {
@@ -33,7 +33,7 @@ pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> 
             edits_definition: false,
         };
         out.total += n;
-        for action in TABLE_ACTIONS {
+        for action in table_actions() {
             if transition(action, state).is_ok() {
                 *out.actions.get_mut(action.as_str()).expect("every action listed") += n;
             }
@@ -51,7 +51,7 @@ pub async fn apply(
     q: &TableQuery,
     mut req: ActionRequest,
 ) -> Result<ActionResponse> {
-    if !TABLE_ACTIONS.contains(&action) {
+    if !table_actions().any(|a| a == action) {
         return Err(Error::invalid("action", format!("'{action}' is not an action on a selection")));
     }
     if !req.ids.is_empty() {

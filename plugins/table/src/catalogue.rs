@@ -3,43 +3,52 @@
 //! distinct values of a column with how many tasks have each.
 
 use crate::query::column_expr;
-use crate::sql::Sql;
+use crate::sql::{like_pattern, Sql};
 use runyard_api::table::*;
 use runyard_api::PROPERTIES_SECTION;
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::store::Store;
 use sqlx::Row;
 
-/// `column` (a project id) within `project` (and its subprojects), as a condition; `None`
-/// for all projects.
-pub async fn project_scope(
-    store: &Store,
-    column: &str,
-    project: Option<&str>,
+/// A project with (or without) its subprojects, resolved once, rendered as a condition on
+/// any column holding a project id.
+pub struct ProjectScope {
+    id: String,
+    path: String,
     subprojects: bool,
-) -> Result<Option<Sql>> {
-    let Some(project) = project else { return Ok(None) };
-    let (id, path) = store.resolve_project(project).await?;
-    let mut sql = Sql::new(column);
-    if subprojects {
-        sql.push(" IN (SELECT id FROM projects WHERE name = ")
-            .bind(path.clone())
-            .push(" OR substr(name, 1, CAST(")
-            .bind(path.len() as i64 + 1)
-            .push(" AS INTEGER)) = ")
-            .bind(format!("{path}/"))
-            .push(")");
-    } else {
-        sql.push(" = ").bind(id);
+}
+
+impl ProjectScope {
+    /// `None` for all projects; a 404 for an unknown one.
+    pub async fn resolve(store: &Store, project: Option<&str>, subprojects: bool) -> Result<Option<ProjectScope>> {
+        let Some(project) = project else { return Ok(None) };
+        let (id, path) = store.resolve_project(project).await?;
+        Ok(Some(ProjectScope { id, path, subprojects }))
     }
-    Ok(Some(sql))
+
+    /// `column` within the scope.
+    pub fn on(&self, column: &str) -> Sql {
+        let mut sql = Sql::new(column);
+        if self.subprojects {
+            sql.push(" IN (SELECT id FROM projects WHERE name = ")
+                .bind(self.path.as_str())
+                .push(" OR substr(name, 1, CAST(")
+                .bind(self.path.len() as i64 + 1)
+                .push(" AS INTEGER)) = ")
+                .bind(format!("{}/", self.path))
+                .push(")");
+        } else {
+            sql.push(" = ").bind(self.id.as_str());
+        }
+        sql
+    }
 }
 
 /// The metrics, hyperparameters and user properties of a project's tasks.
 pub async fn catalogue(store: &Store, project: Option<&str>, subprojects: bool) -> Result<ColumnCatalogue> {
     let mut sql = Sql::new("SELECT DISTINCT kind, a, b FROM table_catalogue c");
-    if let Some(scope) = project_scope(store, "c.project_id", project, subprojects).await? {
-        sql.push(" WHERE ").append(&scope);
+    if let Some(scope) = ProjectScope::resolve(store, project, subprojects).await? {
+        sql.push(" WHERE ").append(&scope.on("c.project_id"));
     }
     sql.push(" ORDER BY kind, a, b");
     let mut out = ColumnCatalogue::default();
@@ -102,14 +111,11 @@ pub async fn values(store: &Store, q: &ValuesQuery) -> Result<ColumnValues> {
         }
     };
     sql.push("t.archived = ").bind(q.archived as i64).push(&format!(" AND {expr} IS NOT NULL"));
-    if let Some(scope) =
-        project_scope(store, "t.project_id", q.project.as_deref(), q.subprojects.unwrap_or(true)).await?
-    {
-        sql.push(" AND ").append(&scope);
+    if let Some(scope) = ProjectScope::resolve(store, q.project.as_deref(), q.subprojects.unwrap_or(true)).await? {
+        sql.push(" AND ").append(&scope.on("t.project_id"));
     }
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        let pattern =
-            format!("%{}%", search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = like_pattern(search);
         sql.push(&format!(" AND LOWER({expr}) LIKE ")).bind(pattern).push(" ESCAPE '\\'");
     }
     if let Some(after) = &q.after {

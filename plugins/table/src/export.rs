@@ -3,7 +3,7 @@
 //! every row in the table's order, each shown value a column of it, and streams: rows are
 //! encoded as they arrive and handed to the response a chunk at a time.
 
-use crate::query::{self, column_expr, AtomType};
+use crate::query::{self, agg_column, column_expr, AtomType};
 use crate::sql::Sql;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -60,11 +60,7 @@ fn expr(c: &Column, backend: Backend, now: i64, sql: &mut Sql) -> Kind {
             }
         }
         Column::Metric { metric, variant, agg } => {
-            let value = match agg {
-                runyard_api::table::Agg::Last => "last_value",
-                runyard_api::table::Agg::Min => "min_value",
-                runyard_api::table::Agg::Max => "max_value",
-            };
+            let value = agg_column(*agg);
             for (i, what) in
                 [value.to_string(), format!("CASE WHEN {value} IS NULL THEN 1 ELSE 0 END")].iter().enumerate()
             {

@@ -3,7 +3,8 @@
 //! indexed tables, sort keys as joined columns, keyset paging from the cursor); the second
 //! loads the shown columns of just those tasks.
 
-use crate::sql::Sql;
+use crate::catalogue::ProjectScope;
+use crate::sql::{like_pattern, Sql};
 use base64::Engine as _;
 use runyard_api::table::*;
 use runyard_api::{TaskStatus, TaskType};
@@ -108,7 +109,7 @@ pub(crate) fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
 }
 
 /// The summary column holding a metric aggregate.
-fn agg_column(agg: Agg) -> &'static str {
+pub(crate) fn agg_column(agg: Agg) -> &'static str {
     match agg {
         Agg::Last => "last_value",
         Agg::Min => "min_value",
@@ -127,12 +128,9 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     scope.bind(q.archived as i64);
     let mut walk_scope = Sql::new("+t.archived = ");
     walk_scope.bind(q.archived as i64);
-    let (project, subprojects) = (q.project.as_deref(), q.subprojects);
-    if let Some(s) = crate::catalogue::project_scope(store, "t.project_id", project, subprojects).await? {
-        scope.push(" AND ").append(&s);
-    }
-    if let Some(s) = crate::catalogue::project_scope(store, "(t.project_id || '')", project, subprojects).await? {
-        walk_scope.push(" AND ").append(&s);
+    if let Some(project) = ProjectScope::resolve(store, q.project.as_deref(), q.subprojects).await? {
+        scope.push(" AND ").append(&project.on("t.project_id"));
+        walk_scope.push(" AND ").append(&project.on("(t.project_id || '')"));
     }
     let mut cond = Sql::new("");
     let mut need_users = false;
@@ -141,8 +139,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
         cond.push(" AND t.id IN ").bind_list(&q.ids);
     }
     if let Some(search) = &q.search {
-        let pattern =
-            format!("%{}%", search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = like_pattern(search);
         cond.push(" AND (LOWER(t.name) LIKE ")
             .bind(pattern.clone())
             .push(" ESCAPE '\\' OR LOWER(t.comment) LIKE ")

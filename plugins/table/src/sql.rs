@@ -89,6 +89,11 @@ impl Sql {
     }
 }
 
+/// A case-insensitive `LIKE … ESCAPE '\'` pattern for text containing `text`.
+pub fn like_pattern(text: &str) -> String {
+    format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
 impl From<String> for Arg {
     fn from(s: String) -> Arg {
         Arg::Text(s)
