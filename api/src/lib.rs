@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod table;
 pub mod tracking;
+pub mod ui;
 
 pub use client::{Client, ClientError};
 pub use console::*;

@@ -522,6 +522,14 @@ pub struct LoginQuery {
     pub expiration_sec: Option<u64>,
 }
 
+/// A browser sign-in: the same key pair as the CLI's, exchanged for a session cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,10 @@ pub struct ServerArgs {
     /// --bind address), so an existing clearml.conf needs only a new host name.
     #[arg(long, value_name = "API,FILES", num_args = 0..=1, default_missing_value = "8008,8081")]
     clearml_ports: Option<String>,
+    /// A TOML file of custom context-menu actions for the web UI (`[[action]]` entries: name,
+    /// label, states, method, url, body, headers).
+    #[arg(long, env = "RUNYARD_ACTIONS_FILE")]
+    actions_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -64,11 +68,15 @@ fn env_key_pair() -> Option<(String, String)> {
 }
 
 /// The plugins every daemon runs.
-pub fn plugins(clearml_ports: Option<(SocketAddr, SocketAddr)>) -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
+pub fn plugins(
+    clearml_ports: Option<(SocketAddr, SocketAddr)>,
+    ui_actions: Vec<runyard_ui::ActionConfig>,
+) -> Vec<Box<dyn runyard_daemon::plugin::Plugin>> {
     vec![
         Box::new(runyard_tracking::Tracking),
         Box::new(runyard_table::Table),
         Box::new(runyard_clearml::Clearml { ports: clearml_ports }),
+        Box::new(runyard_ui::Ui { actions: ui_actions }),
     ]
 }
 
@@ -104,9 +112,13 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn start(config: Config, clearml_ports: Option<(SocketAddr, SocketAddr)>) -> Result<Daemon> {
+async fn start(
+    config: Config,
+    clearml_ports: Option<(SocketAddr, SocketAddr)>,
+    ui_actions: Vec<runyard_ui::ActionConfig>,
+) -> Result<Daemon> {
     tracing::info!(?config, "starting");
-    let daemon = Daemon::build(config, plugins(clearml_ports)).await?;
+    let daemon = Daemon::build(config, plugins(clearml_ports, ui_actions)).await?;
     if let Some(path) = &daemon.credentials_file {
         eprintln!("Generated an admin key pair: {} (mode 0600)", path.display());
     }
@@ -134,7 +146,11 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         },
         ..Config::new(args.bind, data_dir)
     };
-    let daemon = start(config, ports).await?;
+    let actions = match &args.actions_file {
+        Some(path) => runyard_ui::load_actions(path).context("--actions-file")?,
+        None => Vec::new(),
+    };
+    let daemon = start(config, ports, actions).await?;
     tracing::info!(address = %daemon.local_addr(), "listening");
     println!("Runyard listening on http://{}", daemon.local_addr());
     daemon.run_until_stopped(shutdown_signal()).await?;
@@ -156,8 +172,12 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
         None => default_data_dir()?,
     };
     let env_pair = env_key_pair();
-    let daemon =
-        start(Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) }, None).await?;
+    let daemon = start(
+        Config { admin_key_pair: env_pair.clone(), ..Config::new(args.bind, data_dir.clone()) },
+        None,
+        Vec::new(),
+    )
+    .await?;
     let url = format!("http://{}", daemon.local_addr());
     let (access_key, secret_key): (String, String) = match env_pair {
         Some(pair) => pair,
@@ -169,6 +189,7 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
         secret_key: Some(secret_key.clone()),
     })?;
     say!("Runyard is up at {url}");
+    say!("Web UI: {url}  (sign in with access key {access_key} and its secret key, in {})", path.display());
     say!("Data: {}  CLI config: {}", data_dir.display(), path.display());
     let stop = tokio_util::sync::CancellationToken::new();
     let agent = if args.no_agent {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use runyard_api::{
-    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, Token, UpdateProject, User,
+    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, SignIn, Token, UpdateProject, User,
 };
 use serde_json::{json, Value};
 
@@ -32,6 +32,30 @@ pub async fn login(
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let who = s.auth.authenticate(header).await?;
     Ok(Json(s.auth.issue(&who, q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS))?))
+}
+
+/// Browser sign-in: a key pair exchanged for a session cookie (HttpOnly, SameSite=Strict), so
+/// the token never reaches page scripts. Requests authenticated by the cookie must also carry
+/// `X-Runyard-Client` when they change anything (see `super::require_auth`).
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = SignIn,
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+pub async fn sign_in(State(s): State<AppState>, AppJson(req): AppJson<SignIn>) -> Result<(HeaderMap, Json<User>)> {
+    let who = s.auth.verify_key_pair(req.access_key.trim(), &req.secret_key).await?;
+    let token = s.auth.issue(&who, DEFAULT_TOKEN_TTL_SECONDS)?;
+    let user = s
+        .store
+        .user_by_name(&who.name)
+        .await?
+        .ok_or_else(|| Error::Unauthorized("the user no longer exists".into()))?;
+    let cookie = super::session_cookie(token.token, DEFAULT_TOKEN_TTL_SECONDS as i64);
+    Ok((HeaderMap::from_iter([(header::SET_COOKIE, cookie)]), Json(user)))
+}
+
+/// Browser sign-out: the session cookie is cleared.
+#[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth", responses((status = 204)))]
+pub async fn sign_out() -> (StatusCode, HeaderMap) {
+    let cookie = super::session_cookie(String::new(), 0);
+    (StatusCode::NO_CONTENT, HeaderMap::from_iter([(header::SET_COOKIE, cookie)]))
 }
 
 /// The calling user.

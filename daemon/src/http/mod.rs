@@ -54,7 +54,7 @@ fn max_body_bytes() -> usize {
 #[openapi(
     info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues, dispatch, workers and users."),
     paths(
-        admin::health, admin::login, admin::me, admin::create_user,
+        admin::health, admin::login, admin::sign_in, admin::sign_out, admin::me, admin::create_user,
         admin::list_projects, admin::create_project, admin::get_project, admin::update_project,
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
@@ -82,10 +82,54 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-/// Resolves the caller from the `Authorization` header and refuses anonymous requests.
+/// The browser session's cookie.
+pub const SESSION_COOKIE: &str = "runyard_session";
+
+/// The header a browser session's changing requests must carry: a cross-site form cannot set it.
+pub const CLIENT_HEADER: &str = "x-runyard-client";
+
+/// A `Set-Cookie` value for the session token (`max_age` 0 clears it).
+fn session_cookie(token: String, max_age: i64) -> header::HeaderValue {
+    let cookie = cookie::Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    header::HeaderValue::from_str(&cookie.to_string()).expect("a cookie is a valid header value")
+}
+
+/// The `Authorization` header, or a Bearer credential made of the session cookie. A cookie
+/// alone authorises only reads: a changing request must also carry [`CLIENT_HEADER`].
+fn credential(req: &Request) -> Result<Option<String>, Error> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        return Ok(value.to_str().ok().map(str::to_string));
+    }
+    let session = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(|c| c.ok())
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty());
+    let Some(session) = session else { return Ok(None) };
+    if !req.method().is_safe() && !req.headers().contains_key(CLIENT_HEADER) {
+        return Err(Error::Forbidden(format!(
+            "a request authenticated by the session cookie must send {CLIENT_HEADER}"
+        )));
+    }
+    Ok(Some(format!("Bearer {}", session.value())))
+}
+
+/// Resolves the caller from the `Authorization` header (or the browser's session cookie) and
+/// refuses anonymous requests.
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match state.auth.authenticate(header).await {
+    let credential = match credential(&req) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    match state.auth.authenticate(credential.as_deref()).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.run(req).await
@@ -120,6 +164,27 @@ async fn not_found(req: Request) -> Error {
     Error::NotFound { kind: "route", id: format!("{} {}", req.method(), req.uri().path()) }
 }
 
+/// Handlers of different modules share names (`list`, `create`, …): an operation id used more
+/// than once gets its tag as a prefix (`queues_list`), so generated clients tell them apart.
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, PathItem};
+    fn each(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+        [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head]
+            .into_iter()
+            .filter_map(Option::as_mut)
+    }
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for op in doc.paths.paths.values_mut().flat_map(each) {
+        *seen.entry(op.operation_id.clone().unwrap_or_default()).or_default() += 1;
+    }
+    for op in doc.paths.paths.values_mut().flat_map(each) {
+        let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first())) else { continue };
+        if seen.get(id).copied().unwrap_or(0) > 1 {
+            op.operation_id = Some(format!("{tag}_{id}"));
+        }
+    }
+}
+
 /// The whole HTTP application, with the plugins' routes and OpenAPI parts.
 pub fn router(
     state: AppState,
@@ -136,6 +201,7 @@ pub fn router(
             plugin_roots = plugin_roots.merge(root);
         }
     }
+    unique_operation_ids(&mut doc);
     let doc = Arc::new(doc);
     let api = Router::new()
         .route("/me", get(admin::me))
@@ -166,7 +232,12 @@ pub fn router(
         .merge(plugin_routes)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
         // Login authenticates the key pair itself.
-        .merge(Router::new().route("/auth/login", post(admin::login)).with_state(state.clone()));
+        .merge(
+            Router::new()
+                .route("/auth/login", post(admin::login))
+                .route("/auth/session", post(admin::sign_in).delete(admin::sign_out))
+                .with_state(state.clone()),
+        );
     let metrics_route = Router::new()
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));

@@ -92,3 +92,110 @@ fn first_start_writes_a_private_credentials_file() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The browser's session: a key pair exchanged for an HttpOnly, SameSite cookie that reads
+/// freely but changes nothing without the client header; sign-out clears it.
+async fn browser_session(server: TestServer) {
+    let http = server.http();
+    let url = |p: &str| format!("{}{p}", server.url);
+    let wrong = http
+        .post(url("/api/v1/auth/session"))
+        .json(&serde_json::json!({"access_key": ACCESS_KEY, "secret_key": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let missing =
+        http.post(url("/api/v1/auth/session")).json(&serde_json::json!({"access_key": ACCESS_KEY})).send().await;
+    let missing = missing.unwrap();
+    assert_eq!(missing.status().as_u16(), 400);
+    assert!(missing.text().await.unwrap().contains("secret_key"));
+
+    let ok = http
+        .post(url("/api/v1/auth/session"))
+        .json(&serde_json::json!({"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let set_cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.starts_with("runyard_session="), "{set_cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
+    }
+    assert_eq!(ok.json::<serde_json::Value>().await.unwrap()["name"], "admin");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+
+    // Reads need only the cookie; changes need the client header too (a cross-site form
+    // cannot send it).
+    let me = http.get(url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    let create = |with_header: bool| {
+        let mut r = http
+            .post(url("/api/v1/projects"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({"name": format!("p{with_header}")}));
+        if with_header {
+            r = r.header("x-runyard-client", "web");
+        }
+        r.send()
+    };
+    let forged = create(false).await.unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(forged.text().await.unwrap().contains("x-runyard-client"));
+    assert_eq!(create(true).await.unwrap().status().as_u16(), 201);
+
+    let out = http.delete(url("/api/v1/auth/session")).send().await.unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    let bad = http.get(url("/api/v1/me")).header("cookie", "runyard_session=forged").send().await.unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+}
+scenario!(browser_session_cookie, super::browser_session);
+
+/// The web UI is served from the root: its page for every route of the app (a ClearML results
+/// link included), assets cached for good and compressed; other paths stay 404s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_is_served() {
+    let server = TestServer::start(crate::harness::Backend::Sqlite).expect("server");
+    let http = server.http();
+    for path in ["/", "/login", "/projects", "/projects/p1/tasks/t1/output/log", "/queues/default", "/workers/w"] {
+        let r = http.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("<title>Runyard</title>"), "{path}: {page}");
+    }
+    let page = http.get(format!("{}/", server.url)).send().await.unwrap().text().await.unwrap();
+    if let Some(start) = page.find("/assets/") {
+        let asset = &page[start..start + page[start..].find('"').unwrap()];
+        let r = http.get(format!("{}{asset}", server.url)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{asset}");
+        assert!(r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{asset}");
+    }
+    let missing = http.get(format!("{}/assets/nope.js", server.url)).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let unknown = http.get(format!("{}/nope", server.url)).send().await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}
+
+/// The web UI's API types are generated from `ui/web/openapi.json`: it must be the document
+/// the daemon serves (refresh it with `scripts/ui-openapi`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_api_types_are_current() {
+    let server = TestServer::start(crate::harness::Backend::Sqlite).expect("server");
+    let served: serde_json::Value = server
+        .http()
+        .get(format!("{}/api/v1/openapi.json", server.url))
+        .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/web/openapi.json");
+    let committed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(served == committed, "ui/web/openapi.json is stale: run scripts/ui-openapi");
+}

@@ -1,0 +1,49 @@
+/** A Plotly figure, with Plotly loaded only when a plot is first shown. */
+import { useEffect, useRef, useState } from "react";
+
+type Plotly = {
+  react(el: HTMLElement, data: unknown[], layout: unknown, config: unknown): Promise<unknown>;
+  purge(el: HTMLElement): void;
+  Plots: { resize(el: HTMLElement): void };
+};
+let loading: Promise<Plotly> | null = null;
+const plotly = () => (loading ??= import("plotly.js-dist-min").then((m) => (m.default ?? m) as Plotly));
+
+export interface Figure {
+  data?: unknown[];
+  layout?: Record<string, unknown>;
+}
+
+export function PlotlyFigure({ figure, title }: { figure: Figure; title?: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    let live = true;
+    const dark = document.documentElement.dataset.theme === "dark";
+    const layout = {
+      ...(figure.layout ?? {}),
+      title: title ?? (figure.layout as { title?: unknown } | undefined)?.title,
+      autosize: true,
+      height: 320,
+      margin: { l: 50, r: 20, t: 40, b: 40 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: dark ? "#dde" : "#222" },
+    };
+    plotly()
+      .then((p) => live && p.react(el, figure.data ?? [], layout, { responsive: true, displaylogo: false }))
+      .catch((e) => setError(String(e)));
+    return () => {
+      live = false;
+      void plotly().then((p) => p.purge(el));
+    };
+  }, [figure, title]);
+  return (
+    <div className="figure" data-plot={title}>
+      {error && <p className="error">{error}</p>}
+      <div ref={box} />
+    </div>
+  );
+}
