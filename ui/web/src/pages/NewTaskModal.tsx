@@ -100,13 +100,13 @@ export function NewTaskModal({ project, onClose, onCreated }: { project?: string
         binary: s("binary") ?? (scriptType === "shell" ? "bash" : "python3"),
         code: kind === "code" ? code : null,
         add_task_init: scriptType === "python" && !!f.get("add_task_init"),
-        requirements: poetry ? null : s("requirements"),
+        requirements: poetry || s("venv_mode") === "packages" ? null : s("requirements"),
       },
       environment: {
         poetry,
         preinstalled_venv: s("preinstalled_venv"),
         venv_mode: (s("venv_mode") ?? "skip") as Schemas["VenvMode"],
-        packages: s("packages"),
+        packages: !poetry && s("venv_mode") === "packages" ? s("requirements") : null,
         variables: Object.fromEntries(vars.filter((v) => v.key.trim()).map((v) => [v.key.trim(), v.value])),
       },
       container: { image: s("image"), arguments: s("container_args"), setup_script: s("setup_script") },
@@ -251,7 +251,7 @@ export function NewTaskModal({ project, onClose, onCreated }: { project?: string
             </>
           )}
           <h4>Environment variables</h4>
-          <Rows rows={vars} setRows={setVars} keyLabel="Variable" valueLabel="Value" />
+          <Rows rows={vars} setRows={setVars} keyLabel="Variable" valueLabel="Variable value" />
         </fieldset>
         <fieldset {...show("container")}>
           <p className="muted">Used when the agent runs in Docker mode.</p>

@@ -263,9 +263,17 @@ function Console({ id, status }: { id: string; status: string }) {
           Follow
         </label>
         <span className="spacer" />
-        <a className="button" href={URL.createObjectURL(new Blob([text], { type: "text/plain" }))} download={`${id}.log`}>
+        <button
+          onClick={() => {
+            const a = document.createElement("a");
+            a.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+            a.download = `${id}.log`;
+            a.click();
+            setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+          }}
+        >
           ⤓ Download
-        </a>
+        </button>
       </div>
       <pre ref={box} className="log" data-status={status}>
         {text || <span className="muted">No output yet.</span>}

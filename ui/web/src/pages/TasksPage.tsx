@@ -212,6 +212,7 @@ export function TasksPage() {
           x={menu.x}
           y={menu.y}
           taskId={menu.id}
+          ids={selection.mode === "ids" && selection.ids.has(menu.id) && selection.ids.size > 1 ? [...selection.ids] : undefined}
           selection={menuSelection(menu.id)}
           archived={state.archived}
           onClose={() => setMenu(null)}

@@ -260,7 +260,12 @@ export function TaskGrid(props: Props) {
               )}
               <div
                 className={`resizer${h.column.getIsResizing() ? " active" : ""}`}
-                onMouseDown={h.getResizeHandler()}
+                onMouseDown={(e) => {
+                  // Not the header's drag to reorder.
+                  e.preventDefault();
+                  e.stopPropagation();
+                  h.getResizeHandler()(e);
+                }}
                 onDoubleClick={() => autofit(id)}
                 onClick={(e) => e.stopPropagation()}
                 style={h.column.getIsResizing() ? { transform: `translateX(${sizingInfo.deltaOffset ?? 0}px)` } : undefined}

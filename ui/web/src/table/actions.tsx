@@ -40,6 +40,17 @@ export const ACTIONS: ActionInfo[] = [
 /** An action's parameters (the selection travels in the query string). */
 export const actionRequest = (p: Partial<Schemas["ActionRequest"]>) => ({ ids: [], tags: [], ...p }) as Schemas["ActionRequest"];
 
+let customActions: Promise<Schemas["CustomAction"][]> | null = null;
+/** The server's custom context-menu actions (read once). */
+export function useCustomActions() {
+  const [list, setList] = useState<Schemas["CustomAction"][]>([]);
+  useEffect(() => {
+    customActions ??= data(api.GET("/api/v1/ui/actions")).catch(() => []);
+    void customActions.then(setList);
+  }, []);
+  return list;
+}
+
 /** A selection as the query parameters that select it. */
 export type SelectionQuery = URLSearchParams;
 
@@ -172,6 +183,8 @@ export function ActionMenu(props: {
   archived: boolean;
   /** The task under the pointer. */
   taskId?: string;
+  /** The selected task ids, for custom actions (absent: just the task under the pointer). */
+  ids?: string[];
   onClose(): void;
   onDetails?(): void;
   onFullScreen?(): void;
@@ -185,6 +198,22 @@ export function ActionMenu(props: {
     if (props.taskId) data(api.GET("/api/v1/tasks/{id}", { params: { path: { id: props.taskId } } })).then(setTask).catch(() => {});
   }, [props.taskId]);
   const total = summary?.total ?? 0;
+  const custom = useCustomActions();
+  const toast = useToast();
+  async function runCustom(a: Schemas["CustomAction"]) {
+    const ids = props.ids ?? (props.taskId ? [props.taskId] : []);
+    try {
+      const r = await raw<Schemas["CustomActionResult"]>("POST", `/api/v1/ui/actions/${encodeURIComponent(a.name)}`, { ids });
+      const failed = r.calls.filter((c) => c.status == null || c.status >= 400);
+      const skipped = r.skipped.length ? `, ${r.skipped.length} skipped` : "";
+      toast(
+        failed.length ? `${a.label}: ${failed[0].status ?? "failed"} ${failed[0].body}` : `${a.label}: ${r.applied.length} task${r.applied.length === 1 ? "" : "s"}${skipped}`,
+        failed.length > 0 || r.applied.length === 0,
+      );
+    } catch (e) {
+      toast(`${a.label} failed: ${messageOf(e)}`, true);
+    }
+  }
   const item = (label: string, onClick: () => void, disabled = false, hint?: string) => (
     <button key={label} role="menuitem" disabled={disabled} onClick={() => { props.onClose(); onClick(); }}>
       <span>{label}</span>
@@ -205,6 +234,10 @@ export function ActionMenu(props: {
           const n = summary?.actions[a.name] ?? 0;
           return item(a.label, () => props.run(a, props.selection, n), n === 0, total > 1 ? `${n}/${total}` : undefined);
         })}
+        {custom.length > 0 && <hr />}
+        {custom.map((a) =>
+          item(a.label, () => void runCustom(a), !!task && !props.ids && a.states.length > 0 && !a.states.includes(task.status)),
+        )}
         {props.onCompare && <hr />}
         {props.onCompare && item("Compare", props.onCompare)}
       </div>

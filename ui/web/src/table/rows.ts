@@ -14,6 +14,9 @@ export function useTableRows(state: TableState) {
   const [error, setError] = useState("");
   const [count, setCount] = useState<number | null>(null);
   const query = toParams(state).toString();
+  // Timers and live changes may call an older render's functions: they read the query here.
+  const queryRef = useRef(query);
+  queryRef.current = query;
   const generation = useRef(0);
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
@@ -22,6 +25,7 @@ export function useTableRows(state: TableState) {
   const reload = useCallback(
     async (limit: number) => {
       const g = ++generation.current;
+      const query = queryRef.current;
       setLoading(true);
       try {
         const [page, total] = await Promise.all([
@@ -67,11 +71,13 @@ export function useTableRows(state: TableState) {
   /** Patches the rows of the given tasks in place (a change that keeps the order). */
   const patch = useCallback(
     async (ids: string[]) => {
-      const p = new URLSearchParams(query);
+      const p = new URLSearchParams(queryRef.current);
       p.set("ids", ids.join(","));
       p.set("limit", "1000");
       try {
+        const g = generation.current;
         const page = await raw<TablePage>("GET", `/api/v1/table/tasks?${p}`);
+        if (g !== generation.current) return;
         const fresh = new Map(page.rows.map((r) => [r.id, r]));
         setRows((rs) => rs.map((r) => fresh.get(r.id) ?? r));
       } catch {

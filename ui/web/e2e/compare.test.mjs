@@ -1,0 +1,68 @@
+// Details and comparison: scalar charts, plots (Plotly, loaded on demand), the summary bar
+// chart and the hyperparameter diff.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { eventually, launch, screenshot, signedIn, startServer } from "./harness.mjs";
+import { seedProject } from "./fixtures.mjs";
+
+let server, browser, page, tasks;
+before(async () => {
+  server = await startServer();
+  tasks = await seedProject(server);
+  browser = await launch();
+  page = await signedIn(browser, server, `/projects/${tasks[0].project}/tasks`);
+  await eventually(async () => (await page.getByTestId("task-count").textContent()) === "12 tasks");
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("details: double-click opens the info panel; scalars, plots, configuration, info", async () => {
+  await page.locator(`.grid-body .row[data-id="${tasks[0].id}"]`).dblclick();
+  const details = page.getByRole("complementary", { name: "Task details" });
+  await details.getByText(tasks[0].name).first().waitFor();
+  assert.match(page.url(), /view=details/);
+  await details.getByRole("tab", { name: "Scalars" }).click();
+  await details.locator('[data-chart="loss"] canvas').waitFor();
+  await details.locator('[data-chart="accuracy"] canvas').waitFor();
+  await details.getByRole("tab", { name: "Plots" }).click();
+  await details.locator(".figure .main-svg").first().waitFor({ timeout: 20000 });
+  await screenshot(page, "details-plots");
+  await details.getByRole("tab", { name: "Configuration" }).click();
+  await details.getByText("batch_size").waitFor();
+  await details.getByRole("tab", { name: "Info" }).click();
+  await details.getByText(tasks[0].id).waitFor();
+  await details.getByRole("tab", { name: "Scalars" }).click();
+  await details.locator('[data-chart="loss"] canvas').waitFor();
+  await screenshot(page, "details");
+});
+
+test("comparison of the selected tasks: charts per metric, summary, plots, hyperparameters", async () => {
+  await page.getByRole("tab", { name: "Table" }).click();
+  for (const t of tasks.slice(0, 3)) await page.locator(`.grid-body .row[data-id="${t.id}"] input[type="checkbox"]`).check();
+  await page.getByRole("toolbar", { name: "Batch actions" }).getByRole("button", { name: "Compare" }).click();
+  const compare = page.getByRole("region", { name: "Comparison" });
+  await compare.locator('[data-chart="loss › train"] canvas').waitFor();
+  await compare.locator('[data-chart="accuracy › val"] canvas').waitFor();
+  // One line per task in the legend.
+  const legend = await compare.locator('[data-chart="loss › train"] .u-legend .u-series').count();
+  assert.equal(legend, 1 + 3);
+  await compare.locator('[data-plot="Summary"] .main-svg').first().waitFor({ timeout: 20000 });
+  await screenshot(page, "compare-scalars");
+  await compare.getByLabel("Compare").selectOption("plots");
+  await compare.locator('[data-plot="curves › roc"] .main-svg').first().waitFor({ timeout: 20000 });
+  await compare.getByLabel("Compare").selectOption("hyperparameters");
+  const lr = compare.locator("tr", { hasText: "Args/lr" });
+  await lr.waitFor();
+  assert.match(await lr.getAttribute("class"), /differs/);
+  await screenshot(page, "compare-hyperparameters");
+});
+
+test("with nothing selected, the first visible tasks are compared", async () => {
+  await page.getByRole("tab", { name: "Table" }).click();
+  await page.getByRole("button", { name: "Clear selection" }).click();
+  await page.getByRole("tab", { name: "Compare" }).click();
+  const compare = page.getByRole("region", { name: "Comparison" });
+  await compare.getByText("12 tasks").waitFor();
+});
