@@ -66,3 +66,11 @@ test("with nothing selected, the first visible tasks are compared", async () => 
   const compare = page.getByRole("region", { name: "Comparison" });
   await compare.getByText("12 tasks").waitFor();
 });
+
+test("a ClearML results link (…/tasks/<id>/output/log) opens the task", async () => {
+  await page.goto(`${server.url}/projects/${tasks[5].project}/tasks/${tasks[5].id}/output/log`);
+  const details = page.getByRole("complementary", { name: "Task details" });
+  await details.getByText(tasks[5].name).first().waitFor();
+  await page.getByRole("link", { name: "← Back to the table" }).click();
+  await page.locator(`.grid-body .row.active[data-id="${tasks[5].id}"]`).waitFor();
+});

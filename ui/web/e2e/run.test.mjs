@@ -1,6 +1,6 @@
 // "+ New Task": validation, then a task created in the modal runs on a real agent, its status
-// and console following live.
 import assert from "node:assert/strict";
+// and console following live.
 import { after, before, test } from "node:test";
 import { eventually, launch, screenshot, signedIn, startServer } from "./harness.mjs";
 
@@ -62,6 +62,6 @@ test("a task created in the modal runs on the agent", async () => {
   await details.getByText("epochs").waitFor();
   // The table row followed the run live.
   const status = page.locator(".grid-body .row [data-status]").first();
-  assert.equal(await status.getAttribute("data-status"), "completed");
+  await eventually(async () => (await status.getAttribute("data-status")) === "completed", 10000, "the row completed");
   await screenshot(page, "run-completed");
 });
