@@ -1,6 +1,6 @@
 // "+ New Task": validation, then a task created in the modal runs on a real agent, its status
-import assert from "node:assert/strict";
 // and console following live.
+import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eventually, launch, screenshot, signedIn, startServer } from "./harness.mjs";
 

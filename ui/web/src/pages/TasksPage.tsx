@@ -145,8 +145,16 @@ export function TasksPage() {
               const group = e.target.checked;
               const saved = savedLayout(project, group);
               const p = saved ? new URLSearchParams(saved) : new URLSearchParams();
-              if (group) p.set("group", "true");
-              setParams(p, { replace: true });
+              if (group) {
+                // Grouping shows where each subproject starts: the project column is shown.
+                const next = fromUrl(project, p);
+                const columns = next.columns.some((c) => c.id === "project")
+                  ? next.columns.map((c) => (c.id === "project" ? { ...c, hidden: false } : c))
+                  : [...next.columns, { id: "project", hidden: false }];
+                const q = toUrl({ ...next, columns });
+                q.set("group", "true");
+                setParams(q, { replace: true });
+              } else setParams(p, { replace: true });
             }} />
             Group by subproject
           </label>

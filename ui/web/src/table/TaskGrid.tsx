@@ -76,6 +76,61 @@ const Cell = memo(function Cell({ id, value, row, exact, onExpand }: { id: strin
   );
 });
 
+interface RowColumn {
+  id: string;
+  width: number;
+  index: number;
+  exact: boolean;
+}
+
+interface RowHandlers {
+  activate(id: string): void;
+  open(id: string): void;
+  menu(id: string, x: number, y: number): void;
+  toggle(id: string): void;
+  expand(column: string): void;
+}
+
+/** One row; re-rendered only when its task, selection, focus or the columns change. */
+const GridRow = memo(function GridRow(props: { row: TableRow; top: number; selected: boolean; active: boolean; groupStart: boolean; cols: RowColumn[]; on: RowHandlers }) {
+  const { row, top, selected, active, groupStart, cols, on } = props;
+  return (
+    <div
+      role="row"
+      data-id={row.id}
+      aria-selected={selected}
+      className={`row${selected ? " selected" : ""}${active ? " active" : ""}${groupStart ? " group-start" : ""}`}
+      style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}
+      onClick={() => on.activate(row.id)}
+      onDoubleClick={() => on.open(row.id)}
+      onContextMenu={(e) => {
+        e.preventDefault();
+        on.menu(row.id, e.clientX, e.clientY);
+      }}
+    >
+      <div className="cell check" onClick={(e) => e.stopPropagation()}>
+        <input type="checkbox" aria-label="Select task" checked={selected} onChange={() => on.toggle(row.id)} />
+      </div>
+      {cols.map((c) => (
+        <div key={c.id} className="cell" role="gridcell" data-column={c.id} style={{ width: c.width }}>
+          <Cell id={c.id} value={row.values[c.index]} row={row} exact={c.exact} onExpand={() => on.expand(c.id)} />
+        </div>
+      ))}
+      <div className="cell dots">
+        <button
+          aria-label="Task menu"
+          onClick={(e) => {
+            e.stopPropagation();
+            on.menu(row.id, e.clientX, e.clientY);
+          }}
+        >
+          ⋮
+        </button>
+      </div>
+    </div>
+  );
+});
+
 /** A stable colour per tag. */
 export function tagColor(tag: string): string {
   let h = 0;
@@ -186,6 +241,26 @@ export function TaskGrid(props: Props) {
   }
 
   const headers = table.getHeaderGroups()[0].headers;
+  // Grouped by subproject: a line where the project changes.
+  const groupAt = state.group ? props.columns.indexOf("project") : -1;
+  const widths = headers.map((h) => `${h.column.id}~${h.getSize()}`).join(",");
+  const cols = useMemo<RowColumn[]>(
+    () => headers.map((h) => ({ id: h.column.id, width: h.getSize(), index: props.columns.indexOf(h.column.id), exact: exact.has(h.column.id) })),
+    [widths, props.columns, exact], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  // Handlers that never change identity (so rows stay memoised), calling the latest props.
+  const latest = useRef({ props, toggle, exact });
+  latest.current = { props, toggle, exact };
+  const handlers = useMemo<RowHandlers>(
+    () => ({
+      activate: (id) => latest.current.props.onActivate(id),
+      open: (id) => latest.current.props.onOpen(id),
+      menu: (id, x, y) => latest.current.props.onMenu(id, x, y),
+      toggle: (id) => latest.current.toggle(id),
+      expand: (column) => setExact(new Set(latest.current.exact).add(column)),
+    }),
+    [],
+  );
   const sizingInfo = table.getState().columnSizingInfo;
   return (
     <div className="grid" role="grid" aria-rowcount={rows.length} tabIndex={0} onKeyDown={onKey} ref={scroller}>
@@ -283,45 +358,17 @@ export function TaskGrid(props: Props) {
                 Loading…
               </div>
             );
-          const selected = isSelected(selection, row.id);
           return (
-            <div
+            <GridRow
               key={row.id}
-              role="row"
-              data-id={row.id}
-              aria-selected={selected}
-              className={`row${selected ? " selected" : ""}${props.active === row.id ? " active" : ""}`}
-              style={{ transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-              onClick={() => props.onActivate(row.id)}
-              onDoubleClick={() => props.onOpen(row.id)}
-              onContextMenu={(e) => {
-                e.preventDefault();
-                props.onMenu(row.id, e.clientX, e.clientY);
-              }}
-            >
-              <div className="cell check" onClick={(e) => e.stopPropagation()}>
-                <input type="checkbox" aria-label="Select task" checked={selected} onChange={() => toggle(row.id)} />
-              </div>
-              {headers.map((h) => {
-                const id = h.column.id;
-                return (
-                  <div key={id} className="cell" role="gridcell" data-column={id} style={{ width: h.getSize() }}>
-                    <Cell id={id} value={row.values[props.columns.indexOf(id)]} row={row} exact={exact.has(id)} onExpand={() => setExact(new Set(exact).add(id))} />
-                  </div>
-                );
-              })}
-              <div className="cell dots">
-                <button
-                  aria-label="Task menu"
-                  onClick={(e) => {
-                    e.stopPropagation();
-                    props.onMenu(row.id, e.clientX, e.clientY);
-                  }}
-                >
-                  ⋮
-                </button>
-              </div>
-            </div>
+              row={row}
+              top={v.start}
+              selected={isSelected(selection, row.id)}
+              active={props.active === row.id}
+              groupStart={groupAt >= 0 && v.index > 0 && rows[v.index - 1].values[groupAt] !== row.values[groupAt]}
+              cols={cols}
+              on={handlers}
+            />
           );
         })}
       </div>
