@@ -75,6 +75,7 @@ logger.report_scatter2d("scatter", "series", scatter=[[0, 1], [1, 3], [2, 2]], i
 print("hello from the sdk")
 task.upload_artifact("stats", artifact_object={"k": 1})
 print("TASK_ID", task.id)
+print("RESULTS", task.get_output_log_web_page())
 task.close()
 "#;
 
@@ -127,6 +128,12 @@ async fn sdk_flows(server: TestServer) {
     assert!(task.runtime.contains_key("python_version"), "{:?}", task.runtime);
     let listed = c.list_tasks(&Default::default()).await.unwrap();
     assert!(listed.tasks.iter().any(|t| t.id == id), "the task is in the task list");
+    // The SDK's results page link is the task's page in the web UI.
+    let results = printed(&out, "RESULTS");
+    assert_eq!(results, format!("{}/projects/{}/tasks/{id}/output/log", server.url, task.project));
+    let page = server.http().get(results).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("<title>Runyard</title>"));
 
     let metrics = c.task_metrics(&id).await.unwrap();
     let loss = metrics.scalars.iter().find(|s| s.metric == "loss" && s.variant == "train").unwrap();
