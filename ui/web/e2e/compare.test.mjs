@@ -74,3 +74,36 @@ test("a ClearML results link (…/tasks/<id>/output/log) opens the task", async 
   await page.getByRole("link", { name: "← Back to the table" }).click();
   await page.locator(`.grid-body .row.active[data-id="${tasks[5].id}"]`).waitFor();
 });
+
+test("a Draft's hyperparameters, configuration and user properties are edited in the panel", async () => {
+  await server.api("PATCH", `/api/v1/tasks/${tasks[4].id}`, { configuration: { model: { value: "layers: 2", type: "yaml", description: null } } });
+  await page.goto(`${server.url}/projects/${tasks[4].project}/tasks?view=details&task=${tasks[4].id}`);
+  const details = page.getByRole("complementary", { name: "Task details" });
+  await details.getByRole("tab", { name: "Configuration" }).click();
+  await details.getByRole("button", { name: "Edit Hyperparameters" }).click();
+  const text = details.getByLabel("Hyperparameters", { exact: true });
+  assert.match(await text.inputValue(), /Args\/lr=0\.01/);
+  await text.fill((await text.inputValue()).replace("Args/lr=0.01", "Args/lr=0.5") + "\nArgs/momentum=0.9");
+  await details.getByRole("button", { name: "Save" }).click();
+  await details.getByText("Args/momentum").waitFor();
+  let task = await server.api("GET", `/api/v1/tasks/${tasks[4].id}`);
+  assert.equal(task.hyperparams.Args.lr.value, "0.5");
+  assert.equal(task.hyperparams.Args.lr.type, "float");
+  assert.equal(task.hyperparams.Args.momentum.value, "0.9");
+  // A line without "=" is refused with its line number, nothing saved.
+  await details.getByRole("button", { name: "Edit User properties" }).click();
+  await details.getByLabel("User properties", { exact: true }).fill("dataset=imagenet\nbroken");
+  await details.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("alert").filter({ hasText: "Line 2: write name=value" }).waitFor();
+  await details.getByLabel("User properties", { exact: true }).fill("dataset=imagenet");
+  await details.getByRole("button", { name: "Save" }).click();
+  await details.getByText("imagenet").waitFor();
+  await details.getByRole("button", { name: "Edit model" }).click();
+  await details.getByLabel("model", { exact: true }).fill("layers: 3");
+  await details.getByRole("button", { name: "Save" }).click();
+  await details.getByText("layers: 3").waitFor();
+  task = await server.api("GET", `/api/v1/tasks/${tasks[4].id}`);
+  assert.equal(task.hyperparams.properties.dataset.value, "imagenet");
+  assert.equal(task.configuration.model.value, "layers: 3");
+  assert.equal(task.hyperparams.Args.momentum.value, "0.9");
+});

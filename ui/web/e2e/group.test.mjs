@@ -24,7 +24,7 @@ const projects = () => page.$$eval(".grid-body .row", (rows) => rows.sort((a, b)
 
 test("together (newest first), then grouped by subproject with a line where each starts", async () => {
   assert.deepEqual(await projects(), ["nlp/bert", "nlp/gpt", "nlp/bert", "nlp/bert", "nlp"]);
-  await page.getByLabel("Group by subproject").check();
+  await page.getByLabel("Group by subproject").click();
   await eventually(async () => (await projects()).join() === "nlp,nlp/bert,nlp/bert,nlp/bert,nlp/gpt", 10000, "grouped");
   assert.equal(await page.locator(".grid-body .row.group-start").count(), 2);
   // The grouped view keeps its own layout: hide a column there only.
@@ -32,8 +32,8 @@ test("together (newest first), then grouped by subproject with a line where each
   await page.locator('.columns-menu label[data-column="tags"] input').click();
   await page.keyboard.press("Escape");
   await page.locator('.grid-head [data-column="tags"]').waitFor({ state: "detached" });
-  await page.getByLabel("Group by subproject").uncheck();
+  await page.getByLabel("Group by subproject").click();
   await page.locator('.grid-head [data-column="tags"]').waitFor();
-  await page.getByLabel("Group by subproject").check();
+  await page.getByLabel("Group by subproject").click();
   await page.locator('.grid-head [data-column="tags"]').waitFor({ state: "detached" });
 });

@@ -176,6 +176,41 @@ test("CSV: all items matching the filters, onscreen items; displayed columns onl
   assert.equal(readFileSync(await onscreen.path(), "utf8").trim().split("\n").length, 13);
 });
 
+test("keyboard: arrows move through the rows, Enter opens the details, Space selects", async () => {
+  await page.locator(`.grid-body .row[data-id="${tasks[11].id}"] [data-column="name"]`).click();
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await eventually(async () => (await page.locator(".grid-body .row.active").getAttribute("data-id")) === tasks[9].id, 5000, "two rows down");
+  await page.keyboard.press("Space");
+  assert.equal(await page.locator(`.grid-body .row[data-id="${tasks[9].id}"]`).getAttribute("aria-selected"), "true");
+  await page.keyboard.press("Space");
+  await page.keyboard.press("Enter");
+  await page.getByRole("complementary", { name: "Task details" }).getByText(tasks[9].name).first().waitFor();
+  await page.getByRole("tab", { name: "Table" }).click();
+});
+
+test("saved views: a table state saved on the server and applied by anyone", async () => {
+  const f = await openFilter("status");
+  await f.getByText("Pending").click();
+  await expectCount(2);
+  await page.keyboard.press("Escape");
+  page.once("dialog", (d) => d.accept("pending only"));
+  await page.getByRole("button", { name: "★ Views" }).click();
+  await page.getByRole("menuitem", { name: "Save current view…" }).click();
+  await page.getByRole("status").filter({ hasText: 'Saved view "pending only"' }).waitFor();
+  const views = await server.api("GET", `/api/v1/table/views?project=${tasks[0].project}`);
+  assert.equal(views.length, 1);
+  assert.match(views[0].state, /filter=status/);
+  await page.keyboard.press("Escape");
+  await page.getByRole("button", { name: "Clear all filters" }).click();
+  await expectCount(12);
+  await page.getByRole("button", { name: "★ Views" }).click();
+  await page.getByRole("menuitem", { name: "pending only" }).click();
+  await expectCount(2);
+  await page.getByRole("button", { name: "Clear all filters" }).click();
+  await expectCount(12);
+});
+
 test("columns: hide, reorder by drag, resize; kept per project in the browser", async () => {
   await page.getByRole("button", { name: "Columns" }).click();
   await page.locator('.columns-menu label[data-column="project"] input').uncheck();

@@ -148,80 +148,155 @@ function Execution({ task }: { task: Task }) {
   );
 }
 
-/** Hyperparameters, configuration and user properties; editable while the task is a Draft. */
-function Configuration({ task, onSaved }: { task: Task; onSaved(): void }) {
-  const editable = task.status === "created";
-  const [editing, setEditing] = useState(false);
-  const [text, setText] = useState("");
-  const toast = useToast();
-  const sections = Object.entries(task.hyperparams ?? {});
-  function edit() {
-    const lines = sections.flatMap(([section, params]) => Object.entries(params).map(([name, p]) => `${section}/${name}=${p.value}`));
-    setText(lines.join("\n"));
-    setEditing(true);
+/** `name=value` lines, one per item, as a text to edit. */
+function linesOf(items: [string, string][]): string {
+  return items.map(([k, v]) => `${k}=${v}`).join("\n");
+}
+
+/** Reads `name=value` lines back; `key` checks a name (a message for a bad one). */
+function parseLines(text: string, key: RegExp, what: string): [string, string][] | string {
+  const out: [string, string][] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    const eq = line.indexOf("=");
+    const name = eq < 0 ? "" : line.slice(0, eq).trim();
+    if (!key.test(name)) return `Line ${i + 1}: write ${what}=value`;
+    out.push([name, line.slice(eq + 1)]);
   }
+  return out;
+}
+
+/** A section shown as fields, edited as `name=value` lines when `editable`. */
+function EditableSection(props: { title: string; items: [string, string][]; editable: boolean; hint: string; keyPattern: RegExp; keyName: string; save(items: [string, string][]): Promise<void> }) {
+  const [text, setText] = useState<string | null>(null);
+  const toast = useToast();
   async function save() {
-    const hyperparams: Schemas["BTreeMap"] = {};
-    for (const [i, line] of text.split("\n").entries()) {
-      if (!line.trim()) continue;
-      const m = /^([^/=]+)\/([^=]+)=(.*)$/.exec(line.trim());
-      if (!m) {
-        toast(`Line ${i + 1}: write section/name=value`, true);
-        return;
-      }
-      const old = task.hyperparams?.[m[1]]?.[m[2]];
-      (hyperparams[m[1]] ??= {})[m[2]] = { value: m[3], type: old?.type ?? null, description: old?.description ?? null };
-    }
+    const parsed = parseLines(text ?? "", props.keyPattern, props.keyName);
+    if (typeof parsed === "string") return toast(`${props.title}: ${parsed}`, true);
     try {
-      await api.PATCH("/api/v1/tasks/{id}", { params: { path: { id: task.id } }, body: { hyperparams } as Schemas["EditTask"] });
-      setEditing(false);
-      onSaved();
+      await props.save(parsed);
+      setText(null);
     } catch (e) {
       toast(messageOf(e), true);
     }
   }
   return (
-    <div className="sections">
-      <section>
-        <h4>
-          Hyperparameters
-          {editable && !editing && (
-            <button className="link" onClick={edit}>
-              Edit
-            </button>
-          )}
-        </h4>
-        {editing ? (
-          <div className="form">
-            <textarea value={text} onChange={(e) => setText(e.target.value)} rows={12} aria-label="Hyperparameters" />
-            <footer>
-              <button onClick={() => setEditing(false)}>Cancel</button>
-              <button className="primary" onClick={() => void save()}>
-                Save
-              </button>
-            </footer>
-          </div>
-        ) : (
-          sections.map(([section, params]) => (
-            <div key={section} className="param-section">
-              <h5>{section}</h5>
-              {Object.entries(params).map(([name, p]) => (
-                <Field key={name} label={name}>
-                  <span title={p.description ?? undefined}>{p.value}</span>
-                </Field>
-              ))}
-            </div>
-          ))
+    <section>
+      <h4>
+        {props.title}
+        {props.editable && text === null && (
+          <button className="link" onClick={() => setText(linesOf(props.items))} aria-label={`Edit ${props.title}`}>
+            Edit
+          </button>
         )}
-        {sections.length === 0 && !editing && <p className="muted">No hyperparameters.</p>}
-      </section>
-      {Object.entries(task.configuration ?? {}).map(([name, item]) => (
-        <section key={name}>
-          <h4>{name}</h4>
-          <pre className="code">{item.value}</pre>
-        </section>
+      </h4>
+      {text !== null ? (
+        <div className="form">
+          <textarea value={text} onChange={(e) => setText(e.target.value)} rows={Math.max(4, props.items.length + 2)} aria-label={props.title} className="code" placeholder={props.hint} />
+          <footer>
+            <button onClick={() => setText(null)}>Cancel</button>
+            <button className="primary" onClick={() => void save()}>
+              Save
+            </button>
+          </footer>
+        </div>
+      ) : props.items.length ? (
+        props.items.map(([k, v]) => (
+          <Field key={k} label={k}>
+            {v}
+          </Field>
+        ))
+      ) : (
+        <p className="muted">None.</p>
+      )}
+    </section>
+  );
+}
+
+/** Hyperparameters and configuration (editable on Drafts) and user properties (editable until published). */
+function Configuration({ task, onSaved }: { task: Task; onSaved(): void }) {
+  const draft = task.status === "created";
+  const patch = async (body: Partial<Schemas["EditTask"]>) => {
+    await api.PATCH("/api/v1/tasks/{id}", { params: { path: { id: task.id } }, body: body as Schemas["EditTask"] });
+    onSaved();
+  };
+  const params = Object.entries(task.hyperparams ?? {}).filter(([section]) => section !== "properties");
+  const paramItems = params.flatMap(([section, ps]) => Object.entries(ps).map(([name, p]) => [`${section}/${name}`, p.value] as [string, string]));
+  const props = Object.entries(task.hyperparams?.properties ?? {}).map(([k, p]) => [k, p.value] as [string, string]);
+  const config = Object.entries(task.configuration ?? {});
+  return (
+    <div className="sections">
+      <EditableSection
+        title="Hyperparameters"
+        items={paramItems}
+        editable={draft}
+        hint="Args/lr=0.01"
+        keyPattern={/^[^/]+\/.+$/}
+        keyName="section/name"
+        save={(items) => {
+          const hyperparams: Schemas["BTreeMap"] = {};
+          if (task.hyperparams?.properties) hyperparams.properties = task.hyperparams.properties;
+          for (const [key, value] of items) {
+            const [section, ...rest] = key.split("/");
+            const name = rest.join("/");
+            const old = task.hyperparams?.[section]?.[name];
+            (hyperparams[section] ??= {})[name] = { value, type: old?.type ?? null, description: old?.description ?? null };
+          }
+          return patch({ hyperparams });
+        }}
+      />
+      <EditableSection
+        title="User properties"
+        items={props}
+        editable={task.status !== "published"}
+        hint="dataset=imagenet"
+        keyPattern={/^.+$/}
+        keyName="name"
+        save={(items) =>
+          patch({ properties: Object.fromEntries(items.map(([k, v]) => [k, { value: v, type: null, description: task.hyperparams?.properties?.[k]?.description ?? null }])) })
+        }
+      />
+      {config.map(([name, item]) => (
+        <ConfigItem key={name} name={name} value={item.value} editable={draft} save={(value) => patch({ configuration: { ...task.configuration, [name]: { ...item, value } } })} />
       ))}
     </div>
+  );
+}
+
+function ConfigItem({ name, value, editable, save }: { name: string; value: string; editable: boolean; save(value: string): Promise<void> }) {
+  const [text, setText] = useState<string | null>(null);
+  const toast = useToast();
+  return (
+    <section>
+      <h4>
+        {name}
+        {editable && text === null && (
+          <button className="link" onClick={() => setText(value)} aria-label={`Edit ${name}`}>
+            Edit
+          </button>
+        )}
+      </h4>
+      {text === null ? (
+        <pre className="code">{value}</pre>
+      ) : (
+        <div className="form">
+          <textarea className="code" rows={10} value={text} onChange={(e) => setText(e.target.value)} aria-label={name} />
+          <footer>
+            <button onClick={() => setText(null)}>Cancel</button>
+            <button
+              className="primary"
+              onClick={() =>
+                void save(text)
+                  .then(() => setText(null))
+                  .catch((e) => toast(messageOf(e), true))
+              }
+            >
+              Save
+            </button>
+          </footer>
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -379,7 +454,6 @@ function Artifacts({ task }: { task: Task }) {
 
 function Info({ task }: { task: Task }) {
   const runtime = task.started ? ((task.completed ? Date.parse(task.completed) : Date.now()) - Date.parse(task.started)) / 1000 : null;
-  const props = task.hyperparams?.properties ?? {};
   return (
     <div className="sections">
       <section>
@@ -402,14 +476,6 @@ function Info({ task }: { task: Task }) {
         <Field label="Tags">{task.tags.join(", ")}</Field>
         <Field label="Description">{task.comment}</Field>
       </section>
-      {Object.keys(props).length > 0 && (
-        <section>
-          <h4>User properties</h4>
-          {Object.entries(props).map(([k, p]) => (
-            <Field key={k} label={k}>{p.value}</Field>
-          ))}
-        </section>
-      )}
     </div>
   );
 }

@@ -50,7 +50,7 @@ function cellText(id: string, v: unknown, exact: boolean): { text: string; title
   return { text: precise(v), title: precise(v) };
 }
 
-const Cell = memo(function Cell({ id, value, row, exact, onExpand }: { id: string; value: unknown; row: TableRow; exact: boolean; onExpand(): void }) {
+const Cell = memo(function Cell({ id, value, row, exact, onExpand }: { id: string; value: unknown; row: TableRow; exact: boolean; onExpand(): void; tick: number }) {
   if (id === "status") return <StatusBadge status={row.status} progress={row.progress} />;
   if (id === "tags")
     return (
@@ -92,8 +92,8 @@ interface RowHandlers {
 }
 
 /** One row; re-rendered only when its task, selection, focus or the columns change. */
-const GridRow = memo(function GridRow(props: { row: TableRow; top: number; selected: boolean; active: boolean; groupStart: boolean; cols: RowColumn[]; on: RowHandlers }) {
-  const { row, top, selected, active, groupStart, cols, on } = props;
+const GridRow = memo(function GridRow(props: { row: TableRow; top: number; selected: boolean; active: boolean; groupStart: boolean; cols: RowColumn[]; on: RowHandlers; tick: number }) {
+  const { row, top, selected, active, groupStart, cols, on, tick } = props;
   return (
     <div
       role="row"
@@ -113,7 +113,7 @@ const GridRow = memo(function GridRow(props: { row: TableRow; top: number; selec
       </div>
       {cols.map((c) => (
         <div key={c.id} className="cell" role="gridcell" data-column={c.id} style={{ width: c.width }}>
-          <Cell id={c.id} value={row.values[c.index]} row={row} exact={c.exact} onExpand={() => on.expand(c.id)} />
+          <Cell id={c.id} value={row.values[c.index]} row={row} exact={c.exact} onExpand={() => on.expand(c.id)} tick={tick} />
         </div>
       ))}
       <div className="cell dots">
@@ -147,6 +147,12 @@ export function TaskGrid(props: Props) {
   const [dragged, setDragged] = useState<string | null>(null);
   const [selectMenu, setSelectMenu] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
+  // Elapsed times ("3m ago") move on by themselves.
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const t = window.setInterval(() => setTick((n) => n + 1), 30000);
+    return () => window.clearInterval(t);
+  }, []);
 
   const visible = state.columns.filter((c) => !c.hidden);
   const defs = useMemo<ColumnDef<TableRow>[]>(
@@ -224,12 +230,18 @@ export function TaskGrid(props: Props) {
   const allVisibleSelected = rows.length > 0 && rows.every((r) => isSelected(selection, r.id));
   const someSelected = selection.mode !== "ids" || selection.ids.size > 0;
 
+  // The focused row moves at once on each key (the URL, and so `active`, follows a little later).
+  const activeRef = useRef(props.active);
+  useEffect(() => {
+    activeRef.current = props.active;
+  }, [props.active]);
   function onKey(e: React.KeyboardEvent) {
-    const at = rows.findIndex((r) => r.id === props.active);
+    const at = rows.findIndex((r) => r.id === activeRef.current);
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       const next = Math.max(0, Math.min(rows.length - 1, at + (e.key === "ArrowDown" ? 1 : -1)));
       if (rows[next]) {
+        activeRef.current = rows[next].id;
         props.onActivate(rows[next].id);
         virtual.scrollToIndex(next);
       }
@@ -368,6 +380,7 @@ export function TaskGrid(props: Props) {
               groupStart={groupAt >= 0 && v.index > 0 && rows[v.index - 1].values[groupAt] !== row.values[groupAt]}
               cols={cols}
               on={handlers}
+              tick={tick}
             />
           );
         })}
