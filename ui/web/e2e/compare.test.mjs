@@ -102,7 +102,27 @@ test("a Draft's hyperparameters, configuration and user properties are edited in
   await details.getByLabel("model", { exact: true }).fill("layers: 3");
   await details.getByRole("button", { name: "Save" }).click();
   await details.getByText("layers: 3").waitFor();
+  // The source of the clone-edit-enqueue workflow: repository, branch, requirements, container.
+  await details.getByRole("tab", { name: "Execution" }).click();
+  await details.getByRole("button", { name: "Edit execution" }).click();
+  const form = details.getByRole("form", { name: "Edit execution" });
+  await form.getByLabel("Repository").fill("https://git.example/vision.git");
+  await form.getByLabel("Branch").fill("feature/wider");
+  await form.getByLabel("Tag").fill("v1");
+  await form.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("alert").filter({ hasText: "not several" }).waitFor();
+  await form.getByLabel("Tag").fill("");
+  await form.getByLabel("Entry point").fill("train.py");
+  await form.getByLabel("Requirements").fill("numpy==2.1");
+  await form.getByLabel("Container image").fill("python:3.11");
+  await form.getByRole("button", { name: "Save" }).click();
+  await details.getByText("feature/wider").waitFor();
   task = await server.api("GET", `/api/v1/tasks/${tasks[4].id}`);
+  assert.equal(task.script.repository, "https://git.example/vision.git");
+  assert.equal(task.script.branch, "feature/wider");
+  assert.equal(task.script.entry_point, "train.py");
+  assert.equal(task.script.requirements, "numpy==2.1");
+  assert.equal(task.container.image, "python:3.11");
   assert.equal(task.hyperparams.properties.dataset.value, "imagenet");
   assert.equal(task.configuration.model.value, "layers: 3");
   assert.equal(task.hyperparams.Args.momentum.value, "0.9");

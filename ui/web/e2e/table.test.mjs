@@ -225,6 +225,12 @@ test("columns: hide, reorder by drag, resize; kept per project in the browser", 
   await page.mouse.move(box.x + 103, box.y + 10, { steps: 5 });
   await page.mouse.up();
   await eventually(async () => /name~360/.test(decodeURIComponent(page.url())), 5000, "width in the URL");
+  // A double-click on the edge fits the column to its content.
+  await handle.dblclick();
+  await eventually(async () => {
+    const width = Number(/name~(\d+)/.exec(decodeURIComponent(page.url()))?.[1]);
+    return width > 60 && width < 200;
+  }, 5000, "fitted width");
   // Back to the project without parameters: the saved layout returns.
   await page.goto(`${server.url}/projects/${tasks[0].project}/tasks`);
   await eventually(async () => (await page.$$eval(".grid-head [role=columnheader]", (hs) => hs.map((h) => h.dataset.column)))[0] === "status", 10000, "saved layout");

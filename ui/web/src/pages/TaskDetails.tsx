@@ -69,7 +69,7 @@ export function TaskDetails({ id, onClose, onFullScreen, onChanged, full }: { id
         ))}
       </nav>
       <div className="tab-body">
-        {tab === "execution" && <Execution task={task} />}
+        {tab === "execution" && <Execution task={task} onSaved={load} />}
         {tab === "configuration" && <Configuration task={task} onSaved={load} />}
         {tab === "console" && <Console id={id} status={task.status} />}
         {tab === "scalars" && <Scalars id={id} />}
@@ -95,13 +95,91 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
   );
 }
 
-function Execution({ task }: { task: Task }) {
+/** A Draft's source, entry point, requirements and container, edited in one form. */
+function ExecutionForm({ task, onDone }: { task: Task; onDone(saved: boolean): void }) {
+  const toast = useToast();
+  const s = task.script;
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const v = (k: string) => String(f.get(k) ?? "").trim() || null;
+    const versions = ["tag", "branch", "commit"].filter((k) => v(k));
+    if (versions.length > 1) return toast("Version: give a tag, a branch or a commit, not several", true);
+    const body = {
+      script: { ...s, repository: v("repository"), branch: v("branch"), tag: v("tag"), commit: v("commit"), working_dir: v("working_dir"), entry_point: v("entry_point"), requirements: v("requirements"), diff: v("diff") },
+      container: { image: v("image"), arguments: v("arguments"), setup_script: v("setup_script") },
+    } as unknown as Schemas["EditTask"];
+    try {
+      await api.PATCH("/api/v1/tasks/{id}", { params: { path: { id: task.id } }, body });
+      onDone(true);
+    } catch (err) {
+      toast(messageOf(err), true);
+    }
+  }
+  const input = (name: string, label: string, value: string | null | undefined) => (
+    <label>
+      {label}
+      <input name={name} defaultValue={value ?? ""} />
+    </label>
+  );
+  const area = (name: string, label: string, value: string | null | undefined) => (
+    <label>
+      {label}
+      <textarea name={name} defaultValue={value ?? ""} rows={4} className="code" />
+    </label>
+  );
+  return (
+    <form className="form" onSubmit={submit} aria-label="Edit execution">
+      {input("repository", "Repository", s.repository)}
+      <div className="inline">
+        {input("branch", "Branch", s.branch)}
+        {input("tag", "Tag", s.tag)}
+        {input("commit", "Commit", s.commit)}
+      </div>
+      <div className="inline">
+        {input("working_dir", "Working directory", s.working_dir)}
+        {input("entry_point", "Entry point", s.entry_point)}
+      </div>
+      {area("diff", "Uncommitted changes", s.diff)}
+      {area("requirements", "Requirements", s.requirements)}
+      {input("image", "Container image", task.container.image)}
+      {input("arguments", "Container arguments", task.container.arguments)}
+      {area("setup_script", "Container startup script", task.container.setup_script)}
+      <footer>
+        <button type="button" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+        <button className="primary">Save</button>
+      </footer>
+    </form>
+  );
+}
+
+function Execution({ task, onSaved }: { task: Task; onSaved(): void }) {
   const s = task.script;
   const e = task.environment;
+  const [editing, setEditing] = useState(false);
+  if (editing)
+    return (
+      <ExecutionForm
+        task={task}
+        onDone={(saved) => {
+          setEditing(false);
+          if (saved) onSaved();
+        }}
+      />
+    );
   return (
     <div className="sections">
       <section>
-        <h4>Source</h4>
+        <h4>
+          Source
+          {task.status === "created" && (
+            <button className="link" onClick={() => setEditing(true)} aria-label="Edit execution">
+              Edit
+            </button>
+          )}
+        </h4>
         <Field label="Repository">{s.repository}</Field>
         <Field label="Branch">{s.branch}</Field>
         <Field label="Tag">{s.tag}</Field>

@@ -62,9 +62,18 @@ export function TasksPage() {
   const [csvAt, setCsvAt] = useState<{ x: number; y: number } | null>(null);
   const [creating, setCreating] = useState(false);
   const [projectInfo, setProjectInfo] = useState<Project | null>(null);
+  const [hasSubprojects, setHasSubprojects] = useState(false);
   useEffect(() => {
-    if (project) data(api.GET("/api/v1/projects/{id}", { params: { path: { id: project } } })).then(setProjectInfo).catch(() => setProjectInfo(null));
-    else setProjectInfo(null);
+    setProjectInfo(null);
+    setHasSubprojects(false);
+    if (!project) return;
+    data(api.GET("/api/v1/projects"))
+      .then((all) => {
+        const me = all.find((p) => p.id === project) ?? null;
+        setProjectInfo(me);
+        setHasSubprojects(!!me && all.some((p) => p.name.startsWith(`${me.name}/`)));
+      })
+      .catch(() => {});
   }, [project]);
   const { run, dialog } = useRunAction(() => {
     setSelection({ mode: "ids", ids: new Set() });
@@ -139,7 +148,7 @@ export function TasksPage() {
             ⌫ Filters ({state.filters.length})
           </button>
         )}
-        {projectInfo && projectInfo.name && (
+        {hasSubprojects && (
           <label className="check" title="Show subprojects' tasks grouped by subproject">
             <input type="checkbox" checked={state.group} onChange={(e) => {
               const group = e.target.checked;
