@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { launch, screenshot, signedIn, startServer } from "./harness.mjs";
+import { seedProject } from "./fixtures.mjs";
 
 let server, browser;
 before(async () => {
@@ -42,10 +43,16 @@ test("signed in: the user's name, a cookie scripts cannot read, sign-out", async
 });
 
 test("dark theme", async () => {
+  await seedProject(server);
   const page = await signedIn(browser, server, "/projects");
   await page.getByRole("button", { name: "Switch theme" }).click();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
   await page.reload();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await page.getByRole("link", { name: "resnet" }).click();
+  await page.locator(".grid-body .row").first().dblclick();
+  await page.getByRole("complementary", { name: "Task details" }).getByRole("tab", { name: "Scalars" }).click();
+  await page.locator('[data-chart="loss"] canvas').waitFor();
+  await screenshot(page, "dark");
   await page.context().close();
 });
