@@ -147,6 +147,11 @@ export function TaskGrid(props: Props) {
   const [dragged, setDragged] = useState<string | null>(null);
   const [selectMenu, setSelectMenu] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
+  // A new selection or order starts at the top.
+  const selectionKey = JSON.stringify([state.project, state.group, state.archived, state.search, state.filters, state.sort]);
+  useEffect(() => {
+    if (scroller.current) scroller.current.scrollTop = 0;
+  }, [selectionKey]);
   // Elapsed times ("3m ago") move on by themselves.
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -275,7 +280,8 @@ export function TaskGrid(props: Props) {
   );
   const sizingInfo = table.getState().columnSizingInfo;
   return (
-    <div className="grid" role="grid" aria-rowcount={rows.length} tabIndex={0} onKeyDown={onKey} ref={scroller}>
+    <div className="grid" role="grid" aria-rowcount={rows.length} aria-busy={props.loading} tabIndex={0} onKeyDown={onKey} ref={scroller}>
+      {props.loading && <div className="busy" aria-hidden="true" />}
       <div className="grid-head" role="row" style={{ width: totalWidth }}>
         <div className="cell check">
           <input

@@ -21,12 +21,13 @@ export function useTableRows(state: TableState) {
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
 
-  /** Reads the first `limit` rows again (a new query, or a refresh keeping what was loaded). */
+  /** Reads the first `limit` rows again (a new query, or — `quiet`, no busy indicator — a
+   * refresh keeping what was loaded). */
   const reload = useCallback(
-    async (limit: number) => {
+    async (limit: number, quiet = false) => {
       const g = ++generation.current;
       const query = queryRef.current;
-      setLoading(true);
+      if (!quiet) setLoading(true);
       try {
         const [page, total] = await Promise.all([
           raw<TablePage>("GET", `/api/v1/table/tasks?${query}&limit=${Math.min(1000, Math.max(PAGE, limit))}`),
@@ -47,8 +48,8 @@ export function useTableRows(state: TableState) {
     [query],
   );
 
+  // The rows shown stay until the new ones arrive: no flash, no layout shift.
   useEffect(() => {
-    setRows([]);
     void reload(PAGE);
   }, [reload]);
 
@@ -99,7 +100,7 @@ export function useTableRows(state: TableState) {
     if (changed !== "all" && loaded > 1000) {
       const known = [...changed].filter((id) => rowsRef.current.some((r) => r.id === id));
       if (known.length) void patch(known);
-    } else void reload(loaded);
+    } else void reload(loaded, true);
   }, [patch, reload]);
   useChanges((c) => {
     if (c.kind === "task") {
