@@ -29,16 +29,18 @@ export function useTableRows(state: TableState) {
       const query = queryRef.current;
       if (!quiet) setLoading(true);
       try {
-        const [page, total] = await Promise.all([
-          raw<TablePage>("GET", `/api/v1/table/tasks?${query}&limit=${Math.min(1000, Math.max(PAGE, limit))}`),
-          raw<{ count: number }>("GET", `/api/v1/table/count?${query}`),
-        ]);
+        // The rows show as soon as they come; the count (a slower query) follows.
+        const counted = raw<{ count: number }>("GET", `/api/v1/table/count?${query}`).then((total) => {
+          if (g === generation.current) setCount(total.count);
+        });
+        counted.catch(() => {}); // Reported below when this load is still current.
+        const page = await raw<TablePage>("GET", `/api/v1/table/tasks?${query}&limit=${Math.min(1000, Math.max(PAGE, limit))}`);
         if (g !== generation.current) return;
         setRows(page.rows);
         setColumns(page.columns);
         setNext(page.next ?? null);
-        setCount(total.count);
         setError("");
+        await counted;
       } catch (e) {
         if (g === generation.current) setError(messageOf(e));
       } finally {
