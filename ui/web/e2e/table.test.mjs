@@ -182,8 +182,10 @@ test("keyboard: arrows move through the rows, Enter opens the details, Space sel
   await page.keyboard.press("ArrowDown");
   await eventually(async () => (await page.locator(".grid-body .row.active").getAttribute("data-id")) === tasks[9].id, 5000, "two rows down");
   await page.keyboard.press("Space");
-  assert.equal(await page.locator(`.grid-body .row[data-id="${tasks[9].id}"]`).getAttribute("aria-selected"), "true");
+  const selected = () => page.locator(`.grid-body .row[data-id="${tasks[9].id}"]`).getAttribute("aria-selected");
+  await eventually(async () => (await selected()) === "true", 5000, "selected by Space");
   await page.keyboard.press("Space");
+  await eventually(async () => (await selected()) === "false", 5000, "unselected by Space");
   await page.keyboard.press("Enter");
   await page.getByRole("complementary", { name: "Task details" }).getByText(tasks[9].name).first().waitFor();
   await page.getByRole("tab", { name: "Table" }).click();
@@ -213,7 +215,7 @@ test("saved views: a table state saved on the server and applied by anyone", asy
 
 test("columns: hide, reorder by drag, resize; kept per project in the browser", async () => {
   await page.getByRole("button", { name: "Columns" }).click();
-  await page.locator('.columns-menu label[data-column="project"] input').uncheck();
+  await page.locator('.columns-menu label[data-column="project"] input').click();
   await page.keyboard.press("Escape");
   await page.locator('.grid-head [data-column="project"]').waitFor({ state: "detached" });
   await page.locator('.grid-head [data-column="status"]').dragTo(page.locator('.grid-head [data-column="type"]'));

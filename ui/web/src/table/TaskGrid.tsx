@@ -237,8 +237,13 @@ export function TaskGrid(props: Props) {
 
   // The focused row moves at once on each key (the URL, and so `active`, follows a little later).
   const activeRef = useRef(props.active);
+  const requested = useRef<string | null>(null);
   useEffect(() => {
-    activeRef.current = props.active;
+    // Intermediate values of a quick run of keys arrive late: only the last one counts.
+    if (requested.current === null || requested.current === props.active) {
+      activeRef.current = props.active;
+      requested.current = null;
+    }
   }, [props.active]);
   function onKey(e: React.KeyboardEvent) {
     const at = rows.findIndex((r) => r.id === activeRef.current);
@@ -247,6 +252,7 @@ export function TaskGrid(props: Props) {
       const next = Math.max(0, Math.min(rows.length - 1, at + (e.key === "ArrowDown" ? 1 : -1)));
       if (rows[next]) {
         activeRef.current = rows[next].id;
+        requested.current = rows[next].id;
         props.onActivate(rows[next].id);
         virtual.scrollToIndex(next);
       }
