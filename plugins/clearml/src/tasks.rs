@@ -305,6 +305,18 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         }
         None => {
             let projects = str_list(body, "project").unwrap_or_default();
+            // What the store's list query can select is selected there; everything is checked
+            // again below, with what it cannot (name patterns, types, excluded tags, hidden).
+            let statuses = str_list(body, "status")
+                .filter(|s| s.iter().all(|s| runyard_api::TaskStatus::parse(s).is_some()))
+                .map(|s| s.join(","));
+            let tags: Vec<String> = str_list(body, "tags")
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| !t.starts_with('-') && !t.contains(',') && !t.is_empty())
+                .collect();
+            let parent =
+                body.get("parent").and_then(Value::as_str).filter(|p| runyard_api::is_valid_id(p)).map(str::to_string);
             let mut all = Vec::new();
             let scopes: Vec<Option<String>> =
                 if projects.is_empty() { vec![None] } else { projects.into_iter().map(Some).collect() };
@@ -315,6 +327,9 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                         let q = TaskQuery {
                             project: project.clone(),
                             include_subprojects: Some(false),
+                            status: statuses.clone(),
+                            tag: (!tags.is_empty()).then(|| tags.join(",")),
+                            parent: parent.clone(),
                             archived,
                             limit: Some(10_000),
                             offset: Some(offset),
