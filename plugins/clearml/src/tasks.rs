@@ -333,7 +333,6 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                             archived,
                             limit: Some(10_000),
                             offset: Some(offset),
-                            ..Default::default()
                         };
                         let (page, total) = service::list(&ctx.store, q).await?;
                         offset += page.len() as u64;
