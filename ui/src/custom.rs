@@ -65,16 +65,17 @@ pub struct Actions {
 
 impl Actions {
     /// Checks every action (unique names, a known method, an http(s) URL).
-    pub fn new(store: Arc<Store>, actions: Vec<ActionConfig>) -> anyhow::Result<Actions> {
+    pub fn new(store: Arc<Store>, mut actions: Vec<ActionConfig>) -> anyhow::Result<Actions> {
         let mut names = std::collections::HashSet::new();
-        for a in &actions {
+        for a in &mut actions {
+            a.method = a.method.to_uppercase();
             anyhow::ensure!(
-                !a.name.is_empty() && names.insert(&a.name),
+                !a.name.is_empty() && names.insert(a.name.clone()),
                 "custom action '{}': names must be unique and non-empty",
                 a.name
             );
             anyhow::ensure!(
-                reqwest::Method::from_bytes(a.method.to_uppercase().as_bytes()).is_ok(),
+                reqwest::Method::from_bytes(a.method.as_bytes()).is_ok(),
                 "custom action '{}': method '{}' is not an HTTP method",
                 a.name,
                 a.method
@@ -133,8 +134,7 @@ impl Actions {
                 .replace("{ids}", &ids.join(","))
                 .replace("{id}", ids.first().map(String::as_str).unwrap_or(""))
         };
-        let method =
-            reqwest::Method::from_bytes(action.method.to_uppercase().as_bytes()).unwrap_or(reqwest::Method::POST);
+        let method = reqwest::Method::from_bytes(action.method.as_bytes()).expect("checked by Actions::new");
         let mut request = self.client.request(method, fill(&action.url));
         for (k, v) in &action.headers {
             request = request.header(k, v);

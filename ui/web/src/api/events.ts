@@ -1,6 +1,6 @@
 /** The daemon's live change stream (server-sent events), shared by every view. */
-import { useEffect, useRef } from "react";
-import type { Schemas } from "./client";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { messageOf, type Schemas } from "./client";
 
 export type Change = Schemas["Change"];
 type Listener = (change: Change) => void;
@@ -37,4 +37,29 @@ export function useChanges(f: Listener) {
       }
     };
   }, []);
+}
+
+/**
+ * Data read by `load` and read again on every change `affects` selects (and on a resync):
+ * the value, its error (a readable message) and `reload`.
+ */
+export function useLive<T>(load: () => Promise<T>, affects: (change: Change) => boolean, deps: unknown[]) {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState("");
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const reload = useCallback(
+    () =>
+      load()
+        .then((v) => {
+          setValue(v);
+          setError("");
+        })
+        .catch((e) => setError(messageOf(e))),
+    deps,
+  );
+  useEffect(() => void reload(), [reload]);
+  useChanges((c) => {
+    if (c.kind === "resync" || affects(c)) void reload();
+  });
+  return { value, error, reload };
 }

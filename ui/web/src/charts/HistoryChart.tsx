@@ -1,20 +1,13 @@
 /** A history series of a queue or worker (avg per interval, with its max) as a small time chart. */
-import { useEffect, useState } from "react";
 import { raw, type Schemas } from "../api/client";
-import { useChanges } from "../api/events";
+import { useLive } from "../api/events";
 import { ScalarChart, type ChartOptions } from "./ScalarChart";
 
 const OPTIONS: ChartOptions = { x: "time", smoothing: 0, log: false, raw: false };
 
 /** Every series of `path` (a queue's or worker's history) over the last hour. */
 export function useHistory(path: string, kind: "queue" | "worker", id: string) {
-  const [history, setHistory] = useState<Schemas["History"] | null>(null);
-  const load = () => raw<Schemas["History"]>("GET", path).then(setHistory).catch(() => setHistory(null));
-  useEffect(() => void load(), [path]); // eslint-disable-line react-hooks/exhaustive-deps
-  useChanges((c) => {
-    if (c.kind === kind && c.id === id) void load();
-  });
-  return history;
+  return useLive(() => raw<Schemas["History"]>("GET", path), (c) => c.kind === kind && c.id === id, [path]).value;
 }
 
 export function HistoryChart({ title, points, scale = 1 }: { title: string; points: Schemas["HistoryPoint"][] | undefined; scale?: number }) {

@@ -1,8 +1,8 @@
 /** Queues: each queue's tasks in dispatch order (drag to reorder), its history and its workers. */
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, data, messageOf, type Schemas } from "../api/client";
-import { useChanges } from "../api/events";
+import { useLive } from "../api/events";
 import { HistoryChart, useHistory } from "../charts/HistoryChart";
 import { elapsed, exactTime } from "../format";
 import { useToast } from "../ui";
@@ -10,20 +10,9 @@ import { useToast } from "../ui";
 export function QueuesPage() {
   const { queue } = useParams();
   const navigate = useNavigate();
-  const [queues, setQueues] = useState<Schemas["Queue"][]>([]);
-  const [error, setError] = useState("");
   const toast = useToast();
-  const load = useCallback(
-    () =>
-      data(api.GET("/api/v1/queues"))
-        .then(setQueues)
-        .catch((e) => setError(messageOf(e))),
-    [],
-  );
-  useEffect(() => void load(), [load]);
-  useChanges((c) => {
-    if (c.kind === "queue" || c.kind === "worker" || c.kind === "resync") void load();
-  });
+  const live = useLive(() => data(api.GET("/api/v1/queues")), (c) => c.kind === "queue" || c.kind === "worker", []);
+  const [queues, error, load] = [live.value ?? [], live.error, live.reload];
   const current = queues.find((q) => q.id === queue || q.name === queue) ?? (queue ? undefined : queues[0]);
 
   async function create(e: FormEvent<HTMLFormElement>) {
@@ -66,21 +55,14 @@ export function QueuesPage() {
 }
 
 function QueueDetail({ queue, onChanged }: { queue: Schemas["Queue"]; onChanged(): void }) {
-  const [detail, setDetail] = useState<Schemas["QueueDetail"] | null>(null);
   const [dragged, setDragged] = useState<string | null>(null);
   const toast = useToast();
   const navigate = useNavigate();
-  const load = useCallback(
-    () =>
-      data(api.GET("/api/v1/queues/{queue}", { params: { path: { queue: queue.id } } }))
-        .then(setDetail)
-        .catch(() => {}),
+  const { value: detail, reload: load } = useLive(
+    () => data(api.GET("/api/v1/queues/{queue}", { params: { path: { queue: queue.id } } })),
+    (c) => c.kind === "queue" && c.id === queue.id,
     [queue.id],
   );
-  useEffect(() => void load(), [load]);
-  useChanges((c) => {
-    if ((c.kind === "queue" && c.id === queue.id) || c.kind === "resync") void load();
-  });
   const history = useHistory(`/api/v1/queues/${queue.id}/history`, "queue", queue.id);
 
   async function move(task: string, body: Schemas["MoveEntry"]) {

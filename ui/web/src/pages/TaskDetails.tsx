@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { api, data, messageOf, raw, type Schemas, type Task } from "../api/client";
-import { useChanges } from "../api/events";
+import { useChanges, useLive } from "../api/events";
 import { ChartTools, ScalarChart, type ChartOptions } from "../charts/ScalarChart";
 import { PlotlyFigure, type Figure } from "../charts/PlotlyFigure";
 import { bytes, duration, exactTime, rounded } from "../format";
@@ -12,25 +12,14 @@ import { StatusBadge, useToast } from "../ui";
 const TABS = ["execution", "configuration", "console", "scalars", "plots", "artifacts", "info"] as const;
 type Tab = (typeof TABS)[number];
 
-export function TaskDetails({ id, onClose, onFullScreen, onChanged, full }: { id: string; onClose?(): void; onFullScreen?(): void; onChanged?(): void; full?: boolean; initialTab?: Tab }) {
-  const [task, setTask] = useState<Task | null>(null);
-  const [error, setError] = useState("");
+export function TaskDetails({ id, onClose, onFullScreen, onChanged, full }: { id: string; onClose?(): void; onFullScreen?(): void; onChanged?(): void; full?: boolean }) {
   const [tab, setTab] = useState<Tab>("execution");
   const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
-  const load = useCallback(
-    () =>
-      data(api.GET("/api/v1/tasks/{id}", { params: { path: { id } } }))
-        .then((t) => {
-          setTask(t);
-          setError("");
-        })
-        .catch((e) => setError(messageOf(e))),
+  const { value: task, error, reload: load } = useLive(
+    () => data(api.GET("/api/v1/tasks/{id}", { params: { path: { id } } })),
+    (c) => c.kind === "task" && c.id === id,
     [id],
   );
-  useEffect(() => void load(), [load]);
-  useChanges((c) => {
-    if ((c.kind === "task" && c.id === id) || c.kind === "resync") void load();
-  });
   const { run, dialog } = useRunAction(() => {
     void load();
     onChanged?.();

@@ -9,7 +9,7 @@ export function TaskPage() {
   return (
     <div className="page task-page">
       <Link to={back}>← Back to the table</Link>
-      <TaskDetails id={task!} full onChanged={() => {}} onClose={() => navigate(back)} />
+      <TaskDetails id={task!} full onClose={() => navigate(back)} />
     </div>
   );
 }

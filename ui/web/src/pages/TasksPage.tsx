@@ -2,7 +2,7 @@
  * A project's task table (or all tasks): table, details (table + info panel) and comparison
  * views; the table's state lives in the URL and, per project, in the browser.
  */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router";
 import { api, data, type Project } from "../api/client";
 import { ActionMenu, BatchBar, useRunAction, type SelectionQuery } from "../table/actions";
@@ -61,6 +61,7 @@ export function TasksPage() {
   const [columnsAt, setColumnsAt] = useState<{ x: number; y: number } | null>(null);
   const [csvAt, setCsvAt] = useState<{ x: number; y: number } | null>(null);
   const [creating, setCreating] = useState(false);
+  const searchTimer = useRef<number | undefined>(undefined);
   const [projectInfo, setProjectInfo] = useState<Project | null>(null);
   const [hasSubprojects, setHasSubprojects] = useState(false);
   useEffect(() => {
@@ -139,8 +140,8 @@ export function TasksPage() {
           key={state.project}
           onChange={(e) => {
             const v = e.target.value;
-            window.clearTimeout((window as unknown as { __searchTimer?: number }).__searchTimer);
-            (window as unknown as { __searchTimer?: number }).__searchTimer = window.setTimeout(() => setState({ ...state, search: v }), 250);
+            window.clearTimeout(searchTimer.current);
+            searchTimer.current = window.setTimeout(() => setState({ ...state, search: v }), 250);
           }}
         />
         {state.filters.length > 0 && (

@@ -1,27 +1,15 @@
 /** Workers: what each runs, its queues, CPU / memory / GPU history, and drain. */
-import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, data, messageOf, type Schemas } from "../api/client";
-import { useChanges } from "../api/events";
+import { useLive } from "../api/events";
 import { HistoryChart, useHistory } from "../charts/HistoryChart";
 import { bytes, elapsed, exactTime } from "../format";
 import { useToast } from "../ui";
 
 export function WorkersPage() {
   const { worker } = useParams();
-  const [workers, setWorkers] = useState<Schemas["Worker"][]>([]);
-  const [error, setError] = useState("");
-  const load = useCallback(
-    () =>
-      data(api.GET("/api/v1/workers"))
-        .then(setWorkers)
-        .catch((e) => setError(messageOf(e))),
-    [],
-  );
-  useEffect(() => void load(), [load]);
-  useChanges((c) => {
-    if (c.kind === "worker" || c.kind === "resync") void load();
-  });
+  const live = useLive(() => data(api.GET("/api/v1/workers")), (c) => c.kind === "worker", []);
+  const [workers, error, load] = [live.value ?? [], live.error, live.reload];
   const current = workers.find((w) => w.id === worker) ?? (worker ? undefined : workers[0]);
   return (
     <div className="page split">

@@ -167,10 +167,9 @@ export function TaskGrid(props: Props) {
         size: columnWidth(c),
         minSize: 48,
         maxSize: 4000,
-        accessorFn: (row: TableRow) => row.values[props.columns.indexOf(c.id)],
       })),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [state.columns, props.columns],
+    [state.columns],
   );
   const sizing: ColumnSizingState = Object.fromEntries(visible.map((c) => [c.id, columnWidth(c)]));
   const table = useReactTable({

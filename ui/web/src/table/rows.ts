@@ -112,14 +112,15 @@ export function useTableRows(state: TableState) {
     if (timer.current === undefined) timer.current = window.setTimeout(flush, 400);
   });
   // Metrics arrive without status changes: running tasks are re-read every few seconds.
+  const running = rows.some((r) => r.status === "in_progress");
   useEffect(() => {
-    if (!rows.some((r) => r.status === "in_progress")) return;
+    if (!running) return;
     const t = window.setInterval(() => {
       pending.current = "all";
       flush();
     }, 5000);
     return () => window.clearInterval(t);
-  }, [rows, flush]);
+  }, [running, flush]);
 
   return { rows, columns, hasMore: next !== null, loading, error, count, loadMore, refresh: () => reload(rows.length) };
 }
