@@ -352,6 +352,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn floats_are_read_bit_for_bit() {
+        // What Python's json writes for these doubles; each must come back as the same bits.
+        for text in ["1.8350735760110002", "5e-324", "2.2250738585072014e-308", "1.7976931348623157e308", "-0.0"] {
+            let expected: f64 = text.parse().unwrap();
+            let read: Float = serde_json::from_str(text).unwrap();
+            assert_eq!(read.0.to_bits(), expected.to_bits(), "{text}");
+            let inside: serde_json::Value = serde_json::from_str(&format!("{{\"v\": {text}}}")).unwrap();
+            assert_eq!(inside["v"].as_f64().unwrap().to_bits(), expected.to_bits(), "{text} inside a document");
+            assert_eq!(serde_json::to_string(&read).unwrap().parse::<f64>().unwrap().to_bits(), expected.to_bits());
+        }
+    }
+
+    #[test]
     fn non_finite_floats_round_trip_as_strings() {
         for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -0.25] {
             let json = serde_json::to_string(&Float(v)).unwrap();
