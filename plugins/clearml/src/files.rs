@@ -41,6 +41,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
+/// A failed file operation, with the status its error carries.
+fn failed(e: runyard_daemon::error::Error) -> Response {
+    if let runyard_daemon::error::Error::Internal(inner) = &e {
+        tracing::error!(error = format!("{inner:#}"), "file operation failed");
+    }
+    error(StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string())
+}
+
 async fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     ctx.auth.authenticate(authorization).await.map(|_| ()).map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
@@ -71,7 +79,7 @@ async fn upload(State(ctx): State<Ctx>, headers: HeaderMap, mut form: Multipart)
             Ok(file) => {
                 stored.insert(name, Value::String(file.path));
             }
-            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+            Err(e) => return failed(e),
         }
     }
     Json(Value::Object(stored)).into_response()
@@ -89,7 +97,7 @@ async fn download(State(ctx): State<Ctx>, headers: HeaderMap, Path(path): Path<S
     }
     match ctx.files.get(&path).await {
         Ok(file) => runyard_tracking::http::file_response(file),
-        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => failed(e),
     }
 }
 
@@ -99,7 +107,7 @@ async fn remove(State(ctx): State<Ctx>, headers: HeaderMap, Path(path): Path<Str
     }
     match ctx.files.delete_local(&path).await {
         Ok(()) => Json(json!({"deleted": path})).into_response(),
-        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => failed(e),
     }
 }
 

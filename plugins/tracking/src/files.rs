@@ -168,6 +168,11 @@ impl Files {
     ) -> Result<(u64, String)> {
         let target = ObjectPath::parse(full).map_err(|e| Error::invalid("name", e.to_string()))?;
         let objects = self.object_store(location)?;
+        if let Some(task_id) = task_id {
+            if self.store.read_heads(&[task_id]).await?.is_empty() {
+                return Err(Error::not_found("task", task_id));
+            }
+        }
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);
         let (mut size, mut hash) = (0u64, Sha256::new());
@@ -198,9 +203,15 @@ impl Files {
         .bind(now_ms())
         .execute(self.store.pool())
         .await?;
-        // A task cleared meanwhile: its file goes too.
+        // A task cleared meanwhile: its file and record go too.
         if self.store.read_heads(&[task_id]).await?.is_empty() {
             let _ = objects.delete(&target).await;
+            sqlx::query("DELETE FROM task_files WHERE location = $1 AND path = $2")
+                .bind(location)
+                .bind(full)
+                .execute(self.store.pool())
+                .await?;
+            return Err(Error::not_found("task", task_id));
         }
         Ok((size, hash))
     }
@@ -209,6 +220,12 @@ impl Files {
     pub async fn delete_local(&self, path: &str) -> Result<()> {
         check_name(path).map_err(|_| Error::not_found("file", path))?;
         let target = ObjectPath::parse(path).map_err(|_| Error::not_found("file", path))?;
+        // Only files: a folder (or nothing) at the path is not found.
+        match self.local.head(&target).await {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("file", path)),
+            Err(e) => return Err(internal(e)),
+        }
         match self.local.delete(&target).await {
             Ok(()) => {}
             Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("file", path)),
