@@ -17,6 +17,7 @@ pub mod tasks;
 pub mod workers;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -139,9 +140,18 @@ async fn call(
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (name, version) = envelope::endpoint(&path);
+    // A body the daemon will not read (over its size limit, broken off) is answered in the
+    // envelope too.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error = ClearmlError::new(rejection.status().as_u16(), 0, rejection.body_text());
+            return respond(&name, &version, Err(error));
+        }
+    };
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let answer = if name == "auth.login" {
         login(&ctx, authorization, query.as_deref()).await
