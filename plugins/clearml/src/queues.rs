@@ -16,13 +16,13 @@ fn document(q: &Queue) -> Value {
 /// `queues.get_all`: `id` and `name` (a regex, anchored by the SDK, not by the agent) filters.
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let mut queues = ctx.store.list_queues().await?;
-    if let Some(ids) = str_list(body, "id") {
+    if let Some(ids) = str_list(body, "id")? {
         queues.retain(|q| ids.contains(&q.id));
     }
     if let Some(re) = name_filter(body, false)? {
         queues.retain(|q| re.is_match(&q.name));
     }
-    let only = str_list(body, "only_fields");
+    let only = str_list(body, "only_fields")?;
     Ok(json!({"queues": queues.iter().map(|q| project(&document(q), only.as_deref())).collect::<Vec<_>>()}))
 }
 
@@ -87,13 +87,13 @@ pub async fn move_task(ctx: &Ctx, body: &Value, how: &str) -> Answer {
         .iter()
         .position(|e| e.task == task)
         .ok_or_else(|| ClearmlError::new(400, 704, format!("Task not found in queue: task={task}")))?;
-    let count = body.get("count").and_then(Value::as_u64).unwrap_or(1) as usize;
+    let count = usize::try_from(body.get("count").and_then(Value::as_u64).unwrap_or(1)).unwrap_or(usize::MAX);
     let to = match how {
         "front" => runyard_api::MoveEntry { to: Some("top".into()), ..Default::default() },
         "back" => runyard_api::MoveEntry { to: Some("bottom".into()), ..Default::default() },
         "forward" => runyard_api::MoveEntry { position: Some(at.saturating_sub(count) as u64), ..Default::default() },
         _ => runyard_api::MoveEntry {
-            position: Some((at + count).min(detail.entries.len().saturating_sub(1)) as u64),
+            position: Some(at.saturating_add(count).min(detail.entries.len().saturating_sub(1)) as u64),
             ..Default::default()
         },
     };
