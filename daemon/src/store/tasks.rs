@@ -201,6 +201,24 @@ impl Store {
         task_from_row(&row, tags)
     }
 
+    /// The tasks of `ids` that exist, in the order of `ids` (archived or not).
+    pub async fn get_tasks(&self, ids: &[&str]) -> Result<Vec<Task>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tags = Self::load_tags(&mut conn, ids).await?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = task_select();
+            q.and_where(Expr::col(tcol("id")).is_in(chunk.iter().copied()));
+            let (sql, values) = q.build_any_sqlx(self.builder());
+            for row in sqlx::query_with(&sql, values).fetch_all(&mut *conn).await? {
+                let id: String = row.try_get("id")?;
+                let task = task_from_row(&row, tags.remove(&id).unwrap_or_default())?;
+                found.insert(id, task);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(*id)).collect())
+    }
+
     /// Lists tasks, newest first, with the total count of matches.
     pub async fn list_tasks(&self, filter: &TaskFilter) -> Result<(Vec<Task>, u64)> {
         let cond = self.filter_condition(filter);

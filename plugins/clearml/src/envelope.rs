@@ -162,23 +162,57 @@ pub fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Clearml
         .ok_or_else(|| ClearmlError::validation(format!("Validation error: missing required field '{field}'")))
 }
 
-/// A list-or-single field as strings (`id: "x"` or `id: ["x", "y"]`).
-pub fn str_list(body: &Value, field: &str) -> Option<Vec<String>> {
-    match body.get(field)? {
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
-        _ => None,
+/// The most entries a list field of a request may hold, once duplicates are dropped.
+pub const MAX_LIST: usize = 10_000;
+
+/// The longest `name` pattern a `get_all` takes, in bytes (a task name is at most 1,024).
+pub const MAX_PATTERN_BYTES: usize = 4096;
+
+/// A list-or-single field as distinct strings in request order (`id: "x"` or `id: ["x", "y"]`),
+/// at most [`MAX_LIST`] of them.
+pub fn str_list(body: &Value, field: &str) -> Result<Option<Vec<String>>, ClearmlError> {
+    let items: Vec<&str> = match body.get(field) {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(None),
+    };
+    let mut seen = std::collections::HashSet::with_capacity(items.len().min(MAX_LIST));
+    let distinct: Vec<String> = items.into_iter().filter(|s| seen.insert(*s)).map(str::to_string).collect();
+    if distinct.len() > MAX_LIST {
+        return Err(ClearmlError::validation(format!(
+            "Validation error: {field} has {} distinct entries, at most {MAX_LIST} are allowed",
+            distinct.len()
+        )));
     }
+    Ok(Some(distinct))
 }
 
-/// The `name` filter of a `get_all`: a regular expression (the SDK anchors and escapes it).
+/// The `name` filter of a `get_all`: a regular expression (the SDK anchors and escapes it), at
+/// most [`MAX_PATTERN_BYTES`] long.
 pub fn name_filter(body: &Value, case_insensitive: bool) -> Result<Option<regex::Regex>, ClearmlError> {
     let Some(pattern) = body.get("name").and_then(Value::as_str) else { return Ok(None) };
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(ClearmlError::validation(format!(
+            "Validation error: name is a pattern of {} bytes, at most {MAX_PATTERN_BYTES} are allowed",
+            pattern.len()
+        )));
+    }
     regex::RegexBuilder::new(pattern)
         .case_insensitive(case_insensitive)
+        .size_limit(1 << 20)
         .build()
         .map(Some)
         .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))
+}
+
+/// The page of `items` that `page` and `page_size` ask for (all of them without a `page_size`);
+/// a page past the end is empty.
+pub fn page_of<T>(body: &Value, items: Vec<T>) -> Vec<T> {
+    let Some(size) = body.get("page_size").and_then(Value::as_u64) else { return items };
+    let size = size.clamp(1, MAX_LIST as u64);
+    let page = body.get("page").and_then(Value::as_u64).unwrap_or(0);
+    let skip = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    items.into_iter().skip(skip).take(size as usize).collect()
 }
 
 pub fn flag(body: &Value, field: &str) -> bool {
@@ -212,5 +246,30 @@ mod tests {
             (Some("NaN"), Some("-Infinity"), Some("Infinity"))
         );
         assert_eq!(v["msg"], "NaN \" Infinity");
+    }
+
+    #[test]
+    fn lists_are_distinct_and_bounded() {
+        let ids: Vec<String> = (0..20_000).map(|i| format!("{}", i % 3)).collect();
+        assert_eq!(str_list(&json!({"id": ids}), "id").unwrap(), Some(vec!["0".into(), "1".into(), "2".into()]));
+        let many: Vec<String> = (0..=MAX_LIST).map(|i| i.to_string()).collect();
+        let error = str_list(&json!({"tags": many}), "tags").unwrap_err();
+        assert!(error.code == 400 && error.message.contains("tags"), "{error:?}");
+    }
+
+    #[test]
+    fn patterns_are_bounded() {
+        let error = name_filter(&json!({"name": "a".repeat(MAX_PATTERN_BYTES + 1)}), true).unwrap_err();
+        assert!(error.message.contains("name"), "{error:?}");
+        assert!(name_filter(&json!({"name": "^a.*$"}), true).unwrap().unwrap().is_match("abc"));
+    }
+
+    #[test]
+    fn pages_past_the_end_are_empty() {
+        let items: Vec<u32> = (0..10).collect();
+        assert_eq!(page_of(&json!({"page": 1, "page_size": 4}), items.clone()), vec![4, 5, 6, 7]);
+        assert_eq!(page_of(&json!({"page": 1u64 << 63, "page_size": 4}), items.clone()), Vec::<u32>::new());
+        assert_eq!(page_of(&json!({"page": u64::MAX, "page_size": u64::MAX}), items.clone()), Vec::<u32>::new());
+        assert_eq!(page_of(&json!({}), items.clone()).len(), 10);
     }
 }

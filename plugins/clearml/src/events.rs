@@ -176,7 +176,7 @@ pub async fn scalar_metrics_iter_histogram(ctx: &Ctx, body: &Value) -> Answer {
 
 /// `events.get_task_single_value_metrics`.
 pub async fn get_task_single_value_metrics(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = crate::envelope::str_list(body, "tasks").unwrap_or_default();
+    let tasks = crate::envelope::str_list(body, "tasks")?.unwrap_or_default();
     if tasks.iter().any(|t| !runyard_api::is_valid_id(t)) || tasks.is_empty() {
         return Err(crate::envelope::ClearmlError::validation("Validation error: tasks must be task ids"));
     }
@@ -223,7 +223,7 @@ pub async fn debug_images(ctx: &Ctx, body: &Value) -> Answer {
     for wanted in body.get("metrics").and_then(Value::as_array).into_iter().flatten() {
         let task = wanted.get("task").and_then(Value::as_str).unwrap_or_default().to_string();
         let metric = wanted.get("metric").and_then(Value::as_str).map(str::to_string);
-        let variants = crate::envelope::str_list(wanted, "variants").unwrap_or_default();
+        let variants = crate::envelope::str_list(wanted, "variants")?.unwrap_or_default();
         let mut iterations: Vec<Value> = Vec::new();
         if !scrolled && runyard_api::is_valid_id(&task) {
             let q = runyard_api::tracking::SampleQuery {
@@ -258,6 +258,8 @@ fn wanted(filter: &[Value], metric: &str, variant: &str) -> bool {
         || filter.iter().any(|f| {
             f.get("metric").and_then(Value::as_str) == Some(metric)
                 && crate::envelope::str_list(f, "variants")
+                    .ok()
+                    .flatten()
                     .is_none_or(|vs| vs.is_empty() || vs.iter().any(|v| v == variant))
         })
 }

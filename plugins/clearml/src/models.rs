@@ -119,7 +119,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         .filter_map(|t| serde_json::from_str(&t).ok())
         .collect();
     for field in ["id", "task", "uri", "project", "framework"] {
-        if let Some(wanted) = str_list(body, field) {
+        if let Some(wanted) = str_list(body, field)? {
             docs.retain(|d| d.get(field).and_then(Value::as_str).is_some_and(|v| wanted.iter().any(|w| w == v)));
         }
     }
@@ -129,12 +129,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(ready) = body.get("ready").and_then(Value::as_bool) {
         docs.retain(|d| d.get("ready").and_then(Value::as_bool).unwrap_or(false) == ready);
     }
-    if let Some(size) = body.get("page_size").and_then(Value::as_u64) {
-        let page = body.get("page").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let size = size.clamp(1, 10_000) as usize;
-        docs = docs.into_iter().skip(page * size).take(size).collect();
-    }
-    let only = str_list(body, "only_fields");
+    let docs = crate::envelope::page_of(body, docs);
+    let only = str_list(body, "only_fields")?;
     Ok(json!({"models": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
 }
 

@@ -10,7 +10,7 @@ use runyard_daemon::services::tasks as service;
 use serde_json::{json, Value};
 
 async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
-    let ids = str_list(body, "tasks")
+    let ids = str_list(body, "tasks")?
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'tasks'"))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -121,7 +121,7 @@ pub async fn delete_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 pub async fn get_configurations(ctx: &Ctx, body: &Value) -> Answer {
-    let names = str_list(body, "names").unwrap_or_default();
+    let names = str_list(body, "names")?.unwrap_or_default();
     let configurations: Vec<Value> = tasks_of(ctx, body)
         .await?
         .iter()
@@ -189,7 +189,7 @@ pub async fn edit_configuration(ctx: &Ctx, body: &Value) -> Answer {
 
 pub async fn delete_configuration(ctx: &Ctx, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
-    let names = str_list(body, "configuration").unwrap_or_default();
+    let names = str_list(body, "configuration")?.unwrap_or_default();
     let mut configuration = task.configuration.clone();
     let before = configuration.len();
     configuration.retain(|name, _| !names.contains(name));

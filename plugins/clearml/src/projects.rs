@@ -28,19 +28,14 @@ fn document(p: &Project) -> Value {
 /// paging.
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let mut projects = ctx.store.list_projects().await?;
-    if let Some(ids) = str_list(body, "id") {
+    if let Some(ids) = str_list(body, "id")? {
         projects.retain(|p| ids.contains(&p.id));
     }
     if let Some(re) = name_filter(body, false)? {
         projects.retain(|p| re.is_match(&p.name));
     }
-    if let (Some(size), page) =
-        (body.get("page_size").and_then(Value::as_u64), body.get("page").and_then(Value::as_u64).unwrap_or(0))
-    {
-        let size = size.clamp(1, 10_000) as usize;
-        projects = projects.into_iter().skip(page as usize * size).take(size).collect();
-    }
-    let only = str_list(body, "only_fields");
+    let projects = crate::envelope::page_of(body, projects);
+    let only = str_list(body, "only_fields")?;
     let docs: Vec<Value> = projects.iter().map(|p| project(&document(p), only.as_deref())).collect();
     Ok(json!({"projects": docs}))
 }

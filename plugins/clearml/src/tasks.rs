@@ -258,8 +258,8 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         name: name.to_string(),
         kind,
         comment: body.get("comment").and_then(text_of).unwrap_or_default(),
-        tags: str_list(body, "tags").unwrap_or_default(),
-        system_tags: str_list(body, "system_tags").unwrap_or_default(),
+        tags: str_list(body, "tags")?.unwrap_or_default(),
+        system_tags: str_list(body, "system_tags")?.unwrap_or_default(),
         parent: body.get("parent").and_then(Value::as_str).map(str::to_string),
         ..Default::default()
     };
@@ -292,29 +292,28 @@ pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
 /// `tasks.get_all`: filters `id`, `project`, `name` (a regex), `status`, `system_tags` and
 /// `tags` (`-tag` excludes), `parent`; `only_fields`; `page`/`page_size`; `order_by`.
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
-    let only_fields = str_list(body, "only_fields");
-    let mut tasks: Vec<Task> = match str_list(body, "id") {
-        Some(ids) => {
-            let mut found = Vec::new();
-            for id in ids.iter().filter(|id| runyard_api::is_valid_id(id)) {
-                if let Ok(t) = service::get(&ctx.store, id).await {
-                    found.push(t);
-                }
-            }
-            found
-        }
+    let only_fields = str_list(body, "only_fields")?;
+    let mut tasks: Vec<Task> = match str_list(body, "id")? {
+        Some(ids) => service::get_many(&ctx.store, &ids).await?,
         None => {
-            let projects = str_list(body, "project").unwrap_or_default();
+            let projects = str_list(body, "project")?.unwrap_or_default();
             // What the store's list query can select is selected there; everything is checked
             // again below, with what it cannot (name patterns, types, excluded tags, hidden).
-            let statuses = str_list(body, "status")
+            let statuses = str_list(body, "status")?
                 .filter(|s| s.iter().all(|s| runyard_api::TaskStatus::parse(s).is_some()))
                 .map(|s| s.join(","));
-            let tags: Vec<String> = str_list(body, "tags")
+            let tags: Vec<String> = str_list(body, "tags")?
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|t| !t.starts_with('-') && !t.contains(',') && !t.is_empty())
                 .collect();
+            if tags.len() > service::MAX_TAG_FILTER {
+                return Err(ClearmlError::validation(format!(
+                    "Validation error: tags names {} tags, at most {} are allowed",
+                    tags.len(),
+                    service::MAX_TAG_FILTER
+                )));
+            }
             let parent =
                 body.get("parent").and_then(Value::as_str).filter(|p| runyard_api::is_valid_id(p)).map(str::to_string);
             let mut all = Vec::new();
@@ -350,17 +349,17 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(re) = crate::envelope::name_filter(body, true)? {
         tasks.retain(|t| re.is_match(&t.name));
     }
-    if let Some(statuses) = str_list(body, "status") {
+    if let Some(statuses) = str_list(body, "status")? {
         tasks.retain(|t| statuses.iter().any(|s| s == t.status.as_str()));
     }
     if let Some(parent) = body.get("parent").and_then(Value::as_str) {
         tasks.retain(|t| t.parent.as_deref() == Some(parent));
     }
-    if let Some(types) = str_list(body, "type") {
+    if let Some(types) = str_list(body, "type")? {
         tasks.retain(|t| types.iter().any(|k| k == t.kind.as_str()));
     }
     for (field, get) in [("system_tags", true), ("tags", false)] {
-        for tag in str_list(body, field).unwrap_or_default() {
+        for tag in str_list(body, field)?.unwrap_or_default() {
             let of = |t: &Task| if get { t.system_tags.clone() } else { t.tags.clone() };
             match tag.strip_prefix('-') {
                 Some(excluded) => tasks.retain(|t| !of(t).iter().any(|x| x == excluded)),
@@ -372,7 +371,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         tasks.retain(|t| !t.system_tags.iter().any(|s| s == "hidden"));
     }
     // Newest first unless asked otherwise.
-    let order = str_list(body, "order_by").unwrap_or_default();
+    let order = str_list(body, "order_by")?.unwrap_or_default();
     match order.first().map(String::as_str) {
         Some("last_update") => tasks.sort_by_key(|t| t.last_update),
         Some("-last_update") => tasks.sort_by_key(|t| std::cmp::Reverse(t.last_update)),
@@ -381,11 +380,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         _ if body.get("id").is_none() => tasks.sort_by_key(|t| std::cmp::Reverse(t.created)),
         _ => {}
     }
-    let page_size = body.get("page_size").and_then(Value::as_u64).map(|n| n.clamp(1, 10_000) as usize);
-    let page = body.get("page").and_then(Value::as_u64).unwrap_or(0) as usize;
-    if let Some(size) = page_size {
-        tasks = tasks.into_iter().skip(page * size).take(size).collect();
-    }
+    let tasks = crate::envelope::page_of(body, tasks);
     let docs: Vec<Value> = tasks.iter().map(|t| project(&document(t), only_fields.as_deref())).collect();
     Ok(json!({"tasks": docs}))
 }
@@ -402,7 +397,7 @@ pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(comment) = body.get("comment").and_then(text_of) {
         edit.comment = Some(comment);
     }
-    if let Some(tags) = str_list(body, "tags") {
+    if let Some(tags) = str_list(body, "tags")? {
         edit.tags = Some(tags);
     }
     if let Some(kind) = body.get("type").and_then(Value::as_str) {
@@ -531,7 +526,7 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(comment) = body.get("new_task_comment").and_then(text_of) {
         edit.comment = Some(comment);
     }
-    if let Some(tags) = str_list(body, "new_task_tags") {
+    if let Some(tags) = str_list(body, "new_task_tags")? {
         edit.tags = Some(tags);
     }
     if let Some(parent) = body.get("new_task_parent").and_then(Value::as_str) {
@@ -568,7 +563,7 @@ pub async fn dequeue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 /// `tasks.*_many`: one action on many tasks in one transaction; each task that the action is
 /// not valid for is listed in `failed` with the reason.
 pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
-    let ids = str_list(body, "ids")
+    let ids = str_list(body, "ids")?
         .filter(|ids| !ids.is_empty())
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
     if action == Action::Delete {

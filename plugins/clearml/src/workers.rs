@@ -45,7 +45,7 @@ async fn register_for(ctx: &Ctx, id: &str, queues: Vec<String>) -> Result<(), Cl
 
 pub async fn register(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
-    register_for(ctx, &id, str_list(body, "queues").unwrap_or_default()).await?;
+    register_for(ctx, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
     Ok(json!({}))
 }
 
@@ -81,7 +81,7 @@ pub async fn status_report(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answ
         ..Default::default()
     };
     if let Err(Error::NotFound { .. }) = ctx.store.report_worker(&id, &report).await {
-        register_for(ctx, &id, str_list(body, "queues").unwrap_or_default()).await?;
+        register_for(ctx, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
         ctx.store.report_worker(&id, &report).await?;
     }
     Ok(json!({}))

@@ -185,7 +185,7 @@ async fn sdk_flows(server: TestServer) {
 scenario!(sdk, super::sdk_flows);
 
 /// A raw call: (HTTP status, body).
-async fn call(server: &TestServer, path: &str, auth: Option<(&str, &str)>, body: &str) -> (u16, Value) {
+pub(crate) async fn call(server: &TestServer, path: &str, auth: Option<(&str, &str)>, body: &str) -> (u16, Value) {
     let mut req = server.http().post(format!("{}/clearml/{path}", server.url)).body(body.to_string());
     if let Some((key, secret)) = auth {
         req = req.basic_auth(key, Some(secret));

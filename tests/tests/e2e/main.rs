@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod clearml;
+mod clearml_bad_input;
 mod cli;
 mod dispatch;
 mod docker;
