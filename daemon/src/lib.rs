@@ -115,21 +115,20 @@ impl Daemon {
         let auth = Arc::new(auth::Auth::new(store.clone()).await?);
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
-        let creator = services::creator::TaskCreator::new(store.clone());
+        let tasks = services::tasks::TaskService::new(store.clone());
         let metrics = Arc::new(metrics::Metrics::default());
         let dispatcher =
             Arc::new(services::dispatch::Dispatcher::new(store.clone(), metrics.clone(), config.dispatch.clone()));
-        let reporter = services::reports::Reporter::new(store.clone());
         let state = http::AppState {
             store: store.clone(),
             auth: auth.clone(),
-            creator,
-            reporter,
+            tasks: tasks.clone(),
             dispatcher: dispatcher.clone(),
             metrics,
         };
         let ctx = plugin::PluginContext {
             store: store.clone(),
+            tasks: tasks.clone(),
             auth: auth.clone(),
             dispatcher: dispatcher.clone(),
             data_dir: config.data_dir.clone(),
@@ -146,7 +145,7 @@ impl Daemon {
             hooks.extend(mounted.hooks);
             background.extend(mounted.background);
         }
-        store.set_hooks(hooks);
+        tasks.register_hooks(hooks);
         let router = http::router(state, config.max_body_bytes, parts);
         Ok(Daemon { database_url: url, listener, router, store, dispatcher, background, credentials_file })
     }

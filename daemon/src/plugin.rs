@@ -1,12 +1,12 @@
 //! The extension point: a [`Plugin`] brings its own tables (migrations), routes (mounted under
 //! `/api/v1`, behind authentication), task lifecycle hooks and background work. The daemon knows
-//! nothing of what a plugin stores; it calls the hooks inside the transactions that reset or
-//! delete tasks, so a plugin's rows go with the task or not at all.
+//! nothing of what a plugin stores; the task service calls the hooks inside the transactions
+//! that reset, delete or clone tasks, so a plugin's rows go with the task or not at all.
 
-use crate::error::Result;
+pub use crate::services::tasks::TaskHooks;
+use crate::services::tasks::TaskService;
 use crate::store::{Backend, Store};
 use futures::future::BoxFuture;
-use sqlx::AnyConnection;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct PluginContext {
     pub store: Arc<Store>,
+    /// Every task read, edit and lifecycle action goes through it.
+    pub tasks: TaskService,
     /// For plugins that authenticate requests themselves (routes outside `/api/v1`).
     pub auth: Arc<crate::auth::Auth>,
     /// The queue dispatcher (the atomic pop, with its wake-ups and metrics).
@@ -45,22 +47,4 @@ pub trait Plugin: Send + Sync {
     /// or another plugin's (each plugin takes its own thousand: tracking 1000–1999, …).
     fn migrator(&self, backend: Backend) -> sqlx::migrate::Migrator;
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted>;
-}
-
-/// Reactions to the task lifecycle.
-pub trait TaskHooks: Send + Sync {
-    /// Inside the transaction that resets (`deleted == false`: outputs cleared, definition kept)
-    /// or deletes tasks: drop what the plugin keeps for them.
-    fn clear<'a>(&'a self, conn: &'a mut AnyConnection, ids: &'a [&'a str], deleted: bool)
-        -> BoxFuture<'a, Result<()>>;
-    /// Inside the transaction that clones `source` into `clone`: copy what a clone inherits.
-    fn clone_task<'a>(
-        &'a self,
-        conn: &'a mut AnyConnection,
-        source: &'a str,
-        clone: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
-    /// After the clearing transaction committed: finish what cannot be rolled back (files).
-    /// Returns, per task, what could not be removed now (it is retried in the background).
-    fn cleared<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Vec<(String, Vec<String>)>>;
 }

@@ -15,9 +15,8 @@ mod workers;
 use crate::auth::Auth;
 use crate::error::Error;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::services::creator::TaskCreator;
 use crate::services::dispatch::Dispatcher;
-use crate::services::reports::Reporter;
+use crate::services::tasks::TaskService;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
@@ -35,8 +34,7 @@ use utoipa::OpenApi;
 pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
-    pub creator: TaskCreator,
-    pub reporter: Reporter,
+    pub tasks: TaskService,
     pub dispatcher: Arc<Dispatcher>,
     pub metrics: Arc<Metrics>,
 }

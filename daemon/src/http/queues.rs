@@ -3,7 +3,6 @@
 use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::error::Result;
-use crate::services::tasks as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -82,7 +81,7 @@ pub async fn remove_entry(
     if !s.store.is_waiting_in(&queue, &task).await? {
         return Err(crate::error::Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")));
     }
-    Ok(Json(service::act_one(&s.store, &who, &task, Action::Dequeue, ActionRequest::default()).await?))
+    Ok(Json(s.tasks.act_one(&who, &task, Action::Dequeue, ActionRequest::default()).await?))
 }
 
 /// A queue's length and oldest wait over time (avg/min/max per interval).

@@ -3,7 +3,6 @@
 use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::services::tasks as service;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -26,15 +25,15 @@ pub async fn create(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateTask>,
 ) -> Result<(StatusCode, Json<Task>)> {
-    let job = service::prepare_create(&who, req)?;
-    Ok((StatusCode::CREATED, Json(s.creator.create(job).await?)))
+    let job = s.tasks.prepare_create(&who, req)?;
+    Ok((StatusCode::CREATED, Json(s.tasks.create(job).await?)))
 }
 
 /// List tasks, newest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
     responses((status = 200, body = TaskList), (status = 400, body = ErrorBody)))]
 pub async fn list(State(s): State<AppState>, AppQuery(q): AppQuery<TaskQuery>) -> Result<Json<TaskList>> {
-    let (tasks, total) = service::list(&s.store, q).await?;
+    let (tasks, total) = s.tasks.list(q).await?;
     Ok(Json(TaskList { tasks, total }))
 }
 
@@ -42,7 +41,7 @@ pub async fn list(State(s): State<AppState>, AppQuery(q): AppQuery<TaskQuery>) -
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = String, Path)),
     responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
 pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Task>> {
-    Ok(Json(service::get(&s.store, &id).await?))
+    Ok(Json(s.tasks.get(&id).await?))
 }
 
 /// Edit a task: name, comment and tags in any status; everything else on Drafts only.
@@ -53,7 +52,7 @@ pub async fn edit(
     Path(id): Path<String>,
     AppJson(req): AppJson<EditTask>,
 ) -> Result<Json<Task>> {
-    Ok(Json(service::edit(&s.store, &id, req).await?))
+    Ok(Json(s.tasks.edit(&id, req).await?))
 }
 
 /// Register artifacts and models of a task (upserted by name); not on Published tasks.
@@ -65,7 +64,7 @@ pub async fn outputs(
     Path(id): Path<String>,
     AppJson(req): AppJson<runyard_api::RegisterOutputs>,
 ) -> Result<Json<Task>> {
-    Ok(Json(service::register_outputs(&s.store, &id, req).await?))
+    Ok(Json(s.tasks.register_outputs(&id, req).await?))
 }
 
 /// Apply an action to many tasks. Tasks the action is not valid for are skipped and reported.
@@ -80,7 +79,7 @@ pub async fn batch(
     AppJson(req): AppJson<ActionRequest>,
 ) -> Result<Json<ActionResponse>> {
     let action = parse_action(&action)?;
-    Ok(Json(service::act(&s.store, &who, action, req).await?))
+    Ok(Json(s.tasks.act(&who, action, req).await?))
 }
 
 /// Apply an action to one task; an action not valid in its status is a 409 naming the valid states.
@@ -98,5 +97,5 @@ pub async fn act(
     if !req.ids.is_empty() {
         return Err(Error::invalid("ids", "the task is in the path; use /api/v1/tasks/actions/{action} for a batch"));
     }
-    Ok(Json(s.reporter.act(&who, &id, action, req).await?))
+    Ok(Json(s.tasks.report(&who, &id, action, req).await?))
 }

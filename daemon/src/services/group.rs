@@ -9,7 +9,6 @@
 //! concurrent writers and groups their commits itself.)
 
 use crate::error::{Error, Result};
-use crate::store::Store;
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -36,13 +35,14 @@ impl<J, R> Clone for Group<J, R> {
 }
 
 impl<J: Send + 'static, R: Send + 'static> Group<J, R> {
-    /// Groups of at most `max` jobs, each written to `store` by `commit`.
-    pub fn new<F, Fut>(store: Arc<Store>, max: usize, commit: F) -> Self
+    /// Groups of at most `max` jobs, each written by `commit` with (a clone of) `ctx`.
+    pub fn new<C, F, Fut>(ctx: C, max: usize, commit: F) -> Self
     where
-        F: Fn(Arc<Store>, Vec<J>) -> Fut + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        F: Fn(C, Vec<J>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Vec<Result<R>>> + Send + 'static,
     {
-        let commit: Commit<J, R> = Arc::new(move |jobs| Box::pin(commit(store.clone(), jobs)));
+        let commit: Commit<J, R> = Arc::new(move |jobs| Box::pin(commit(ctx.clone(), jobs)));
         Group { queue: Default::default(), leader: Default::default(), commit, max }
     }
 

@@ -1,8 +1,6 @@
 //! Business rules over the store: validation, the task lifecycle, dispatch and the watchdog.
 
 pub mod console;
-pub mod creator;
 pub mod dispatch;
 pub mod group;
-pub mod reports;
 pub mod tasks;

@@ -13,6 +13,7 @@ pub mod changes;
 mod console;
 pub use console::ConsoleLine;
 pub mod history;
+pub mod patch;
 mod projects;
 pub mod queues;
 pub mod tasks;
@@ -22,7 +23,8 @@ mod workers;
 pub use changes::Changes;
 use runyard_api::Change;
 
-pub use tasks::{TaskFilter, TaskHead};
+pub use patch::TaskPatch;
+pub use tasks::{ReportWrite, TaskFilter, TaskHead};
 pub use users::Principal;
 
 use crate::error::{Error, Result};
@@ -51,8 +53,6 @@ pub struct Store {
     write_lock: Arc<Mutex<()>>,
     /// Committed changes: they wake waiting agents and feed the live event stream.
     pub changes: Changes,
-    /// The plugins' task lifecycle hooks, set once when the daemon is built.
-    hooks: std::sync::OnceLock<Vec<Arc<dyn crate::plugin::TaskHooks>>>,
 }
 
 /// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
@@ -156,14 +156,8 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        let store = Store {
-            pool,
-            write_pool,
-            backend,
-            write_lock: Arc::new(Mutex::new(())),
-            changes: Changes::default(),
-            hooks: Default::default(),
-        };
+        let store =
+            Store { pool, write_pool, backend, write_lock: Arc::new(Mutex::new(())), changes: Changes::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -197,15 +191,6 @@ impl Store {
     /// The read pool (on PostgreSQL also the write pool), for plugins' queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// Registers the plugins' hooks; only the first call counts.
-    pub fn set_hooks(&self, hooks: Vec<Arc<dyn crate::plugin::TaskHooks>>) {
-        let _ = self.hooks.set(hooks);
-    }
-
-    pub fn hooks(&self) -> &[Arc<dyn crate::plugin::TaskHooks>] {
-        self.hooks.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     pub fn backend(&self) -> Backend {

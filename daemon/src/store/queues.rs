@@ -4,6 +4,7 @@
 //! sort key: the task's own priority at enqueue, or its new neighbours' after a manual move,
 //! so a move always wins. Positions have gaps; when a move finds none, the queue is renumbered.
 
+use super::patch::TaskPatch;
 use super::{new_id, now_ms, placeholders, to_time, Store, WriteTx, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Change, MoveEntry, Queue, QueueDetail, QueueEntry};
@@ -167,18 +168,19 @@ impl Store {
         }
         let ids: Vec<&str> = held.iter().map(String::as_str).collect();
         Self::remove_entries(&mut tx, &ids).await?;
-        let now = int(now_ms());
-        self.update_tasks(
-            &mut tx,
-            &ids,
-            &[
-                ("status", super::tasks::text(Some("created"))),
-                ("status_reason", super::tasks::text(Some("queue deleted"))),
-                ("last_change", now.clone()),
-                ("last_update", now),
-            ],
-        )
-        .await?;
+        // Entries and leases are Pending tasks: each goes back to Draft, compared-and-set.
+        let waiting = self.lock_heads(&mut tx, &ids).await?;
+        let pending: Vec<(&str, runyard_api::TaskStatus)> = waiting
+            .iter()
+            .filter(|(_, head)| head.status == runyard_api::TaskStatus::Queued)
+            .map(|(id, head)| (id.as_str(), head.status))
+            .collect();
+        let back_to_draft = TaskPatch {
+            status: Some(runyard_api::TaskStatus::Created),
+            status_reason: Some("queue deleted".into()),
+            ..TaskPatch::changed_at(now_ms())
+        };
+        self.transition_tasks(&mut tx, &pending, &back_to_draft).await?;
         sqlx::query("UPDATE tasks SET queue_id = NULL WHERE queue_id = $1").bind(&id).execute(&mut **tx).await?;
         sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut **tx).await?;
         for task in &held {
@@ -492,11 +494,11 @@ impl Store {
 }
 
 fn int(v: i64) -> sea_query::Value {
-    super::tasks::int(Some(v))
+    super::patch::int(Some(v))
 }
 
 fn text(v: &str) -> sea_query::Value {
-    super::tasks::text(Some(v))
+    super::patch::text(Some(v))
 }
 
 /// The `(priority, position)` that puts an entry at `index` of `slots` (which excludes it),

@@ -1,5 +1,6 @@
 //! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
 
+use super::patch::{int, json_value, text, TaskPatch};
 use super::{placeholders, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
@@ -24,6 +25,15 @@ pub struct TaskHead {
     pub priority: i64,
     /// The worker a Pending task was handed to, until it reports `started`.
     pub leased_to: Option<String>,
+}
+
+/// One agent's report, as [`Store::write_reports`] writes it.
+pub struct ReportWrite<'a> {
+    pub id: &'a str,
+    /// The status the task has now.
+    pub from: TaskStatus,
+    pub patch: TaskPatch,
+    pub leave_queue: bool,
 }
 
 /// Which tasks a list returns.
@@ -356,30 +366,102 @@ impl Store {
         Ok(out)
     }
 
-    /// Sets the same columns on many tasks.
-    pub async fn update_tasks(&self, conn: &mut AnyConnection, ids: &[&str], sets: &[(&str, Value)]) -> Result<()> {
-        if ids.is_empty() || sets.is_empty() {
-            return Ok(());
+    /// Writes `patch` on the tasks of `ids`, whatever their status.
+    pub async fn update_tasks(&self, conn: &mut AnyConnection, ids: &[&str], patch: &TaskPatch) -> Result<()> {
+        self.update_where(conn, ids, None, patch).await.map(|_| ())
+    }
+
+    /// Compare-and-set: writes `patch` on each task of `tasks` only if it still has the status
+    /// given with it (`UPDATE … WHERE id IN (…) AND status = ?`). A task whose status changed
+    /// meanwhile fails the whole write with a conflict, so its transaction changes nothing.
+    pub async fn transition_tasks(
+        &self,
+        conn: &mut AnyConnection,
+        tasks: &[(&str, TaskStatus)],
+        patch: &TaskPatch,
+    ) -> Result<()> {
+        let mut by_status: Vec<(TaskStatus, Vec<&str>)> = Vec::new();
+        for (id, from) in tasks {
+            match by_status.iter_mut().find(|(s, _)| s == from) {
+                Some((_, ids)) => ids.push(id),
+                None => by_status.push((*from, vec![id])),
+            }
         }
-        for chunk in ids.chunks(CHUNK) {
-            let mut q = Query::update();
-            q.table(col("tasks"))
-                .values(sets.iter().map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))))
-                .and_where(Expr::col(col("id")).is_in(chunk.iter().copied()));
-            let (sql, values) = q.build_any_sqlx(self.builder());
-            sqlx::query_with(&sql, values).execute(&mut *conn).await?;
+        for (from, ids) in by_status {
+            let updated = self.update_where(conn, &ids, Some(from), patch).await?;
+            if updated != ids.len() as u64 {
+                return Err(Error::Conflict(format!(
+                    "{} of {} task(s) left status {} meanwhile; nothing was changed",
+                    ids.len() as u64 - updated,
+                    ids.len(),
+                    from.as_str()
+                )));
+            }
         }
         Ok(())
     }
 
-    /// `UPDATE tasks SET … WHERE id = ?` as SQL and values, for a write script.
-    pub fn update_task_sql(&self, id: &str, sets: &[(&str, Value)]) -> (String, Vec<Value>) {
+    /// `UPDATE tasks SET … WHERE id IN (…) [AND status = from]`; the number of rows changed.
+    async fn update_where(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[&str],
+        from: Option<TaskStatus>,
+        patch: &TaskPatch,
+    ) -> Result<u64> {
+        let columns = patch.columns()?;
+        if ids.is_empty() || columns.is_empty() {
+            return Ok(0);
+        }
+        let mut updated = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let (sql, values) = self.update_sql(&columns, chunk, from);
+            updated += sqlx::query_with(&sql, values).execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(updated)
+    }
+
+    fn update_sql(
+        &self,
+        columns: &[(&'static str, Value)],
+        ids: &[&str],
+        from: Option<TaskStatus>,
+    ) -> (String, SqlxValues) {
         let mut q = Query::update();
         q.table(col("tasks"))
-            .values(sets.iter().map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))))
-            .and_where(Expr::col(col("id")).eq(id));
-        let (sql, values) = q.build_any(self.builder());
-        (sql, values.0)
+            .values(columns.iter().map(|(c, v)| (col(c), SimpleExpr::Value(v.clone()))))
+            .and_where(Expr::col(col("id")).is_in(ids.iter().copied()));
+        if let Some(from) = from {
+            q.and_where(Expr::col(col("status")).eq(from.as_str()));
+        }
+        q.build_any_sqlx(self.builder())
+    }
+
+    /// SQLite: the agents' reports of a group in one script, under the write lock the caller
+    /// took before reading the tasks' heads (so each `from` status is current). Each report
+    /// writes its patch, and one that leaves its queue also drops its entry and lease.
+    pub(crate) async fn write_reports(
+        &self,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+        reports: &[ReportWrite<'_>],
+    ) -> Result<()> {
+        let mut script = String::from("BEGIN IMMEDIATE;\n");
+        let mut values = Vec::new();
+        for report in reports {
+            let (sql, update) = self.update_sql(&report.patch.columns()?, &[report.id], Some(report.from));
+            script.push_str(&sql);
+            script.push_str(";\n");
+            values.extend(update.0 .0);
+            if report.leave_queue {
+                script.push_str(
+                    "DELETE FROM queue_entries WHERE task_id = ?;\nDELETE FROM task_leases WHERE task_id = ?;\n",
+                );
+                values.extend([text(Some(report.id)), text(Some(report.id))]);
+            }
+        }
+        script.push_str("COMMIT;");
+        self.run_locked_script(guard, script, values).await?;
+        Ok(())
     }
 
     /// A sign of life of tasks that reported results: `last_update` set to `now`, and
@@ -639,7 +721,6 @@ fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
     let t = row.task;
     let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();
     let execution = runyard_api::Execution { queue: None, ..t.execution.clone() };
-    let json = |v: &dyn erased::Json| v.to_json().map(|s| Value::String(Some(Box::new(s))));
     Ok(vec![
         text(Some(row.id)),
         text(Some(&t.name)),
@@ -652,7 +733,7 @@ fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
         text(Some(row.user_id)),
         text(Some(&t.comment)),
         text(t.parent.as_deref()),
-        json(&system_tags)?,
+        json_value(&system_tags)?,
         int(Some(t.created.timestamp_millis())),
         int(t.started.map(|d| d.timestamp_millis())),
         int(t.completed.map(|d| d.timestamp_millis())),
@@ -661,38 +742,16 @@ fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
         int(Some(t.last_iteration)),
         text(t.worker.as_deref()),
         text(row.queue_id),
-        json(&t.script)?,
-        json(&t.environment)?,
-        json(&t.container)?,
-        json(&execution)?,
-        json(&t.hyperparams)?,
-        json(&t.configuration)?,
-        json(&t.runtime)?,
-        json(&t.models.input)?,
-        json(&t.models.output)?,
-        json(&t.artifacts)?,
+        json_value(&t.script)?,
+        json_value(&t.environment)?,
+        json_value(&t.container)?,
+        json_value(&execution)?,
+        json_value(&t.hyperparams)?,
+        json_value(&t.configuration)?,
+        json_value(&t.runtime)?,
+        json_value(&t.models.input)?,
+        json_value(&t.models.output)?,
+        json_value(&t.artifacts)?,
         int(Some(t.priority)),
     ])
-}
-
-/// `serde_json::to_string` behind a trait object, so one closure serialises any part.
-pub(crate) mod erased {
-    pub trait Json {
-        fn to_json(&self) -> serde_json::Result<String>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> serde_json::Result<String> {
-            serde_json::to_string(self)
-        }
-    }
-}
-
-/// A text column value (NULL for `None`).
-pub fn text(v: Option<&str>) -> Value {
-    Value::String(v.map(|s| Box::new(s.to_string())))
-}
-
-/// An integer column value (NULL for `None`).
-pub fn int(v: Option<i64>) -> Value {
-    Value::BigInt(v)
 }

@@ -1,5 +1,6 @@
 //! Workers: the agents pulling from queues, with their last status report.
 
+use super::patch::TaskPatch;
 use super::{now_ms, strings, to_time, Store};
 use crate::error::{Error, Result};
 use runyard_api::{Capabilities, Change, RegisterWorker, TaskStatus, Worker, WorkerReport};
@@ -200,20 +201,15 @@ impl Store {
             format!("SELECT id FROM tasks WHERE status = 'in_progress' AND last_update < $1{}", self.skip_locked());
         let ids = strings(&sqlx::query(&sql).bind(before).fetch_all(&mut **tx).await?, "id")?;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let now_v = super::tasks::int(Some(now));
-        self.update_tasks(
-            &mut tx,
-            &refs,
-            &[
-                ("status", super::tasks::text(Some("stopped"))),
-                ("status_reason", super::tasks::text(Some("non-responsive"))),
-                ("status_message", super::tasks::text(Some(""))),
-                ("completed", now_v.clone()),
-                ("last_change", now_v.clone()),
-                ("last_update", now_v),
-            ],
-        )
-        .await?;
+        let silent: Vec<(&str, TaskStatus)> = refs.iter().map(|id| (*id, TaskStatus::InProgress)).collect();
+        let stopped = TaskPatch {
+            status: Some(TaskStatus::Stopped),
+            status_reason: Some("non-responsive".into()),
+            status_message: Some(String::new()),
+            completed: Some(Some(now)),
+            ..TaskPatch::changed_at(now)
+        };
+        self.transition_tasks(&mut tx, &silent, &stopped).await?;
         for task in &ids {
             tx.changed(Change::Task { id: task.clone(), status: Some(TaskStatus::Stopped) });
         }

@@ -45,6 +45,7 @@ pub struct Clearml {
 #[derive(Clone)]
 pub struct Ctx {
     pub store: Arc<Store>,
+    pub tasks: runyard_daemon::services::tasks::TaskService,
     pub auth: Arc<Auth>,
     pub files: Arc<runyard_tracking::files::Files>,
     pub dispatcher: Arc<runyard_daemon::services::dispatch::Dispatcher>,
@@ -68,6 +69,7 @@ impl Plugin for Clearml {
             runyard_tracking::files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?;
         let ctx = Ctx {
             store: ctx.store.clone(),
+            tasks: ctx.tasks.clone(),
             auth: ctx.auth.clone(),
             files: Arc::new(files),
             dispatcher: ctx.dispatcher.clone(),

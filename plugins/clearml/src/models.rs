@@ -6,7 +6,6 @@ use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::{ModelRef, RegisterOutputs};
-use runyard_daemon::services::tasks as service;
 use runyard_daemon::store::{new_id, now_ms, Principal};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
@@ -198,7 +197,7 @@ async fn attach(
     } else {
         RegisterOutputs { input_models: vec![entry], ..Default::default() }
     };
-    service::register_outputs(&ctx.store, task, req).await?;
+    ctx.tasks.register_outputs(task, req).await?;
     Ok(())
 }
 

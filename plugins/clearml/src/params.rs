@@ -6,7 +6,6 @@ use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::tasks::{config_item, config_of, param_item, param_of};
 use crate::Ctx;
 use runyard_api::{ConfigItem, EditTask, Task, PROPERTIES_SECTION};
-use runyard_daemon::services::tasks as service;
 use serde_json::{json, Value};
 
 async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
@@ -17,7 +16,7 @@ async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
         if !runyard_api::is_valid_id(&id) {
             return Err(ClearmlError::invalid_task(&id));
         }
-        out.push(service::get(&ctx.store, &id).await?);
+        out.push(ctx.tasks.get(&id).await?);
     }
     Ok(out)
 }
@@ -42,9 +41,9 @@ async fn save_hyperparams(ctx: &Ctx, task: Task, hyperparams: runyard_api::Hyper
         EditTask { hyperparams: Some(hyperparams), ..Default::default() }
     };
     if force {
-        service::edit_forced(&ctx.store, &task.id, edit).await?;
+        ctx.tasks.edit_forced(&task.id, edit).await?;
     } else {
-        service::edit(&ctx.store, &task.id, edit).await?;
+        ctx.tasks.edit(&task.id, edit).await?;
     }
     Ok(json!({"updated": 1}))
 }
@@ -160,9 +159,9 @@ async fn save_configuration(
 ) -> Result<(), ClearmlError> {
     let edit = EditTask { configuration: Some(configuration), ..Default::default() };
     if force {
-        service::edit_forced(&ctx.store, &task.id, edit).await?;
+        ctx.tasks.edit_forced(&task.id, edit).await?;
     } else {
-        service::edit(&ctx.store, &task.id, edit).await?;
+        ctx.tasks.edit(&task.id, edit).await?;
     }
     Ok(())
 }

@@ -106,7 +106,7 @@ pub async fn add_task(ctx: &Ctx, who: &runyard_daemon::store::Principal, body: &
     let queue = required_str(body, "queue")?;
     let task = required_str(body, "task")?;
     let req = runyard_api::ActionRequest { queue: Some(queue.to_string()), ..Default::default() };
-    runyard_daemon::services::tasks::act_one(&ctx.store, who, task, runyard_api::Action::Enqueue, req).await?;
+    ctx.tasks.act_one(who, task, runyard_api::Action::Enqueue, req).await?;
     Ok(json!({"added": 1}))
 }
 
@@ -118,6 +118,6 @@ pub async fn remove_task(ctx: &Ctx, who: &runyard_daemon::store::Principal, body
         return Ok(json!({"removed": 0}));
     }
     let req = runyard_api::ActionRequest::default();
-    runyard_daemon::services::tasks::act_one(&ctx.store, who, task, runyard_api::Action::Dequeue, req).await?;
+    ctx.tasks.act_one(who, task, runyard_api::Action::Dequeue, req).await?;
     Ok(json!({"removed": 1}))
 }

@@ -247,7 +247,7 @@ pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
     if !runyard_api::is_valid_id(id) {
         return Err(ClearmlError::invalid_task(id));
     }
-    Ok(service::get(&ctx.store, id).await?)
+    Ok(ctx.tasks.get(id).await?)
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -279,8 +279,8 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(dest) = body.pointer("/output/destination").and_then(Value::as_str) {
         req.execution.output_uri = Some(dest.to_string());
     }
-    let job = service::prepare_create(who, req)?;
-    let task = service::commit_creates(&ctx.store, &[job]).await?.remove(0);
+    let job = ctx.tasks.prepare_create(who, req)?;
+    let task = ctx.tasks.create(job).await?;
     Ok(json!({"id": task.id}))
 }
 
@@ -294,7 +294,7 @@ pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let only_fields = str_list(body, "only_fields")?;
     let mut tasks: Vec<Task> = match str_list(body, "id")? {
-        Some(ids) => service::get_many(&ctx.store, &ids).await?,
+        Some(ids) => ctx.tasks.get_many(&ids).await?,
         None => {
             let projects = str_list(body, "project")?.unwrap_or_default();
             // What the store's list query can select is selected there; everything is checked
@@ -333,7 +333,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                             limit: Some(10_000),
                             offset: Some(offset),
                         };
-                        let (page, total) = service::list(&ctx.store, q).await?;
+                        let (page, total) = ctx.tasks.list(q).await?;
                         offset += page.len() as u64;
                         let done = page.is_empty() || offset >= total;
                         all.extend(page);
@@ -429,11 +429,8 @@ pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
             setup_script: field("setup_shell_script"),
         });
     }
-    let edited = if flag(body, "force") {
-        service::edit_forced(&ctx.store, id, edit).await?
-    } else {
-        service::edit(&ctx.store, id, edit).await?
-    };
+    let edited =
+        if flag(body, "force") { ctx.tasks.edit_forced(id, edit).await? } else { ctx.tasks.edit(id, edit).await? };
     Ok(json!({"updated": 1, "fields": {"last_update": iso(edited.last_update)}}))
 }
 
@@ -442,7 +439,7 @@ pub async fn set_requirements(ctx: &Ctx, body: &Value) -> Answer {
     let task = load(ctx, id).await?;
     let mut script = task.script.clone();
     script.requirements = body.get("requirements").and_then(requirements_text);
-    service::edit_forced(&ctx.store, id, EditTask { script: Some(script), ..Default::default() }).await?;
+    ctx.tasks.edit_forced(id, EditTask { script: Some(script), ..Default::default() }).await?;
     Ok(json!({"updated": 1}))
 }
 
@@ -469,7 +466,7 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, body: &Value) -> Answer {
     if !runyard_api::is_valid_id(id) {
         return Err(ClearmlError::invalid_task(id));
     }
-    service::register_outputs(&ctx.store, id, req).await?;
+    ctx.tasks.register_outputs(id, req).await?;
     Ok(json!({"updated": n}))
 }
 
@@ -500,7 +497,7 @@ pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, wo
         worker: worker.or_else(|| task.worker.clone()),
         ..Default::default()
     };
-    let outcome = service::act_one(&ctx.store, who, id, action, req).await?;
+    let outcome = ctx.tasks.act_one(who, id, action, req).await?;
     let status = outcome.status.map(TaskStatus::as_str);
     Ok(json!({"updated": 1, "fields": {"status": status}}))
 }
@@ -520,7 +517,7 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         project: body.get("new_task_project").and_then(Value::as_str).map(str::to_string),
         ..Default::default()
     };
-    let outcome = service::act_one(&ctx.store, who, id, Action::Clone, req).await?;
+    let outcome = ctx.tasks.act_one(who, id, Action::Clone, req).await?;
     let new_id = outcome.new_id.ok_or_else(|| ClearmlError::new(500, 0, "the clone has no id"))?;
     let mut edit = EditTask::default();
     if let Some(comment) = body.get("new_task_comment").and_then(text_of) {
@@ -533,7 +530,7 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         edit.parent = Some(parent.to_string());
     }
     if edit != EditTask::default() {
-        service::edit(&ctx.store, &new_id, edit).await?;
+        ctx.tasks.edit(&new_id, edit).await?;
     }
     Ok(json!({"id": new_id, "new_project": null}))
 }
@@ -545,7 +542,7 @@ pub async fn enqueue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let queue =
         body.get("queue").or_else(|| body.get("queue_name")).and_then(Value::as_str).unwrap_or("default").to_string();
     let req = ActionRequest { queue: Some(queue), ..Default::default() };
-    service::act_one(&ctx.store, who, id, Action::Enqueue, req).await?;
+    ctx.tasks.act_one(who, id, Action::Enqueue, req).await?;
     Ok(json!({"queued": 1, "updated": 1, "fields": {"status": "queued"}}))
 }
 
@@ -556,7 +553,7 @@ pub async fn dequeue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if task.status != TaskStatus::Queued {
         return Ok(json!({"dequeued": 0, "updated": 0}));
     }
-    service::act_one(&ctx.store, who, id, Action::Dequeue, ActionRequest::default()).await?;
+    ctx.tasks.act_one(who, id, Action::Dequeue, ActionRequest::default()).await?;
     Ok(json!({"dequeued": 1, "updated": 1, "fields": {"status": "created"}}))
 }
 
@@ -570,7 +567,7 @@ pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> A
         // ClearML deletes without archiving first; Runyard deletes from the archive.
         // Tasks archived already are skipped by the archive and deleted all the same.
         let archive = ActionRequest { ids: ids.clone(), ..Default::default() };
-        service::act(&ctx.store, who, Action::Archive, archive).await?;
+        ctx.tasks.act(who, Action::Archive, archive).await?;
     }
     let queue = body.get("queue").and_then(Value::as_str).or((action == Action::Enqueue).then_some("default"));
     let req = ActionRequest {
@@ -580,7 +577,7 @@ pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> A
         message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
         ..Default::default()
     };
-    let response = service::act(&ctx.store, who, action, req).await?;
+    let response = ctx.tasks.act(who, action, req).await?;
     let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
     for r in response.results {
         if r.ok {
@@ -599,9 +596,9 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let task = load(ctx, id).await?;
     if !task.system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG) {
-        service::act_one(&ctx.store, who, id, Action::Archive, ActionRequest::default()).await?;
+        ctx.tasks.act_one(who, id, Action::Archive, ActionRequest::default()).await?;
     }
-    service::act_one(&ctx.store, who, id, Action::Delete, ActionRequest::default()).await?;
+    ctx.tasks.act_one(who, id, Action::Delete, ActionRequest::default()).await?;
     Ok(json!({"deleted": 1}))
 }
 
@@ -617,6 +614,6 @@ pub async fn delete_artifacts(ctx: &Ctx, body: &Value) -> Answer {
         .filter_map(|a| a.get("key").and_then(text_of))
         .collect();
     let n = keys.len();
-    service::register_outputs(&ctx.store, id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
+    ctx.tasks.register_outputs(id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
     Ok(json!({"deleted": n}))
 }

@@ -6,7 +6,7 @@ use crate::query;
 use runyard_api::table::{table_actions, SelectionSummary, TableQuery};
 use runyard_api::{transition, Action, ActionRequest, ActionResponse, TaskState, TaskStatus};
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::services::tasks::MAX_BATCH;
+use runyard_daemon::services::tasks::{TaskService, MAX_BATCH};
 use runyard_daemon::store::{Principal, Store};
 use sqlx::Row;
 
@@ -46,6 +46,7 @@ pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> 
 /// the action is not valid for are skipped with the reason).
 pub async fn apply(
     store: &Store,
+    tasks: &TaskService,
     who: &Principal,
     action: Action,
     q: &TableQuery,
@@ -69,5 +70,5 @@ pub async fn apply(
         return Err(Error::invalid("filter", format!("the selection holds more than {MAX_BATCH} tasks: narrow it")));
     }
     req.ids = ids;
-    runyard_daemon::services::tasks::act(store, who, action, req).await
+    tasks.act(who, action, req).await
 }

@@ -12,6 +12,7 @@ use runyard_api::table::*;
 use runyard_api::{Action, ActionRequest, ActionResponse, ErrorBody};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::http::extract::{AppJson, AppQuery, Caller};
+use runyard_daemon::services::tasks::TaskService;
 use runyard_daemon::store::Store;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -36,7 +37,8 @@ use utoipa::OpenApi;
 ))]
 pub struct TableDoc;
 
-pub fn routes(store: Arc<Store>) -> Router {
+pub fn routes(store: Arc<Store>, tasks_service: TaskService) -> Router {
+    let actions = Router::new().route("/table/actions/{action}", post(act)).with_state((store.clone(), tasks_service));
     Router::new()
         .route("/table/tasks", get(tasks))
         .route("/table/count", get(count))
@@ -44,13 +46,13 @@ pub fn routes(store: Arc<Store>) -> Router {
         .route("/table/values", get(values))
         .route("/table/csv", get(csv))
         .route("/table/selection", get(selection))
-        .route("/table/actions/{action}", post(act))
         .route("/table/views", get(list_views).post(create_view))
         .route("/table/views/{id}", patch(update_view).delete(delete_view))
         .route("/table/compare/scalars", get(compare_scalars))
         .route("/table/compare/plots", get(compare_plots))
         .route("/table/compare/params", get(compare_params))
         .with_state(store)
+        .merge(actions)
 }
 
 /// The query in a request's query string; a 400 names the parameter at fault.
@@ -143,7 +145,7 @@ async fn selection(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> 
     request_body = ActionRequest,
     responses((status = 200, body = ActionResponse), (status = 400, body = ErrorBody)))]
 async fn act(
-    State(store): State<Arc<Store>>,
+    State((store, tasks)): State<(Arc<Store>, TaskService)>,
     Caller(who): Caller,
     Path(action): Path<String>,
     RawQuery(raw): RawQuery,
@@ -151,7 +153,7 @@ async fn act(
 ) -> Result<Json<ActionResponse>> {
     let action =
         Action::parse(&action).ok_or_else(|| Error::invalid("action", format!("unknown action '{action}'")))?;
-    Ok(Json(actions::apply(&store, &who, action, &parse(raw)?, req).await?))
+    Ok(Json(actions::apply(&store, &tasks, &who, action, &parse(raw)?, req).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -44,7 +44,7 @@ impl Plugin for Table {
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
         Ok(Mounted {
-            routes: http::routes(ctx.store.clone()),
+            routes: http::routes(ctx.store.clone(), ctx.tasks.clone()),
             root_routes: None,
             openapi: http::TableDoc::openapi(),
             hooks: None,
