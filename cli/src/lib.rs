@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod output;
+mod runtime;
 mod watch;
 
 use clap::{Parser, Subcommand};

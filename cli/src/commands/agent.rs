@@ -104,7 +104,7 @@ fn worker_id(args: &AgentArgs, gpus: Option<&str>) -> String {
 }
 
 pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCode> {
-    super::server::init_tracing();
+    crate::runtime::init_tracing();
     let (cfg, mut ctx) = settings(&args, server_flag)?;
     let client = runyard_api::Client::new(&ctx.server, &ctx.access_key, &ctx.secret_key);
     let gpus = runyard_agent::gpus::Gpus::open(args.gpus.as_deref())?;
@@ -137,7 +137,7 @@ pub async fn agent(args: AgentArgs, server_flag: Option<&str>) -> Result<ExitCod
     let stop = CancellationToken::new();
     let signalled = stop.clone();
     tokio::spawn(async move {
-        super::server::shutdown_signal().await;
+        crate::runtime::shutdown_signal().await;
         signalled.cancel();
     });
     let slots = args.services_mode.unwrap_or(1);
@@ -155,7 +155,7 @@ async fn execute(client: runyard_api::Client, cfg: AgentConfig, ctx: RunContext,
     let abort = CancellationToken::new();
     let signalled = abort.clone();
     tokio::spawn(async move {
-        super::server::shutdown_signal().await;
+        crate::runtime::shutdown_signal().await;
         signalled.cancel();
     });
     let outcome = runyard_agent::worker::run_reported(&client, &cfg, &ctx, &task, &abort, true).await;

@@ -93,25 +93,6 @@ fn clearml_ports(bind: SocketAddr, ports: Option<&str>) -> Result<Option<(Socket
     Ok(Some((SocketAddr::new(bind.ip(), api), SocketAddr::new(bind.ip(), files))))
 }
 
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNYARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    // Logs go to stderr: stdout carries what a command prints (the address the daemon listens on).
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
-}
-
 async fn start(
     config: Config,
     clearml_ports: Option<(SocketAddr, SocketAddr)>,
@@ -126,7 +107,7 @@ async fn start(
 }
 
 pub async fn server(args: ServerArgs) -> Result<ExitCode> {
-    init_tracing();
+    crate::runtime::init_tracing();
     let data_dir = match args.data_dir {
         Some(d) => d,
         None => default_data_dir()?,
@@ -153,7 +134,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
     let daemon = start(config, ports, actions).await?;
     tracing::info!(address = %daemon.local_addr(), "listening");
     println!("Runyard listening on http://{}", daemon.local_addr());
-    daemon.run_until_stopped(shutdown_signal()).await?;
+    daemon.run_until_stopped(crate::runtime::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -166,7 +147,7 @@ macro_rules! say {
 }
 
 pub async fn up(args: UpArgs) -> Result<ExitCode> {
-    init_tracing();
+    crate::runtime::init_tracing();
     let data_dir = match args.data_dir {
         Some(d) => d,
         None => default_data_dir()?,
@@ -202,7 +183,7 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
     say!("Try: runyard task create --project demo --name hello --script train.py --queue default");
     // On shutdown the agent goes first: it aborts its task and reports it while the daemon listens.
     let shutdown = async move {
-        shutdown_signal().await;
+        crate::runtime::shutdown_signal().await;
         stop.cancel();
         if let Some(agent) = agent {
             let _ = agent.await;

@@ -3,46 +3,13 @@
 //! distinct values of a column with how many tasks have each.
 
 use crate::query::column_expr;
+use crate::scope::ProjectScope;
 use crate::sql::{like_pattern, Sql};
 use runyard_api::table::*;
 use runyard_api::PROPERTIES_SECTION;
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::store::Store;
 use sqlx::Row;
-
-/// A project with (or without) its subprojects, resolved once, rendered as a condition on
-/// any column holding a project id.
-pub struct ProjectScope {
-    id: String,
-    path: String,
-    subprojects: bool,
-}
-
-impl ProjectScope {
-    /// `None` for all projects; a 404 for an unknown one.
-    pub async fn resolve(store: &Store, project: Option<&str>, subprojects: bool) -> Result<Option<ProjectScope>> {
-        let Some(project) = project else { return Ok(None) };
-        let (id, path) = store.resolve_project(project).await?;
-        Ok(Some(ProjectScope { id, path, subprojects }))
-    }
-
-    /// `column` within the scope.
-    pub fn on(&self, column: &str) -> Sql {
-        let mut sql = Sql::new(column);
-        if self.subprojects {
-            sql.push(" IN (SELECT id FROM projects WHERE name = ")
-                .bind(self.path.as_str())
-                .push(" OR substr(name, 1, CAST(")
-                .bind(self.path.len() as i64 + 1)
-                .push(" AS INTEGER)) = ")
-                .bind(format!("{}/", self.path))
-                .push(")");
-        } else {
-            sql.push(" = ").bind(self.id.as_str());
-        }
-        sql
-    }
-}
 
 /// The metrics, hyperparameters and user properties of a project's tasks.
 pub async fn catalogue(store: &Store, project: Option<&str>, subprojects: bool) -> Result<ColumnCatalogue> {

@@ -3,7 +3,7 @@
 //!
 //! `query` turns a query into SQL over the core tables, the tracking plugin's summaries and
 //! this plugin's `task_params` (hyperparameter values, kept by database triggers on every
-//! write of a task's hyperparameters); `catalogue` lists what the column pickers and value
+//! write of a task's hyperparameters), within the project `scope` resolves; `catalogue` lists what the column pickers and value
 //! filters offer; `export` streams CSV; `actions` applies batch actions to a query's selection
 //! (and counts them dry); `views` keeps saved table states; `compare` shapes comparison data;
 //! `http` serves it all.
@@ -14,6 +14,7 @@ pub mod compare;
 pub mod export;
 pub mod http;
 pub mod query;
+pub mod scope;
 pub mod sql;
 pub mod views;
 

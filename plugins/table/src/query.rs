@@ -3,7 +3,7 @@
 //! indexed tables, sort keys as joined columns, keyset paging from the cursor); the second
 //! loads the shown columns of just those tasks.
 
-use crate::catalogue::ProjectScope;
+use crate::scope::ProjectScope;
 use crate::sql::{like_pattern, Sql};
 use base64::Engine as _;
 use runyard_api::table::*;
