@@ -117,8 +117,12 @@ impl Daemon {
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
         let tasks = services::tasks::TaskService::new(store.clone());
         let metrics = Arc::new(metrics::Metrics::default());
-        let dispatcher =
-            Arc::new(services::dispatch::Dispatcher::new(store.clone(), metrics.clone(), config.dispatch.clone()));
+        let dispatcher = Arc::new(services::dispatch::Dispatcher::new(
+            store.clone(),
+            tasks.clone(),
+            metrics.clone(),
+            config.dispatch.clone(),
+        ));
         let state = http::AppState {
             store: store.clone(),
             auth: auth.clone(),

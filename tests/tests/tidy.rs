@@ -91,8 +91,6 @@ fn status_is_written_only_by_the_task_service() {
         ("daemon/src/services/tasks/", "the task service: every status change it writes comes from transition()"),
         ("daemon/src/store/patch.rs", "turns a patch into columns"),
         ("daemon/src/store/tasks.rs", "writes a created task's row and the patches it is given"),
-        ("daemon/src/store/queues.rs", "deleting a queue with force puts its Pending tasks back to Draft"),
-        ("daemon/src/store/workers.rs", "the watchdog stops the tasks of lost workers and silent tasks"),
         ("plugins/table/src/", "reads statuses in its filters"),
         ("cli/src/commands/bench/", "seeds tasks in given statuses"),
     ];

@@ -53,7 +53,7 @@ pub async fn delete(
     Path(queue): Path<String>,
     AppQuery(q): AppQuery<DeleteQueueQuery>,
 ) -> Result<Json<Value>> {
-    let returned = s.store.delete_queue(&queue, q.force).await?;
+    let returned = s.tasks.delete_queue(&queue, q.force).await?;
     Ok(Json(json!({ "deleted": queue, "returned_to_draft": returned })))
 }
 

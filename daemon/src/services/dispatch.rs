@@ -4,6 +4,7 @@
 //! the look and the wait still wakes it. The pop itself is one write transaction in the store:
 //! exactly one agent gets each task, as a lease until it reports `started`.
 
+use super::tasks::TaskService;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use runyard_api::{PopRequest, PopResponse};
@@ -34,6 +35,8 @@ impl Default for DispatchConfig {
 
 pub struct Dispatcher {
     store: Arc<Store>,
+    /// The watchdog's stops go through the task service.
+    tasks: TaskService,
     metrics: Arc<crate::metrics::Metrics>,
     config: DispatchConfig,
     /// Order fairness: per worker, the queue index to start from next time.
@@ -46,8 +49,14 @@ pub struct Dispatcher {
 const QUEUE_SAMPLE_MS: i64 = 10_000;
 
 impl Dispatcher {
-    pub fn new(store: Arc<Store>, metrics: Arc<crate::metrics::Metrics>, config: DispatchConfig) -> Dispatcher {
-        Dispatcher { store, metrics, config, cursors: Mutex::new(HashMap::new()), last_sample: Mutex::new(0) }
+    pub fn new(
+        store: Arc<Store>,
+        tasks: TaskService,
+        metrics: Arc<crate::metrics::Metrics>,
+        config: DispatchConfig,
+    ) -> Dispatcher {
+        let (cursors, last_sample) = (Mutex::new(HashMap::new()), Mutex::new(0));
+        Dispatcher { store, tasks, metrics, config, cursors, last_sample }
     }
 
     /// Hands the worker its next task, waiting up to `wait_seconds` for one.
@@ -107,7 +116,7 @@ impl Dispatcher {
             tracing::info!(requeued, "TaskLeaseExpired: tasks handed out but never started went back to their queues");
         }
         for worker in self.store.silent_workers(now).await? {
-            let aborted = self.store.drop_lost_worker(&worker, now).await?;
+            let aborted = self.tasks.drop_lost_worker(&worker, now).await?;
             tracing::warn!(worker, ?aborted, "WorkerLost: dropped a silent worker");
         }
         let due = {
@@ -127,7 +136,7 @@ impl Dispatcher {
             self.store.prune_history(now).await?;
         }
         let before = now - self.config.task_silence_seconds as i64 * 1000;
-        let silent = self.store.abort_silent_tasks(before, now).await?;
+        let silent = self.tasks.stop_silent_tasks(before, now).await?;
         if !silent.is_empty() {
             tracing::warn!(?silent, "TaskNonResponsive: aborted running tasks that stopped reporting");
         }

@@ -4,7 +4,6 @@
 //! sort key: the task's own priority at enqueue, or its new neighbours' after a manual move,
 //! so a move always wins. Positions have gaps; when a move finds none, the queue is renumbered.
 
-use super::patch::TaskPatch;
 use super::{new_id, now_ms, placeholders, to_time, Store, WriteTx, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Change, MoveEntry, Queue, QueueDetail, QueueEntry};
@@ -145,50 +144,35 @@ impl Store {
         self.list_queues().await?.into_iter().find(|q| q.id == id).ok_or_else(|| Error::not_found("queue", id))
     }
 
-    /// Deletes a queue. One that holds tasks is refused unless `force`; then its tasks (waiting
-    /// or handed out but not started) go back to Draft. Returns those tasks.
-    pub async fn delete_queue(&self, name_or_id: &str, force: bool) -> Result<Vec<String>> {
-        let mut tx = self.write().await?;
-        let (id, name) = Self::resolve_queue(&mut tx, name_or_id).await?;
+    /// Inside a write transaction: a queue to delete, as `(id, name, tasks it holds)` (waiting,
+    /// or handed out but not started). The default queue cannot be deleted.
+    pub async fn queue_to_delete(
+        &self,
+        tx: &mut WriteTx<'_>,
+        name_or_id: &str,
+    ) -> Result<(String, String, Vec<String>)> {
+        let (id, name) = Self::resolve_queue(tx, name_or_id).await?;
         if name == DEFAULT_QUEUE {
             return Err(Error::Conflict("the default queue cannot be deleted".into()));
         }
         let mut held: Vec<String> = Vec::new();
         for table in ["queue_entries", "task_leases"] {
             let sql = format!("SELECT task_id FROM {table} WHERE queue_id = $1");
-            for row in sqlx::query(&sql).bind(&id).fetch_all(&mut **tx).await? {
+            for row in sqlx::query(&sql).bind(&id).fetch_all(&mut ***tx).await? {
                 held.push(row.try_get("task_id")?);
             }
         }
-        if !held.is_empty() && !force {
-            return Err(Error::Conflict(format!(
-                "queue '{name}' holds {} task(s): dequeue them first, or delete with force to return them to Draft",
-                held.len()
-            )));
-        }
-        let ids: Vec<&str> = held.iter().map(String::as_str).collect();
-        Self::remove_entries(&mut tx, &ids).await?;
-        // Entries and leases are Pending tasks: each goes back to Draft, compared-and-set.
-        let waiting = self.lock_heads(&mut tx, &ids).await?;
-        let pending: Vec<(&str, runyard_api::TaskStatus)> = waiting
-            .iter()
-            .filter(|(_, head)| head.status == runyard_api::TaskStatus::Queued)
-            .map(|(id, head)| (id.as_str(), head.status))
-            .collect();
-        let back_to_draft = TaskPatch {
-            status: Some(runyard_api::TaskStatus::Created),
-            status_reason: Some("queue deleted".into()),
-            ..TaskPatch::changed_at(now_ms())
-        };
-        self.transition_tasks(&mut tx, &pending, &back_to_draft).await?;
-        sqlx::query("UPDATE tasks SET queue_id = NULL WHERE queue_id = $1").bind(&id).execute(&mut **tx).await?;
-        sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut **tx).await?;
-        for task in &held {
-            tx.changed(Change::Task { id: task.clone(), status: Some(runyard_api::TaskStatus::Created) });
-        }
-        tx.changed(Change::Queue { id });
-        tx.commit().await?;
-        Ok(held)
+        Ok((id, name, held))
+    }
+
+    /// Deletes a queue whose tasks were dealt with: their entries and leases go, and no task
+    /// keeps it as its queue.
+    pub async fn delete_queue(tx: &mut WriteTx<'_>, id: &str, held: &[&str]) -> Result<()> {
+        Self::remove_entries(tx, held).await?;
+        sqlx::query("UPDATE tasks SET queue_id = NULL WHERE queue_id = $1").bind(id).execute(&mut ***tx).await?;
+        sqlx::query("DELETE FROM queues WHERE id = $1").bind(id).execute(&mut ***tx).await?;
+        tx.changed(Change::Queue { id: id.to_string() });
+        Ok(())
     }
 
     /// Resolves a queue given by name or id to `(id, name)`.

@@ -1,9 +1,8 @@
 //! Workers: the agents pulling from queues, with their last status report.
 
-use super::patch::TaskPatch;
-use super::{now_ms, strings, to_time, Store};
+use super::{now_ms, strings, to_time, Store, WriteTx};
 use crate::error::{Error, Result};
-use runyard_api::{Capabilities, Change, RegisterWorker, TaskStatus, Worker, WorkerReport};
+use runyard_api::{Capabilities, Change, RegisterWorker, Worker, WorkerReport};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -159,61 +158,37 @@ impl Store {
         strings(&rows, "id")
     }
 
-    /// Drops a silent worker, if it is still silent: its running tasks are aborted with the
-    /// reason "worker lost" (never completed), its leased tasks go back to their queues.
-    /// Returns the aborted tasks.
-    pub async fn drop_lost_worker(&self, id: &str, now: i64) -> Result<Vec<String>> {
-        let mut tx = self.write().await?;
+    /// Inside a write transaction: whether worker `id` is still silent at `now` (then it is
+    /// locked until the commit); `false` if it reported meanwhile or another replica took it.
+    pub async fn lock_lost_worker(&self, tx: &mut WriteTx<'_>, id: &str, now: i64) -> Result<bool> {
         let sql = format!(
             "SELECT id FROM workers WHERE id = $1 AND last_seen + timeout_seconds * 1000 < $2{}",
             self.skip_locked()
         );
-        if sqlx::query(&sql).bind(id).bind(now).fetch_optional(&mut **tx).await?.is_none() {
-            return Ok(Vec::new()); // it reported meanwhile, or another replica dropped it
-        }
-        let rows = sqlx::query("SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress'")
-            .bind(id)
-            .fetch_all(&mut **tx)
-            .await?;
-        let running = strings(&rows, "id")?;
-        sqlx::query(
-            "UPDATE tasks SET status = 'stopped', status_reason = 'worker lost', status_message = '', \
-             completed = $1, last_change = $1, last_update = $1 WHERE worker = $2 AND status = 'in_progress'",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM workers WHERE id = $1").bind(id).execute(&mut **tx).await?;
-        for task in &running {
-            tx.changed(Change::Task { id: task.clone(), status: Some(TaskStatus::Stopped) });
-        }
-        tx.changed(Change::Worker { id: id.to_string() });
-        tx.commit().await?;
-        self.requeue_leases(None, Some(id)).await?;
-        Ok(running)
+        Ok(sqlx::query(&sql).bind(id).bind(now).fetch_optional(&mut ***tx).await?.is_some())
     }
 
-    /// Aborts running tasks silent since `before` with the reason "non-responsive".
-    pub async fn abort_silent_tasks(&self, before: i64, now: i64) -> Result<Vec<String>> {
-        let mut tx = self.write().await?;
+    /// The tasks running on worker `id`.
+    pub async fn running_on(tx: &mut WriteTx<'_>, id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM tasks WHERE worker = $1 AND status = 'in_progress'")
+            .bind(id)
+            .fetch_all(&mut ***tx)
+            .await?;
+        strings(&rows, "id")
+    }
+
+    /// Removes worker `id` (its tasks dealt with).
+    pub async fn remove_worker(tx: &mut WriteTx<'_>, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM workers WHERE id = $1").bind(id).execute(&mut ***tx).await?;
+        tx.changed(Change::Worker { id: id.to_string() });
+        Ok(())
+    }
+
+    /// Inside a write transaction: running tasks silent since `before` (locked; on PostgreSQL
+    /// those another replica holds are skipped).
+    pub async fn silent_tasks(&self, tx: &mut WriteTx<'_>, before: i64) -> Result<Vec<String>> {
         let sql =
             format!("SELECT id FROM tasks WHERE status = 'in_progress' AND last_update < $1{}", self.skip_locked());
-        let ids = strings(&sqlx::query(&sql).bind(before).fetch_all(&mut **tx).await?, "id")?;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let silent: Vec<(&str, TaskStatus)> = refs.iter().map(|id| (*id, TaskStatus::InProgress)).collect();
-        let stopped = TaskPatch {
-            status: Some(TaskStatus::Stopped),
-            status_reason: Some("non-responsive".into()),
-            status_message: Some(String::new()),
-            completed: Some(Some(now)),
-            ..TaskPatch::changed_at(now)
-        };
-        self.transition_tasks(&mut tx, &silent, &stopped).await?;
-        for task in &ids {
-            tx.changed(Change::Task { id: task.clone(), status: Some(TaskStatus::Stopped) });
-        }
-        tx.commit().await?;
-        Ok(ids)
+        strings(&sqlx::query(&sql).bind(before).fetch_all(&mut ***tx).await?, "id")
     }
 }

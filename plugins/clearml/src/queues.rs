@@ -60,7 +60,7 @@ pub async fn create(ctx: &Ctx, body: &Value) -> Answer {
 
 pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
     let queue = required_str(body, "queue")?;
-    ctx.store.delete_queue(queue, crate::envelope::flag(body, "force")).await?;
+    ctx.tasks.delete_queue(queue, crate::envelope::flag(body, "force")).await?;
     Ok(json!({"deleted": 1}))
 }
 

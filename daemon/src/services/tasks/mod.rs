@@ -9,6 +9,8 @@
 //! - `edit`: edits of a task and the outputs it registers;
 //! - `actions`: every lifecycle action, single or batched, in one transaction;
 //! - `reports`: the agents' single-task reports, group-committed on SQLite;
+//! - `system`: what the daemon itself does to tasks (the watchdog's stops, a forced queue
+//!   deletion's returns to Draft);
 //! - `hooks`: the plugins' reactions to clearing and cloning.
 
 mod actions;
@@ -17,6 +19,7 @@ mod edit;
 mod hooks;
 mod read;
 mod reports;
+mod system;
 mod validate;
 
 pub use actions::MAX_BATCH;
@@ -119,5 +122,22 @@ impl TaskService {
             return self.act_one(who, id, action, req).await;
         }
         self.reports.submit(reports::Report { who: who.clone(), id: id.to_string(), action, req }).await
+    }
+
+    /// Drops worker `id` if it is still silent at `now`: its running tasks are stopped "worker
+    /// lost", the tasks handed to it go back to their queues. Returns the stopped tasks.
+    pub async fn drop_lost_worker(&self, id: &str, now: i64) -> Result<Vec<String>> {
+        system::drop_lost_worker(&self.store, id, now).await
+    }
+
+    /// Stops the running tasks silent since `before` ("non-responsive"); returns them.
+    pub async fn stop_silent_tasks(&self, before: i64, now: i64) -> Result<Vec<String>> {
+        system::stop_silent_tasks(&self.store, before, now).await
+    }
+
+    /// Deletes a queue. One that holds tasks is refused unless `force`; then they go back to
+    /// Draft. Returns those tasks.
+    pub async fn delete_queue(&self, name_or_id: &str, force: bool) -> Result<Vec<String>> {
+        system::delete_queue(&self.store, name_or_id, force).await
     }
 }
