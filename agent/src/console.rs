@@ -3,6 +3,7 @@
 //! log file. In the foreground (`runyard agent execute`) the output is echoed to the terminal
 //! and each set-up step shows a spinner; the console gets one line per step, not a flood.
 
+use backon::{ExponentialBuilder, Retryable};
 use indicatif::{ProgressBar, ProgressStyle};
 use runyard_api::{AppendConsole, Client};
 use std::io::Write;
@@ -157,12 +158,10 @@ async fn send(client: &Client, task: &str, buffer: &mut String, file: &mut Optio
         let _ = f.write_all(text.as_bytes());
     }
     // A few tries; output is never worth hanging the task for.
-    for attempt in 0..3 {
-        match client.append_console(task, &AppendConsole { text: text.clone(), time: None }).await {
-            Ok(_) => return,
-            Err(error) if attempt == 2 => tracing::warn!(%error, task, "console output lost"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
-        }
+    let tries = ExponentialBuilder::default().with_min_delay(Duration::from_millis(200)).with_max_times(2);
+    let chunk = AppendConsole { text, time: None };
+    if let Err(error) = (|| client.append_console(task, &chunk)).retry(tries).await {
+        tracing::warn!(%error, task, "console output lost");
     }
 }
 

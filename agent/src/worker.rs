@@ -8,6 +8,7 @@ use crate::console;
 use crate::resources::Monitor;
 use crate::run::{self, Outcome, RunContext};
 use anyhow::{Context, Result};
+use backon::{ExponentialBuilder, Retryable};
 use runyard_api::{Action, ActionRequest, Client, ClientError, ErrorCode, PopRequest, RegisterWorker, Task};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -260,17 +261,15 @@ pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()
             ActionRequest { reason: (!reason.is_empty()).then(|| reason.clone()), ..Default::default() },
         ),
     };
-    // A few tries: the outcome must not be lost to a passing network error.
-    let mut last = None;
-    for attempt in 0..5u32 {
-        match client.act(task, action, &req).await {
-            Ok(_) => return Ok(()),
-            Err(e @ ClientError::Api { .. }) => return Err(e.into()),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-    }
-    Err(last.expect("tried").into())
+    // A few tries: the outcome must not be lost to a passing network error (the daemon's own
+    // refusal is final).
+    let tries = ExponentialBuilder::default().with_min_delay(Duration::from_millis(250)).with_max_times(4);
+    (|| client.act(task, action, &req))
+        .retry(tries)
+        .when(|e| !matches!(e, ClientError::Api { .. }))
+        .await
+        .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Reports status and resource use: every second while busy (the answer carries aborts and

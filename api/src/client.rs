@@ -10,6 +10,8 @@ use crate::events::{Change, EventsQuery};
 use crate::lifecycle::Action;
 use crate::model::*;
 use crate::tracking::*;
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures::StreamExt;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::sync::{Arc, Mutex};
@@ -341,21 +343,18 @@ impl Client {
         let url = self.base.clone();
         let transport = |source| ClientError::Transport { url: url.clone(), source };
         let req = self.http.get(self.url("/api/v1/events")).query(&query_pairs(q)).bearer_auth(token);
-        let mut resp = req.send().await.map_err(transport)?;
+        let resp = req.send().await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(ClientError::Unexpected { status: resp.status().as_u16(), body: String::new() });
         }
-        let mut buffer = String::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let data = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<String>();
-                if let Ok(change) = serde_json::from_str::<Change>(&data) {
-                    if !on(change) {
-                        return Ok(());
-                    }
-                }
+        let mut changes = std::pin::pin!(changes(resp.bytes_stream()));
+        while let Some(change) = changes.next().await {
+            let change = change.map_err(|e| match e {
+                EventStreamError::Transport(source) => transport(source),
+                other => ClientError::Unexpected { status: 200, body: format!("a broken event stream: {other}") },
+            })?;
+            if !on(change) {
+                return Ok(());
             }
         }
         Ok(())
@@ -472,4 +471,41 @@ fn query_pairs<T: Serialize>(query: &T) -> Vec<(String, String)> {
             other => Some((k, other.to_string())),
         })
         .collect()
+}
+
+/// The changes in a server-sent event stream; events that carry no change are skipped.
+fn changes<E>(
+    body: impl futures::Stream<Item = Result<bytes::Bytes, E>>,
+) -> impl futures::Stream<Item = Result<Change, EventStreamError<E>>> {
+    body.eventsource().filter_map(|event| async move {
+        match event {
+            Ok(event) => serde_json::from_str::<Change>(&event.data).ok().map(Ok),
+            Err(error) => Some(Err(error)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_character_split_across_chunks_arrives_whole() {
+        let event = "data: {\"kind\":\"queue\",\"id\":\"caf\u{e9}-\u{1f680}\"}\n\n".as_bytes().to_vec();
+        // Split inside the two-byte é and inside the four-byte rocket.
+        let e_at = event.iter().position(|b| *b == 0xc3).unwrap() + 1;
+        let rocket_at = event.iter().position(|b| *b == 0xf0).unwrap() + 2;
+        let chunks = [&event[..e_at], &event[e_at..rocket_at], &event[rocket_at..]]
+            .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(c)));
+        let got: Vec<Change> = changes(futures::stream::iter(chunks)).map(Result::unwrap).collect().await;
+        assert_eq!(got, vec![Change::Queue { id: "caf\u{e9}-\u{1f680}".into() }]);
+    }
+
+    #[tokio::test]
+    async fn events_without_a_change_are_skipped() {
+        let body = ": keep-alive\n\ndata: not json\n\nevent: x\ndata: {\"kind\":\"resync\"}\n\n";
+        let chunks = [Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body))];
+        let got: Vec<Change> = changes(futures::stream::iter(chunks)).map(Result::unwrap).collect().await;
+        assert_eq!(got, vec![Change::Resync]);
+    }
 }

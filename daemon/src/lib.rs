@@ -51,14 +51,13 @@ impl std::fmt::Debug for Config {
 }
 
 /// A database URL with its password hidden.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
         }
-        _ => url.to_string(),
+        _ => raw.to_string(),
     }
 }
 
@@ -194,5 +193,26 @@ impl Daemon {
 impl From<anyhow::Error> for error::Error {
     fn from(e: anyhow::Error) -> Self {
         error::Error::Internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://ada:s3cr:et@db.local:5432/runyard"),
+            "postgres://ada:***@db.local:5432/runyard"
+        );
+        // An @ in the password, percent-encoded as URLs require, is hidden whole.
+        assert_eq!(
+            redact_url("postgres://ada:p%40ss@db/runyard?sslmode=require"),
+            "postgres://ada:***@db/runyard?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://ada@db/runyard"), "postgres://ada@db/runyard");
+        assert_eq!(redact_url("sqlite:///var/lib/runyard/runyard.db"), "sqlite:///var/lib/runyard/runyard.db");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 }
