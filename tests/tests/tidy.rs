@@ -329,7 +329,6 @@ fn files_stay_under_600_lines() {
             "query model, saved views and comparison types: to split into table/{query,views,compare}",
         ),
         ("plugins/table/src/query.rs", "planning, paging and row reading: to split into query/{plan,page,rows}"),
-        ("daemon/src/store/tasks.rs", "task reads and updates beside creation's inserts: inserts to move out"),
         ("plugins/clearml/src/tasks.rs", "the ClearML task document mapping beside request handling"),
         ("tests/tests/e2e/agent.rs", "the agent scenarios beside the helpers other suites import"),
         ("tests/tests/e2e/dispatch.rs", "dispatch, watchdog and replica scenarios"),

@@ -13,6 +13,7 @@ pub mod changes;
 mod console;
 pub use console::ConsoleLine;
 pub mod history;
+pub mod inserts;
 pub mod patch;
 mod projects;
 pub mod queues;

@@ -1,10 +1,10 @@
 //! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
 
-use super::patch::{int, json_value, text, TaskPatch};
+use super::patch::{text, TaskPatch};
 use super::{placeholders, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
-use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value, Values};
+use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value};
 use sea_query_binder::SqlxBinder;
 use sea_query_binder::SqlxValues;
 use serde::de::DeserializeOwned;
@@ -134,57 +134,7 @@ fn task_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Task> {
     })
 }
 
-/// A task row as inserted: the definition plus who and when.
-pub struct NewTaskRow<'a> {
-    pub id: &'a str,
-    pub task: &'a Task,
-    pub project_id: &'a str,
-    pub user_id: &'a str,
-    pub queue_id: Option<&'a str>,
-}
-
 impl Store {
-    /// Inserts tasks and their tags inside the caller's transaction. Each row's `task` supplies
-    /// the definition; its id, project and user fields are ignored in favour of the row's.
-    pub async fn insert_tasks(conn: &mut AnyConnection, rows: &[NewTaskRow<'_>]) -> Result<()> {
-        for (sql, values) in task_inserts(rows, Marks::Numbered)? {
-            sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Inserts tasks in a transaction of their own, in one round trip when possible: the hot
-    /// path of task creation. SQLite runs the whole transaction as one script; PostgreSQL runs
-    /// one statement (tags inserted by a data-modifying CTE), atomic on its own.
-    /// Pending rows (status Queued, with a queue) are appended to their queues as well.
-    pub async fn insert_tasks_atomically(&self, rows: &[NewTaskRow<'_>]) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            if let Some((sql, values)) = postgres_single_statement(rows)? {
-                sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&self.pool).await?;
-                return Ok(());
-            }
-            let mut tx = self.write().await?;
-            Self::insert_tasks(&mut tx, rows).await?;
-            for r in rows.iter().filter(|r| queued(r)) {
-                let created = r.task.created.timestamp_millis();
-                Self::push_entries(&mut tx, r.queue_id.expect("queued"), &[(r.id, r.task.priority)], created).await?;
-            }
-            return tx.commit().await;
-        }
-        let mut statements = task_inserts(rows, Marks::Anonymous)?;
-        statements.extend(entry_inserts(rows, Marks::Anonymous, 0));
-        let mut script = String::from("BEGIN IMMEDIATE;\n");
-        let mut values = Vec::new();
-        for (sql, v) in statements {
-            script.push_str(&sql);
-            script.push_str(";\n");
-            values.extend(v);
-        }
-        script.push_str("COMMIT;");
-        self.run_write_script(script, values).await?;
-        Ok(())
-    }
-
     pub async fn get_task(&self, id: &str) -> Result<Task> {
         let mut conn = self.pool.acquire().await?;
         self.get_task_in(&mut conn, id).await
@@ -495,14 +445,6 @@ impl Store {
         super::delete_in(conn, "tasks", "id", ids).await
     }
 
-    pub async fn add_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
-        let pairs: Vec<(&str, &str)> = ids.iter().flat_map(|id| tags.iter().map(move |t| (*id, t.as_str()))).collect();
-        for (sql, values) in tag_inserts(&pairs, Marks::Numbered, 0) {
-            sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
     pub async fn remove_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
@@ -520,12 +462,6 @@ impl Store {
             q.execute(&mut *conn).await?;
         }
         Ok(())
-    }
-
-    /// Replaces a task's tags.
-    pub async fn set_tags(conn: &mut AnyConnection, id: &str, tags: &[String]) -> Result<()> {
-        sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(id).execute(&mut *conn).await?;
-        Self::add_tags(conn, &[id], tags).await
     }
 
     async fn load_tags(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Vec<String>>> {
@@ -553,30 +489,8 @@ impl Store {
     }
 }
 
-/// How statements mark their parameters: `$1, $2…` (both backends), or `?` (SQLite only, bound
-/// in order across every statement of a multi-statement script).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Marks {
-    Numbered,
-    Anonymous,
-}
-
-/// `rows` groups of `columns` parameters, numbered after the first `offset` parameters.
-fn marks(style: Marks, offset: usize, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| match style {
-            Marks::Numbered => format!("({})", placeholders(offset + r * columns, columns)),
-            Marks::Anonymous => format!("({})", vec!["?"; columns].join(", ")),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A statement and the values of its parameters, in order.
-type Statement = (String, Vec<Value>);
-
 /// Every column of a task row: what inserts write and full reads select.
-const TASK_COLUMNS: [&str; 31] = [
+pub(crate) const TASK_COLUMNS: [&str; 31] = [
     "id",
     "name",
     "project_id",
@@ -609,149 +523,3 @@ const TASK_COLUMNS: [&str; 31] = [
     "artifacts",
     "priority",
 ];
-
-/// Multi-row INSERTs for tasks and their tags.
-fn task_inserts(rows: &[NewTaskRow<'_>], style: Marks) -> Result<Vec<Statement>> {
-    let n = TASK_COLUMNS.len();
-    let mut out = Vec::new();
-    for chunk in rows.chunks(CHUNK / n) {
-        let sql = format!("INSERT INTO tasks ({}) VALUES {}", TASK_COLUMNS.join(", "), marks(style, 0, chunk.len(), n));
-        let mut values = Vec::with_capacity(chunk.len() * n);
-        for row in chunk {
-            values.extend(task_values(row)?);
-        }
-        out.push((sql, values));
-    }
-    let pairs: Vec<(&str, &str)> =
-        rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
-    out.extend(tag_inserts(&pairs, style, 0));
-    Ok(out)
-}
-
-/// Tag inserts whose parameters are numbered after the first `offset`.
-fn tag_inserts(pairs: &[(&str, &str)], style: Marks, offset: usize) -> Vec<Statement> {
-    pairs
-        .chunks(CHUNK / 2)
-        .map(|chunk| {
-            let sql = format!(
-                "INSERT INTO task_tags (task_id, tag) VALUES {} ON CONFLICT DO NOTHING",
-                marks(style, offset, chunk.len(), 2)
-            );
-            (sql, chunk.iter().flat_map(|(id, tag)| [text(Some(id)), text(Some(tag))]).collect())
-        })
-        .collect()
-}
-
-/// Tasks and their tags as one PostgreSQL statement, when they fit in one.
-fn postgres_single_statement(rows: &[NewTaskRow<'_>]) -> Result<Option<Statement>> {
-    let n = TASK_COLUMNS.len();
-    let pairs: Vec<(&str, &str)> =
-        rows.iter().flat_map(|r| r.task.tags.iter().map(move |t| (r.id, t.as_str()))).collect();
-    let entries = rows.iter().filter(|r| queued(r)).count();
-    if rows.len() * n + pairs.len() * 2 + entries * 5 > CHUNK {
-        return Ok(None);
-    }
-    // Data-modifying CTEs, one per insert, then the last insert: all or nothing. The tasks
-    // fit one insert (checked above); the tags follow, numbered after the tasks' values.
-    let mut statements = task_inserts(rows, Marks::Numbered)?;
-    statements.truncate(1);
-    let mut values = statements[0].1.clone();
-    if !pairs.is_empty() {
-        statements.extend(tag_inserts(&pairs, Marks::Numbered, values.len()));
-        values.extend(statements[1].1.iter().cloned());
-    }
-    for entry in entry_inserts(rows, Marks::Numbered, values.len()) {
-        values.extend(entry.1.iter().cloned());
-        statements.push(entry);
-    }
-    let (last, _) = statements.pop().expect("the task insert");
-    let ctes: Vec<String> = statements.iter().enumerate().map(|(i, (sql, _))| format!("s{i} AS ({sql})")).collect();
-    let sql = if ctes.is_empty() { last } else { format!("WITH {} {last}", ctes.join(", ")) };
-    Ok(Some((sql, values)))
-}
-
-/// A row that joins its queue as it is created.
-fn queued(row: &NewTaskRow<'_>) -> bool {
-    row.task.status == TaskStatus::Queued && row.queue_id.is_some()
-}
-
-/// Appends the queued rows to the end of their queues, one statement each. With `Numbered`
-/// marks the statements run as one (all see the same snapshot), so rows bound for the same
-/// queue are spaced out by their rank among them.
-fn entry_inserts(rows: &[NewTaskRow<'_>], style: Marks, offset: usize) -> Vec<Statement> {
-    let mut rank: HashMap<&str, i64> = HashMap::new();
-    let mut out = Vec::new();
-    for r in rows.iter().filter(|r| queued(r)) {
-        let queue = r.queue_id.expect("queued");
-        let k = match style {
-            Marks::Numbered => {
-                let k = rank.entry(queue).or_insert(0);
-                *k += 1;
-                *k
-            }
-            Marks::Anonymous => 1,
-        };
-        let m: Vec<String> = (1..=5)
-            .map(|i| match style {
-                Marks::Numbered => format!("${}", offset + out.len() * 5 + i),
-                Marks::Anonymous => "?".to_string(),
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO queue_entries (task_id, queue_id, priority, position, added) \
-             SELECT {}, {}, {}, COALESCE(MAX(position), 0) + {k} * {}, {} FROM queue_entries WHERE queue_id = {}",
-            m[0],
-            m[1],
-            m[2],
-            super::queues::POSITION_STEP,
-            m[3],
-            m[4]
-        );
-        let added = r.task.created.timestamp_millis();
-        out.push((
-            sql,
-            vec![text(Some(r.id)), text(Some(queue)), int(Some(r.task.priority)), int(Some(added)), text(Some(queue))],
-        ));
-    }
-    out
-}
-
-/// One task row's values, in [`TASK_COLUMNS`] order.
-fn task_values(row: &NewTaskRow<'_>) -> Result<Vec<Value>> {
-    let t = row.task;
-    let system_tags: Vec<&String> = t.system_tags.iter().filter(|s| *s != ARCHIVED_TAG).collect();
-    let execution = runyard_api::Execution { queue: None, ..t.execution.clone() };
-    Ok(vec![
-        text(Some(row.id)),
-        text(Some(&t.name)),
-        text(Some(row.project_id)),
-        text(Some(t.kind.as_str())),
-        text(Some(t.status.as_str())),
-        text(Some(&t.status_reason)),
-        text(Some(&t.status_message)),
-        int(Some(t.archived() as i64)),
-        text(Some(row.user_id)),
-        text(Some(&t.comment)),
-        text(t.parent.as_deref()),
-        json_value(&system_tags)?,
-        int(Some(t.created.timestamp_millis())),
-        int(t.started.map(|d| d.timestamp_millis())),
-        int(t.completed.map(|d| d.timestamp_millis())),
-        int(Some(t.last_update.timestamp_millis())),
-        int(Some(t.last_change.timestamp_millis())),
-        int(Some(t.last_iteration)),
-        text(t.worker.as_deref()),
-        text(row.queue_id),
-        json_value(&t.script)?,
-        json_value(&t.environment)?,
-        json_value(&t.container)?,
-        json_value(&execution)?,
-        json_value(&t.hyperparams)?,
-        json_value(&t.configuration)?,
-        json_value(&t.runtime)?,
-        json_value(&t.models.input)?,
-        json_value(&t.models.output)?,
-        json_value(&t.artifacts)?,
-        int(Some(t.priority)),
-    ])
-}

@@ -8,7 +8,7 @@
 use super::hooks::Hooks;
 use super::validate;
 use crate::error::{Error, Result};
-use crate::store::tasks::NewTaskRow;
+use crate::store::inserts::NewTaskRow;
 use crate::store::{new_id, now_ms, Principal, Store, TaskHead, TaskPatch, WriteTx};
 use runyard_api::{
     is_valid_id, transition, Action, ActionOutcome, ActionRequest, ActionResponse, Change, Task, TaskState, TaskStatus,
@@ -320,7 +320,7 @@ async fn apply(
         Store::push_entries(tx, q, &entries, now).await?;
     }
     match action {
-        Action::AddTag => Store::add_tags(tx, ids, &req.tags).await?,
+        Action::AddTag => store.add_tags(tx, ids, &req.tags).await?,
         Action::RemoveTag => Store::remove_tags(tx, ids, &req.tags).await?,
         Action::AbortChildren => abort_children(store, tx, req, ids, now, extra).await?,
         _ => {}
@@ -478,7 +478,7 @@ async fn clone_task(
         user_id: &who.user_id,
         queue_id: queue_id.as_deref(),
     };
-    Store::insert_tasks(conn, &[row]).await?;
+    store.insert_tasks(conn, &[row]).await?;
     Ok(new_id)
 }
 

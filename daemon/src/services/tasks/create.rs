@@ -4,7 +4,7 @@
 use super::actions::dedup;
 use super::validate;
 use crate::error::{Error, Result};
-use crate::store::tasks::NewTaskRow;
+use crate::store::inserts::NewTaskRow;
 use crate::store::{new_id, now_ms, to_time, Principal, Store};
 use runyard_api::{is_valid_id, Change, CreateTask, Task, TaskStatus};
 use std::sync::Arc;
@@ -123,7 +123,7 @@ pub(super) async fn commit(store: &Store, jobs: &[PreparedCreate]) -> Result<Vec
             queue_id: queue_ids[i].as_deref(),
         })
         .collect();
-    Store::insert_tasks(&mut tx, &rows).await?;
+    store.insert_tasks(&mut tx, &rows).await?;
     for task in &tasks {
         tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
     }

@@ -83,7 +83,7 @@ pub(super) async fn edit(store: &Store, id: &str, edit: EditTask, force: bool) -
     patch.last_update = Some(now);
     store.update_tasks(&mut tx, &[id], &patch).await?;
     if let Some(tags) = edit.tags {
-        Store::set_tags(&mut tx, id, &dedup(tags)).await?;
+        store.set_tags(&mut tx, id, &dedup(tags)).await?;
     }
     let task = store.get_task_in(&mut tx, id).await?;
     tx.changed(Change::Task { id: task.id.clone(), status: Some(task.status) });
