@@ -22,6 +22,9 @@ mod reports;
 mod system;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use actions::MAX_BATCH;
 pub use create::PreparedCreate;
 pub use hooks::TaskHooks;
