@@ -2,127 +2,16 @@
 //! with packages from a local wheel directory (no network), real process groups. The agent does
 //! not care which database the daemon uses, so these run on SQLite only.
 
-use crate::harness::{describe, Backend, TestServer, ACCESS_KEY, BIN, SECRET_KEY};
-use runyard_api::{Action, ActionRequest, Client, CreateTask, EntryKind, Param, Script, Task, TaskStatus};
+use crate::harness::agent::{
+    alive, code_task, console, finished, run_to_end, server, wait_file, wait_for, wheel, Agent,
+};
+use crate::harness::wait::{request_under_way, until};
+use crate::harness::{describe, TestServer, ACCESS_KEY, BIN, SECRET_KEY};
+use runyard_api::{Action, ActionRequest, Client, CreateTask, EntryKind, Param, Script, TaskStatus};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `runyard agent` process; killed on drop.
-pub struct Agent {
-    child: Child,
-    pub cache: tempfile::TempDir,
-}
-
-impl Agent {
-    pub fn start(server: &TestServer, name: &str, queue: &str, config: &str, env: &[(&str, &str)]) -> Agent {
-        Self::start_in(tempfile::tempdir().expect("cache dir"), server, name, queue, config, env, &[])
-    }
-
-    /// An agent with extra flags, caching in `cache` (a restarted agent may reuse one).
-    pub fn start_in(
-        cache: tempfile::TempDir,
-        server: &TestServer,
-        name: &str,
-        queue: &str,
-        config: &str,
-        env: &[(&str, &str)],
-        extra: &[&str],
-    ) -> Agent {
-        let config_file = cache.path().join("agent.toml");
-        std::fs::write(&config_file, config).expect("agent config");
-        let child = Command::new(BIN)
-            .args(["agent", "--queue", queue, "--name", name, "--config"])
-            .arg(&config_file)
-            .arg("--cache-dir")
-            .arg(cache.path())
-            .args(extra)
-            .env("HOME", cache.path())
-            .env("RUNYARD_SERVER", &server.url)
-            .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
-            .env("RUNYARD_SECRET_KEY", SECRET_KEY)
-            .env("RUNYARD_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn agent");
-        Agent { child, cache }
-    }
-
-    pub fn signal(&self, signal: &str) {
-        let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
-    }
-
-    pub fn wait_exit(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.child.try_wait().expect("try_wait").is_some() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn server() -> TestServer {
-    TestServer::start_with(Backend::Sqlite, &[]).expect("server")
-}
-
-pub(crate) fn code_task(name: &str, file: &str, binary: &str, code: &str) -> CreateTask {
-    CreateTask {
-        name: name.into(),
-        project: Some("agent".into()),
-        queue: Some("default".into()),
-        script: Script {
-            entry_kind: EntryKind::Code,
-            entry_point: Some(file.into()),
-            binary: Some(binary.into()),
-            code: Some(code.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-pub(crate) async fn wait_for(c: &Client, id: &str, within: Duration, done: impl Fn(&Task) -> bool) -> Task {
-    let deadline = Instant::now() + within;
-    loop {
-        let task = c.get_task(id).await.expect("get task");
-        if done(&task) {
-            return task;
-        }
-        assert!(Instant::now() < deadline, "task {id} still {:?} ({})", task.status, task.status_reason);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-pub(crate) async fn finished(c: &Client, id: &str) -> Task {
-    wait_for(c, id, Duration::from_secs(120), |t| {
-        matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped)
-    })
-    .await
-}
-
-/// Queues `task`, waits for its end, and returns it with its console.
-pub(crate) async fn run_to_end(c: &Client, task: &CreateTask) -> (Task, String) {
-    let id = c.create_task(task).await.expect("create task").id;
-    let t = finished(c, &id).await;
-    (t, console(c, &id).await)
-}
-
-pub(crate) async fn console(c: &Client, id: &str) -> String {
-    let page = c.console(id, &Default::default()).await.expect("console");
-    page.entries.into_iter().map(|e| e.text).collect()
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -187,28 +76,6 @@ fn repo_task(name: &str, repo: &Path, set: impl FnOnce(&mut Script)) -> CreateTa
         script,
         ..Default::default()
     }
-}
-
-/// A pure-Python wheel, built by hand so no build backend (or network) is needed.
-pub(crate) fn wheel(dir: &Path) {
-    let py = format!(
-        r#"
-import zipfile, base64, hashlib
-files = {{"tinypkg/__init__.py": "VERSION = '1.0'\n", "tinypkg/__main__.py": "print('tinypkg main')\n", "tinypkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
-  "tinypkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}}
-rec = []
-with zipfile.ZipFile("{}/tinypkg-1.0-py3-none-any.whl", "w") as z:
-    for name, body in files.items():
-        z.writestr(name, body)
-        h = base64.urlsafe_b64encode(hashlib.sha256(body.encode()).digest()).rstrip(b"=").decode()
-        rec.append(f"{{name}},sha256={{h}},{{len(body)}}")
-    rec.append("tinypkg-1.0.dist-info/RECORD,,")
-    z.writestr("tinypkg-1.0.dist-info/RECORD", "\n".join(rec) + "\n")
-"#,
-        dir.display()
-    );
-    let out = Command::new("python3").args(["-c", &py]).output().expect("python3");
-    assert!(out.status.success(), "wheel: {}", describe(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,27 +212,6 @@ async fn python_venv_from_local_wheels_is_cached_and_pip_failures_fail() {
     assert_eq!(t.status, TaskStatus::Failed, "{out}");
     assert_eq!(t.status_reason, "environment set-up failed");
     assert!(out.contains("no-such-package-anywhere"), "{out}");
-}
-
-/// Whether a process still runs (a zombie waiting for a reaper does not).
-pub(crate) fn alive(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-pub(crate) async fn wait_file(path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text.trim().to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "{} never written", path.display());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,7 +373,7 @@ async fn console_bad_input_reset_and_follow() {
             (page, started.elapsed())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    request_under_way().await;
     c.append_console(&id, &runyard_api::AppendConsole { text: "line one\n".into(), time: None }).await.unwrap();
     let (page, waited) = follower.await.unwrap();
     assert_eq!(page.entries.len(), 1);
@@ -596,22 +442,16 @@ async fn execute_detached_stop_and_preinstalled_venv() {
     // --detached, then --stop with the same name.
     let out = agent_cli(&server, cache.path(), &["--queue", "default", "--name", "bg", "--detached"]);
     assert!(out.status.success(), "{}", describe(&out));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") {
-        assert!(Instant::now() < deadline, "the detached agent never registered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let registered = || async { c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") };
+    until("the detached agent registers", Duration::from_secs(20), registered).await;
     let again = agent_cli(&server, cache.path(), &["--queue", "default", "--name", "bg", "--detached"]);
     assert!(!again.status.success(), "a second agent with the same name started");
     let id = c.create_task(&code_task("bg task", "job.sh", "bash", "echo in the background\n")).await.unwrap().id;
     assert_eq!(finished(&c, &id).await.status, TaskStatus::Completed);
     let out = agent_cli(&server, cache.path(), &["--name", "bg", "--stop"]);
     assert!(out.status.success(), "{}", describe(&out));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") {
-        assert!(Instant::now() < deadline, "the detached agent did not stop");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gone = || async { !c.list_workers().await.unwrap().iter().any(|w| w.id == "bg") };
+    until("the detached agent stops", Duration::from_secs(20), gone).await;
     let out = agent_cli(&server, cache.path(), &["--name", "bg", "--stop"]);
     assert!(!out.status.success(), "stopping a stopped agent should say so");
 }
@@ -671,11 +511,8 @@ async fn an_outcome_the_daemon_missed_is_reported_by_the_next_start() {
     // The daemon dies; the task completes meanwhile and its outcome cannot be reported.
     server.kill();
     let mark = agent.cache.path().join("agent-keeper.running").join(&id);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read(&mark).map(|b| b.is_empty()).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "the outcome was never written down");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let written = || async { std::fs::read(&mark).is_ok_and(|b| !b.is_empty()) };
+    until("the agent writes the outcome down", Duration::from_secs(30), written).await;
     let mut agent = agent;
     agent.signal("-KILL");
     agent.wait_exit(Duration::from_secs(5));

@@ -1,7 +1,7 @@
 //! Batch actions: one outcome per task, invalid tasks skipped and untouched.
 
+use crate::harness::tasks::{act, draft};
 use crate::harness::TestServer;
-use crate::lifecycle::{act, draft};
 use crate::scenario;
 use runyard_api::{Action, ActionRequest, TaskStatus};
 

@@ -292,20 +292,10 @@ async fn clearml_agent_runs_a_cloned_task() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start clearml-agent");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    let task = loop {
-        let t = c.get_task(&clone).await.unwrap();
-        if matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped) {
-            break t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent did not finish the task: {:?} {}",
-            t.status,
-            t.status_reason
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    let task = crate::harness::agent::wait_for(&c, &clone, std::time::Duration::from_secs(180), |t| {
+        matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped)
+    })
+    .await;
     let _ = daemon.kill();
     let _ = daemon.wait();
     let console: String = c
@@ -352,19 +342,17 @@ async fn abort_from_runyard_stops_an_sdk_run() {
         std::thread::spawn(move || lines.for_each(drop));
         id.expect("the script printed its task")
     };
-    crate::agent::wait_for(&c, &id, std::time::Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    crate::harness::agent::wait_for(&c, &id, std::time::Duration::from_secs(30), |t| {
+        t.status == TaskStatus::InProgress
+    })
+    .await;
     c.act(&id, runyard_api::Action::Abort, &Default::default()).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the SDK run did not stop after the abort");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let exited = || {
+        let exited = child.try_wait().unwrap().is_some();
+        async move { exited }
     };
+    crate::harness::wait::until("the SDK run stops after the abort", std::time::Duration::from_secs(60), exited).await;
+    let status = child.wait().unwrap();
     // It stopped long before its 300 s of work were done.
     assert_eq!(c.get_task(&id).await.unwrap().status, TaskStatus::Stopped, "exit {status:?}");
 }
@@ -392,9 +380,9 @@ async fn runyard_agent_runs_an_sdk_task_remotely() {
     c.act(&clone, runyard_api::Action::Enqueue, &enqueue).await.unwrap();
 
     // Runyard's agent runs it; the SDK inside attaches to the same task and reads the new value.
-    let _agent = crate::agent::Agent::start(&server, "sdk-agent", "default", "", &[]);
-    let task = crate::agent::finished(&c, &clone).await;
-    let console = crate::agent::console(&c, &clone).await;
+    let _agent = crate::harness::agent::Agent::start(&server, "sdk-agent", "default", "", &[]);
+    let task = crate::harness::agent::finished(&c, &clone).await;
+    let console = crate::harness::agent::console(&c, &clone).await;
     assert_eq!(task.status, TaskStatus::Completed, "{console}");
     assert!(console.contains("LR 0.5"), "the hyperparameter came from the server: {console}");
     let metrics = c.task_metrics(&clone).await.unwrap();

@@ -185,7 +185,7 @@ async fn cli_without_credentials_says_how_to_configure() {
 
 async fn restart_keeps_everything(mut server: TestServer) {
     let c = server.client();
-    let t = crate::lifecycle::draft(&c, "restart", "persisted").await;
+    let t = crate::harness::tasks::draft(&c, "restart", "persisted").await;
     c.act(
         &t.id,
         runyard_api::Action::Enqueue,

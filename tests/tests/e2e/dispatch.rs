@@ -1,7 +1,8 @@
 //! Queues, dispatch and the watchdog, on both backends.
 
+use crate::harness::tasks::{act, draft, register};
+use crate::harness::wait::{request_under_way, until};
 use crate::harness::{describe, TestServer};
-use crate::lifecycle::{act, draft, register};
 use crate::scenario;
 use runyard_api::{
     Action, ActionRequest, Client, CreateQueue, CreateTask, ErrorCode, MoveEntry, PopRequest, RegisterWorker,
@@ -165,7 +166,7 @@ async fn wakes_at_once(server: TestServer) {
             (got, started.elapsed())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    request_under_way().await;
     let id = queued(&c, "second", "late", 0).await;
     let (got, waited) = waiter.await.unwrap();
     assert_eq!(got.as_deref(), Some(id.as_str()));
@@ -211,15 +212,6 @@ async fn wakes_at_once(server: TestServer) {
 }
 scenario!(a_waiting_agent_is_woken_by_the_enqueue, super::wakes_at_once);
 
-/// Polls until `check` holds, for up to 15 s.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn watchdog(server: TestServer) {
     let c = server.client();
     // A popped task whose agent never says "started" goes back to the head of its queue.
@@ -228,7 +220,10 @@ async fn watchdog(server: TestServer) {
     let _second = queued(&c, "default", "second", 0).await;
     assert_eq!(pop_one(&c, "flaky", &["default"], 0.0).await.as_deref(), Some(first.as_str()));
     assert_eq!(order(&c, "default").await, ["second"]);
-    eventually("the lease to expire", || async { order(&c, "default").await == ["first", "second"] }).await;
+    until("the lease to expire", Duration::from_secs(15), || async {
+        order(&c, "default").await == ["first", "second"]
+    })
+    .await;
     assert_eq!(c.get_task(&first).await.unwrap().status, TaskStatus::Queued);
 
     // A worker that stops reporting is dropped; its running task is aborted "worker lost".
@@ -243,7 +238,7 @@ async fn watchdog(server: TestServer) {
     c.act(&id, Action::Started, &ActionRequest { worker: Some("doomed".into()), ..Default::default() }).await.unwrap();
     let report = WorkerReport { task: Some(id.clone()), cpu_percent: 50.0, ..Default::default() };
     c.report_worker("doomed", &report).await.unwrap();
-    eventually("the worker to be lost", || async {
+    until("the worker to be lost", Duration::from_secs(15), || async {
         let t = c.get_task(&id).await.unwrap();
         t.status == TaskStatus::Stopped && t.status_reason == "worker lost"
     })
@@ -253,7 +248,7 @@ async fn watchdog(server: TestServer) {
     // A running task that sends nothing is aborted "non-responsive".
     let silent = draft(&c, "dispatch", "silent").await;
     act(&c, &silent.id, Action::Started).await.unwrap();
-    eventually("the silent task to be aborted", || async {
+    until("the silent task to be aborted", Duration::from_secs(15), || async {
         c.get_task(&silent.id).await.unwrap().status_reason == "non-responsive"
     })
     .await;
@@ -355,8 +350,7 @@ async fn two_replicas_on_one_postgres() {
     };
     let b = a.replica();
     let (ca, cb) = (a.client(), b.client());
-    let mut feed_b = follow(&cb);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut feed_b = follow(&cb).await;
     let seen_on_b = draft(&ca, "replicas", "made on A").await;
     expect_change(&mut feed_b, runyard_api::Change::Task { id: seen_on_b.id, status: Some(TaskStatus::Created) }).await;
     register(&cb, "on-b").await;
@@ -367,7 +361,7 @@ async fn two_replicas_on_one_postgres() {
             (got, Instant::now())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    request_under_way().await;
     let sent = Instant::now();
     let id = queued(&ca, "default", "cross", 0).await;
     let (got, held) = waiter.await.unwrap();
@@ -458,7 +452,9 @@ async fn crash(mut server: TestServer) {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The crash comes in the middle of the work: tasks created, handed out and started.
+    let busy = || async { acked.lock().unwrap().len() > 50 && started.lock().unwrap().len() > 20 };
+    until("the burst gets under way", Duration::from_secs(60), busy).await;
     server.kill();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for j in jobs {
@@ -505,11 +501,29 @@ scenario!(
 );
 
 /// Collects changes from the live stream until `want` of them match, or 10 s pass.
-fn follow(c: &Client) -> tokio::sync::mpsc::UnboundedReceiver<runyard_api::Change> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let c = c.clone();
-    tokio::spawn(async move { c.watch(move |change| tx.send(change).is_ok()).await });
-    rx
+/// The change stream, followed from the moment it is known to deliver: a probe worker's
+/// registration has come through it.
+async fn follow(c: &Client) -> tokio::sync::mpsc::UnboundedReceiver<runyard_api::Change> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = c.clone();
+    tokio::spawn(async move { watcher.watch(move |change| tx.send(change).is_ok()).await });
+    let probe = runyard_api::Change::Worker { id: "change-probe".into() };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        register(c, "change-probe").await;
+        let seen = tokio::time::timeout(Duration::from_millis(200), async {
+            while let Some(change) = rx.recv().await {
+                if change == probe {
+                    return true;
+                }
+            }
+            false
+        });
+        if seen.await == Ok(true) {
+            return rx;
+        }
+        assert!(Instant::now() < deadline, "the change stream never delivered a change");
+    }
 }
 
 async fn expect_change(rx: &mut tokio::sync::mpsc::UnboundedReceiver<runyard_api::Change>, want: runyard_api::Change) {
@@ -526,8 +540,7 @@ async fn expect_change(rx: &mut tokio::sync::mpsc::UnboundedReceiver<runyard_api
 async fn live_changes(server: TestServer) {
     use runyard_api::Change;
     let c = server.client();
-    let mut rx = follow(&c);
-    tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
+    let mut rx = follow(&c).await;
     let t = draft(&c, "events", "watched").await;
     expect_change(&mut rx, Change::Task { id: t.id.clone(), status: Some(TaskStatus::Created) }).await;
     c.act(&t.id, Action::Enqueue, &ActionRequest { queue: Some("default".into()), ..Default::default() })
@@ -549,12 +562,33 @@ async fn live_changes(server: TestServer) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // What it prints, line by line, as it prints it.
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (stdout, printed) = (child.stdout.take().unwrap(), printed.clone());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut text = printed.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        })
+    };
+    let prints = |n: usize| {
+        let printed = printed.clone();
+        move || {
+            let text = printed.lock().unwrap().clone();
+            async move { text.matches("queue default").count() >= n }
+        }
+    };
+    until("the watch prints the queue", Duration::from_secs(15), prints(1)).await;
     let second = queued(&c, "default", "second watched", 0).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    until("the watch re-prints after the enqueue", Duration::from_secs(15), prints(2)).await;
     child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let text = printed.lock().unwrap().clone();
     assert_eq!(text.matches("queue default").count(), 2, "printed, then re-printed after the enqueue:\n{text}");
     assert!(text.contains(&second), "{text}");
 }
@@ -592,7 +626,7 @@ async fn history(server: TestServer) {
 
     // Queues are sampled by the watchdog.
     queued(&c, "default", "waiting", 0).await;
-    eventually("a queue sample", || async {
+    until("a queue sample", Duration::from_secs(15), || async {
         c.queue_history("default", &q).await.unwrap().series.get("length").is_some_and(|s| !s.is_empty())
     })
     .await;

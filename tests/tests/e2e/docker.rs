@@ -1,7 +1,8 @@
 //! Docker mode against a real Docker Engine. No image can be pulled here: the tests build their
 //! own from the host's busybox with `docker import`, once, and reuse it.
 
-use crate::agent::{code_task, console, finished, run_to_end, server, wait_for, Agent};
+use crate::harness::agent::{code_task, console, finished, run_to_end, server, wait_for, Agent};
+use crate::harness::wait::until;
 use runyard_api::{Action, ActionRequest, TaskStatus};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -144,9 +145,7 @@ async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
     let stubborn = code_task("stubborn", "job.sh", "sh", "trap '' TERM\necho waiting\nwhile true; do sleep 1; done\n");
     let id = c.create_task(&stubborn).await.unwrap().id;
     wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
-    while !console(&c, &id).await.contains("waiting") {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until("the task prints", Duration::from_secs(30), || async { console(&c, &id).await.contains("waiting") }).await;
     let asked = Instant::now();
     c.act(&id, Action::Abort, &ActionRequest::default()).await.unwrap();
     let t = finished(&c, &id).await;
@@ -159,11 +158,7 @@ async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
     // The agent dies while a container runs; its successor removes the leftover.
     let id = c.create_task(&code_task("orphan", "job.sh", "sh", "sleep 300\n")).await.unwrap().id;
     wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while containers_of("crashy").is_empty() {
-        assert!(Instant::now() < deadline, "no container started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until("a container starts", Duration::from_secs(20), || async { !containers_of("crashy").is_empty() }).await;
     agent.signal("-KILL");
     let cache = {
         let mut agent = agent;
@@ -172,11 +167,8 @@ async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
     };
     assert_eq!(containers_of("crashy").len(), 1);
     let _successor = Agent::start_in(cache, &server, "crashy", "default", "", &[], &flags);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !containers_of("crashy").is_empty() {
-        assert!(Instant::now() < deadline, "the leftover container was not removed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let removed = || async { containers_of("crashy").is_empty() };
+    until("the successor removes the leftover container", Duration::from_secs(20), removed).await;
     // Its task died with it: the successor's registration says so.
     let t = finished(&c, &id).await;
     assert_eq!((t.status, t.status_reason.as_str()), (TaskStatus::Stopped, "the agent restarted"));
@@ -188,7 +180,7 @@ async fn python_in_a_container_with_a_cached_venv() {
     let server = server();
     let c = server.client();
     let wheels = tempfile::tempdir().unwrap();
-    crate::agent::wheel(wheels.path());
+    crate::harness::agent::wheel(wheels.path());
     let links = wheels.path().to_str().unwrap().to_string();
     let env = [("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", links.as_str())];
     let _agent =
@@ -236,11 +228,8 @@ async fn services_mode_runs_tasks_side_by_side() {
     for id in &ids {
         wait_for(&c, id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while containers_of("services").len() < 2 {
-        assert!(Instant::now() < deadline, "two containers never ran side by side");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let side_by_side = || async { containers_of("services").len() >= 2 };
+    until("two containers run side by side", Duration::from_secs(20), side_by_side).await;
     // One is aborted, the other goes on; stopping the agent aborts the rest.
     c.act(&ids[0], Action::Abort, &ActionRequest::default()).await.unwrap();
     assert_eq!(finished(&c, &ids[0]).await.status, TaskStatus::Stopped);

@@ -1,24 +1,9 @@
 //! The task lifecycle through the HTTP API, on both backends.
 
+use crate::harness::tasks::{act, draft, register};
 use crate::harness::TestServer;
 use crate::scenario;
 use runyard_api::{Action, ActionRequest, Client, ClientError, CreateTask, EditTask, ErrorCode, TaskStatus};
-
-pub async fn draft(client: &Client, project: &str, name: &str) -> runyard_api::Task {
-    client
-        .create_task(&CreateTask { name: name.into(), project: Some(project.into()), ..Default::default() })
-        .await
-        .expect("create task")
-}
-
-pub async fn act(client: &Client, id: &str, action: Action) -> Result<runyard_api::ActionOutcome, ClientError> {
-    client.act(id, action, &ActionRequest::default()).await
-}
-
-pub async fn register(client: &Client, id: &str) -> runyard_api::Worker {
-    let req = runyard_api::RegisterWorker { id: id.into(), queues: vec!["default".into()], ..Default::default() };
-    client.register_worker(&req).await.expect("register worker")
-}
 
 fn req_queue(q: &str) -> ActionRequest {
     ActionRequest { queue: Some(q.into()), ..Default::default() }

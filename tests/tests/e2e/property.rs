@@ -124,7 +124,7 @@ fn run(backend: Backend) {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = server.client();
-    rt.block_on(crate::lifecycle::register(&client, "worker-1"));
+    rt.block_on(crate::harness::tasks::register(&client, "worker-1"));
     let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
     let case = std::cell::Cell::new(0);
     let strategy = proptest::collection::vec((0..TASKS, 0..ACTIONS.len(), any::<bool>()), 1..30);

@@ -1,8 +1,8 @@
 //! The tracking plugin: events in, summaries and series out, and the lifecycle hooks, on both
 //! backends.
 
+use crate::harness::tasks::{act, draft};
 use crate::harness::{TestServer, ACCESS_KEY, SECRET_KEY};
-use crate::lifecycle::{act, draft};
 use crate::scenario;
 use runyard_api::tracking::*;
 use runyard_api::{Action, ActionRequest, Client, ConsoleQuery, TaskStatus};
@@ -252,7 +252,7 @@ async fn lifecycle_hooks(server: TestServer) {
     assert!(m.scalars.is_empty() && m.single_values.is_empty());
 
     // Reset clears results and console.
-    let worker = crate::lifecycle::register(&c, "w-track").await;
+    let worker = crate::harness::tasks::register(&c, "w-track").await;
     complete(&c, &worker.id, &t.id).await;
     act(&c, &t.id, Action::Reset).await.unwrap();
     let m = c.task_metrics(&t.id).await.unwrap();
@@ -407,7 +407,7 @@ async fn files_artifacts_and_properties(server: TestServer) {
     assert!(err.to_string().contains("artifacts[0].name"), "{err}");
 
     // User properties are editable whatever the status; the definition only on Drafts.
-    let worker = crate::lifecycle::register(&c, "w-files").await;
+    let worker = crate::harness::tasks::register(&c, "w-files").await;
     complete(&c, &worker.id, &t.id).await;
     let mut props = std::collections::BTreeMap::new();
     props.insert("owner".to_string(), runyard_api::Param { value: "ana".into(), ..Default::default() });
@@ -479,11 +479,8 @@ impl S3Server {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn s3s-fs");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let listening = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        assert!(crate::harness::wait::until_blocking("s3s-fs listens", std::time::Duration::from_secs(10), listening));
         Some(S3Server { child, port, root })
     }
 }

@@ -1,6 +1,10 @@
 //! The real parts tests run against: the `runyard` binary on a random loopback port, and a
 //! throwaway PostgreSQL 15 server started from `/usr/lib/postgresql/15/bin`.
 
+pub mod agent;
+pub mod tasks;
+pub mod wait;
+
 use runyard_api::Client;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
