@@ -322,16 +322,8 @@ fn no_module_imports_a_module_that_imports_it() {
 
 #[test]
 fn files_stay_under_600_lines() {
-    // Files that still do two jobs, each with what the split is waiting on.
-    let allowed = [
-        (
-            "api/src/table.rs",
-            "query model, saved views and comparison types: to split into table/{query,views,compare}",
-        ),
-        ("plugins/table/src/query.rs", "planning, paging and row reading: to split into query/{plan,page,rows}"),
-        ("plugins/clearml/src/tasks.rs", "the ClearML task document mapping beside request handling"),
-        ("tests/tests/e2e/dispatch.rs", "dispatch, watchdog and replica scenarios"),
-    ];
+    // Files that still do two jobs would be listed here, each with what its split waits on.
+    let allowed: [(&str, &str); 0] = [];
     let all = sources(
         &["api", "daemon", "plugins", "ui/src", "ui/web/src", "ui/web/e2e", "agent", "cli", "tests"],
         &[".rs", ".ts", ".tsx", ".mjs"],

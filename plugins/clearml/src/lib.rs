@@ -4,8 +4,10 @@
 //! and writes Runyard's own tasks, projects and tracking data.
 //!
 //! `envelope` is the transport (routing by `service.action`, `{meta, data}` answers, ClearML's
-//! error codes); `tasks`, `projects` and `events` map the calls; `files` is the files server.
+//! error codes); `document` maps ClearML's task document to and from Runyard's task; `tasks`,
+//! `projects` and `events` map the calls; `files` is the files server.
 
+pub mod document;
 pub mod envelope;
 pub mod events;
 pub mod files;

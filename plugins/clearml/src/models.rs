@@ -2,8 +2,8 @@
 //! its ClearML document (the plugin's `clearml_models` table); a task's input and output models
 //! are also recorded on Runyard's task (`models`), so Runyard's own views show them.
 
+use crate::document::project;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
-use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::{ModelRef, RegisterOutputs};
 use runyard_daemon::store::{new_id, now_ms, Principal};

@@ -2,8 +2,8 @@
 //! `tasks.*_configuration*`). Edits follow the lifecycle: Drafts only unless `force`; the
 //! `properties` section (user properties) is editable in any status.
 
+use crate::document::{config_item, config_of, param_item, param_of};
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
-use crate::tasks::{config_item, config_of, param_item, param_of};
 use crate::Ctx;
 use runyard_api::{ConfigItem, EditTask, Task, PROPERTIES_SECTION};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! `projects.*` over Runyard's projects (full paths: `a/b` is `b` inside `a`).
 
+use crate::document::project;
 use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
-use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::{Project, UpdateProject};
 use runyard_daemon::store::Principal;

@@ -1,7 +1,7 @@
 //! `queues.*` over Runyard's queues.
 
+use crate::document::project;
 use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
-use crate::tasks::project;
 use crate::Ctx;
 use runyard_api::Queue;
 use serde_json::{json, Value};

@@ -5,6 +5,7 @@ mod agent;
 mod auth;
 mod bad_input;
 mod batch;
+mod changes;
 mod clearml;
 mod clearml_bad_input;
 mod cli;

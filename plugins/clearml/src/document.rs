@@ -1,0 +1,311 @@
+//! ClearML's task document as a view of Runyard's `Task`, both ways, as pure functions: a task
+//! to the document (and a projection of it), and the document's parts (script, parameters,
+//! configuration, requirements) to Runyard's.
+
+use runyard_api::{ConfigItem, Container, ModelRef, Param, Script, Task};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub fn iso(t: chrono::DateTime<chrono::Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+}
+
+/// A task as ClearML's task document.
+pub fn document(t: &Task) -> Value {
+    let hyperparams: Map<String, Value> = t
+        .hyperparams
+        .iter()
+        .map(|(section, params)| {
+            let params: Map<String, Value> =
+                params.iter().map(|(name, p)| (name.clone(), param_item(section, name, p))).collect();
+            (section.clone(), Value::Object(params))
+        })
+        .collect();
+    let configuration: Map<String, Value> =
+        t.configuration.iter().map(|(name, c)| (name.clone(), config_item(name, c))).collect();
+    let artifacts: Vec<Value> = t
+        .artifacts
+        .iter()
+        .map(|a| {
+            json!({"key": a.name, "type": a.kind, "mode": a.mode.clone().unwrap_or_else(|| "output".into()),
+                   "uri": a.uri, "content_size": a.size, "hash": a.hash,
+                   "type_data": {"preview": a.preview}})
+        })
+        .collect();
+    let models = |list: &[ModelRef]| -> Vec<Value> {
+        list.iter().map(|m| json!({"name": m.name, "model": m.model_id, "uri": m.uri})).collect()
+    };
+    let s = &t.script;
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "user": t.user,
+        "company": "",
+        "project": t.project,
+        "type": t.kind.as_str(),
+        "status": t.status.as_str(),
+        "status_reason": t.status_reason,
+        "status_message": t.status_message,
+        "status_changed": iso(t.last_change),
+        "comment": t.comment,
+        "tags": t.tags,
+        "system_tags": t.system_tags,
+        "parent": t.parent,
+        "created": iso(t.created),
+        "started": t.started.map(iso),
+        "completed": t.completed.map(iso),
+        "last_update": iso(t.last_update),
+        "last_change": iso(t.last_change),
+        "last_iteration": t.last_iteration,
+        "last_worker": t.worker,
+        "script": {
+            "repository": s.repository.clone().unwrap_or_default(),
+            "branch": s.branch.clone().unwrap_or_default(),
+            "tag": s.tag.clone().unwrap_or_default(),
+            "version_num": s.commit.clone().unwrap_or_default(),
+            "entry_point": s.entry_point.clone().unwrap_or_default(),
+            "working_dir": s.working_dir.clone().unwrap_or_default(),
+            "binary": s.binary.clone().unwrap_or_else(|| "python3".into()),
+            "diff": s.diff.clone().or_else(|| s.code.clone()).unwrap_or_default(),
+            "requirements": {"pip": s.requirements.clone().unwrap_or_default()},
+        },
+        "execution": {
+            "queue": t.execution.queue,
+            "artifacts": artifacts,
+            "parameters": {},
+            "docker_cmd": docker_cmd(&t.container),
+        },
+        "output": {"destination": t.execution.output_uri},
+        "hyperparams": hyperparams,
+        "configuration": configuration,
+        "runtime": t.runtime,
+        "models": {"input": models(&t.models.input), "output": models(&t.models.output)},
+        "container": {
+            "image": t.container.image.clone().unwrap_or_default(),
+            "arguments": t.container.arguments.clone().unwrap_or_default(),
+            "setup_shell_script": t.container.setup_script.clone().unwrap_or_default(),
+        },
+        "last_metrics": {},
+    })
+}
+
+pub(crate) fn docker_cmd(c: &Container) -> Value {
+    match (&c.image, &c.arguments) {
+        (Some(image), Some(args)) if !args.is_empty() => Value::String(format!("{image} {args}")),
+        (Some(image), _) => Value::String(image.clone()),
+        _ => Value::Null,
+    }
+}
+
+/// `only_fields` as a projection: dotted paths pick nested values; `id` is always kept.
+pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
+    let Some(fields) = only_fields.filter(|f| !f.is_empty()) else { return doc.clone() };
+    let mut out = Map::new();
+    out.insert("id".into(), doc["id"].clone());
+    for field in fields {
+        let parts: Vec<&str> = field.split('.').collect();
+        let mut value = doc;
+        let mut found = true;
+        for p in &parts {
+            match value.get(p) {
+                Some(v) => value = v,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if !found {
+            continue;
+        }
+        let mut slot = &mut out;
+        for p in &parts[..parts.len() - 1] {
+            let entry = slot.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            slot = entry.as_object_mut().expect("object");
+        }
+        slot.insert(parts[parts.len() - 1].to_string(), value.clone());
+    }
+    Value::Object(out)
+}
+
+/// A hyperparameter as ClearML's `params_item`.
+pub(crate) fn param_item(section: &str, name: &str, p: &Param) -> Value {
+    json!({"section": section, "name": name, "value": p.value, "type": p.kind.clone().unwrap_or_default(),
+           "description": p.description.clone().unwrap_or_default()})
+}
+
+/// A configuration object as ClearML's `configuration_item`.
+pub(crate) fn config_item(name: &str, c: &ConfigItem) -> Value {
+    json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
+           "description": c.description.clone().unwrap_or_default()})
+}
+
+/// The value, type and description of a ClearML parameter or configuration item.
+pub(crate) fn item_fields(item: &Value) -> (String, Option<String>, Option<String>) {
+    let field = |name: &str| item.get(name).and_then(text_of).filter(|s| !s.is_empty());
+    (item.get("value").and_then(text_of).unwrap_or_default(), field("type"), field("description"))
+}
+
+pub(crate) fn param_of(item: &Value) -> Param {
+    let (value, kind, description) = item_fields(item);
+    Param { value, kind, description }
+}
+
+pub(crate) fn config_of(item: &Value) -> ConfigItem {
+    let (value, kind, description) = item_fields(item);
+    ConfigItem { value, kind, description }
+}
+
+pub(crate) fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+pub(crate) fn script_of(v: &Value, mut s: Script) -> Script {
+    let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string).filter(|x| !x.is_empty());
+    for (name, slot) in [
+        ("repository", &mut s.repository),
+        ("branch", &mut s.branch),
+        ("tag", &mut s.tag),
+        ("version_num", &mut s.commit),
+        ("entry_point", &mut s.entry_point),
+        ("working_dir", &mut s.working_dir),
+        ("binary", &mut s.binary),
+        ("diff", &mut s.diff),
+    ] {
+        if v.get(name).is_some() {
+            *slot = field(name);
+        }
+    }
+    if let Some(r) = v.get("requirements") {
+        s.requirements = requirements_text(r);
+    }
+    // Without a repository the SDK records the whole script as the "diff": Runyard keeps it as
+    // the task's custom code, which its agent writes to the entry point.
+    if s.repository.is_none() && s.diff.as_deref().is_some_and(|d| !is_patch(d)) && s.entry_point.is_some() {
+        s.entry_kind = runyard_api::EntryKind::Code;
+        s.code = s.diff.take();
+    }
+    // Both a branch/tag and a commit may be recorded; the commit is what ran.
+    if s.commit.is_some() {
+        s.branch = None;
+        s.tag = None;
+    } else if s.tag.is_some() {
+        s.branch = None;
+    }
+    s
+}
+
+/// Whether a recorded "diff" is a patch (rather than a whole script).
+pub(crate) fn is_patch(text: &str) -> bool {
+    text.starts_with("diff ") || text.starts_with("--- ") || (text.contains("\n--- ") && text.contains("\n+++ "))
+}
+
+/// `requirements.pip` as text: the SDK sends a string, the agent a list.
+pub(crate) fn requirements_text(r: &Value) -> Option<String> {
+    match r.get("pip") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Array(lines)) => {
+            Some(lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")).filter(|s| !s.is_empty())
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn hyperparams_of(v: &Value) -> BTreeMap<String, BTreeMap<String, Param>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Param>> = BTreeMap::new();
+    for (section, params) in v.as_object().into_iter().flatten() {
+        let entry = out.entry(section.clone()).or_default();
+        for (name, p) in params.as_object().into_iter().flatten() {
+            entry.insert(name.clone(), param_of(p));
+        }
+    }
+    out
+}
+
+pub(crate) fn configuration_of(v: &Value) -> BTreeMap<String, ConfigItem> {
+    v.as_object().into_iter().flatten().map(|(name, c)| (name.clone(), config_of(c))).collect()
+}
+
+/// The document's `container` as Runyard's.
+pub(crate) fn container_of(c: &Value) -> Container {
+    let field = |n: &str| c.get(n).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    Container { image: field("image"), arguments: field("arguments"), setup_script: field("setup_shell_script") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runyard_api::{EntryKind, TaskStatus};
+
+    fn task() -> Task {
+        let mut t: Task = serde_json::from_value(json!({
+            "id": "0123456789abcdef0123456789abcdef", "name": "train", "project": "p1", "project_name": "vision",
+            "type": "training", "status": "in_progress", "status_reason": "", "status_message": "", "user": "ada",
+            "tags": ["best"], "system_tags": [], "comment": "", "parent": null,
+            "created": "2026-11-01T10:00:00Z", "started": "2026-11-01T10:01:00Z", "completed": null,
+            "last_update": "2026-11-01T10:02:00Z", "last_change": "2026-11-01T10:01:00Z", "last_iteration": 7,
+            "worker": "gpu-1", "priority": 0, "script": {}, "environment": {}, "container": {}, "execution": {},
+            "hyperparams": {}, "configuration": {}, "runtime": {}, "models": {"input": [], "output": []},
+            "artifacts": []
+        }))
+        .expect("a task");
+        t.script = Script {
+            repository: Some("https://git.example/r.git".into()),
+            commit: Some("abc123".into()),
+            entry_point: Some("train.py".into()),
+            working_dir: Some(".".into()),
+            binary: Some("python3".into()),
+            diff: Some("diff --git a/x b/x\n--- a/x\n+++ b/x\n".into()),
+            requirements: Some("torch\nnumpy".into()),
+            ..Default::default()
+        };
+        let lr = Param { value: "0.1".into(), kind: Some("float".into()), description: Some("step".into()) };
+        t.hyperparams.insert("Args".into(), [("lr".to_string(), lr)].into_iter().collect());
+        t.configuration.insert("model".into(), ConfigItem { value: "layers: 3".into(), kind: None, description: None });
+        t.container =
+            Container { image: Some("py:3.11".into()), arguments: Some("--shm-size 1g".into()), setup_script: None };
+        t
+    }
+
+    #[test]
+    fn a_task_and_its_document_map_both_ways() {
+        let t = task();
+        let doc = document(&t);
+        assert_eq!((doc["status"].as_str(), doc["last_worker"].as_str()), (Some("in_progress"), Some("gpu-1")));
+        assert_eq!(doc["execution"]["docker_cmd"], "py:3.11 --shm-size 1g");
+        assert_eq!(doc["hyperparams"]["Args"]["lr"]["value"], "0.1");
+        // Each part read back from the document is the task's own.
+        assert_eq!(script_of(&doc["script"], Script::default()), t.script);
+        assert_eq!(hyperparams_of(&doc["hyperparams"]), t.hyperparams);
+        assert_eq!(configuration_of(&doc["configuration"]), t.configuration);
+        assert_eq!(container_of(&doc["container"]), t.container);
+        assert_eq!(requirements_text(&doc["script"]["requirements"]), t.script.requirements);
+        assert_eq!(t.status, TaskStatus::InProgress);
+    }
+
+    #[test]
+    fn a_script_without_a_repository_is_custom_code_and_a_commit_wins() {
+        let s = script_of(&json!({"entry_point": "run.py", "diff": "print('hi')\n"}), Script::default());
+        assert_eq!((s.entry_kind, s.code.as_deref(), s.diff), (EntryKind::Code, Some("print('hi')\n"), None));
+        let s = script_of(&json!({"repository": "r", "branch": "main", "version_num": "abc"}), Script::default());
+        assert_eq!((s.branch, s.commit.as_deref()), (None, Some("abc")));
+        // The agent sends requirements as a list of lines.
+        assert_eq!(requirements_text(&json!({"pip": ["a", "b"]})).as_deref(), Some("a\nb"));
+    }
+
+    #[test]
+    fn a_projection_keeps_the_id_and_the_dotted_fields() {
+        let doc = document(&task());
+        let only = ["script.entry_point".to_string(), "status".to_string()];
+        let projected = project(&doc, Some(&only));
+        assert_eq!(projected, json!({"id": doc["id"], "script": {"entry_point": "train.py"}, "status": "in_progress"}));
+        assert_eq!(project(&doc, None), doc);
+    }
+}
