@@ -178,6 +178,8 @@ test("CSV: all items matching the filters, onscreen items; displayed columns onl
 
 test("keyboard: arrows move through the rows, Enter opens the details, Space selects", async () => {
   await page.locator(`.grid-body .row[data-id="${tasks[11].id}"] [data-column="name"]`).click();
+  // The keys count from the clicked row: wait until it is the active one.
+  await eventually(async () => (await page.locator(".grid-body .row.active").getAttribute("data-id")) === tasks[11].id, 5000, "the clicked row active");
   await page.keyboard.press("ArrowDown");
   await page.keyboard.press("ArrowDown");
   await eventually(async () => (await page.locator(".grid-body .row.active").getAttribute("data-id")) === tasks[9].id, 5000, "two rows down");
