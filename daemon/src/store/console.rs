@@ -3,6 +3,7 @@
 use super::{now_ms, to_time, Store};
 use crate::error::{Error, Result};
 use runyard_api::{Change, ConsoleEntry};
+use sea_query::{Alias, Query};
 use sqlx::Row;
 
 /// A console line reported as a log event.
@@ -44,15 +45,20 @@ impl Store {
     /// [`Change::Console`].
     pub async fn append_console_lines(conn: &mut sqlx::AnyConnection, lines: &[ConsoleLine<'_>]) -> Result<()> {
         for chunk in lines.chunks(super::CHUNK / 5) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 5, 5))).collect();
-            let sql =
-                format!("INSERT INTO task_console (task_id, time, text, level, worker) VALUES {}", values.join(", "));
-            let mut q = sqlx::query(&sql);
+            let mut insert = Query::insert();
+            insert
+                .into_table(Alias::new("task_console"))
+                .columns(["task_id", "time", "text", "level", "worker"].map(Alias::new));
             for line in chunk {
-                q = q.bind(line.task).bind(line.time).bind(line.text.as_ref()).bind(line.level).bind(line.worker);
+                insert.values_panic([
+                    line.task.into(),
+                    line.time.into(),
+                    line.text.as_ref().into(),
+                    line.level.into(),
+                    line.worker.into(),
+                ]);
             }
-            q.execute(&mut *conn).await?;
+            super::execute(conn, &insert).await?;
         }
         Ok(())
     }

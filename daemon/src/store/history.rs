@@ -1,9 +1,10 @@
 //! Resource and queue history: samples folded into buckets at several resolutions as they
 //! arrive, so a chart over an hour or a year reads a bounded number of rows.
 
-use super::{placeholders, to_time, Backend, Store};
+use super::{to_time, Backend, Store};
 use crate::error::{Error, Result};
 use runyard_api::{History, HistoryPoint};
+use sea_query::{Alias, Expr, OnConflict, Order, Query};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -36,31 +37,37 @@ impl Store {
             Backend::Sqlite => ("min", "max"),
             Backend::Postgres => ("LEAST", "GREATEST"),
         };
-        let rows = samples.len() * RESOLUTIONS.len();
-        let values = (0..rows).map(|i| format!("({})", placeholders(i * 8, 8))).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "INSERT INTO history (subject, metric, resolution, bucket, n, sum, min, max) VALUES {values} \
-             ON CONFLICT (subject, metric, resolution, bucket) DO UPDATE SET n = history.n + excluded.n, \
-             sum = history.sum + excluded.sum, min = {least}(history.min, excluded.min), \
-             max = {greatest}(history.max, excluded.max)"
-        );
-        let mut q = sqlx::query(&sql);
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new("history"))
+            .columns(["subject", "metric", "resolution", "bucket", "n", "sum", "min", "max"].map(Alias::new))
+            .on_conflict(
+                OnConflict::columns(["subject", "metric", "resolution", "bucket"].map(Alias::new))
+                    .values([
+                        (Alias::new("n"), Expr::cust("history.n + excluded.n")),
+                        (Alias::new("sum"), Expr::cust("history.sum + excluded.sum")),
+                        (Alias::new("min"), Expr::cust(format!("{least}(history.min, excluded.min)"))),
+                        (Alias::new("max"), Expr::cust(format!("{greatest}(history.max, excluded.max)"))),
+                    ])
+                    .to_owned(),
+            );
         for (metric, value) in samples {
             for (width, _) in RESOLUTIONS {
                 let bucket = at - at.rem_euclid(width * 1000);
-                q = q
-                    .bind(subject)
-                    .bind(metric)
-                    .bind(width)
-                    .bind(bucket)
-                    .bind(1i64)
-                    .bind(value)
-                    .bind(value)
-                    .bind(value);
+                insert.values_panic([
+                    subject.into(),
+                    metric.into(),
+                    width.into(),
+                    bucket.into(),
+                    1i64.into(),
+                    value.into(),
+                    value.into(),
+                    value.into(),
+                ]);
             }
         }
         let mut tx = self.write().await?;
-        q.execute(&mut **tx).await?;
+        super::execute(&mut tx, &insert).await?;
         tx.commit().await
     }
 
@@ -93,20 +100,21 @@ impl Store {
             .find(|(w, keep)| *keep >= age && *w <= interval.max(RESOLUTIONS[0].0))
             .unwrap_or(RESOLUTIONS[RESOLUTIONS.len() - 1]);
         let step = (interval.max(width) / width) * width * 1000;
-        let mut sql = String::from(
-            "SELECT metric, bucket, n, sum, min, max FROM history WHERE subject = $1 AND resolution = $2 \
-             AND bucket >= $3 AND bucket <= $4",
-        );
+        let mut select = Query::select();
+        select
+            .columns(["metric", "bucket", "n", "sum", "min", "max"].map(Alias::new))
+            .from(Alias::new("history"))
+            .and_where(Expr::col(Alias::new("subject")).eq(subject))
+            .and_where(Expr::col(Alias::new("resolution")).eq(width))
+            .and_where(Expr::col(Alias::new("bucket")).between(from - from.rem_euclid(width * 1000), to))
+            .order_by(Alias::new("metric"), Order::Asc)
+            .order_by(Alias::new("bucket"), Order::Asc);
         if !metrics.is_empty() {
-            sql.push_str(&format!(" AND metric IN ({})", placeholders(4, metrics.len())));
+            select.and_where(Expr::col(Alias::new("metric")).is_in(metrics.iter().map(String::as_str)));
         }
-        sql.push_str(" ORDER BY metric, bucket");
-        let mut q = sqlx::query(&sql).bind(subject).bind(width).bind(from - from.rem_euclid(width * 1000)).bind(to);
-        for m in metrics {
-            q = q.bind(m);
-        }
+        let mut conn = self.pool.acquire().await?;
         let mut series: BTreeMap<String, Vec<Bin>> = BTreeMap::new();
-        for row in q.fetch_all(&self.pool).await? {
+        for row in super::fetch_all(&mut conn, &select).await? {
             let metric: String = row.try_get("metric")?;
             let bucket: i64 = row.try_get("bucket")?;
             let (n, sum, min, max): (i64, f64, f64, f64) =

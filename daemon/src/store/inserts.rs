@@ -4,12 +4,12 @@
 use super::patch::{int, json_value, text};
 use super::queues::POSITION_STEP;
 use super::tasks::TASK_COLUMNS;
-use super::{Backend, Store, CHUNK};
+use super::{col, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Task, TaskStatus, ARCHIVED_TAG};
 use sea_query::{
-    Alias, CommonTableExpression, Expr, Func, InsertStatement, OnConflict, PostgresQueryBuilder, Query, SimpleExpr,
-    Value, Values, WithClause,
+    CommonTableExpression, Expr, Func, InsertStatement, OnConflict, PostgresQueryBuilder, Query, SimpleExpr, Value,
+    Values, WithClause,
 };
 use sea_query_binder::SqlxValues;
 use sqlx::AnyConnection;
@@ -84,10 +84,6 @@ impl Store {
         sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(id).execute(&mut *conn).await?;
         self.add_tags(conn, &[id], tags).await
     }
-}
-
-fn col(name: &str) -> Alias {
-    Alias::new(name)
 }
 
 /// Multi-row INSERTs for tasks, then for their tags.

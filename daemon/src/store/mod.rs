@@ -29,7 +29,8 @@ pub use tasks::{ReportWrite, TaskFilter, TaskHead};
 pub use users::Principal;
 
 use crate::error::{Error, Result};
-use sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
+use sea_query::{Alias, Expr, PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqliteQueryBuilder};
+use sea_query_binder::SqlxValues;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
@@ -206,14 +207,6 @@ impl Store {
         }
     }
 
-    /// `FOR UPDATE OF t` (rows of the table aliased `t`) where the backend has row locks.
-    pub fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE OF t",
-        }
-    }
-
     /// `FOR UPDATE SKIP LOCKED` where the backend has row locks: rows another transaction
     /// holds are passed over rather than waited for.
     pub fn skip_locked(&self) -> &'static str {
@@ -385,16 +378,49 @@ pub fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// A table or column name for sea-query.
+pub fn col(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+/// The sea-query builder for the backend `conn` talks to.
+pub fn builder_of(conn: &sqlx::AnyConnection) -> &'static dyn QueryBuilder {
+    match conn.backend_name() {
+        "PostgreSQL" => &PostgresQueryBuilder,
+        _ => &SqliteQueryBuilder,
+    }
+}
+
+/// A statement built with sea-query, rendered for `conn`'s backend, ready to bind.
+pub fn render(conn: &sqlx::AnyConnection, statement: &impl QueryStatementBuilder) -> (String, SqlxValues) {
+    let (sql, values) = statement.build_any(builder_of(conn));
+    (sql, SqlxValues(values))
+}
+
+/// Runs a statement built with sea-query; the rows it affected.
+pub async fn execute(conn: &mut sqlx::AnyConnection, statement: &impl QueryStatementBuilder) -> Result<u64> {
+    let (sql, values) = render(conn, statement);
+    Ok(sqlx::query_with(&sql, values).execute(&mut *conn).await?.rows_affected())
+}
+
+/// Runs a query built with sea-query; its rows.
+pub async fn fetch_all(
+    conn: &mut sqlx::AnyConnection,
+    statement: &impl QueryStatementBuilder,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let (sql, values) = render(conn, statement);
+    Ok(sqlx::query_with(&sql, values).fetch_all(&mut *conn).await?)
+}
+
 /// `DELETE FROM table WHERE column IN (ids)`, a chunk of ids per statement. `table` and
 /// `column` are our own identifiers, never user input.
 pub async fn delete_in(conn: &mut sqlx::AnyConnection, table: &str, column: &str, ids: &[&str]) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!("DELETE FROM {table} WHERE {column} IN ({})", placeholders(0, chunk.len()));
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        q.execute(&mut *conn).await?;
+        let statement = sea_query::Query::delete()
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new(column)).is_in(chunk.iter().copied()))
+            .to_owned();
+        execute(conn, &statement).await?;
     }
     Ok(())
 }
@@ -403,9 +429,4 @@ pub async fn delete_in(conn: &mut sqlx::AnyConnection, table: &str, column: &str
 pub fn strings(rows: &[sqlx::any::AnyRow], column: &str) -> Result<Vec<String>> {
     use sqlx::Row;
     rows.iter().map(|r| Ok(r.try_get(column)?)).collect()
-}
-
-/// `$1, $2, ...` starting after `offset` placeholders.
-pub fn placeholders(offset: usize, n: usize) -> String {
-    (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -4,9 +4,14 @@
 //! sort key: the task's own priority at enqueue, or its new neighbours' after a manual move,
 //! so a move always wins. Positions have gaps; when a move finds none, the queue is renumbered.
 
-use super::{new_id, now_ms, placeholders, to_time, Store, WriteTx, CHUNK};
+use super::{col, new_id, now_ms, to_time, Store, WriteTx, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Change, MoveEntry, Queue, QueueDetail, QueueEntry};
+use sea_query::{
+    CommonTableExpression, Cond, Expr, InsertStatement, LockBehavior, LockType, Order, Query, QueryStatementBuilder,
+    SelectStatement, SqliteQueryBuilder, WithClause,
+};
+use sea_query_binder::SqlxValues;
 use sqlx::{AnyConnection, Row};
 
 /// The queue that exists from the first start.
@@ -195,14 +200,13 @@ impl Store {
             .get("p");
         let mut position = last.unwrap_or(0);
         for chunk in tasks.chunks(CHUNK / 5) {
-            let rows = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 5, 5))).collect::<Vec<_>>().join(", ");
-            let sql = format!("INSERT INTO queue_entries (task_id, queue_id, priority, position, added) VALUES {rows}");
-            let mut q = sqlx::query(&sql);
+            let mut insert = Query::insert();
+            insert.into_table(col("queue_entries")).columns(ENTRY_COLUMNS.map(col));
             for (id, priority) in chunk {
                 position += POSITION_STEP;
-                q = q.bind(*id).bind(queue_id).bind(*priority).bind(position).bind(now);
+                insert.values_panic([(*id).into(), queue_id.into(), (*priority).into(), position.into(), now.into()]);
             }
-            q.execute(&mut ***tx).await?;
+            super::execute(tx, &insert).await?;
         }
         tx.changed(Change::Queue { id: queue_id.to_string() });
         Ok(())
@@ -300,13 +304,13 @@ impl Store {
         // SQLite: agents woken together mostly find nothing, so look without the write lock
         // first. (PostgreSQL's pop is one statement that skips locked rows: no need.)
         if self.backend == super::Backend::Sqlite {
-            let peek =
-                format!("SELECT 1 FROM queue_entries WHERE queue_id IN ({}) LIMIT 1", placeholders(0, queue_ids.len()));
-            let mut q = sqlx::query(&peek);
-            for id in queue_ids {
-                q = q.bind(id);
-            }
-            if q.fetch_optional(&self.pool).await?.is_none() {
+            let peek = Query::select()
+                .expr(Expr::val(1))
+                .from(col("queue_entries"))
+                .and_where(Expr::col(col("queue_id")).is_in(queue_ids.iter().map(String::as_str)))
+                .limit(1)
+                .to_owned();
+            if super::fetch_all(&mut *self.pool.acquire().await?, &peek).await?.is_empty() {
                 return Ok(None);
             }
         }
@@ -329,26 +333,33 @@ impl Store {
         worker: &str,
         deadline: i64,
     ) -> Result<Option<(String, String, i64)>> {
-        let n = queue_ids.len();
-        let rank = (0..n).map(|i| format!("WHEN ${} THEN {i}", i + 1)).collect::<Vec<_>>().join(" ");
-        let sql = format!(
-            "WITH next AS (SELECT task_id FROM queue_entries WHERE queue_id IN ({}) \
-             ORDER BY CASE queue_id {rank} END, priority DESC, position LIMIT 1 FOR UPDATE SKIP LOCKED), \
-             gone AS (DELETE FROM queue_entries e USING next WHERE e.task_id = next.task_id \
-             RETURNING e.task_id, e.queue_id, e.priority, e.added) \
-             INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
-             SELECT task_id, queue_id, ${}, priority, ${}, ${}, added FROM gone \
-             RETURNING task_id, queue_id, added",
-            placeholders(0, n),
-            n + 1,
-            n + 2,
-            n + 3
-        );
-        let mut q = sqlx::query(&sql);
-        for id in queue_ids {
-            q = q.bind(id);
-        }
-        let row = q.bind(worker).bind(now_ms()).bind(deadline).fetch_optional(&self.pool).await?;
+        let next = first_entry(queue_ids).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).to_owned();
+        let gone = Query::delete()
+            .from_table(col("queue_entries"))
+            .and_where(
+                Expr::col(col("task_id"))
+                    .in_subquery(Query::select().column(col("task_id")).from(col("next")).to_owned()),
+            )
+            .returning(Query::returning().columns(["task_id", "queue_id", "priority", "added"].map(col)))
+            .to_owned();
+        let insert = lease_insert(
+            Query::select()
+                .column(col("task_id"))
+                .column(col("queue_id"))
+                .expr(Expr::val(worker))
+                .column(col("priority"))
+                .expr(Expr::val(now_ms()))
+                .expr(Expr::val(deadline))
+                .column(col("added"))
+                .from(col("gone"))
+                .to_owned(),
+        )?;
+        let with = WithClause::new()
+            .cte(CommonTableExpression::new().query(next).table_name(col("next")).to_owned())
+            .cte(CommonTableExpression::new().query(gone).table_name(col("gone")).to_owned())
+            .to_owned();
+        let (sql, values) = insert.with(with).build_any(self.builder());
+        let row = sqlx::query_with(&sql, SqlxValues(values)).fetch_optional(&self.pool).await?;
         Ok(match row {
             Some(r) => Some((r.try_get("task_id")?, r.try_get("queue_id")?, r.try_get("added")?)),
             None => None,
@@ -362,22 +373,33 @@ impl Store {
         worker: &str,
         deadline: i64,
     ) -> Result<Option<(String, String, i64)>> {
-        let marks = vec!["?"; queue_ids.len()].join(", ");
-        let rank = (0..queue_ids.len()).map(|i| format!("WHEN ? THEN {i}")).collect::<Vec<_>>().join(" ");
-        let script = format!(
-            "BEGIN IMMEDIATE;\n\
-             INSERT INTO task_leases (task_id, queue_id, worker, priority, popped, deadline, added) \
-             SELECT task_id, queue_id, ?, priority, ?, ?, added FROM queue_entries WHERE queue_id IN ({marks}) \
-             ORDER BY CASE queue_id {rank} END, priority DESC, position LIMIT 1 \
-             RETURNING task_id, queue_id, added;\n\
-             DELETE FROM queue_entries WHERE task_id IN (SELECT task_id FROM task_leases WHERE worker = ? AND popped = ?);\n\
-             COMMIT;"
-        );
         let popped = now_ms();
-        let mut values = vec![text(worker), int(popped), int(deadline)];
-        values.extend(queue_ids.iter().chain(queue_ids).map(|id| text(id)));
-        values.extend([text(worker), int(popped)]);
-        let rows = self.run_write_script(script, values).await?;
+        let lease = lease_insert(
+            first_entry(queue_ids)
+                .column(col("queue_id"))
+                .expr(Expr::val(worker))
+                .column(col("priority"))
+                .expr(Expr::val(popped))
+                .expr(Expr::val(deadline))
+                .column(col("added"))
+                .to_owned(),
+        )?;
+        let taken = Query::select()
+            .column(col("task_id"))
+            .from(col("task_leases"))
+            .and_where(Expr::col(col("worker")).eq(worker))
+            .and_where(Expr::col(col("popped")).eq(popped))
+            .to_owned();
+        let unqueue = Query::delete()
+            .from_table(col("queue_entries"))
+            .and_where(Expr::col(col("task_id")).in_subquery(taken))
+            .to_owned();
+        // SQLite's placeholders are anonymous: bound in order across the whole script.
+        let (lease, mut values) = lease.build(SqliteQueryBuilder);
+        let (unqueue, more) = unqueue.build(SqliteQueryBuilder);
+        values.0.extend(more.0);
+        let script = format!("BEGIN IMMEDIATE;\n{lease};\n{unqueue};\nCOMMIT;");
+        let rows = self.run_write_script(script, values.0).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         Ok(Some((row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?)))
     }
@@ -455,13 +477,16 @@ impl Store {
     pub async fn find_queues(&self, names: &[&str]) -> Result<std::collections::HashMap<String, (String, String)>> {
         let mut out = std::collections::HashMap::new();
         for chunk in names.chunks(CHUNK / 2) {
-            let marks = placeholders(0, chunk.len());
-            let sql = format!("SELECT id, name FROM queues WHERE name IN ({marks}) OR id IN ({marks})");
-            let mut q = sqlx::query(&sql);
-            for name in chunk {
-                q = q.bind(*name);
-            }
-            for row in q.fetch_all(&self.pool).await? {
+            let select = Query::select()
+                .columns([col("id"), col("name")])
+                .from(col("queues"))
+                .cond_where(
+                    Cond::any()
+                        .add(Expr::col(col("name")).is_in(chunk.iter().copied()))
+                        .add(Expr::col(col("id")).is_in(chunk.iter().copied())),
+                )
+                .to_owned();
+            for row in super::fetch_all(&mut *self.pool.acquire().await?, &select).await? {
                 let (id, name): (String, String) = (row.try_get("id")?, row.try_get("name")?);
                 out.insert(id.clone(), (id.clone(), name.clone()));
                 out.insert(name.clone(), (id, name));
@@ -475,14 +500,6 @@ impl Store {
         let found = self.find_queues(&names.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         names.iter().map(|n| found.get(n).cloned().ok_or_else(|| Error::not_found("queue", n.as_str()))).collect()
     }
-}
-
-fn int(v: i64) -> sea_query::Value {
-    super::patch::int(Some(v))
-}
-
-fn text(v: &str) -> sea_query::Value {
-    super::patch::text(Some(v))
 }
 
 /// The `(priority, position)` that puts an entry at `index` of `slots` (which excludes it),
@@ -524,4 +541,37 @@ pub fn validate_queue_name(name: &str) -> Result<()> {
         return Err(Error::invalid("name", "must be at most 128 characters, without '/' or control characters"));
     }
     Ok(())
+}
+
+/// The columns of a queue entry, as inserted.
+const ENTRY_COLUMNS: [&str; 5] = ["task_id", "queue_id", "priority", "position", "added"];
+
+/// The first entry of the queues in dispatch order: the queues in the order given, then
+/// priority, then position. Selects its `task_id`; callers add what else they need.
+fn first_entry(queue_ids: &[String]) -> SelectStatement {
+    let mut rank = Expr::case(Expr::col(col("queue_id")).eq(queue_ids[0].as_str()), 0);
+    for (i, id) in queue_ids.iter().enumerate().skip(1) {
+        rank = rank.case(Expr::col(col("queue_id")).eq(id.as_str()), i as i64);
+    }
+    Query::select()
+        .column(col("task_id"))
+        .from(col("queue_entries"))
+        .and_where(Expr::col(col("queue_id")).is_in(queue_ids.iter().map(String::as_str)))
+        .order_by_expr(rank.into(), Order::Asc)
+        .order_by(col("priority"), Order::Desc)
+        .order_by(col("position"), Order::Asc)
+        .limit(1)
+        .to_owned()
+}
+
+/// A lease inserted from `source`, which selects `(task_id, queue_id, worker, priority,
+/// popped, deadline, added)`; the lease comes back.
+fn lease_insert(source: SelectStatement) -> Result<InsertStatement> {
+    Ok(Query::insert()
+        .into_table(col("task_leases"))
+        .columns(["task_id", "queue_id", "worker", "priority", "popped", "deadline", "added"].map(col))
+        .select_from(source)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("building a lease: {e}")))?
+        .returning(Query::returning().columns(["task_id", "queue_id", "added"].map(col)))
+        .to_owned())
 }

@@ -1,10 +1,10 @@
 //! Tasks: rows, reads, filtered lists and the grouped updates batch actions need.
 
 use super::patch::{text, TaskPatch};
-use super::{placeholders, to_time, Backend, Store, CHUNK};
+use super::{col, to_time, Backend, Store, CHUNK};
 use crate::error::{Error, Result};
 use runyard_api::{Artifact, ModelRef, Models, Task, TaskStatus, TaskType, ARCHIVED_TAG};
-use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Order, Query, SelectStatement, SimpleExpr, Value};
+use sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, LockType, Order, Query, SelectStatement, SimpleExpr, Value};
 use sea_query_binder::SqlxBinder;
 use sea_query_binder::SqlxValues;
 use serde::de::DeserializeOwned;
@@ -48,10 +48,6 @@ pub struct TaskFilter {
     pub parent: Option<String>,
     pub limit: u64,
     pub offset: u64,
-}
-
-fn col(name: &str) -> Alias {
-    Alias::new(name)
 }
 
 fn tcol(name: &str) -> (Alias, Alias) {
@@ -253,28 +249,42 @@ impl Store {
             if self.backend == Backend::Postgres {
                 // Lock the leases too, or a watchdog requeue could slip between our read of a
                 // lease and the start that consumes it.
-                let sql = format!(
-                    "SELECT task_id FROM task_leases WHERE task_id IN ({}) FOR UPDATE",
-                    placeholders(0, chunk.len())
-                );
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(&mut *conn).await?;
+                let leases = Query::select()
+                    .column(col("task_id"))
+                    .from(col("task_leases"))
+                    .and_where(Expr::col(col("task_id")).is_in(chunk.iter().copied()))
+                    .lock(LockType::Update)
+                    .to_owned();
+                super::fetch_all(conn, &leases).await?;
             }
-            let sql = format!(
-                "SELECT t.id, t.name, t.status, t.archived, w.id AS worker, t.queue_id, t.priority, \
-                 l.worker AS leased_to FROM tasks t LEFT JOIN workers w ON w.id = t.worker \
-                 LEFT JOIN task_leases l ON l.task_id = t.id WHERE t.id IN ({}){}",
-                placeholders(0, chunk.len()),
-                self.for_update()
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
+            let heads = Query::select()
+                .columns([
+                    tcol("id"),
+                    tcol("name"),
+                    tcol("status"),
+                    tcol("archived"),
+                    tcol("queue_id"),
+                    tcol("priority"),
+                ])
+                .expr_as(Expr::col((col("w"), col("id"))), col("worker"))
+                .expr_as(Expr::col((col("l"), col("worker"))), col("leased_to"))
+                .from_as(col("tasks"), col("t"))
+                .join_as(
+                    JoinType::LeftJoin,
+                    col("workers"),
+                    col("w"),
+                    Expr::col((col("w"), col("id"))).equals(tcol("worker")),
+                )
+                .join_as(
+                    JoinType::LeftJoin,
+                    col("task_leases"),
+                    col("l"),
+                    Expr::col((col("l"), col("task_id"))).equals(tcol("id")),
+                )
+                .and_where(Expr::col(tcol("id")).is_in(chunk.iter().copied()))
+                .lock_with_tables(LockType::Update, [col("t")])
+                .to_owned();
+            for row in super::fetch_all(conn, &heads).await? {
                 let head = TaskHead {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
@@ -299,17 +309,21 @@ impl Store {
     ) -> Result<Vec<(String, String, Option<String>)>> {
         let mut out = Vec::new();
         for chunk in parents.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT t.id, t.parent, w.id AS worker FROM tasks t LEFT JOIN workers w ON w.id = t.worker \
-                 WHERE t.status = 'in_progress' AND t.parent IN ({}){}",
-                placeholders(0, chunk.len()),
-                self.for_update()
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
+            let children = Query::select()
+                .columns([tcol("id"), tcol("parent")])
+                .expr_as(Expr::col((col("w"), col("id"))), col("worker"))
+                .from_as(col("tasks"), col("t"))
+                .join_as(
+                    JoinType::LeftJoin,
+                    col("workers"),
+                    col("w"),
+                    Expr::col((col("w"), col("id"))).equals(tcol("worker")),
+                )
+                .and_where(Expr::col(tcol("status")).eq(TaskStatus::InProgress.as_str()))
+                .and_where(Expr::col(tcol("parent")).is_in(chunk.iter().copied()))
+                .lock_with_tables(LockType::Update, [col("t")])
+                .to_owned();
+            for row in super::fetch_all(conn, &children).await? {
                 out.push((row.try_get("id")?, row.try_get("parent")?, row.try_get("worker")?));
             }
         }
@@ -447,19 +461,12 @@ impl Store {
 
     pub async fn remove_tags(conn: &mut AnyConnection, ids: &[&str], tags: &[String]) -> Result<()> {
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM task_tags WHERE task_id IN ({}) AND tag IN ({})",
-                placeholders(0, chunk.len()),
-                placeholders(chunk.len(), tags.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for tag in tags {
-                q = q.bind(tag);
-            }
-            q.execute(&mut *conn).await?;
+            let statement = Query::delete()
+                .from_table(col("task_tags"))
+                .and_where(Expr::col(col("task_id")).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(col("tag")).is_in(tags.iter().map(String::as_str)))
+                .to_owned();
+            super::execute(conn, &statement).await?;
         }
         Ok(())
     }
@@ -467,15 +474,14 @@ impl Store {
     async fn load_tags(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Vec<String>>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT task_id, tag FROM task_tags WHERE task_id IN ({}) ORDER BY task_id, tag",
-                placeholders(0, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
+            let statement = Query::select()
+                .columns([col("task_id"), col("tag")])
+                .from(col("task_tags"))
+                .and_where(Expr::col(col("task_id")).is_in(chunk.iter().copied()))
+                .order_by(col("task_id"), Order::Asc)
+                .order_by(col("tag"), Order::Asc)
+                .to_owned();
+            for row in super::fetch_all(conn, &statement).await? {
                 out.entry(row.try_get("task_id")?).or_default().push(row.try_get("tag")?);
             }
         }

@@ -15,7 +15,8 @@ use object_store::{ObjectStore, WriteMultipart};
 use runyard_api::tracking::StoredFile;
 use runyard_api::{Task, TaskStatus};
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::store::{now_ms, placeholders, Store};
+use runyard_daemon::store::{col, execute, fetch_all, now_ms, Store};
+use sea_query::{Expr, OnConflict, Query};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -253,17 +254,20 @@ impl Files {
     /// Inside the clearing transaction: the tasks' files become due for removal.
     pub async fn schedule_removal(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
         for chunk in ids.chunks(500) {
-            let list = placeholders(1, chunk.len());
-            let move_sql = format!(
-                "INSERT INTO file_removals (location, path, task_id, next_try) \
-                 SELECT location, path, task_id, $1 FROM task_files WHERE task_id IN ({list}) \
-                 ON CONFLICT (location, path) DO NOTHING"
-            );
-            let mut q = sqlx::query(&move_sql).bind(now_ms());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?;
+            let files = Query::select()
+                .columns([col("location"), col("path"), col("task_id")])
+                .expr(Expr::val(now_ms()))
+                .from(col("task_files"))
+                .and_where(Expr::col(col("task_id")).is_in(chunk.iter().copied()))
+                .to_owned();
+            let due = Query::insert()
+                .into_table(col("file_removals"))
+                .columns(["location", "path", "task_id", "next_try"].map(col))
+                .select_from(files)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("building the removals: {e}")))?
+                .on_conflict(OnConflict::columns([col("location"), col("path")]).do_nothing().to_owned())
+                .to_owned();
+            execute(conn, &due).await?;
         }
         runyard_daemon::store::delete_in(conn, "task_files", "task_id", ids).await?;
         Ok(())
@@ -285,15 +289,12 @@ impl Files {
         let rows = match tasks {
             Some([]) => return Ok(Vec::new()),
             Some(ids) => {
-                let sql = format!(
-                    "SELECT location, path, task_id, attempts FROM file_removals WHERE task_id IN ({})",
-                    placeholders(0, ids.len())
-                );
-                let mut q = sqlx::query(&sql);
-                for id in ids {
-                    q = q.bind(id.as_str());
-                }
-                q.fetch_all(self.store.pool()).await?
+                let select = Query::select()
+                    .columns(["location", "path", "task_id", "attempts"].map(col))
+                    .from(col("file_removals"))
+                    .and_where(Expr::col(col("task_id")).is_in(ids.iter().map(String::as_str)))
+                    .to_owned();
+                fetch_all(&mut *self.store.pool().acquire().await?, &select).await?
             }
             None => {
                 sqlx::query(

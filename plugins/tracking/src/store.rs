@@ -4,9 +4,8 @@
 use crate::series::{self, Point};
 use runyard_api::tracking::{Float, MetricSummary, Plot, Sample, SingleValue};
 use runyard_daemon::error::Result;
-use runyard_daemon::store::{delete_in, placeholders, to_time, Store};
-use sea_query::{Value, Values};
-use sea_query_binder::SqlxValues;
+use runyard_daemon::store::{col, delete_in, execute, fetch_all, to_time, Store};
+use sea_query::{Cond, Condition, Expr, OnConflict, Order, Query, SimpleExpr, SubQueryStatement, Value};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
@@ -94,52 +93,67 @@ fn opt_float(v: Option<f64>) -> Value {
     Value::Double(v.filter(|v| !v.is_nan()))
 }
 
-/// `<alias>task_id IN (…)`, then `AND <alias><column> = $n` for each condition given, with
-/// the values to bind.
-fn task_conditions(alias: &str, tasks: &[String], conditions: &[(&str, Option<Value>)]) -> (String, Vec<Value>) {
-    let mut sql = format!("{alias}task_id IN ({})", placeholders(0, tasks.len()));
-    let mut values: Vec<Value> = tasks.iter().map(|t| text(t)).collect();
+/// `<table>.task_id IN (…)`, and `<table>.<column> = value` for each condition given.
+fn task_conditions(table: &str, tasks: &[String], conditions: &[(&str, Option<Value>)]) -> Condition {
+    let mut cond = Cond::all().add(Expr::col((col(table), col("task_id"))).is_in(tasks.iter().map(String::as_str)));
     for (column, value) in conditions {
         if let Some(v) = value {
-            values.push(v.clone());
-            sql.push_str(&format!(" AND {alias}{column} = ${}", values.len()));
+            cond = cond.add(Expr::col((col(table), col(column))).eq(v.clone()));
         }
     }
-    (sql, values)
+    cond
 }
 
-/// `INSERT INTO … VALUES (…), (…) …` for rows of `width` values, as many statements as the
-/// parameter limit needs, each followed by `tail`.
+/// Multi-row INSERTs of `rows` into `table`, as many statements as the parameter limit
+/// needs, each with `on_conflict` if given.
 async fn insert_rows(
     conn: &mut AnyConnection,
-    head: &str,
-    width: usize,
+    table: &str,
+    columns: &[&str],
     rows: Vec<Vec<Value>>,
-    tail: &str,
+    on_conflict: Option<OnConflict>,
 ) -> Result<()> {
-    let per_statement = (MAX_PARAMS / width).max(1);
+    let per_statement = (MAX_PARAMS / columns.len()).max(1);
     for chunk in rows.chunks(per_statement) {
-        let groups: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * width, width))).collect();
-        let sql = format!("{head} VALUES {}{tail}", groups.join(", "));
-        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
-        sqlx::query_with(&sql, SqlxValues(Values(values))).execute(&mut *conn).await?;
+        let mut insert = Query::insert();
+        insert.into_table(col(table)).columns(columns.iter().map(|c| col(c)));
+        for row in chunk {
+            insert.values_panic(row.iter().cloned().map(SimpleExpr::Value));
+        }
+        if let Some(merge) = &on_conflict {
+            insert.on_conflict(merge.clone());
+        }
+        execute(conn, &insert).await?;
     }
     Ok(())
 }
 
 /// Keeps a summary row current: counts add up, first/last follow the iterations, min/max
 /// ignore NaN (a NULL bound is "none yet").
-const SUMMARY_MERGE: &str = " ON CONFLICT (task_id, metric, variant) DO UPDATE SET \
-    count = scalar_summaries.count + excluded.count, \
-    first_value = CASE WHEN excluded.first_iter < scalar_summaries.first_iter THEN excluded.first_value ELSE scalar_summaries.first_value END, \
-    first_iter = CASE WHEN excluded.first_iter < scalar_summaries.first_iter THEN excluded.first_iter ELSE scalar_summaries.first_iter END, \
-    last_value = CASE WHEN excluded.last_iter >= scalar_summaries.last_iter THEN excluded.last_value ELSE scalar_summaries.last_value END, \
-    last_time = CASE WHEN excluded.last_iter >= scalar_summaries.last_iter THEN excluded.last_time ELSE scalar_summaries.last_time END, \
-    last_iter = CASE WHEN excluded.last_iter >= scalar_summaries.last_iter THEN excluded.last_iter ELSE scalar_summaries.last_iter END, \
-    min_value = CASE WHEN scalar_summaries.min_value IS NULL OR excluded.min_value < scalar_summaries.min_value THEN excluded.min_value ELSE scalar_summaries.min_value END, \
-    min_iter = CASE WHEN scalar_summaries.min_value IS NULL OR excluded.min_value < scalar_summaries.min_value THEN excluded.min_iter ELSE scalar_summaries.min_iter END, \
-    max_value = CASE WHEN scalar_summaries.max_value IS NULL OR excluded.max_value > scalar_summaries.max_value THEN excluded.max_value ELSE scalar_summaries.max_value END, \
-    max_iter = CASE WHEN scalar_summaries.max_value IS NULL OR excluded.max_value > scalar_summaries.max_value THEN excluded.max_iter ELSE scalar_summaries.max_iter END";
+fn summary_merge() -> OnConflict {
+    let first = "excluded.first_iter < scalar_summaries.first_iter";
+    let last = "excluded.last_iter >= scalar_summaries.last_iter";
+    let min = "scalar_summaries.min_value IS NULL OR excluded.min_value < scalar_summaries.min_value";
+    let max = "scalar_summaries.max_value IS NULL OR excluded.max_value > scalar_summaries.max_value";
+    let pick = |column: &str, when: &str| {
+        let expr = format!("CASE WHEN {when} THEN excluded.{column} ELSE scalar_summaries.{column} END");
+        (col(column), Expr::cust(expr))
+    };
+    OnConflict::columns([col("task_id"), col("metric"), col("variant")])
+        .values([
+            (col("count"), Expr::cust("scalar_summaries.count + excluded.count")),
+            pick("first_value", first),
+            pick("first_iter", first),
+            pick("last_value", last),
+            pick("last_time", last),
+            pick("last_iter", last),
+            pick("min_value", min),
+            pick("min_iter", min),
+            pick("max_value", max),
+            pick("max_iter", max),
+        ])
+        .to_owned()
+}
 
 /// Writes a batch inside the caller's transaction.
 pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()> {
@@ -161,14 +175,8 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
             ]);
             summaries.push((s, Summary::of(&s.points)));
         }
-        insert_rows(
-            conn,
-            "INSERT INTO scalar_chunks (task_id, metric, variant, first_iter, last_iter, points, created, data)",
-            8,
-            chunks,
-            "",
-        )
-        .await?;
+        let columns = ["task_id", "metric", "variant", "first_iter", "last_iter", "points", "created", "data"];
+        insert_rows(conn, "scalar_chunks", &columns, chunks, None).await?;
         // One order for every writer, so concurrent batches lock summary rows without deadlock.
         summaries.sort_by(|a, b| (&a.0.task, &a.0.metric, &a.0.variant).cmp(&(&b.0.task, &b.0.metric, &b.0.variant)));
         let rows = summaries
@@ -191,15 +199,22 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
                 ]
             })
             .collect();
-        insert_rows(
-            conn,
-            "INSERT INTO scalar_summaries (task_id, metric, variant, count, first_value, first_iter, last_value, \
-             last_iter, last_time, min_value, min_iter, max_value, max_iter)",
-            13,
-            rows,
-            SUMMARY_MERGE,
-        )
-        .await?;
+        let columns = [
+            "task_id",
+            "metric",
+            "variant",
+            "count",
+            "first_value",
+            "first_iter",
+            "last_value",
+            "last_iter",
+            "last_time",
+            "min_value",
+            "min_iter",
+            "max_value",
+            "max_iter",
+        ];
+        insert_rows(conn, "scalar_summaries", &columns, rows, Some(summary_merge())).await?;
     }
     if !w.singles.is_empty() {
         // The last report of a name wins, within the batch too.
@@ -208,14 +223,9 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
             last.insert((task, name), (*value, *time));
         }
         let rows = last.into_iter().map(|((t, n), (v, time))| vec![text(t), text(n), float(v), int(time)]).collect();
-        insert_rows(
-            conn,
-            "INSERT INTO single_values (task_id, name, value, time)",
-            4,
-            rows,
-            " ON CONFLICT (task_id, name) DO UPDATE SET value = excluded.value, time = excluded.time",
-        )
-        .await?;
+        let replace =
+            OnConflict::columns([col("task_id"), col("name")]).update_columns([col("value"), col("time")]).to_owned();
+        insert_rows(conn, "single_values", &["task_id", "name", "value", "time"], rows, Some(replace)).await?;
     }
     for (table, column, rows) in [("plots", "figure", &w.plots), ("debug_samples", "uri", &w.samples)] {
         if rows.is_empty() {
@@ -225,8 +235,7 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
             .iter()
             .map(|(t, m, v, i, time, x)| vec![text(t), text(m), text(v), int(*i), int(*time), text(x)])
             .collect();
-        let head = format!("INSERT INTO {table} (task_id, metric, variant, iteration, time, {column})");
-        insert_rows(conn, &head, 6, values, "").await?;
+        insert_rows(conn, table, &["task_id", "metric", "variant", "iteration", "time", column], values, None).await?;
     }
     Ok(())
 }
@@ -274,16 +283,15 @@ pub async fn summaries(store: &Store, task: &str) -> Result<Vec<MetricSummary>> 
 
 /// The single values of tasks, by task.
 pub async fn single_values(store: &Store, tasks: &[String]) -> Result<BTreeMap<String, Vec<SingleValue>>> {
-    let sql = format!(
-        "SELECT task_id, name, value, time FROM single_values WHERE task_id IN ({}) ORDER BY task_id, name",
-        placeholders(0, tasks.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for t in tasks {
-        q = q.bind(t.as_str());
-    }
+    let select = Query::select()
+        .columns(["task_id", "name", "value", "time"].map(col))
+        .from(col("single_values"))
+        .cond_where(task_conditions("single_values", tasks, &[]))
+        .order_by(col("task_id"), Order::Asc)
+        .order_by(col("name"), Order::Asc)
+        .to_owned();
     let mut out: BTreeMap<String, Vec<SingleValue>> = BTreeMap::new();
-    for r in q.fetch_all(store.pool()).await? {
+    for r in fetch_all(&mut *store.pool().acquire().await?, &select).await? {
         out.entry(r.try_get("task_id")?).or_default().push(SingleValue {
             name: r.try_get("name")?,
             value: nan_if_null(r.try_get("value")?),
@@ -327,13 +335,17 @@ pub async fn series(
     metric: Option<&str>,
     variant: Option<&str>,
 ) -> Result<Vec<((String, String, String), Vec<Point>)>> {
-    let (filter, values) = task_conditions("", tasks, &[("metric", metric.map(text)), ("variant", variant.map(text))]);
-    let sql = format!(
-        "SELECT task_id, metric, variant, points, data FROM scalar_chunks WHERE {filter} \
-         ORDER BY task_id, metric, variant, first_iter, id"
-    );
-    let q = sqlx::query_with(&sql, SqlxValues(Values(values)));
-    let rows = q.fetch_all(store.pool()).await?;
+    let select = Query::select()
+        .columns(["task_id", "metric", "variant", "points", "data"].map(col))
+        .from(col("scalar_chunks"))
+        .cond_where(task_conditions(
+            "scalar_chunks",
+            tasks,
+            &[("metric", metric.map(text)), ("variant", variant.map(text))],
+        ))
+        .order_by_columns(["task_id", "metric", "variant", "first_iter", "id"].map(|c| (col(c), Order::Asc)))
+        .to_owned();
+    let rows = fetch_all(&mut *store.pool().acquire().await?, &select).await?;
     let key = |r: &sqlx::any::AnyRow| -> Result<(String, String, String)> {
         Ok((r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?))
     };
@@ -474,16 +486,28 @@ async fn reported(
     all_iterations: bool,
 ) -> Result<Vec<sqlx::any::AnyRow>> {
     let conditions = [("metric", metric.map(text)), ("variant", variant.map(text)), ("iteration", iteration.map(int))];
-    let (filter, values) = task_conditions("x.", tasks, &conditions);
-    let mut sql =
-        format!("SELECT x.task_id, x.metric, x.variant, x.iteration, x.time, x.{column} FROM {table} x WHERE {filter}");
+    let x = |c: &str| (col("x"), col(c));
+    let y = |c: &str| (col("y"), col(c));
+    let mut select = Query::select();
+    select
+        .columns(["task_id", "metric", "variant", "iteration", "time", column].map(x))
+        .from_as(col(table), col("x"))
+        .cond_where(task_conditions("x", tasks, &conditions))
+        .order_by_columns(["task_id", "metric", "variant", "iteration", "id"].map(|c| (x(c), Order::Asc)));
     if !all_iterations && iteration.is_none() {
-        sql.push_str(&format!(
-            " AND x.id = (SELECT y.id FROM {table} y WHERE y.task_id = x.task_id AND y.metric = x.metric \
-             AND y.variant = x.variant ORDER BY y.iteration DESC, y.id DESC LIMIT 1)"
-        ));
+        let latest = Query::select()
+            .column(y("id"))
+            .from_as(col(table), col("y"))
+            .and_where(Expr::col(y("task_id")).equals(x("task_id")))
+            .and_where(Expr::col(y("metric")).equals(x("metric")))
+            .and_where(Expr::col(y("variant")).equals(x("variant")))
+            .order_by(y("iteration"), Order::Desc)
+            .order_by(y("id"), Order::Desc)
+            .limit(1)
+            .to_owned();
+        select.and_where(
+            Expr::col(x("id")).eq(SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(latest)))),
+        );
     }
-    sql.push_str(" ORDER BY x.task_id, x.metric, x.variant, x.iteration, x.id");
-    let q = sqlx::query_with(&sql, SqlxValues(Values(values)));
-    Ok(q.fetch_all(store.pool()).await?)
+    fetch_all(&mut *store.pool().acquire().await?, &select).await
 }
