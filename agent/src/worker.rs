@@ -248,6 +248,9 @@ fn is_transport(e: &anyhow::Error) -> bool {
     matches!(e.downcast_ref::<ClientError>(), Some(ClientError::Transport { .. }))
 }
 
+/// How long an agent keeps trying to report how a task ended.
+pub const OUTCOME_RETRIES: Duration = Duration::from_secs(60);
+
 /// Tells the daemon how the task ended.
 pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()> {
     let (action, req) = match outcome {
@@ -261,12 +264,17 @@ pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()
             ActionRequest { reason: (!reason.is_empty()).then(|| reason.clone()), ..Default::default() },
         ),
     };
-    // A few tries: the outcome must not be lost to a passing network error (the daemon's own
-    // refusal is final).
-    let tries = ExponentialBuilder::default().with_min_delay(Duration::from_millis(250)).with_max_times(4);
+    // Tried until the daemon answers, for up to OUTCOME_RETRIES: the outcome must outlast a
+    // passing network error or a daemon restart (the daemon's own refusal is final).
+    let tries = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .with_total_delay(Some(OUTCOME_RETRIES));
     (|| client.act(task, action, &req))
         .retry(tries)
         .when(|e| !matches!(e, ClientError::Api { .. }))
+        .notify(|error, wait| tracing::warn!(%error, task, "the outcome did not reach the daemon; trying again in {wait:?}"))
         .await
         .map(|_| ())
         .map_err(Into::into)

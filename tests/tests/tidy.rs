@@ -126,17 +126,7 @@ fn crate_graph() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn crate_graph_is_the_one_architecture_md_draws() {
-    let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
-    let block = doc.split("```crates").nth(1).and_then(|b| b.split("```").next()).expect("a ```crates block");
-    let drawn: BTreeMap<String, BTreeSet<String>> = block
-        .lines()
-        .filter(|l| l.contains("->"))
-        .map(|l| {
-            let (name, deps) = l.split_once("->").unwrap();
-            (name.trim().to_string(), deps.split_whitespace().map(str::to_string).collect())
-        })
-        .collect();
-    assert_eq!(drawn, crate_graph(), "ARCHITECTURE.md's crate graph differs from Cargo's");
+    assert_eq!(drawn_graph("crates"), crate_graph(), "ARCHITECTURE.md's crate graph differs from Cargo's");
 }
 
 /// The use-paths of a use tree, braces expanded: `a::{b, c::{d}}` → `a::b`, `a::c::d`.
@@ -187,20 +177,29 @@ fn file_of(path: &[String], files: &BTreeSet<String>) -> Option<String> {
     None
 }
 
-/// `file -> files it imports` inside one crate (`crate::` and `super::` paths; re-exports and
-/// `mod` declarations are the module tree, not imports).
-fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+/// `file -> files it imports` inside one crate: `crate::`, `super::` and `self::` paths, and
+/// with `parts` also paths through a submodule the file declares (a module using its own parts).
+/// Re-exports and `mod` declarations are the module tree, not imports; unit-test modules, at
+/// the end of a file, are left out.
+fn module_graph(src: &Path, parts: bool) -> BTreeMap<String, BTreeSet<String>> {
     let prefix = src.strip_prefix(root()).unwrap().to_string_lossy().to_string();
     let texts: BTreeMap<String, String> = sources(&[&prefix], &[".rs"])
         .into_iter()
-        .map(|(path, text)| (path[prefix.len() + 1..].to_string(), code(&text)))
+        .map(|(path, text)| {
+            let text = code(&text);
+            let body = text.split("#[cfg(test)]").next().unwrap_or_default().to_string();
+            (path[prefix.len() + 1..].to_string(), body)
+        })
         .collect();
     let files: BTreeSet<String> = texts.keys().cloned().collect();
     let uses = regex::Regex::new(r"(?m)^\s*(pub(\([a-z]+\))?\s+)?use\s+([^;]+);").unwrap();
-    let inline = regex::Regex::new(r"\b(crate|super)((::\w+)+)").unwrap();
+    let inline = regex::Regex::new(r"\b(\w+)((::\w+)+)").unwrap();
+    let declared = regex::Regex::new(r"(?m)^\s*(pub(\([a-z]+\))?\s+)?mod\s+(\w+);").unwrap();
     let mut graph = BTreeMap::new();
     for (file, text) in &texts {
         let module = module_of(file);
+        // Submodules declared here, reachable by a path without `crate::` or `self::`.
+        let children: BTreeSet<&str> = declared.captures_iter(text).map(|c| c.get(3).unwrap().as_str()).collect();
         let mut paths: Vec<String> = Vec::new();
         for cap in uses.captures_iter(text) {
             if cap.get(1).is_none() {
@@ -215,9 +214,15 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             let mut base: Vec<String> = match segments.first() {
                 Some(&"crate") => Vec::new(),
                 Some(&"super") => module.clone(),
+                Some(&"self") => {
+                    segments[0] = "";
+                    module.clone()
+                }
+                Some(first) if parts && children.contains(first) => module.clone(),
                 _ => continue,
             };
-            if segments[0] == "crate" {
+            segments.retain(|s| !s.is_empty());
+            if segments.first() == Some(&"crate") {
                 segments.remove(0);
             }
             while segments.first() == Some(&"super") {
@@ -313,11 +318,45 @@ fn no_module_imports_a_module_that_imports_it() {
         .into_iter()
         .chain(["agent/src", "cli/src"])
     {
-        let graph = module_graph(&root().join(src));
+        let graph = module_graph(&root().join(src), false);
         assert!(graph.len() > 1, "{src} was read");
         found.extend(circles(&graph).into_iter().map(|c| format!("{src}: {}", c.join(" <-> "))));
     }
     assert!(found.is_empty(), "import circles: {found:#?}");
+}
+
+/// A ```NAME block of ARCHITECTURE.md: `node -> nodes` lines.
+fn drawn_graph(name: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let block = doc
+        .split(&format!("```{name}\n"))
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap_or_else(|| panic!("a ```{name} block in ARCHITECTURE.md"));
+    block
+        .lines()
+        .filter(|l| l.contains("->"))
+        .map(|l| {
+            let (node, targets) = l.split_once("->").unwrap();
+            (node.trim().to_string(), targets.split_whitespace().map(str::to_string).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn daemon_module_graph_is_the_one_architecture_md_draws() {
+    // Files folded into their top-level module (`store/tasks.rs` is `store`; `lib.rs` is `lib`).
+    let top = |file: &str| file.split('/').next().unwrap().trim_end_matches(".rs").to_string();
+    let mut folded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, targets) in module_graph(&root().join("daemon/src"), true) {
+        let from = top(&file);
+        let entry = folded.entry(from.clone()).or_default();
+        entry.extend(targets.iter().map(|t| top(t)).filter(|t| *t != from));
+    }
+    let drawn = drawn_graph("daemon-modules");
+    let lines: Vec<String> =
+        folded.iter().map(|(m, ts)| format!("{m} -> {}", ts.iter().cloned().collect::<Vec<_>>().join(" "))).collect();
+    assert_eq!(drawn, folded, "ARCHITECTURE.md's daemon module graph differs from the code's:\n{}", lines.join("\n"));
 }
 
 #[test]

@@ -526,6 +526,27 @@ async fn an_outcome_the_daemon_missed_is_reported_by_the_next_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_is_retried_until_the_daemon_is_back() {
+    let mut server = server();
+    let c = server.client();
+    let mut agent = Agent::start(&server, "patient", "default", "", &[]);
+    let go = agent.cache.path().join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.05; done\necho finished\n", go.display());
+    let id = c.create_task(&code_task("patient", "job.sh", "bash", &script)).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    // The daemon dies; the task ends meanwhile, and its outcome finds no one to take it.
+    server.kill();
+    std::fs::write(&go, "").unwrap();
+    let retried = || async { agent.log().contains("the outcome did not reach the daemon") };
+    until("the agent's report fails and is tried again", Duration::from_secs(30), retried).await;
+    // The daemon is back where it was: the same agent, still trying, gets the outcome through.
+    server.respawn_in_place();
+    let t = finished(&server.client(), &id).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{}", t.status_reason);
+    assert!(agent.is_running(), "the agent lived through the daemon's absence");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_task_gets_machine_use_series() {
     let server = server();
     let c = server.client();

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A `runyard agent` process; killed on drop.
+/// A `runyard agent` process; killed on drop. Its log (warnings and errors) goes to a file,
+/// printed should the scenario fail.
 pub struct Agent {
     child: Child,
+    log: std::path::PathBuf,
     pub cache: tempfile::TempDir,
 }
 
@@ -31,6 +33,8 @@ impl Agent {
     ) -> Agent {
         let config_file = cache.path().join("agent.toml");
         std::fs::write(&config_file, config).expect("agent config");
+        let log = cache.path().join("agent.log");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("agent log");
         let child = Command::new(BIN)
             .args(["agent", "--queue", queue, "--name", name, "--config"])
             .arg(&config_file)
@@ -44,9 +48,19 @@ impl Agent {
             .env("RUNYARD_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn agent");
-        Agent { child, cache }
+        Agent { child, log, cache }
+    }
+
+    /// What the agent has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
     }
 
     pub fn signal(&self, signal: &str) {
@@ -62,6 +76,9 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- agent log ({}) ---\n{}", self.log.display(), self.log());
+        }
     }
 }
 

@@ -74,10 +74,21 @@ impl TestServer {
         server
     }
 
-    /// Starts (again) on the same data dir and database.
+    /// Starts (again) on the same data dir and database, on a new port.
     pub fn spawn(&mut self) {
+        self.spawn_at("127.0.0.1:0");
+    }
+
+    /// Starts again on the same data dir, database and address: to its clients, the same
+    /// daemon back after a restart.
+    pub fn respawn_in_place(&mut self) {
+        let address = self.url.trim_start_matches("http://").to_string();
+        self.spawn_at(&address);
+    }
+
+    fn spawn_at(&mut self, bind: &str) {
         let mut cmd = Command::new(BIN);
-        cmd.args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+        cmd.args(["server", "--bind", bind, "--data-dir"])
             .arg(&self.data_dir)
             .args(&self.flags)
             .env("RUNYARD_ACCESS_KEY", ACCESS_KEY)
