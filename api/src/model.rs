@@ -479,9 +479,14 @@ pub fn validate_project_name(name: &str) -> Result<(), String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Everything, including users, queues and other users' tasks.
     Admin,
+    /// Creates tasks and changes its own; reads everything.
     #[default]
     User,
+    /// A worker machine's identity: registers the workers it runs, pops their queues and
+    /// reports on the tasks they were handed; nothing else.
+    Agent,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -16,7 +16,8 @@
 use runyard_api::ui::{CustomAction, CustomActionCall, CustomActionResult};
 use runyard_api::TaskStatus;
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::store::Store;
+use runyard_daemon::services::access;
+use runyard_daemon::store::{Principal, Store};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,7 +99,10 @@ impl Actions {
     }
 
     /// Issues the action for the tasks in a status it applies to.
-    pub async fn run(&self, name: &str, ids: &[String]) -> Result<CustomActionResult> {
+    /// Runs a custom action for the tasks `who` may change (their own; an admin's, any) in a
+    /// status it applies to; the others are skipped.
+    pub async fn run(&self, who: &Principal, name: &str, ids: &[String]) -> Result<CustomActionResult> {
+        access::person(who, "run custom actions")?;
         let action = self
             .actions
             .iter()
@@ -108,7 +112,13 @@ impl Actions {
             return Err(Error::invalid("ids", "give 1 to 1000 task ids"));
         }
         let (mut applied, mut skipped) = (Vec::new(), Vec::new());
+        let valid: Vec<&str> = ids.iter().map(String::as_str).filter(|id| runyard_api::is_valid_id(id)).collect();
+        let heads = self.store.read_heads(&valid).await?;
         for id in ids {
+            if heads.get(id).is_some_and(|h| access::edit(who, &access::TaskAccess::of(h)).is_err()) {
+                skipped.push(id.clone());
+                continue;
+            }
             match self.store.get_task(id).await {
                 Ok(t) if action.states.is_empty() || action.states.contains(&t.status) => applied.push(id.clone()),
                 Ok(_) | Err(Error::NotFound { .. }) => skipped.push(id.clone()),

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use runyard_api::ui::{CustomAction, CustomActionResult, RunCustomAction};
 use runyard_api::ErrorBody;
 use runyard_daemon::error::Result;
-use runyard_daemon::http::extract::AppJson;
+use runyard_daemon::http::extract::{AppJson, Caller};
 use std::sync::Arc;
 
 #[derive(utoipa::OpenApi)]
@@ -30,8 +30,9 @@ async fn list(State(actions): State<Arc<Actions>>) -> Json<Vec<CustomAction>> {
     responses((status = 200, body = CustomActionResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn run(
     State(actions): State<Arc<Actions>>,
+    Caller(who): Caller,
     Path(name): Path<String>,
     AppJson(req): AppJson<RunCustomAction>,
 ) -> Result<Json<CustomActionResult>> {
-    Ok(Json(actions.run(&name, &req.ids).await?))
+    Ok(Json(actions.run(&who, &name, &req.ids).await?))
 }

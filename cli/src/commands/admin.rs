@@ -84,13 +84,36 @@ pub enum WorkerCommand {
     },
 }
 
+/// A role, as the command line names it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    User,
+    Agent,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::User => Role::User,
+            RoleArg::Agent => Role::Agent,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum UserCommand {
     /// Create a user and print their key pair (the secret is shown only once).
     Create {
         name: String,
-        /// Make the user an admin.
-        #[arg(long)]
+        /// What the key pair may do: `user` creates tasks and changes its own; `admin` everything;
+        /// `agent` only registers workers, pops their queues and reports on their tasks (give
+        /// each worker machine one).
+        #[arg(long, value_enum, default_value_t = RoleArg::User)]
+        role: RoleArg,
+        /// The same as `--role admin`.
+        #[arg(long, conflicts_with = "role")]
         admin: bool,
     },
 }
@@ -259,8 +282,8 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
 }
 
 pub async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<ExitCode> {
-    let UserCommand::Create { name, admin } = cmd;
-    let role = if admin { Role::Admin } else { Role::User };
+    let UserCommand::Create { name, role, admin } = cmd;
+    let role = if admin { Role::Admin } else { role.into() };
     let c = ctx.client()?.create_user(&CreateUser { name, role }).await?;
     if ctx.json {
         output::json(&c);

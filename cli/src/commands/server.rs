@@ -176,9 +176,24 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
     let agent = if args.no_agent {
         None
     } else {
-        let worker = super::agent::local_worker(&url, &access_key, &secret_key)?;
-        say!("A local agent ({}) serves the \"default\" queue.", worker.id);
-        Some(tokio::spawn(worker.run(stop.clone(), 1)))
+        // The local agent gets a key pair of its own, with the agent role: a task's code must
+        // not inherit the admin's rights. It is made through the API, once the daemon serves.
+        let (url, data_dir, stop) = (url.clone(), data_dir.clone(), stop.clone());
+        Some(tokio::spawn(async move {
+            let worker = match local_agent_key_pair(&url, &access_key, &secret_key, &data_dir).await {
+                Ok((access, secret)) => super::agent::local_worker(&url, &access, &secret),
+                Err(e) => Err(e),
+            };
+            match worker {
+                Ok(worker) => {
+                    say!("A local agent ({}) serves the \"default\" queue.", worker.id);
+                    if let Err(error) = worker.run(stop, 1).await {
+                        tracing::error!(%error, "the local agent stopped");
+                    }
+                }
+                Err(error) => tracing::error!(%error, "the local agent could not start"),
+            }
+        }))
     };
     say!("Try: runyard task create --project demo --name hello --script train.py --queue default");
     // On shutdown the agent goes first: it aborts its task and reports it while the daemon listens.
@@ -191,6 +206,33 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
     };
     daemon.run_until_stopped(shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The local agent's key pair (agent role): made on the first `up` and kept in the data dir.
+async fn local_agent_key_pair(
+    url: &str,
+    access_key: &str,
+    secret_key: &str,
+    data_dir: &std::path::Path,
+) -> Result<(String, String)> {
+    let path = data_dir.join("local-agent.toml");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let c: ClientConfig = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        if let (Some(a), Some(s)) = (c.access_key, c.secret_key) {
+            return Ok((a, s));
+        }
+    }
+    let admin = runyard_api::Client::new(url, access_key, secret_key);
+    let name = format!("local-agent-{}", &runyard_daemon::store::new_id()[..8]);
+    let made = admin.create_user(&runyard_api::CreateUser { name, role: runyard_api::Role::Agent }).await?;
+    let file = ClientConfig {
+        server: Some(url.to_string()),
+        access_key: Some(made.access_key.clone()),
+        secret_key: Some(made.secret_key.clone()),
+    };
+    runyard_daemon::auth::write_private(&path, &toml::to_string(&file)?)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok((made.access_key, made.secret_key))
 }
 
 /// The admin key pair the first start wrote to the data dir.

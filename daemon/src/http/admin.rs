@@ -4,11 +4,12 @@ use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::auth::DEFAULT_TOKEN_TTL_SECONDS;
 use crate::error::{Error, Result};
+use crate::services::access;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use runyard_api::{
-    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, Role, SignIn, Token, UpdateProject, User,
+    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, SignIn, Token, UpdateProject, User,
 };
 use serde_json::{json, Value};
 
@@ -76,9 +77,7 @@ pub async fn create_user(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateUser>,
 ) -> Result<(StatusCode, Json<Credentials>)> {
-    if who.role != Role::Admin {
-        return Err(Error::Forbidden("only admins can create users".into()));
-    }
+    access::admin(&who, "create users")?;
     Ok((StatusCode::CREATED, Json(s.auth.create_user(&req.name, req.role).await?)))
 }
 
@@ -95,6 +94,7 @@ pub async fn create_project(
     Caller(who): Caller,
     AppJson(req): AppJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Project>)> {
+    access::person(&who, "create projects")?;
     Ok((StatusCode::CREATED, Json(s.store.create_project(&req.name, &req.description, &who.user_id).await?)))
 }
 
@@ -109,6 +109,7 @@ pub async fn update_project(
     Path(id): Path<String>,
     AppJson(req): AppJson<UpdateProject>,
 ) -> Result<Json<Project>> {
+    access::person(&who, "change projects")?;
     Ok(Json(s.store.update_project(&id, &req, &who.user_id).await?))
 }
 

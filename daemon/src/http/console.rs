@@ -1,6 +1,6 @@
 //! `/api/v1/tasks/{id}/console`: a task's console output.
 
-use super::extract::{AppJson, AppQuery};
+use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::error::Result;
 use crate::services::console as service;
@@ -14,10 +14,11 @@ use runyard_api::{AppendConsole, ConsolePage, ConsoleQuery, ErrorBody};
     responses((status = 200, description = "The chunk's id: {\"id\": n}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn append(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     AppJson(req): AppJson<AppendConsole>,
 ) -> Result<Json<serde_json::Value>> {
-    let chunk = service::append(&s.store, &id, req).await?;
+    let chunk = service::append(&s.store, &who, &id, req).await?;
     Ok(Json(serde_json::json!({ "id": chunk })))
 }
 

@@ -3,6 +3,7 @@
 use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::error::Result;
+use crate::services::fleet;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -22,9 +23,10 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<Queue>>> {
     responses((status = 201, body = Queue), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
+    Caller(who): Caller,
     AppJson(req): AppJson<CreateQueue>,
 ) -> Result<(StatusCode, Json<Queue>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_queue(req.name.trim()).await?)))
+    Ok((StatusCode::CREATED, Json(fleet::create_queue(&s.store, &who, req.name.trim()).await?)))
 }
 
 /// A queue (by name or id) and its entries in dispatch order.
@@ -39,10 +41,11 @@ pub async fn show(State(s): State<AppState>, Path(queue): Path<String>) -> Resul
     responses((status = 200, body = Queue), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn rename(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(queue): Path<String>,
     AppJson(req): AppJson<RenameQueue>,
 ) -> Result<Json<Queue>> {
-    Ok(Json(s.store.rename_queue(&queue, req.name.trim()).await?))
+    Ok(Json(fleet::rename_queue(&s.store, &who, &queue, req.name.trim()).await?))
 }
 
 /// Delete a queue. One that holds tasks is refused (409) unless `force`: then they go back to Draft.
@@ -50,10 +53,11 @@ pub async fn rename(
     responses((status = 200, description = "deleted; `returned_to_draft` lists the tasks it held"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(queue): Path<String>,
     AppQuery(q): AppQuery<DeleteQueueQuery>,
 ) -> Result<Json<Value>> {
-    let returned = s.tasks.delete_queue(&queue, q.force).await?;
+    let returned = s.tasks.delete_queue(&who, &queue, q.force).await?;
     Ok(Json(json!({ "deleted": queue, "returned_to_draft": returned })))
 }
 
@@ -63,10 +67,11 @@ pub async fn delete(
     responses((status = 200, body = QueueDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn move_entry(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path((queue, task)): Path<(String, String)>,
     AppJson(to): AppJson<MoveEntry>,
 ) -> Result<Json<QueueDetail>> {
-    Ok(Json(s.store.move_entry(&queue, &task, &to).await?))
+    Ok(Json(fleet::move_entry(&s.store, &who, &queue, &task, &to).await?))
 }
 
 /// Take a task out of the queue (Pending -> Draft).
@@ -100,6 +105,10 @@ pub async fn history(
 /// `wait_seconds`; it is answered the instant a task is queued.
 #[utoipa::path(post, path = "/api/v1/queues/pop", tag = "dispatch", request_body = PopRequest,
     responses((status = 200, body = PopResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn pop(State(s): State<AppState>, AppJson(req): AppJson<PopRequest>) -> Result<Json<PopResponse>> {
-    Ok(Json(s.dispatcher.pop(req).await?))
+pub async fn pop(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppJson(req): AppJson<PopRequest>,
+) -> Result<Json<PopResponse>> {
+    Ok(Json(s.dispatcher.pop(&who, req).await?))
 }

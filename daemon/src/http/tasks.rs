@@ -49,10 +49,11 @@ pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
     responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn edit(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     AppJson(req): AppJson<EditTask>,
 ) -> Result<Json<Task>> {
-    Ok(Json(s.tasks.edit(&id, req).await?))
+    Ok(Json(s.tasks.edit(&who, &id, req).await?))
 }
 
 /// Register artifacts and models of a task (upserted by name); not on Published tasks.
@@ -61,10 +62,11 @@ pub async fn edit(
     responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn outputs(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     AppJson(req): AppJson<runyard_api::RegisterOutputs>,
 ) -> Result<Json<Task>> {
-    Ok(Json(s.tasks.register_outputs(&id, req).await?))
+    Ok(Json(s.tasks.register_outputs(&who, &id, req).await?))
 }
 
 /// Apply an action to many tasks. Tasks the action is not valid for are skipped and reported.

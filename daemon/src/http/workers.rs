@@ -1,8 +1,9 @@
 //! `/api/v1/workers`: agents register, report, drain and leave.
 
-use super::extract::{AppJson, AppQuery};
+use super::extract::{AppJson, AppQuery, Caller};
 use super::AppState;
 use crate::error::{Error, Result};
+use crate::services::fleet;
 use axum::extract::{Path, State};
 use axum::Json;
 use runyard_api::{ErrorBody, History, HistoryQuery, RegisterWorker, ReportAnswer, Worker, WorkerReport};
@@ -14,7 +15,11 @@ const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
 /// Register (or re-register) a worker.
 #[utoipa::path(post, path = "/api/v1/workers", tag = "workers", request_body = RegisterWorker,
     responses((status = 200, body = Worker), (status = 400, body = ErrorBody)))]
-pub async fn register(State(s): State<AppState>, AppJson(req): AppJson<RegisterWorker>) -> Result<Json<Worker>> {
+pub async fn register(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppJson(req): AppJson<RegisterWorker>,
+) -> Result<Json<Worker>> {
     if req.id.trim().is_empty() || req.id.len() > 255 || req.id.chars().any(|c| c.is_control() || c == '/') {
         return Err(Error::invalid("id", "must be 1 to 255 characters without '/' or control characters"));
     }
@@ -25,7 +30,7 @@ pub async fn register(State(s): State<AppState>, AppJson(req): AppJson<RegisterW
     if req.timeout_seconds.is_some_and(|t| !(1..=MAX_TIMEOUT_SECONDS).contains(&t)) {
         return Err(Error::invalid("timeout_seconds", format!("must be between 1 and {MAX_TIMEOUT_SECONDS}")));
     }
-    Ok(Json(s.store.register_worker(&req).await?))
+    Ok(Json(fleet::register_worker(&s.store, &who, &req).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workers", tag = "workers", responses((status = 200, body = Vec<Worker>)))]
@@ -45,10 +50,11 @@ pub async fn show(State(s): State<AppState>, Path(id): Path<String>) -> Result<J
     responses((status = 200, body = ReportAnswer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn report(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     AppJson(r): AppJson<WorkerReport>,
 ) -> Result<Json<ReportAnswer>> {
-    let (drain, abort) = s.store.report_worker(&id, &r).await?;
+    let (drain, abort) = fleet::report_worker(&s.store, &who, &id, &r).await?;
     s.store.record_history(&format!("worker:{id}"), &report_samples(&r), crate::store::now_ms()).await?;
     Ok(Json(ReportAnswer { drain, abort }))
 }
@@ -100,20 +106,20 @@ pub(super) async fn read_history(s: &AppState, subject: &str, q: HistoryQuery) -
 /// Let the worker finish its current task, then pull nothing more.
 #[utoipa::path(post, path = "/api/v1/workers/{id}/drain", tag = "workers", params(("id" = String, Path)),
     responses((status = 200, body = Worker), (status = 404, body = ErrorBody)))]
-pub async fn drain(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Worker>> {
-    Ok(Json(s.store.set_drained(&id, true).await?))
+pub async fn drain(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<Worker>> {
+    Ok(Json(fleet::set_drained(&s.store, &who, &id, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/workers/{id}/undrain", tag = "workers", params(("id" = String, Path)),
     responses((status = 200, body = Worker), (status = 404, body = ErrorBody)))]
-pub async fn undrain(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Worker>> {
-    Ok(Json(s.store.set_drained(&id, false).await?))
+pub async fn undrain(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<Worker>> {
+    Ok(Json(fleet::set_drained(&s.store, &who, &id, false).await?))
 }
 
 /// A worker leaves; tasks it was handed but never started go back to their queues.
 #[utoipa::path(delete, path = "/api/v1/workers/{id}", tag = "workers", params(("id" = String, Path)),
     responses((status = 200, description = "unregistered"), (status = 404, body = ErrorBody)))]
-pub async fn unregister(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    s.store.unregister_worker(&id).await?;
+pub async fn unregister(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<Value>> {
+    fleet::unregister_worker(&s.store, &who, &id).await?;
     Ok(Json(json!({ "unregistered": id })))
 }

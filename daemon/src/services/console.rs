@@ -2,8 +2,9 @@
 //! woken by new output or a status change).
 
 use crate::error::{Error, Result};
-use crate::store::{now_ms, Store};
-use runyard_api::{is_valid_id, AppendConsole, ConsolePage, ConsoleQuery, TaskStatus};
+use crate::services::access;
+use crate::store::{now_ms, Principal, Store};
+use runyard_api::{is_valid_id, Action, AppendConsole, ConsolePage, ConsoleQuery, TaskStatus};
 use std::time::Duration;
 
 /// Largest chunk one append may carry.
@@ -11,10 +12,14 @@ pub const MAX_CHUNK_BYTES: usize = 4 << 20;
 /// Longest a reader may wait for output.
 pub const MAX_WAIT_SECONDS: f64 = 60.0;
 
-pub async fn append(store: &Store, task_id: &str, req: AppendConsole) -> Result<i64> {
+/// Appends output to a task's console: from its owner, an admin, or the agent running it.
+pub async fn append(store: &Store, who: &Principal, task_id: &str, req: AppendConsole) -> Result<i64> {
     if !is_valid_id(task_id) {
         return Err(Error::not_found("task", task_id));
     }
+    let heads = store.read_heads(&[task_id]).await?;
+    let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
+    access::task(who, Action::Ping, &access::TaskAccess::of(head))?;
     if req.text.is_empty() {
         return Err(Error::invalid("text", "must not be empty"));
     }

@@ -5,8 +5,9 @@
 //! exactly one agent gets each task, as a lease until it reports `started`.
 
 use super::tasks::TaskService;
+use super::{access, fleet};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Principal, Store};
 use runyard_api::{PopRequest, PopResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,17 +61,21 @@ impl Dispatcher {
     }
 
     /// Hands the worker its next task, waiting up to `wait_seconds` for one.
-    pub async fn pop(&self, req: PopRequest) -> Result<PopResponse> {
+    /// Only the identity the worker is bound to (an agent's, or an admin's) pops for it.
+    pub async fn pop(&self, who: &Principal, req: PopRequest) -> Result<PopResponse> {
+        access::machine(who, "pop queues")?;
         if req.queues.is_empty() {
             return Err(Error::invalid("queues", "give at least one queue"));
         }
         if !(0.0..=MAX_WAIT_SECONDS).contains(&req.wait_seconds) {
             return Err(Error::invalid("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")));
         }
-        let worker = self.store.worker(&req.worker).await.map_err(|e| match e {
+        let not_registered = |e| match e {
             Error::NotFound { .. } => Error::invalid("worker", format!("worker '{}' is not registered", req.worker)),
             other => other,
-        })?;
+        };
+        fleet::check_worker(&self.store, who, &req.worker).await.map_err(not_registered)?;
+        let worker = self.store.worker(&req.worker).await.map_err(not_registered)?;
         let none = PopResponse { task: None, queue: None };
         if worker.drained {
             return Ok(none);

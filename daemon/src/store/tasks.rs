@@ -25,6 +25,10 @@ pub struct TaskHead {
     pub priority: i64,
     /// The worker a Pending task was handed to, until it reports `started`.
     pub leased_to: Option<String>,
+    /// The user who created the task.
+    pub owner: String,
+    /// The identity bound to the worker running the task, or to the one it was handed to.
+    pub holder: Option<String>,
 }
 
 /// One agent's report, as [`Store::write_reports`] writes it.
@@ -268,6 +272,8 @@ impl Store {
                 ])
                 .expr_as(Expr::col((col("w"), col("id"))), col("worker"))
                 .expr_as(Expr::col((col("l"), col("worker"))), col("leased_to"))
+                .expr_as(Expr::col(tcol("user_id")), col("owner"))
+                .expr_as(Expr::cust("COALESCE(w.owner, lw.owner)"), col("holder"))
                 .from_as(col("tasks"), col("t"))
                 .join_as(
                     JoinType::LeftJoin,
@@ -280,6 +286,12 @@ impl Store {
                     col("task_leases"),
                     col("l"),
                     Expr::col((col("l"), col("task_id"))).equals(tcol("id")),
+                )
+                .join_as(
+                    JoinType::LeftJoin,
+                    col("workers"),
+                    col("lw"),
+                    Expr::col((col("lw"), col("id"))).equals((col("l"), col("worker"))),
                 )
                 .and_where(Expr::col(tcol("id")).is_in(chunk.iter().copied()))
                 .lock_with_tables(LockType::Update, [col("t")])
@@ -294,6 +306,8 @@ impl Store {
                     queue_id: row.try_get("queue_id")?,
                     priority: row.try_get("priority")?,
                     leased_to: row.try_get("leased_to")?,
+                    owner: row.try_get("owner")?,
+                    holder: row.try_get("holder")?,
                 };
                 out.insert(head.id.clone(), head);
             }

@@ -17,14 +17,15 @@ fn role_str(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
         Role::User => "user",
+        Role::Agent => "agent",
     }
 }
 
 fn parse_role(s: &str) -> Role {
-    if s == "admin" {
-        Role::Admin
-    } else {
-        Role::User
+    match s {
+        "admin" => Role::Admin,
+        "agent" => Role::Agent,
+        _ => Role::User,
     }
 }
 

@@ -28,27 +28,43 @@ const WORKER_COLUMNS: &str =
     "id, queues, capabilities, last_report, task_id, registered, last_seen, timeout_seconds, drained";
 
 impl Store {
-    /// Registers a worker, or refreshes its registration (keeping its drained flag).
-    pub async fn register_worker(&self, w: &RegisterWorker) -> Result<Worker> {
+    /// Registers a worker bound to `owner` (a user id), or refreshes its registration (keeping
+    /// its drained flag). An id bound to another identity is refused (403).
+    pub async fn register_worker(&self, w: &RegisterWorker, owner: &str) -> Result<Worker> {
         let now = now_ms();
         let timeout = w.timeout_seconds.unwrap_or(DEFAULT_WORKER_TIMEOUT_SECONDS) as i64;
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO workers (id, queues, capabilities, last_report, task_id, registered, last_seen, timeout_seconds, drained) \
-             VALUES ($1, $2, $3, '{}', NULL, $4, $4, $5, 0) \
+        let done = sqlx::query(
+            "INSERT INTO workers (id, queues, capabilities, last_report, task_id, registered, last_seen, timeout_seconds, drained, owner) \
+             VALUES ($1, $2, $3, '{}', NULL, $4, $4, $5, 0, $6) \
              ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, capabilities = excluded.capabilities, \
-             last_seen = excluded.last_seen, timeout_seconds = excluded.timeout_seconds",
+             last_seen = excluded.last_seen, timeout_seconds = excluded.timeout_seconds, owner = excluded.owner \
+             WHERE workers.owner IS NULL OR workers.owner = excluded.owner",
         )
         .bind(&w.id)
         .bind(serde_json::to_string(&w.queues)?)
         .bind(serde_json::to_string(&w.capabilities)?)
         .bind(now)
         .bind(timeout)
+        .bind(owner)
         .execute(&mut **tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Forbidden(format!("worker id '{}' is registered by another identity", w.id)));
+        }
         tx.changed(Change::Worker { id: w.id.clone() });
         tx.commit().await?;
         self.worker(&w.id).await
+    }
+
+    /// The identity (user id) worker `id` is bound to; `None` for one registered before binding.
+    pub async fn worker_owner(&self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT owner FROM workers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("worker", id))?;
+        Ok(row.try_get("owner")?)
     }
 
     pub async fn worker(&self, id: &str) -> Result<Worker> {

@@ -3,6 +3,7 @@
 use crate::envelope::{json_lines, Answer};
 use crate::Ctx;
 use runyard_api::tracking::{Event, Float, LogEvent, PlotEvent, RejectedEvent, SampleEvent, ScalarEvent, SingleEvent};
+use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
 
 /// The iteration the SDK gives single values (`report_single_value`), under metric `Summary`.
@@ -75,7 +76,7 @@ fn convert(e: &Value) -> Result<Event, String> {
 }
 
 /// Stores what it can of a batch; `errors_info` names each line that was not stored.
-pub async fn add_batch(ctx: &Ctx, body: &[u8]) -> Answer {
+pub async fn add_batch(ctx: &Ctx, who: &Principal, body: &[u8]) -> Answer {
     let mut parsed = Vec::new();
     let mut rejected = Vec::new();
     for (index, line) in json_lines(body).into_iter().enumerate() {
@@ -84,7 +85,7 @@ pub async fn add_batch(ctx: &Ctx, body: &[u8]) -> Answer {
             Err(reason) => rejected.push(RejectedEvent { index, field: None, reason }),
         }
     }
-    let result = runyard_tracking::ingest::store_events(&ctx.store, parsed, rejected).await?;
+    let result = runyard_tracking::ingest::store_events(&ctx.store, who, parsed, rejected).await?;
     let errors: Map<String, Value> = result
         .rejected
         .iter()

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
+use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
 
 /// The files server under `/files` on the daemon's port.
@@ -49,9 +50,9 @@ fn failed(e: runyard_daemon::error::Error) -> Response {
     error(StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string())
 }
 
-async fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Response> {
+async fn authorized(ctx: &Ctx, headers: &HeaderMap) -> Result<Principal, Response> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    ctx.auth.authenticate(authorization).await.map(|_| ()).map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
+    ctx.auth.authenticate(authorization).await.map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
 async fn alive() -> &'static str {
@@ -60,9 +61,10 @@ async fn alive() -> &'static str {
 
 /// `POST /files/`: every part is stored at the path its field names; answers `{field: path}`.
 async fn upload(State(ctx): State<Ctx>, headers: HeaderMap, mut form: Multipart) -> Response {
-    if let Err(denied) = authorized(&ctx, &headers).await {
-        return denied;
-    }
+    let who = match authorized(&ctx, &headers).await {
+        Ok(who) => who,
+        Err(denied) => return denied,
+    };
     let mut stored = Map::new();
     loop {
         let field = match form.next_field().await {
@@ -75,7 +77,7 @@ async fn upload(State(ctx): State<Ctx>, headers: HeaderMap, mut form: Multipart)
         };
         let path = name.trim_start_matches('/').to_string();
         let task = task_of(&path).map(str::to_string);
-        match ctx.files.put_at(task.as_deref(), &path, field.map_err(|e| e.to_string())).await {
+        match ctx.files.put_at(&who, task.as_deref(), &path, field.map_err(|e| e.to_string())).await {
             Ok(file) => {
                 stored.insert(name, Value::String(file.path));
             }

@@ -200,7 +200,7 @@ async fn login(ctx: &Ctx, authorization: Option<&str>, query: Option<&str>) -> A
 async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, version: &str, bytes: &[u8]) -> Answer {
     // Batches are json-lines; everything else one JSON object.
     if name == "events.add_batch" || name == "events.add" {
-        return events::add_batch(ctx, bytes).await;
+        return events::add_batch(ctx, who, bytes).await;
     }
     let body: Value = parse_body(bytes)?;
     match name {
@@ -211,11 +211,11 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
         "tasks.get_all" | "tasks.get_all_ex" => tasks::get_all(ctx, &body).await,
-        "tasks.edit" => tasks::edit(ctx, &body).await,
-        "tasks.set_requirements" => tasks::set_requirements(ctx, &body).await,
-        "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, &body).await,
-        "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, &body).await,
-        "tasks.add_or_update_model" => models::add_to_task(ctx, &body).await,
+        "tasks.edit" => tasks::edit(ctx, who, &body).await,
+        "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
+        "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, who, &body).await,
+        "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, who, &body).await,
+        "tasks.add_or_update_model" => models::add_to_task(ctx, who, &body).await,
         "models.create" => models::create(ctx, who, &body).await,
         "models.get_by_id" => models::get_by_id(ctx, &body).await,
         "models.get_all" | "models.get_all_ex" => models::get_all(ctx, &body).await,
@@ -248,12 +248,12 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.enqueue" => tasks::enqueue(ctx, who, &body).await,
         "tasks.dequeue" => tasks::dequeue(ctx, who, &body).await,
         "tasks.get_hyper_params" => params::get_hyper_params(ctx, &body).await,
-        "tasks.edit_hyper_params" => params::edit_hyper_params(ctx, &body).await,
-        "tasks.delete_hyper_params" => params::delete_hyper_params(ctx, &body).await,
+        "tasks.edit_hyper_params" => params::edit_hyper_params(ctx, who, &body).await,
+        "tasks.delete_hyper_params" => params::delete_hyper_params(ctx, who, &body).await,
         "tasks.get_configurations" => params::get_configurations(ctx, &body).await,
         "tasks.get_configuration_names" => params::get_configuration_names(ctx, &body).await,
-        "tasks.edit_configuration" => params::edit_configuration(ctx, &body).await,
-        "tasks.delete_configuration" => params::delete_configuration(ctx, &body).await,
+        "tasks.edit_configuration" => params::edit_configuration(ctx, who, &body).await,
+        "tasks.delete_configuration" => params::delete_configuration(ctx, who, &body).await,
         "events.get_task_log" => events::get_task_log(ctx, &body).await,
         "events.get_task_events" => events::get_task_events(ctx, &body).await,
         "events.scalar_metrics_iter_histogram" => events::scalar_metrics_iter_histogram(ctx, &body).await,
@@ -263,19 +263,19 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
         "queues.get_default" => queues::get_default(ctx).await,
-        "queues.create" => queues::create(ctx, &body).await,
-        "queues.delete" => queues::delete(ctx, &body).await,
+        "queues.create" => queues::create(ctx, who, &body).await,
+        "queues.delete" => queues::delete(ctx, who, &body).await,
         "queues.get_num_entries" => queues::get_num_entries(ctx, &body).await,
         "queues.add_task" => queues::add_task(ctx, who, &body).await,
         "queues.remove_task" => queues::remove_task(ctx, who, &body).await,
-        "queues.move_task_forward" => queues::move_task(ctx, &body, "forward").await,
-        "queues.move_task_backward" => queues::move_task(ctx, &body, "backward").await,
-        "queues.move_task_to_front" => queues::move_task(ctx, &body, "front").await,
-        "queues.move_task_to_back" => queues::move_task(ctx, &body, "back").await,
-        "queues.get_next_task" => workers::get_next_task(ctx, headers, &body).await,
-        "workers.register" => workers::register(ctx, headers, &body).await,
-        "workers.unregister" => workers::unregister(ctx, headers, &body).await,
-        "workers.status_report" => workers::status_report(ctx, headers, &body).await,
+        "queues.move_task_forward" => queues::move_task(ctx, who, &body, "forward").await,
+        "queues.move_task_backward" => queues::move_task(ctx, who, &body, "backward").await,
+        "queues.move_task_to_front" => queues::move_task(ctx, who, &body, "front").await,
+        "queues.move_task_to_back" => queues::move_task(ctx, who, &body, "back").await,
+        "queues.get_next_task" => workers::get_next_task(ctx, who, headers, &body).await,
+        "workers.register" => workers::register(ctx, who, headers, &body).await,
+        "workers.unregister" => workers::unregister(ctx, who, headers, &body).await,
+        "workers.status_report" => workers::status_report(ctx, who, headers, &body).await,
         _ => Err(ClearmlError::new(404, 0, format!("Unable to find endpoint for name {name} and version {version}"))),
     }
 }

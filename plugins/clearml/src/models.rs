@@ -182,6 +182,7 @@ pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
 /// Records a model on Runyard's task as an input or output model.
 async fn attach(
     ctx: &Ctx,
+    who: &Principal,
     task: &str,
     name: &str,
     model: &str,
@@ -197,19 +198,19 @@ async fn attach(
     } else {
         RegisterOutputs { input_models: vec![entry], ..Default::default() }
     };
-    ctx.tasks.register_outputs(task, req).await?;
+    ctx.tasks.register_outputs(who, task, req).await?;
     Ok(())
 }
 
 /// `tasks.add_or_update_model`: a model becomes one of the task's inputs or outputs.
-pub async fn add_to_task(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn add_to_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = required_str(body, "task")?;
     let model = required_str(body, "model")?;
     let doc = load(ctx, model).await?;
     let name = body.get("name").and_then(Value::as_str).unwrap_or(model);
     let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
     let output = body.get("type").and_then(Value::as_str) != Some("input");
-    attach(ctx, task, name, model, uri, output).await?;
+    attach(ctx, who, task, name, model, uri, output).await?;
     Ok(json!({"updated": 1}))
 }
 
@@ -228,6 +229,6 @@ pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer
     let doc = load(ctx, &id).await?;
     let name = doc.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
     let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
-    attach(ctx, task, &name, &id, uri, true).await?;
+    attach(ctx, who, task, &name, &id, uri, true).await?;
     Ok(json!({"id": id, "created": created, "updated": 1}))
 }

@@ -6,6 +6,7 @@ use crate::document::{config_item, config_of, param_item, param_of};
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::{ConfigItem, EditTask, Task, PROPERTIES_SECTION};
+use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
 async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
@@ -27,7 +28,13 @@ async fn load(ctx: &Ctx, body: &Value) -> Result<Task, ClearmlError> {
 
 /// Writes the task's hyperparameters: only user properties changed → any status; else the
 /// definition rules (with `force`, any status but Published).
-async fn save_hyperparams(ctx: &Ctx, task: Task, hyperparams: runyard_api::Hyperparams, force: bool) -> Answer {
+async fn save_hyperparams(
+    ctx: &Ctx,
+    who: &Principal,
+    task: Task,
+    hyperparams: runyard_api::Hyperparams,
+    force: bool,
+) -> Answer {
     let mut others_old = task.hyperparams.clone();
     let mut others_new = hyperparams.clone();
     others_old.remove(PROPERTIES_SECTION);
@@ -41,9 +48,9 @@ async fn save_hyperparams(ctx: &Ctx, task: Task, hyperparams: runyard_api::Hyper
         EditTask { hyperparams: Some(hyperparams), ..Default::default() }
     };
     if force {
-        ctx.tasks.edit_forced(&task.id, edit).await?;
+        ctx.tasks.edit_forced(who, &task.id, edit).await?;
     } else {
-        ctx.tasks.edit(&task.id, edit).await?;
+        ctx.tasks.edit(who, &task.id, edit).await?;
     }
     Ok(json!({"updated": 1}))
 }
@@ -64,7 +71,7 @@ pub async fn get_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
     Ok(json!({"params": params}))
 }
 
-pub async fn edit_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn edit_hyper_params(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let items = body
         .get("hyperparams")
@@ -92,10 +99,10 @@ pub async fn edit_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
             .ok_or_else(|| ClearmlError::validation("Validation error: a hyperparameter has no name"))?;
         hyperparams.entry(section.to_string()).or_default().insert(name.to_string(), param_of(item));
     }
-    save_hyperparams(ctx, task, hyperparams, flag(body, "force")).await
+    save_hyperparams(ctx, who, task, hyperparams, flag(body, "force")).await
 }
 
-pub async fn delete_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn delete_hyper_params(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let items = body.get("hyperparams").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut hyperparams = task.hyperparams.clone();
@@ -115,7 +122,7 @@ pub async fn delete_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
             }
         }
     }
-    save_hyperparams(ctx, task, hyperparams, flag(body, "force")).await?;
+    save_hyperparams(ctx, who, task, hyperparams, flag(body, "force")).await?;
     Ok(json!({"deleted": items.len()}))
 }
 
@@ -153,20 +160,21 @@ pub async fn get_configuration_names(ctx: &Ctx, body: &Value) -> Answer {
 
 async fn save_configuration(
     ctx: &Ctx,
+    who: &Principal,
     task: &Task,
     configuration: std::collections::BTreeMap<String, ConfigItem>,
     force: bool,
 ) -> Result<(), ClearmlError> {
     let edit = EditTask { configuration: Some(configuration), ..Default::default() };
     if force {
-        ctx.tasks.edit_forced(&task.id, edit).await?;
+        ctx.tasks.edit_forced(who, &task.id, edit).await?;
     } else {
-        ctx.tasks.edit(&task.id, edit).await?;
+        ctx.tasks.edit(who, &task.id, edit).await?;
     }
     Ok(())
 }
 
-pub async fn edit_configuration(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn edit_configuration(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let items = body
         .get("configuration")
@@ -182,17 +190,17 @@ pub async fn edit_configuration(ctx: &Ctx, body: &Value) -> Answer {
             .ok_or_else(|| ClearmlError::validation("Validation error: a configuration item has no name"))?;
         configuration.insert(name.to_string(), config_of(item));
     }
-    save_configuration(ctx, &task, configuration, flag(body, "force")).await?;
+    save_configuration(ctx, who, &task, configuration, flag(body, "force")).await?;
     Ok(json!({"updated": 1}))
 }
 
-pub async fn delete_configuration(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn delete_configuration(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let names = str_list(body, "configuration")?.unwrap_or_default();
     let mut configuration = task.configuration.clone();
     let before = configuration.len();
     configuration.retain(|name, _| !names.contains(name));
     let deleted = before - configuration.len();
-    save_configuration(ctx, &task, configuration, flag(body, "force")).await?;
+    save_configuration(ctx, who, &task, configuration, flag(body, "force")).await?;
     Ok(json!({"deleted": deleted}))
 }

@@ -4,6 +4,8 @@ use crate::document::project;
 use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::Queue;
+use runyard_daemon::services::fleet;
+use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
 fn document(q: &Queue) -> Value {
@@ -52,15 +54,15 @@ pub async fn get_default(ctx: &Ctx) -> Answer {
     }
 }
 
-pub async fn create(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let name = required_str(body, "name")?;
-    let q = ctx.store.create_queue(name.trim()).await?;
+    let q = fleet::create_queue(&ctx.store, who, name.trim()).await?;
     Ok(json!({"id": q.id}))
 }
 
-pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let queue = required_str(body, "queue")?;
-    ctx.tasks.delete_queue(queue, crate::envelope::flag(body, "force")).await?;
+    ctx.tasks.delete_queue(who, queue, crate::envelope::flag(body, "force")).await?;
     Ok(json!({"deleted": 1}))
 }
 
@@ -78,7 +80,7 @@ async fn position(ctx: &Ctx, queue: &str, task: &str) -> Answer {
 
 /// `queues.move_task_forward|backward|to_front|to_back`: moves inside the queue (forward is
 /// toward dispatch, by `count`, default 1).
-pub async fn move_task(ctx: &Ctx, body: &Value, how: &str) -> Answer {
+pub async fn move_task(ctx: &Ctx, who: &Principal, body: &Value, how: &str) -> Answer {
     let queue = required_str(body, "queue")?;
     let task = required_str(body, "task")?;
     let detail = ctx.store.queue_detail(queue).await?;
@@ -97,12 +99,12 @@ pub async fn move_task(ctx: &Ctx, body: &Value, how: &str) -> Answer {
             ..Default::default()
         },
     };
-    ctx.store.move_entry(queue, task, &to).await?;
+    fleet::move_entry(&ctx.store, who, queue, task, &to).await?;
     position(ctx, queue, task).await
 }
 
 /// `queues.add_task`: the task joins the queue as if enqueued.
-pub async fn add_task(ctx: &Ctx, who: &runyard_daemon::store::Principal, body: &Value) -> Answer {
+pub async fn add_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let queue = required_str(body, "queue")?;
     let task = required_str(body, "task")?;
     let req = runyard_api::ActionRequest { queue: Some(queue.to_string()), ..Default::default() };

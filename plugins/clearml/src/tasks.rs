@@ -160,7 +160,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
 
 /// `tasks.edit`: top-level fields merged into the task; with `force`, in any status but
 /// Published (the SDK records a run under way this way).
-pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let task = load(ctx, id).await?;
     let mut edit = EditTask::default();
@@ -197,21 +197,24 @@ pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(c) = body.get("container") {
         edit.container = Some(container_of(c));
     }
-    let edited =
-        if flag(body, "force") { ctx.tasks.edit_forced(id, edit).await? } else { ctx.tasks.edit(id, edit).await? };
+    let edited = if flag(body, "force") {
+        ctx.tasks.edit_forced(who, id, edit).await?
+    } else {
+        ctx.tasks.edit(who, id, edit).await?
+    };
     Ok(json!({"updated": 1, "fields": {"last_update": iso(edited.last_update)}}))
 }
 
-pub async fn set_requirements(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn set_requirements(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let task = load(ctx, id).await?;
     let mut script = task.script.clone();
     script.requirements = body.get("requirements").and_then(requirements_text);
-    ctx.tasks.edit_forced(id, EditTask { script: Some(script), ..Default::default() }).await?;
+    ctx.tasks.edit_forced(who, id, EditTask { script: Some(script), ..Default::default() }).await?;
     Ok(json!({"updated": 1}))
 }
 
-pub async fn add_or_update_artifacts(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn add_or_update_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let artifacts = body
         .get("artifacts")
@@ -234,7 +237,7 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, body: &Value) -> Answer {
     if !runyard_api::is_valid_id(id) {
         return Err(ClearmlError::invalid_task(id));
     }
-    ctx.tasks.register_outputs(id, req).await?;
+    ctx.tasks.register_outputs(who, id, req).await?;
     Ok(json!({"updated": n}))
 }
 
@@ -298,7 +301,7 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         edit.parent = Some(parent.to_string());
     }
     if edit != EditTask::default() {
-        ctx.tasks.edit(&new_id, edit).await?;
+        ctx.tasks.edit(who, &new_id, edit).await?;
     }
     Ok(json!({"id": new_id, "new_project": null}))
 }
@@ -371,7 +374,7 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 }
 
 /// `tasks.delete_artifacts`: drops artifacts by `key`.
-pub async fn delete_artifacts(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn delete_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     load(ctx, id).await?;
     let keys: Vec<String> = body
@@ -382,6 +385,6 @@ pub async fn delete_artifacts(ctx: &Ctx, body: &Value) -> Answer {
         .filter_map(|a| a.get("key").and_then(text_of))
         .collect();
     let n = keys.len();
-    ctx.tasks.register_outputs(id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
+    ctx.tasks.register_outputs(who, id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
     Ok(json!({"deleted": n}))
 }

@@ -7,6 +7,8 @@ use crate::Ctx;
 use axum::http::HeaderMap;
 use runyard_api::{PopRequest, RegisterWorker, WorkerReport};
 use runyard_daemon::error::Error;
+use runyard_daemon::services::fleet;
+use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
 /// A clearml-agent reports every 30 s by default; it is dropped after this much silence.
@@ -30,7 +32,7 @@ fn required_worker(headers: &HeaderMap, body: &Value) -> Result<String, ClearmlE
 }
 
 /// Registers (or re-registers) the worker for `queues` (the default queue when none).
-async fn register_for(ctx: &Ctx, id: &str, queues: Vec<String>) -> Result<(), ClearmlError> {
+async fn register_for(ctx: &Ctx, who: &Principal, id: &str, queues: Vec<String>) -> Result<(), ClearmlError> {
     let queues = if queues.is_empty() { vec!["default".to_string()] } else { queues };
     ctx.store.resolve_queues(&queues).await?;
     let req = RegisterWorker {
@@ -39,19 +41,19 @@ async fn register_for(ctx: &Ctx, id: &str, queues: Vec<String>) -> Result<(), Cl
         capabilities: Default::default(),
         timeout_seconds: Some(TIMEOUT_SECONDS),
     };
-    ctx.store.register_worker(&req).await?;
+    fleet::register_worker(&ctx.store, who, &req).await?;
     Ok(())
 }
 
-pub async fn register(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn register(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
-    register_for(ctx, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
+    register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
     Ok(json!({}))
 }
 
-pub async fn unregister(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn unregister(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
-    match ctx.store.unregister_worker(&id).await {
+    match fleet::unregister_worker(&ctx.store, who, &id).await {
         Ok(()) | Err(Error::NotFound { .. }) => Ok(json!({})),
         Err(e) => Err(e.into()),
     }
@@ -67,7 +69,7 @@ fn average(v: Option<&Value>) -> f64 {
 
 /// `workers.status_report`: a sign of life with the machine's use (ClearML reports memory in
 /// MB).
-pub async fn status_report(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
     let stats = body.get("machine_stats").cloned().unwrap_or(Value::Null);
     const MB: f64 = 1024.0 * 1024.0;
@@ -80,26 +82,31 @@ pub async fn status_report(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answ
         memory_total_bytes: (used + free) as u64,
         ..Default::default()
     };
-    if let Err(Error::NotFound { .. }) = ctx.store.report_worker(&id, &report).await {
-        register_for(ctx, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
-        ctx.store.report_worker(&id, &report).await?;
+    match fleet::report_worker(&ctx.store, who, &id, &report).await {
+        Err(Error::NotFound { .. }) => {
+            register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
+            fleet::report_worker(&ctx.store, who, &id, &report).await?;
+        }
+        other => {
+            other?;
+        }
     }
     Ok(json!({}))
 }
 
 /// `queues.get_next_task`: the atomic pop. `{entry: {task, added}}`, or `{}` when the queue is
 /// empty.
-pub async fn get_next_task(ctx: &Ctx, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn get_next_task(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let queue = body
         .get("queue")
         .and_then(Value::as_str)
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'queue'"))?;
     let worker = required_worker(headers, body)?;
     if ctx.store.worker(&worker).await.is_err() {
-        register_for(ctx, &worker, vec![queue.to_string()]).await?;
+        register_for(ctx, who, &worker, vec![queue.to_string()]).await?;
     }
     let req = PopRequest { queues: vec![queue.to_string()], worker, wait_seconds: 0.0, order_fairness: false };
-    let popped = ctx.dispatcher.pop(req).await?;
+    let popped = ctx.dispatcher.pop(who, req).await?;
     Ok(match popped.task {
         Some(task) => {
             json!({"entry": {"task": task.id, "added": task.last_change.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)}})

@@ -69,6 +69,7 @@ async fn get(store: &Store, id: &str) -> Result<(SavedView, String)> {
 }
 
 pub async fn create(store: &Store, who: &Principal, req: &SaveView) -> Result<SavedView> {
+    runyard_daemon::services::access::person(who, "save views")?;
     let name = check_name(&req.name)?;
     check_state(&req.state)?;
     let project = match &req.project {

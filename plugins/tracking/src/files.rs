@@ -13,9 +13,10 @@ use futures::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, WriteMultipart};
 use runyard_api::tracking::StoredFile;
-use runyard_api::{Task, TaskStatus};
+use runyard_api::{Action, Task, TaskStatus};
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::store::{col, execute, fetch_all, now_ms, Store};
+use runyard_daemon::services::access;
+use runyard_daemon::store::{col, execute, fetch_all, now_ms, Principal, Store};
 use sea_query::{Expr, OnConflict, Query};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
@@ -130,6 +131,7 @@ impl Files {
     /// Streams an upload into the task's destination, recording it for the task.
     pub async fn put<E: std::fmt::Display>(
         &self,
+        who: &Principal,
         task_id: &str,
         name: &str,
         body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
@@ -142,7 +144,7 @@ impl Files {
         let (location, prefix, base) = self.destination(&task)?;
         let path = layout(&task, name);
         let full = if prefix.is_empty() { path.clone() } else { format!("{prefix}/{path}") };
-        let (size, hash) = self.write(&location, &full, Some(task_id), body).await?;
+        let (size, hash) = self.write(who, &location, &full, Some(task_id), body).await?;
         Ok(StoredFile { uri: format!("{base}/{path}"), path, size, hash })
     }
 
@@ -150,18 +152,22 @@ impl Files {
     /// out their files themselves), recording it for `task_id` when given.
     pub async fn put_at<E: std::fmt::Display>(
         &self,
+        who: &Principal,
         task_id: Option<&str>,
         path: &str,
         body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     ) -> Result<StoredFile> {
         check_name(path)?;
-        let (size, hash) = self.write(LOCAL, path, task_id, body).await?;
+        let (size, hash) = self.write(who, LOCAL, path, task_id, body).await?;
         Ok(StoredFile { uri: format!("{}/{path}", self.local_base), path: path.to_string(), size, hash })
     }
 
-    /// Streams `body` to `full` in the store at `location`; returns its size and SHA-256.
+    /// Streams `body` to `full` in the store at `location`; returns its size and SHA-256. A
+    /// file of a task is written only by those who may report on it (its owner, an admin, the
+    /// agent running it).
     async fn write<E: std::fmt::Display>(
         &self,
+        who: &Principal,
         location: &str,
         full: &str,
         task_id: Option<&str>,
@@ -170,9 +176,9 @@ impl Files {
         let target = ObjectPath::parse(full).map_err(|e| Error::invalid("name", e.to_string()))?;
         let objects = self.object_store(location)?;
         if let Some(task_id) = task_id {
-            if self.store.read_heads(&[task_id]).await?.is_empty() {
-                return Err(Error::not_found("task", task_id));
-            }
+            let heads = self.store.read_heads(&[task_id]).await?;
+            let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
+            access::task(who, Action::Ping, &access::TaskAccess::of(head))?;
         }
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);

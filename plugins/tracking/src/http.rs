@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use runyard_api::tracking::*;
 use runyard_api::ErrorBody;
 use runyard_daemon::error::Result;
-use runyard_daemon::http::extract::{AppJson, AppQuery};
+use runyard_daemon::http::extract::{AppJson, AppQuery, Caller};
 use runyard_daemon::store::Store;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -66,8 +66,12 @@ struct RawBatch {
 /// tasks, in one transaction. Rejected events are listed with their reason; the rest is stored.
 #[utoipa::path(post, path = "/api/v1/events/batch", tag = "tracking", request_body = EventBatch,
     responses((status = 200, body = BatchResult), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
-async fn batch(State(store): State<Arc<Store>>, AppJson(batch): AppJson<RawBatch>) -> Result<Json<BatchResult>> {
-    Ok(Json(ingest::ingest(&store, &batch.events).await?))
+async fn batch(
+    State(store): State<Arc<Store>>,
+    Caller(who): Caller,
+    AppJson(batch): AppJson<RawBatch>,
+) -> Result<Json<BatchResult>> {
+    Ok(Json(ingest::ingest(&store, &who, &batch.events).await?))
 }
 
 /// A task's metrics: scalar summaries (last/min/max/first/count), single values, and the
@@ -147,13 +151,14 @@ async fn samples(
         (status = 409, body = ErrorBody)))]
 async fn upload(
     State(files): State<Arc<Files>>,
+    Caller(who): Caller,
     Path((id, name)): Path<(String, String)>,
     body: Body,
 ) -> Result<Json<StoredFile>> {
     if !runyard_api::is_valid_id(&id) {
         return Err(runyard_daemon::error::Error::not_found("task", id));
     }
-    Ok(Json(files.put(&id, &name, body.into_data_stream()).await?))
+    Ok(Json(files.put(&who, &id, &name, body.into_data_stream()).await?))
 }
 
 /// Download a file of the daemon's file store.

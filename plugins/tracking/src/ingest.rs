@@ -7,9 +7,10 @@ use crate::store::{self, SeriesWrite, Writes};
 use runyard_api::tracking::{
     BatchResult, Event, LogEvent, PlotEvent, RejectedEvent, SampleEvent, ScalarEvent, SingleEvent,
 };
-use runyard_api::{is_valid_id, Change, TaskStatus};
+use runyard_api::{is_valid_id, Action, Change, TaskStatus};
 use runyard_daemon::error::Result;
-use runyard_daemon::store::{now_ms, ConsoleLine, Store};
+use runyard_daemon::services::access;
+use runyard_daemon::store::{now_ms, ConsoleLine, Principal, Store};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 
@@ -114,7 +115,7 @@ fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
 }
 
 /// Stores the valid events of a batch.
-pub async fn ingest(store: &Store, raws: &[Box<RawValue>]) -> Result<BatchResult> {
+pub async fn ingest(store: &Store, who: &Principal, raws: &[Box<RawValue>]) -> Result<BatchResult> {
     let mut rejected = Vec::new();
     let mut events = Vec::with_capacity(raws.len());
     for (index, raw) in raws.iter().enumerate() {
@@ -123,13 +124,14 @@ pub async fn ingest(store: &Store, raws: &[Box<RawValue>]) -> Result<BatchResult
             Err(r) => rejected.push(r),
         }
     }
-    store_events(store, events, rejected).await
+    store_events(store, who, events, rejected).await
 }
 
 /// Checks and stores parsed events (each with its position in the batch), adding to the
 /// events already `rejected`.
 pub async fn store_events(
     store: &Store,
+    who: &Principal,
     parsed: Vec<(usize, Event)>,
     mut rejected: Vec<RejectedEvent>,
 ) -> Result<BatchResult> {
@@ -158,7 +160,12 @@ pub async fn store_events(
     let mut stored = 0;
     for (index, event) in &events {
         let task = event.task();
-        match heads.get(task).map(|h| h.status) {
+        let head = heads.get(task);
+        if let Some(Err(denied)) = head.map(|h| access::task(who, Action::Ping, &access::TaskAccess::of(h))) {
+            rejected.push(reject(*index, Some("task"), denied.to_string()));
+            continue;
+        }
+        match head.map(|h| h.status) {
             None => {
                 rejected.push(reject(*index, Some("task"), format!("no task '{task}'")));
                 continue;

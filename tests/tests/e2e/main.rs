@@ -1,6 +1,7 @@
 //! End-to-end scenarios: the real `runyard` binary on loopback, each run on SQLite and on a
 //! throwaway PostgreSQL 15 server.
 
+mod access;
 mod agent;
 mod auth;
 mod bad_input;

@@ -8,6 +8,7 @@
 use super::hooks::Hooks;
 use super::validate;
 use crate::error::{Error, Result};
+use crate::services::access;
 use crate::store::inserts::NewTaskRow;
 use crate::store::{new_id, now_ms, Principal, Store, TaskHead, TaskPatch, WriteTx};
 use runyard_api::{
@@ -160,7 +161,7 @@ async fn act_inner(
     for id in ids {
         let decided = match heads.get(id) {
             None => Err(Error::not_found("task", id.as_str())),
-            Some(head) => decide(action, head, req, queue.as_deref()).map(|(t, target_queue)| {
+            Some(head) => decide(who, action, head, req, queue.as_deref()).map(|(t, target_queue)| {
                 let key = (TransitionKey(t), target_queue);
                 if !groups.contains_key(&key) {
                     order.push(key.clone());
@@ -231,14 +232,16 @@ async fn act_inner(
         .collect())
 }
 
-/// The state machine's verdict on `action` for one task, with the fencing of tasks handed to
-/// workers, and the queue the task joins (if it does).
+/// The verdict on `who` applying `action` to one task: the access rules, then the state
+/// machine, with the fencing of tasks handed to workers; and the queue the task joins (if it does).
 pub(crate) fn decide(
+    who: &Principal,
     action: Action,
     head: &TaskHead,
     req: &ActionRequest,
     queue: Option<&str>,
 ) -> Result<(Transition, Option<String>)> {
+    access::task(who, action, &access::TaskAccess::of(head))?;
     let t = transition(action, state_of(head))?;
     // Fencing: a task handed to one worker cannot be started by another, and a worker cannot
     // start or fail a Pending task it was not handed.

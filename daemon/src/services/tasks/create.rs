@@ -25,6 +25,7 @@ enum ProjectRef {
 
 /// Validates a creation request without touching the database.
 pub(super) fn prepare(who: &Principal, req: CreateTask) -> Result<PreparedCreate> {
+    crate::services::access::person(who, "create tasks")?;
     validate::name("name", &req.name)?;
     validate::tags("tags", &req.tags)?;
     let project = match (req.project, req.project_id) {

@@ -3,11 +3,12 @@
 use super::actions::{dedup, state_of};
 use super::validate;
 use crate::error::{Error, Result};
-use crate::store::{now_ms, Store, TaskPatch};
+use crate::services::access;
+use crate::store::{now_ms, Principal, Store, TaskPatch};
 use runyard_api::{is_valid_id, transition, Action, Change, EditTask, Task, TaskState, TaskStatus};
 
 /// Edits a task; with `force`, its definition in any status but Published.
-pub(super) async fn edit(store: &Store, id: &str, edit: EditTask, force: bool) -> Result<Task> {
+pub(super) async fn edit(store: &Store, who: &Principal, id: &str, edit: EditTask, force: bool) -> Result<Task> {
     if !is_valid_id(id) {
         return Err(Error::not_found("task", id));
     }
@@ -19,6 +20,7 @@ pub(super) async fn edit(store: &Store, id: &str, edit: EditTask, force: bool) -
     }
     let mut tx = store.write().await?;
     let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
+    access::edit(who, &access::TaskAccess::of(&head))?;
     if force && head.status == TaskStatus::Published {
         return Err(runyard_api::InvalidTransition::ReadOnly.into());
     }
@@ -91,7 +93,12 @@ pub(super) async fn edit(store: &Store, id: &str, edit: EditTask, force: bool) -
     Ok(task)
 }
 
-pub(super) async fn register_outputs(store: &Store, id: &str, req: runyard_api::RegisterOutputs) -> Result<Task> {
+pub(super) async fn register_outputs(
+    store: &Store,
+    who: &Principal,
+    id: &str,
+    req: runyard_api::RegisterOutputs,
+) -> Result<Task> {
     if !is_valid_id(id) {
         return Err(Error::not_found("task", id));
     }
@@ -105,6 +112,7 @@ pub(super) async fn register_outputs(store: &Store, id: &str, req: runyard_api::
     }
     let mut tx = store.write().await?;
     let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
+    access::edit(who, &access::TaskAccess::of(&head))?;
     if head.status == TaskStatus::Published {
         return Err(runyard_api::InvalidTransition::ReadOnly.into());
     }

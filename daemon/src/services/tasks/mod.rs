@@ -87,19 +87,19 @@ impl TaskService {
     }
 
     /// Edits a task. Name, comment and tags can change in any status; the definition only on Drafts.
-    pub async fn edit(&self, id: &str, edit: EditTask) -> Result<Task> {
-        edit::edit(&self.store, id, edit, false).await
+    pub async fn edit(&self, who: &Principal, id: &str, edit: EditTask) -> Result<Task> {
+        edit::edit(&self.store, who, id, edit, false).await
     }
 
     /// Edits the definition of a task in any status but Published: what a client records about a
     /// run already under way (its script, environment, parameters), as ClearML's `force` allows.
-    pub async fn edit_forced(&self, id: &str, edit: EditTask) -> Result<Task> {
-        edit::edit(&self.store, id, edit, true).await
+    pub async fn edit_forced(&self, who: &Principal, id: &str, edit: EditTask) -> Result<Task> {
+        edit::edit(&self.store, who, id, edit, true).await
     }
 
     /// Registers artifacts and models (upserted by name) on a task that is not Published.
-    pub async fn register_outputs(&self, id: &str, req: runyard_api::RegisterOutputs) -> Result<Task> {
-        edit::register_outputs(&self.store, id, req).await
+    pub async fn register_outputs(&self, who: &Principal, id: &str, req: runyard_api::RegisterOutputs) -> Result<Task> {
+        edit::register_outputs(&self.store, who, id, req).await
     }
 
     /// Applies `action` to every task in `req.ids`, reporting each task's outcome.
@@ -140,7 +140,8 @@ impl TaskService {
 
     /// Deletes a queue. One that holds tasks is refused unless `force`; then they go back to
     /// Draft. Returns those tasks.
-    pub async fn delete_queue(&self, name_or_id: &str, force: bool) -> Result<Vec<String>> {
+    pub async fn delete_queue(&self, who: &Principal, name_or_id: &str, force: bool) -> Result<Vec<String>> {
+        crate::services::access::admin(who, "delete queues")?;
         system::delete_queue(&self.store, name_or_id, force).await
     }
 }

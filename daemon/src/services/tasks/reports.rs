@@ -70,7 +70,7 @@ async fn write_group(store: &Store, jobs: &[Report], results: &mut [Option<Resul
             results[i] = Some(Err(Error::not_found("task", job.id.as_str())));
             continue;
         };
-        let t = match decide(job.action, head, &job.req, None) {
+        let t = match decide(&job.who, job.action, head, &job.req, None) {
             Ok((t, _)) => t,
             Err(e) => {
                 results[i] = Some(Err(e));

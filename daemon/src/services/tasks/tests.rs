@@ -203,8 +203,8 @@ async fn the_daemons_own_changes_follow_the_lifecycle() {
     let req =
         CreateTask { name: "t".into(), project: Some("p".into()), queue: Some("gpu".into()), ..Default::default() };
     let waiting = f.tasks.create(f.tasks.prepare_create(&f.who, req).unwrap()).await.unwrap().id;
-    assert!(matches!(f.tasks.delete_queue("gpu", false).await, Err(Error::Conflict(_))), "it holds a task");
-    assert_eq!(f.tasks.delete_queue(&queue.id, true).await.unwrap(), std::slice::from_ref(&waiting));
+    assert!(matches!(f.tasks.delete_queue(&f.who, "gpu", false).await, Err(Error::Conflict(_))), "it holds a task");
+    assert_eq!(f.tasks.delete_queue(&f.who, &queue.id, true).await.unwrap(), std::slice::from_ref(&waiting));
     let back = f.tasks.get(&waiting).await.unwrap();
     assert_eq!((back.status, back.status_reason.as_str()), (TaskStatus::Created, "queue deleted"));
 

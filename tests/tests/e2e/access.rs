@@ -1,0 +1,368 @@
+//! Who may do what, route by route: every operation of the OpenAPI document, called as an
+//! admin, as the owner of the task it touches, as another user and as an agent, each on fresh
+//! fixtures; and an agent's key pair running a task end to end while another agent cannot
+//! speak for it.
+
+use crate::harness::TestServer;
+use crate::scenario;
+use reqwest::{Method, StatusCode};
+use runyard_api::{
+    Action, ActionRequest, Client, CreateQueue, CreateTask, CreateUser, PopRequest, RegisterWorker, Role, TaskStatus,
+};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Routes anyone may call without credentials.
+const PUBLIC: [(&str, &str); 4] = [
+    ("get", "/healthz"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/session"),
+    ("delete", "/api/v1/auth/session"),
+];
+
+/// Allowed (`Y`) or refused with 403 (`N`), for admin, owner, other user and agent in turn.
+const Y: bool = true;
+const N: bool = false;
+const READ: [bool; 4] = [Y, Y, Y, Y];
+const ADMIN: [bool; 4] = [Y, N, N, N];
+const OWNER: [bool; 4] = [Y, Y, N, N];
+const PEOPLE: [bool; 4] = [Y, Y, Y, N];
+const MACHINE: [bool; 4] = [Y, N, N, Y];
+
+/// One operation of the document: how to call it on fresh fixtures, and who may.
+struct Row {
+    method: &'static str,
+    template: &'static str,
+    call: fn(&Fixture) -> (String, Value),
+    may: [bool; 4],
+}
+
+/// What each call acts on, made afresh: a Draft and a Pending task of the owner, the queue
+/// holding the Pending one, a worker of the agent, a project of the owner.
+struct Fixture {
+    draft: String,
+    pending: String,
+    queue: String,
+    worker: String,
+    project: String,
+    view: String,
+    unique: String,
+}
+
+fn matrix() -> Vec<Row> {
+    macro_rules! row {
+        ($method:literal, $template:literal, $may:expr, |$f:ident| $call:expr) => {
+            Row { method: $method, template: $template, call: |$f: &Fixture| $call, may: $may }
+        };
+    }
+    vec![
+        row!("get", "/api/v1/me", READ, |_f| ("/api/v1/me".into(), Value::Null)),
+        row!("post", "/api/v1/users", ADMIN, |f| ("/api/v1/users".into(), json!({"name": f.unique}))),
+        row!("get", "/api/v1/projects", READ, |_f| ("/api/v1/projects".into(), Value::Null)),
+        row!("post", "/api/v1/projects", PEOPLE, |f| ("/api/v1/projects".into(), json!({"name": f.unique}))),
+        row!("get", "/api/v1/projects/{id}", READ, |f| (format!("/api/v1/projects/{}", f.project), Value::Null)),
+        row!("patch", "/api/v1/projects/{id}", PEOPLE, |f| {
+            (format!("/api/v1/projects/{}", f.project), json!({"description": "changed"}))
+        }),
+        row!("get", "/api/v1/events", READ, |_f| ("/api/v1/events".into(), Value::Null)),
+        row!("get", "/metrics", READ, |_f| ("/metrics".into(), Value::Null)),
+        row!("get", "/api/v1/queues", READ, |_f| ("/api/v1/queues".into(), Value::Null)),
+        row!("post", "/api/v1/queues", ADMIN, |f| ("/api/v1/queues".into(), json!({"name": f.unique}))),
+        row!("get", "/api/v1/queues/{queue}", READ, |f| (format!("/api/v1/queues/{}", f.queue), Value::Null)),
+        row!("patch", "/api/v1/queues/{queue}", ADMIN, |f| {
+            (format!("/api/v1/queues/{}", f.queue), json!({"name": f.unique}))
+        }),
+        row!("delete", "/api/v1/queues/{queue}", ADMIN, |f| {
+            (format!("/api/v1/queues/{}?force=true", f.queue), Value::Null)
+        }),
+        row!("get", "/api/v1/queues/{queue}/history", READ, |f| {
+            (format!("/api/v1/queues/{}/history", f.queue), Value::Null)
+        }),
+        row!("post", "/api/v1/queues/{queue}/entries/{task}/move", OWNER, |f| {
+            (format!("/api/v1/queues/{}/entries/{}/move", f.queue, f.pending), json!({"to": "top"}))
+        }),
+        row!("delete", "/api/v1/queues/{queue}/entries/{task}", OWNER, |f| {
+            (format!("/api/v1/queues/{}/entries/{}", f.queue, f.pending), Value::Null)
+        }),
+        row!("post", "/api/v1/queues/pop", MACHINE, |f| {
+            ("/api/v1/queues/pop".into(), json!({"queues": [f.queue], "worker": f.worker, "wait_seconds": 0}))
+        }),
+        row!("post", "/api/v1/tasks", PEOPLE, |f| {
+            ("/api/v1/tasks".into(), json!({"name": "made", "project": f.unique}))
+        }),
+        row!("get", "/api/v1/tasks", READ, |_f| ("/api/v1/tasks".into(), Value::Null)),
+        row!("get", "/api/v1/tasks/{id}", READ, |f| (format!("/api/v1/tasks/{}", f.draft), Value::Null)),
+        row!("patch", "/api/v1/tasks/{id}", OWNER, |f| {
+            (format!("/api/v1/tasks/{}", f.draft), json!({"comment": "changed"}))
+        }),
+        row!("post", "/api/v1/tasks/{id}/outputs", OWNER, |f| {
+            (format!("/api/v1/tasks/{}/outputs", f.draft), json!({"remove_artifacts": ["none"]}))
+        }),
+        row!("post", "/api/v1/tasks/{id}/{action}", OWNER, |f| {
+            (format!("/api/v1/tasks/{}/add_tag", f.draft), json!({"tags": ["seen"]}))
+        }),
+        row!("post", "/api/v1/tasks/actions/{action}", OWNER, |f| {
+            ("/api/v1/tasks/actions/add_tag".into(), json!({"ids": [f.draft], "tags": ["seen"]}))
+        }),
+        row!("post", "/api/v1/tasks/{id}/console", OWNER, |f| {
+            (format!("/api/v1/tasks/{}/console", f.draft), json!({"text": "hello\n"}))
+        }),
+        row!("get", "/api/v1/tasks/{id}/console", READ, |f| {
+            (format!("/api/v1/tasks/{}/console", f.draft), Value::Null)
+        }),
+        row!("post", "/api/v1/workers", MACHINE, |f| {
+            ("/api/v1/workers".into(), json!({"id": f.unique, "queues": ["default"]}))
+        }),
+        row!("get", "/api/v1/workers", READ, |_f| ("/api/v1/workers".into(), Value::Null)),
+        row!("get", "/api/v1/workers/{id}", READ, |f| (format!("/api/v1/workers/{}", f.worker), Value::Null)),
+        row!("get", "/api/v1/workers/{id}/history", READ, |f| {
+            (format!("/api/v1/workers/{}/history", f.worker), Value::Null)
+        }),
+        row!("post", "/api/v1/workers/{id}/report", MACHINE, |f| {
+            (format!("/api/v1/workers/{}/report", f.worker), json!({}))
+        }),
+        row!("post", "/api/v1/workers/{id}/drain", MACHINE, |f| {
+            (format!("/api/v1/workers/{}/drain", f.worker), Value::Null)
+        }),
+        row!("post", "/api/v1/workers/{id}/undrain", MACHINE, |f| {
+            (format!("/api/v1/workers/{}/undrain", f.worker), Value::Null)
+        }),
+        row!("delete", "/api/v1/workers/{id}", MACHINE, |f| (format!("/api/v1/workers/{}", f.worker), Value::Null)),
+        // The tracking plugin: events and files of a task come from those who may report on it.
+        row!("post", "/api/v1/events/batch", OWNER, |f| {
+            ("/api/v1/events/batch".into(), json!({"events": [{"type": "log", "task": f.draft, "msg": "hi"}]}))
+        }),
+        row!("put", "/api/v1/tasks/{id}/files/{name}", OWNER, |f| {
+            (format!("/api/v1/tasks/{}/files/notes.txt", f.draft), json!("file body"))
+        }),
+        row!("get", "/api/v1/files/{path}", READ, |f| (format!("/api/v1/files/{}/x", f.draft), Value::Null)),
+        row!("get", "/api/v1/tasks/{id}/metrics", READ, |f| (
+            format!("/api/v1/tasks/{}/metrics", f.draft),
+            Value::Null
+        )),
+        row!("get", "/api/v1/tasks/{id}/samples", READ, |f| (
+            format!("/api/v1/tasks/{}/samples", f.draft),
+            Value::Null
+        )),
+        row!("get", "/api/v1/tasks/{id}/scalars/raw", READ, |f| {
+            (format!("/api/v1/tasks/{}/scalars/raw?metric=m&variant=v", f.draft), Value::Null)
+        }),
+        row!("get", "/api/v1/projects/{id}/metrics", READ, |f| {
+            (format!("/api/v1/projects/{}/metrics", f.project), Value::Null)
+        }),
+        row!("get", "/api/v1/scalars", READ, |f| (format!("/api/v1/scalars?tasks={}", f.draft), Value::Null)),
+        row!("get", "/api/v1/single-values", READ, |f| (
+            format!("/api/v1/single-values?tasks={}", f.draft),
+            Value::Null
+        )),
+        row!("get", "/api/v1/plots", READ, |f| (format!("/api/v1/plots?tasks={}", f.draft), Value::Null)),
+        // The table plugin: reads for everyone, actions through the task service, views by people.
+        row!("get", "/api/v1/table/tasks", READ, |_f| ("/api/v1/table/tasks".into(), Value::Null)),
+        row!("get", "/api/v1/table/count", READ, |_f| ("/api/v1/table/count".into(), Value::Null)),
+        row!("get", "/api/v1/table/catalogue", READ, |_f| ("/api/v1/table/catalogue".into(), Value::Null)),
+        row!("get", "/api/v1/table/values", READ, |_f| ("/api/v1/table/values?column=status".into(), Value::Null)),
+        row!("get", "/api/v1/table/csv", READ, |_f| ("/api/v1/table/csv".into(), Value::Null)),
+        row!("get", "/api/v1/table/selection", READ, |f| (
+            format!("/api/v1/table/selection?ids={}", f.draft),
+            Value::Null
+        )),
+        row!("get", "/api/v1/table/compare/scalars", READ, |f| {
+            (format!("/api/v1/table/compare/scalars?ids={}", f.draft), Value::Null)
+        }),
+        row!("get", "/api/v1/table/compare/plots", READ, |f| {
+            (format!("/api/v1/table/compare/plots?ids={}", f.draft), Value::Null)
+        }),
+        row!("get", "/api/v1/table/compare/params", READ, |f| {
+            (format!("/api/v1/table/compare/params?ids={}", f.draft), Value::Null)
+        }),
+        row!("post", "/api/v1/table/actions/{action}", OWNER, |f| {
+            (format!("/api/v1/table/actions/add_tag?ids={}", f.draft), json!({"tags": ["seen"]}))
+        }),
+        row!("get", "/api/v1/table/views", READ, |_f| ("/api/v1/table/views".into(), Value::Null)),
+        row!("post", "/api/v1/table/views", PEOPLE, |f| {
+            ("/api/v1/table/views".into(), json!({"name": f.unique, "state": "sort=-created"}))
+        }),
+        row!("patch", "/api/v1/table/views/{id}", OWNER, |f| {
+            (format!("/api/v1/table/views/{}", f.view), json!({"state": "sort=name"}))
+        }),
+        row!("delete", "/api/v1/table/views/{id}", OWNER, |f| (format!("/api/v1/table/views/{}", f.view), Value::Null)),
+        // The UI's custom actions: people, on their own tasks.
+        row!("get", "/api/v1/ui/actions", READ, |_f| ("/api/v1/ui/actions".into(), Value::Null)),
+        row!("post", "/api/v1/ui/actions/{name}", PEOPLE, |f| {
+            ("/api/v1/ui/actions/none".into(), json!({"ids": [f.draft]}))
+        }),
+    ]
+}
+
+/// A key pair of a new user with `role`, as a client.
+async fn user(server: &TestServer, name: &str, role: Role) -> Client {
+    let c = server.client().create_user(&CreateUser { name: name.into(), role }).await.expect("create user");
+    Client::new(&server.url, &c.access_key, &c.secret_key)
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+async fn fixture(server: &TestServer, admin: &Client, owner: &Client, agent: &Client) -> Fixture {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let queue = admin.create_queue(&CreateQueue { name: format!("q{n}") }).await.expect("queue").name;
+    let project = format!("owned{n}");
+    let task = |queue: Option<String>| CreateTask {
+        name: "t".into(),
+        project: Some(project.clone()),
+        queue,
+        ..Default::default()
+    };
+    let draft = owner.create_task(&task(None)).await.expect("draft").id;
+    let pending = owner.create_task(&task(Some(queue.clone()))).await.expect("pending").id;
+    let worker = format!("w{n}");
+    let register = RegisterWorker { id: worker.clone(), queues: vec![queue.clone()], ..Default::default() };
+    agent.register_worker(&register).await.expect("register");
+    let project = owner.list_projects().await.unwrap().into_iter().find(|p| p.name == project).unwrap().id;
+    let token = owner.login().await.unwrap().token;
+    let view = json!({"name": format!("view{n}"), "state": "sort=-created"});
+    let view: Value = send(server, Some(&token), "post", "/api/v1/table/views", &view).await.json().await.unwrap();
+    let view = view["id"].as_str().expect("a view").to_string();
+    Fixture { draft, pending, queue, worker, project, view, unique: format!("u{n}") }
+}
+
+async fn send(server: &TestServer, token: Option<&str>, method: &str, path: &str, body: &Value) -> reqwest::Response {
+    let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut req = server.http().request(method, format!("{}{path}", server.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match body {
+        Value::Null => {}
+        Value::String(raw) => req = req.body(raw.clone()),
+        json => req = req.json(json),
+    }
+    req.send().await.expect("request")
+}
+
+async fn permission_matrix(server: TestServer) {
+    let admin = server.client();
+    let owner = user(&server, "owner", Role::User).await;
+    let other = user(&server, "other", Role::User).await;
+    let agent = user(&server, "box", Role::Agent).await;
+    let mut tokens = Vec::new();
+    for c in [&admin, &owner, &other, &agent] {
+        tokens.push(c.login().await.expect("login").token);
+    }
+    let names = ["admin", "owner", "other user", "agent"];
+    // The admin's browser session: a cookie alone may read, never change.
+    let signed_in = server
+        .http()
+        .post(format!("{}/api/v1/auth/session", server.url))
+        .json(&json!({"access_key": crate::harness::ACCESS_KEY, "secret_key": crate::harness::SECRET_KEY}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+
+    // Every operation of the document has its row, so a new route cannot go unchecked.
+    let doc: Value =
+        send(&server, Some(&tokens[0]), "get", "/api/v1/openapi.json", &Value::Null).await.json().await.unwrap();
+    let rows = matrix();
+    let mut missing = Vec::new();
+    for (template, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let known = rows.iter().any(|r| r.method == method && r.template == template)
+                || PUBLIC.contains(&(method.as_str(), template.as_str()));
+            if !known {
+                missing.push(format!("{method} {template}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "operations without a row in the permission matrix: {missing:?}");
+
+    let mut wrong = Vec::new();
+    for row in &rows {
+        let f = fixture(&server, &admin, &owner, &agent).await;
+        let (path, body) = (row.call)(&f);
+        let anonymous = send(&server, None, row.method, &path, &body).await.status();
+        if anonymous != StatusCode::UNAUTHORIZED {
+            wrong.push(format!("{} {path} without credentials: {anonymous}", row.method));
+        }
+        if row.method != "get" {
+            let method = Method::from_bytes(row.method.to_uppercase().as_bytes()).unwrap();
+            let mut req = server.http().request(method, format!("{}{path}", server.url)).header("cookie", &cookie);
+            if !body.is_null() {
+                req = req.json(&body);
+            }
+            let status = req.send().await.unwrap().status();
+            if status != StatusCode::FORBIDDEN {
+                wrong.push(format!("{} {path} with the session cookie but no client header: {status}", row.method));
+            }
+        }
+        // Each identity on fixtures of its own: what one call changes cannot decide another's.
+        for i in 0..4 {
+            let f = fixture(&server, &admin, &owner, &agent).await;
+            let (path, body) = (row.call)(&f);
+            let resp = send(&server, Some(&tokens[i]), row.method, &path, &body).await;
+            let status = resp.status();
+            let text = if row.method == "get" && path == "/api/v1/events" {
+                String::new()
+            } else {
+                resp.text().await.unwrap_or_default()
+            };
+            // Batches skip, not refuse, what the caller may not touch; events are rejected one by one.
+            let refused = status == StatusCode::FORBIDDEN
+                || (row.template.contains("/actions/{action}") && text.contains("\"skipped\":1"))
+                || (row.template == "/api/v1/events/batch" && text.contains("\"stored\":0"));
+            let ok = if row.may[i] { !refused && status != StatusCode::UNAUTHORIZED } else { refused };
+            if !ok {
+                wrong.push(format!("{} {path} as {}: {status} {text}", row.method, names[i]));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "answers that break the rules:\n{}", wrong.join("\n"));
+}
+
+scenario!(permission_matrix_covers_every_route, super::permission_matrix);
+
+/// An agent's key pair runs a task from pop to completed; a second agent cannot pop for the
+/// first one's worker, take its id, or report on its task; a user cannot pop at all.
+async fn agents_speak_only_for_their_workers(server: TestServer) {
+    let admin = server.client();
+    let ada = user(&server, "ada", Role::User).await;
+    let box1 = user(&server, "box1", Role::Agent).await;
+    let box2 = user(&server, "box2", Role::Agent).await;
+    let register = RegisterWorker { id: "gpu-1".into(), queues: vec!["default".into()], ..Default::default() };
+    box1.register_worker(&register).await.expect("box1 registers gpu-1");
+    let taken = box2.register_worker(&register).await.unwrap_err();
+    assert_eq!(taken.code(), Some(runyard_api::ErrorCode::Forbidden), "{taken}");
+    assert!(ada.register_worker(&RegisterWorker { id: "mine".into(), ..register.clone() }).await.is_err());
+
+    let task = ada
+        .create_task(&CreateTask {
+            name: "job".into(),
+            project: Some("p".into()),
+            queue: Some("default".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pop = |worker: &str| PopRequest {
+        queues: vec!["default".into()],
+        worker: worker.into(),
+        wait_seconds: 0.0,
+        order_fairness: false,
+    };
+    assert!(ada.pop(&pop("gpu-1")).await.is_err(), "a user cannot pop");
+    assert!(box2.pop(&pop("gpu-1")).await.is_err(), "another agent cannot pop for gpu-1");
+    let popped = box1.pop(&pop("gpu-1")).await.unwrap().task.expect("the task");
+    assert_eq!(popped.id, task.id);
+    let started = ActionRequest { worker: Some("gpu-1".into()), ..Default::default() };
+    assert!(box2.act(&task.id, Action::Started, &started).await.is_err(), "box2 does not hold it");
+    box1.act(&task.id, Action::Started, &started).await.expect("started");
+    assert!(box2.act(&task.id, Action::Completed, &ActionRequest::default()).await.is_err());
+    assert!(box1.act(&task.id, Action::Reset, &ActionRequest::default()).await.is_err(), "agents only report");
+    box1.act(&task.id, Action::Completed, &ActionRequest::default()).await.expect("completed");
+    assert_eq!(admin.get_task(&task.id).await.unwrap().status, TaskStatus::Completed);
+    assert!(box1
+        .create_task(&CreateTask { name: "x".into(), project: Some("p".into()), ..Default::default() })
+        .await
+        .is_err());
+}
+
+scenario!(agents_speak_only_for_their_workers_case, super::agents_speak_only_for_their_workers);
