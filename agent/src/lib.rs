@@ -11,6 +11,8 @@ pub mod console;
 pub mod docker;
 pub mod docker_args;
 pub mod gpus;
+#[cfg(target_os = "linux")]
+pub mod guard;
 pub mod process;
 pub mod python;
 pub mod resources;

@@ -1,6 +1,7 @@
 //! Child processes: each in its own process group, stdout and stderr merged through one pipe
 //! (so their order is kept) into the console, stopped with SIGTERM, a grace period, then SIGKILL
-//! to the whole group.
+//! to the whole group. Where a guard is set (the `runyard` binary sets itself), each runs under
+//! the task guard (`crate::guard`), so it dies with the agent.
 
 use crate::console::Console;
 use anyhow::{Context, Result};
@@ -8,9 +9,67 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// The executable that runs `task-guard`, once set.
+static GUARD: OnceLock<PathBuf> = OnceLock::new();
+
+/// Runs every later child under the task guard of `program` (a `runyard` binary). Without it
+/// (library users, tests) children start directly.
+pub fn set_guard(program: PathBuf) {
+    let _ = GUARD.set(program);
+}
+
+/// `cmd` under the task guard, where one is set: the same program, arguments, environment and
+/// working directory.
+fn guarded(cmd: Command) -> Command {
+    let Some(guard) = GUARD.get() else { return cmd };
+    let mut g = Command::new(guard);
+    g.arg("task-guard").arg("--parent").arg(std::process::id().to_string()).arg("--");
+    g.arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => g.env(key, v),
+            None => g.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        g.current_dir(dir);
+    }
+    g
+}
+
+/// Kills every process of this user that still runs `task` for `worker` (its environment names
+/// both, in `RUNYARD_TASK_ID` and `RUNYARD_WORKER_ID`): what a previous life of the worker left
+/// behind. Returns how many.
+pub fn kill_survivors(task: &str, worker: &str) -> usize {
+    let wanted = [format!("RUNYARD_TASK_ID={task}"), format!("RUNYARD_WORKER_ID={worker}")];
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let me = std::process::id() as i32;
+    let mut killed = 0;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        if wanted.iter().all(|w| vars.contains(&w.as_bytes())) {
+            // Its whole group, which the task led, and the process itself should it have left it.
+            let pid = Pid::from_raw(pid);
+            if let Ok(group) = nix::unistd::getpgid(Some(pid)) {
+                let _ = killpg(group, Signal::SIGKILL);
+            }
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            killed += 1;
+        }
+    }
+    killed
+}
 
 /// How a process ended.
 #[derive(Debug)]
@@ -27,12 +86,13 @@ pub enum Ended {
 /// Runs `cmd` to its end, its output going to `console`. `stop` ends it early: SIGTERM to its
 /// group, `grace`, then SIGKILL. Whatever is left of its group once it exits is killed too.
 pub async fn run(
-    mut cmd: Command,
+    cmd: Command,
     console: &Console,
     stop: &CancellationToken,
     grace: Duration,
     limit: Option<Duration>,
 ) -> Result<Ended> {
+    let mut cmd = guarded(cmd);
     let (reader, writer) = std::io::pipe().context("could not create a pipe")?;
     cmd.stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer).process_group(0);
     let program = cmd.get_program().to_string_lossy().into_owned();

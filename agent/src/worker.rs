@@ -127,13 +127,18 @@ impl Worker {
         self.config.cache_dir.join(format!("agent-{}.running", self.id.replace(['/', ':'], "_")))
     }
 
-    /// A previous life of this worker stopped before it could report its tasks: an outcome
-    /// it wrote down is reported now; a run it did not finish is lost, and its task is reported
-    /// aborted (never completed).
+    /// A previous life of this worker stopped before it could report its tasks: what still
+    /// runs of them is killed and their work dirs removed; an outcome it wrote down is reported
+    /// now; a run it did not finish is lost, and its task is reported aborted (never completed).
     async fn recover(&self) {
         let Ok(files) = std::fs::read_dir(self.running_dir()) else { return };
         for file in files.filter_map(|f| f.ok()) {
             let task = file.file_name().to_string_lossy().into_owned();
+            let killed = crate::process::kill_survivors(&task, &self.id);
+            if killed > 0 {
+                tracing::warn!(task, killed, "killed processes a previous run of this worker left running");
+            }
+            let _ = std::fs::remove_dir_all(self.config.work_dir().join(&task));
             let recorded = std::fs::read(file.path()).ok().and_then(|b| serde_json::from_slice::<Outcome>(&b).ok());
             let outcome = recorded.unwrap_or(Outcome::Aborted { reason: "the agent restarted".into() });
             match report(&self.client, &task, &outcome).await {

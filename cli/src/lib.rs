@@ -50,6 +50,17 @@ enum Command {
     /// Load generators that measure the daemon.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Internal: the agent runs each task's process under this guard, which ends the task
+    /// when the agent dies.
+    #[command(hide = true)]
+    TaskGuard {
+        /// The agent's pid.
+        #[arg(long)]
+        parent: i32,
+        /// The program and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Global options every command sees.
@@ -67,6 +78,24 @@ impl Ctx {
 /// Runs the CLI; the exit code is 0 on success, 1 when some of a batch was refused, 2 on error.
 pub fn main_impl() -> ExitCode {
     let cli = Cli::parse();
+    // The guard runs on this one thread, before any runtime exists (see `runyard_agent::guard`).
+    if let Command::TaskGuard { parent, command } = &cli.command {
+        #[cfg(target_os = "linux")]
+        return runyard_agent::guard::run(*parent, command);
+        #[cfg(not(target_os = "linux"))]
+        return {
+            let _ = (parent, command);
+            eprintln!("task-guard runs on Linux only");
+            ExitCode::from(2)
+        };
+    }
+    // Tasks this process runs (as an agent, or `up`'s local agent) run under the guard.
+    #[cfg(target_os = "linux")]
+    if matches!(cli.command, Command::Agent(_) | Command::Up(_)) {
+        if let Ok(exe) = std::env::current_exe() {
+            runyard_agent::process::set_guard(exe);
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let ctx = Ctx { json: cli.json, server: cli.server };
     let result = runtime.block_on(async move {
@@ -80,6 +109,7 @@ pub fn main_impl() -> ExitCode {
             Command::User(cmd) => commands::admin::user(&ctx, cmd).await,
             Command::Agent(args) => commands::agent::agent(args, ctx.server.as_deref()).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::TaskGuard { .. } => unreachable!("the guard runs before the runtime"),
         }
     });
     match result {

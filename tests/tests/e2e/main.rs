@@ -3,6 +3,7 @@
 
 mod access;
 mod agent;
+mod agent_death;
 mod auth;
 mod bad_input;
 mod batch;
