@@ -46,6 +46,47 @@ pub struct Container {
     pub args: ContainerArgs,
     /// The agent's GPUs (`--gpus`), as a device request.
     pub gpus: Option<String>,
+    pub heartbeat: Heartbeat,
+}
+
+/// The agent's sign of life to a container: a file on the host, mounted read-only, that the
+/// agent touches every second while the container runs. A watcher in the container kills
+/// everything in it once the file is older than `limit` (the agent died), so no container
+/// outlives its agent by more than the worker timeout.
+pub struct Heartbeat {
+    pub file: std::path::PathBuf,
+    pub limit: Duration,
+}
+
+/// Where the heartbeat file appears in a container.
+const HEARTBEAT_IN_CONTAINER: &str = "/run/runyard-agent-alive";
+
+impl Heartbeat {
+    /// The watcher, a line of `sh` started before the task's own script. It acts only on a
+    /// reading it could make: an image without `stat` or `date` is never killed by it.
+    fn watcher(&self) -> String {
+        format!(
+            "( while sleep 1; do t=$(stat -c %Y {f} 2>/dev/null) || continue; n=$(date +%s) || continue; \
+             if [ $((n - t)) -gt {limit} ]; then kill -KILL -1; fi; done ) >/dev/null 2>&1 &\n",
+            f = HEARTBEAT_IN_CONTAINER,
+            limit = self.limit.as_secs()
+        )
+    }
+
+    /// Touches the file every second until dropped.
+    fn beat(&self) -> Result<tokio::task::JoinHandle<()>> {
+        if let Some(dir) = self.file.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+        }
+        let file = std::fs::File::create(&self.file)
+            .with_context(|| format!("could not create the heartbeat file {}", self.file.display()))?;
+        Ok(tokio::spawn(async move {
+            loop {
+                let _ = file.set_modified(std::time::SystemTime::now());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }))
+    }
 }
 
 impl DockerMode {
@@ -115,6 +156,11 @@ impl DockerMode {
         // An init process as PID 1 passes signals on, so SIGTERM reaches the task at once.
         let mut host = HostConfig { network_mode: Some("host".into()), init: Some(true), ..c.args.host };
         host.binds.get_or_insert_with(Vec::new).extend(c.binds);
+        let beat = c.heartbeat.beat()?;
+        host.binds
+            .get_or_insert_with(Vec::new)
+            .push(format!("{}:{HEARTBEAT_IN_CONTAINER}:ro", c.heartbeat.file.display()));
+        let script = format!("{}{}", c.heartbeat.watcher(), c.script);
         if let Some(gpus) = &c.gpus {
             host.device_requests
                 .get_or_insert_with(Vec::new)
@@ -126,7 +172,7 @@ impl DockerMode {
             HashMap::from([(TASK_LABEL.to_string(), c.task.clone()), (WORKER_LABEL.to_string(), self.worker.clone())]);
         let body = ContainerCreateBody {
             image: Some(c.image.clone()),
-            cmd: Some(vec!["sh".into(), "-c".into(), c.script]),
+            cmd: Some(vec!["sh".into(), "-c".into(), script]),
             env: Some(env),
             working_dir: Some(c.working_dir),
             user: c.args.user,
@@ -137,11 +183,13 @@ impl DockerMode {
             ..Default::default()
         };
         let options = CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| anyhow!("could not create the container: {e}"))?;
-        let result = self.follow(&name, console, stop, grace).await;
+        let created = self.docker.create_container(Some(options), body).await;
+        let result = match created {
+            Ok(_) => self.follow(&name, console, stop, grace).await,
+            Err(e) => Err(anyhow!("could not create the container: {e}")),
+        };
+        beat.abort();
+        let _ = std::fs::remove_file(&c.heartbeat.file);
         self.remove(&name).await;
         result
     }

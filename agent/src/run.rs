@@ -328,6 +328,10 @@ async fn in_container(
         binds,
         args,
         gpus: ctx.gpus.clone(),
+        heartbeat: crate::docker::Heartbeat {
+            file: config.cache_dir.join("alive").join(&task.id),
+            limit: Duration::from_secs(config.worker_timeout_seconds.max(1)),
+        },
     };
     docker.run(container, console, stop, config.abort_grace()).await.map_err(Failure::Start)
 }

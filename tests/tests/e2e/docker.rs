@@ -174,6 +174,34 @@ async fn abort_removes_the_container_and_a_restarted_agent_cleans_up() {
     assert_eq!((t.status, t.status_reason.as_str()), (TaskStatus::Stopped, "the agent restarted"));
 }
 
+/// A container whose agent dies ends within the worker timeout: it stops hearing the agent's
+/// heartbeat and kills everything inside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_does_not_outlive_its_agent() {
+    let Some(image) = image() else { return };
+    let server = server();
+    let c = server.client();
+    let config = "worker_timeout_seconds = 2\n";
+    let agent =
+        Agent::start_in(tempfile::tempdir().unwrap(), &server, "mayfly", "default", config, &[], &["--docker", image]);
+    let id = c.create_task(&code_task("forever", "job.sh", "sh", "echo up\nsleep 300\n")).await.unwrap().id;
+    wait_for(&c, &id, Duration::from_secs(30), |t| t.status == TaskStatus::InProgress).await;
+    until("the task prints", Duration::from_secs(30), || async { console(&c, &id).await.contains("up") }).await;
+    agent.signal("-KILL");
+    let killed = Instant::now();
+    let running = || {
+        let out = docker(&["ps", "-q", "--filter", "label=runyard.worker=mayfly"]);
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    };
+    until("the container ends once its agent is gone", Duration::from_secs(10), || async { !running() }).await;
+    assert!(killed.elapsed() < Duration::from_secs(2 + 3), "took {:?}", killed.elapsed());
+    let t = wait_for(&c, &id, Duration::from_secs(30), |t| t.status != TaskStatus::InProgress).await;
+    assert_eq!((t.status, t.status_reason.as_str()), (TaskStatus::Stopped, "worker lost"));
+    for leftover in containers_of("mayfly") {
+        docker(&["rm", "-f", &leftover]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_in_a_container_with_a_cached_venv() {
     let Some(image) = python_image() else { return };
