@@ -40,6 +40,10 @@ pub struct AgentConfig {
     /// How often a running task's machine and GPU use is reported as its `:monitor:machine`
     /// and `:monitor:gpu` scalars (0: never).
     pub monitor_seconds: u64,
+    /// Variables of the agent's own environment a native task sees besides the basics (PATH,
+    /// HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM...); a trailing `*` matches a prefix, e.g.
+    /// `["LD_LIBRARY_PATH", "HTTPS_PROXY", "PIP_*"]`. Nothing else of the agent's reaches a task.
+    pub env_passthrough: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -62,11 +66,30 @@ impl Default for AgentConfig {
             docker_image: "python:3.11-slim".into(),
             docker_forbid_task_image: false,
             monitor_seconds: 10,
+            env_passthrough: Vec::new(),
         }
     }
 }
 
+/// The agent's variables every native task sees.
+const BASIC_ENV: [&str; 11] =
+    ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PWD"];
+
 impl AgentConfig {
+    /// The agent's own variables a native task starts with: the basics, `LC_*` and what
+    /// `env_passthrough` names. The agent's key pair and anything else of its are left out.
+    pub fn passed_on_env(&self) -> Vec<(String, String)> {
+        let passed = |name: &str| {
+            BASIC_ENV.contains(&name)
+                || name.starts_with("LC_")
+                || self.env_passthrough.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => name.starts_with(prefix),
+                    None => p == name,
+                })
+        };
+        std::env::vars().filter(|(k, _)| passed(k)).collect()
+    }
+
     /// `~/.config/runyard/agent.toml` (honours `XDG_CONFIG_HOME`).
     pub fn default_path() -> Option<PathBuf> {
         dirs::config_dir().map(|d| d.join("runyard").join("agent.toml"))

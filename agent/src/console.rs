@@ -103,13 +103,19 @@ impl Console {
 
 /// Starts shipping to `task`'s console. Dropping every [`Console`] ends the stream: the handle
 /// resolves once everything was sent.
-pub fn start(client: Client, task: String, log_file: &Path, echo: bool) -> (Console, tokio::task::JoinHandle<()>) {
+pub fn start(
+    client: Client,
+    task: String,
+    attempt: i64,
+    log_file: &Path,
+    echo: bool,
+) -> (Console, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let file = std::fs::create_dir_all(log_file.parent().unwrap_or(Path::new(".")))
         .and_then(|_| std::fs::File::create(log_file))
         .map_err(|e| tracing::warn!(error = %e, path = %log_file.display(), "no local copy of the console"))
         .ok();
-    let handle = tokio::spawn(ship(client, task, rx, file, echo));
+    let handle = tokio::spawn(ship(client, task, attempt, rx, file, echo));
     let step = echo.then(Default::default);
     (Console { tx, step }, handle)
 }
@@ -117,6 +123,7 @@ pub fn start(client: Client, task: String, log_file: &Path, echo: bool) -> (Cons
 async fn ship(
     client: Client,
     task: String,
+    attempt: i64,
     mut rx: mpsc::UnboundedReceiver<String>,
     mut file: Option<std::fs::File>,
     echo: bool,
@@ -135,21 +142,21 @@ async fn ship(
                     }
                     buffer.push_str(&collapse.push(&text));
                     if buffer.len() >= FLUSH_BYTES {
-                        send(&client, &task, &mut buffer, &mut file).await;
+                        send(&client, &task, attempt, &mut buffer, &mut file).await;
                     }
                 }
                 None => {
                     buffer.push_str(&collapse.finish());
-                    send(&client, &task, &mut buffer, &mut file).await;
+                    send(&client, &task, attempt, &mut buffer, &mut file).await;
                     return;
                 }
             },
-            _ = tick.tick() => send(&client, &task, &mut buffer, &mut file).await,
+            _ = tick.tick() => send(&client, &task, attempt, &mut buffer, &mut file).await,
         }
     }
 }
 
-async fn send(client: &Client, task: &str, buffer: &mut String, file: &mut Option<std::fs::File>) {
+async fn send(client: &Client, task: &str, attempt: i64, buffer: &mut String, file: &mut Option<std::fs::File>) {
     if buffer.is_empty() {
         return;
     }
@@ -159,7 +166,7 @@ async fn send(client: &Client, task: &str, buffer: &mut String, file: &mut Optio
     }
     // A few tries; output is never worth hanging the task for.
     let tries = ExponentialBuilder::default().with_min_delay(Duration::from_millis(200)).with_max_times(2);
-    let chunk = AppendConsole { text, time: None };
+    let chunk = AppendConsole { text, time: None, attempt: Some(attempt) };
     if let Err(error) = (|| client.append_console(task, &chunk)).retry(tries).await {
         tracing::warn!(%error, task, "console output lost");
     }

@@ -24,11 +24,23 @@ pub fn set_guard(program: PathBuf) {
     let _ = GUARD.set(program);
 }
 
+/// What a child's environment starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvBase {
+    /// The agent's own, with what the command sets on top.
+    Agent,
+    /// Nothing: only what the command sets (it was built with `env_clear`).
+    Empty,
+}
+
 /// `cmd` under the task guard, where one is set: the same program, arguments, environment and
 /// working directory.
-fn guarded(cmd: Command) -> Command {
+fn guarded(cmd: Command, base: EnvBase) -> Command {
     let Some(guard) = GUARD.get() else { return cmd };
     let mut g = Command::new(guard);
+    if base == EnvBase::Empty {
+        g.env_clear();
+    }
     g.arg("task-guard").arg("--parent").arg(std::process::id().to_string()).arg("--");
     g.arg(cmd.get_program()).args(cmd.get_args());
     for (key, value) in cmd.get_envs() {
@@ -87,12 +99,13 @@ pub enum Ended {
 /// group, `grace`, then SIGKILL. Whatever is left of its group once it exits is killed too.
 pub async fn run(
     cmd: Command,
+    base: EnvBase,
     console: &Console,
     stop: &CancellationToken,
     grace: Duration,
     limit: Option<Duration>,
 ) -> Result<Ended> {
-    let mut cmd = guarded(cmd);
+    let mut cmd = guarded(cmd, base);
     let (reader, writer) = std::io::pipe().context("could not create a pipe")?;
     cmd.stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer).process_group(0);
     let program = cmd.get_program().to_string_lossy().into_owned();

@@ -181,7 +181,7 @@ async fn step(
     what: &str,
 ) -> Result<()> {
     let limit = Duration::from_secs(config.env_timeout_seconds);
-    match process::run(cmd, console, stop, config.abort_grace(), Some(limit)).await? {
+    match process::run(cmd, process::EnvBase::Agent, console, stop, config.abort_grace(), Some(limit)).await? {
         Ended::Exited(s) if s.success() => Ok(()),
         Ended::Exited(s) => bail!("{what} failed ({s})"),
         Ended::Stopped { .. } => bail!("{what} was stopped"),

@@ -252,11 +252,14 @@ async fn natively(job: Job<'_>, launch: Launch) -> std::result::Result<Ended, Fa
         Some(shell) => PathBuf::from(shell),
         None => python::prepare(config, task, code, console, stop).await.map_err(Failure::Setup)?,
     };
+    // The task starts from a cleared environment: the basics and what the operator passes
+    // on, then its own variables. The agent's key pair and settings stay with the agent.
     let mut cmd = Command::new(program);
-    cmd.args(launch.tail()).current_dir(&launch.cwd).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    cmd.env_clear().envs(config.passed_on_env()).envs(launch.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(launch.tail()).current_dir(&launch.cwd);
     console.steps_done();
     console.note(format!("starting {}", describe(&cmd)));
-    process::run(cmd, console, stop, config.abort_grace(), None).await.map_err(Failure::Start)
+    process::run(cmd, process::EnvBase::Empty, console, stop, config.abort_grace(), None).await.map_err(Failure::Start)
 }
 
 /// In a container: the startup script, the environment set-up, then the entry point, all inside.

@@ -10,6 +10,7 @@ use crate::run::{self, Outcome, RunContext};
 use anyhow::{Context, Result};
 use backon::{ExponentialBuilder, Retryable};
 use runyard_api::{Action, ActionRequest, Client, ClientError, ErrorCode, PopRequest, RegisterWorker, Task};
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -139,9 +140,17 @@ impl Worker {
                 tracing::warn!(task, killed, "killed processes a previous run of this worker left running");
             }
             let _ = std::fs::remove_dir_all(self.config.work_dir().join(&task));
-            let recorded = std::fs::read(file.path()).ok().and_then(|b| serde_json::from_slice::<Outcome>(&b).ok());
-            let outcome = recorded.unwrap_or(Outcome::Aborted { reason: "the agent restarted".into() });
-            match report(&self.client, &task, &outcome).await {
+            let recorded = std::fs::read(file.path()).ok().and_then(|b| serde_json::from_slice::<Recorded>(&b).ok());
+            let (attempt, outcome) = match recorded {
+                Some(Recorded { attempt, outcome: Some(outcome) }) => (attempt, outcome),
+                Some(Recorded { attempt, outcome: None }) => {
+                    (attempt, Outcome::Aborted { reason: "the agent restarted".into() })
+                }
+                None => (None, Outcome::Aborted { reason: "the agent restarted".into() }),
+            };
+            // An attempt that is over (the task was handed out again) is refused: nothing
+            // this worker left can overwrite a later run.
+            match report(&self.client, &task, attempt, &outcome).await {
                 Ok(()) => tracing::warn!(task, ?outcome, "reported a task a previous run of this worker left"),
                 Err(error) => tracing::debug!(task, %error, "the task had already ended"),
             }
@@ -151,11 +160,15 @@ impl Worker {
 
     /// Runs one popped task and reports how it ended.
     async fn execute(&self, task: &Task, abort: &CancellationToken, stop: &CancellationToken) -> Result<()> {
-        let started = ActionRequest { worker: Some(self.id.clone()), ..Default::default() };
+        let started =
+            ActionRequest { worker: Some(self.id.clone()), attempt: Some(task.attempt), ..Default::default() };
         match self.client.act(&task.id, Action::Started, &started).await {
             Ok(_) => {}
             Err(ClientError::Api { detail, .. })
-                if matches!(detail.code, ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::InvalidTransition) =>
+                if matches!(
+                    detail.code,
+                    ErrorCode::Conflict | ErrorCode::NotFound | ErrorCode::InvalidTransition | ErrorCode::StaleAttempt
+                ) =>
             {
                 tracing::warn!(task = task.id, message = detail.message, "the task is not ours to run");
                 return Ok(());
@@ -165,7 +178,8 @@ impl Worker {
         tracing::info!(task = task.id, name = task.name, "running");
         let mark = self.running_dir().join(&task.id);
         let _ = std::fs::create_dir_all(self.running_dir());
-        let _ = std::fs::write(&mark, b"");
+        let attempt = Some(task.attempt);
+        let _ = std::fs::write(&mark, serde_json::to_vec(&Recorded { attempt, outcome: None }).unwrap_or_default());
         let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort, false).await;
         let outcome = match outcome {
             Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
@@ -174,8 +188,9 @@ impl Worker {
             other => other,
         };
         // Written down first: should the report not get through, the next start sends it.
-        let _ = std::fs::write(&mark, serde_json::to_vec(&outcome).unwrap_or_default());
-        let reported = report(&self.client, &task.id, &outcome).await;
+        let written = Recorded { attempt, outcome: Some(outcome.clone()) };
+        let _ = std::fs::write(&mark, serde_json::to_vec(&written).unwrap_or_default());
+        let reported = report(&self.client, &task.id, attempt, &outcome).await;
         if !matches!(reported, Err(ref e) if is_transport(e)) {
             let _ = std::fs::remove_file(mark);
         }
@@ -194,19 +209,28 @@ pub async fn run_reported(
     echo: bool,
 ) -> Outcome {
     let log_file = config.log_dir().join(format!("{}.log", task.id));
-    let (console, shipped) = console::start(client.clone(), task.id.clone(), &log_file, echo);
+    let (console, shipped) = console::start(client.clone(), task.id.clone(), task.attempt, &log_file, echo);
     console.note(format!(
         "{} running task {} ({})",
         ctx.worker.as_deref().unwrap_or("this machine"),
         task.id,
         task.name
     ));
+    // The pings carry the attempt: once the daemon answers that it is over (the task was
+    // handed out again), this run stops.
     let pinger = {
-        let (client, id) = (client.clone(), task.id.clone());
+        let (client, id, abort) = (client.clone(), task.id.clone(), abort.clone());
+        let ping = ActionRequest { attempt: Some(task.attempt), ..Default::default() };
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PING_EVERY).await;
-                let _ = client.act(&id, Action::Ping, &ActionRequest::default()).await;
+                if let Err(e) = client.act(&id, Action::Ping, &ping).await {
+                    if e.code() == Some(ErrorCode::StaleAttempt) {
+                        tracing::warn!(task = id, error = %e, "this run's attempt is over: stopping it");
+                        abort.cancel();
+                        return;
+                    }
+                }
             }
         })
     };
@@ -256,9 +280,17 @@ fn is_transport(e: &anyhow::Error) -> bool {
 /// How long an agent keeps trying to report how a task ended.
 pub const OUTCOME_RETRIES: Duration = Duration::from_secs(60);
 
-/// Tells the daemon how the task ended.
-pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()> {
-    let (action, req) = match outcome {
+/// What the agent writes down about a task it runs (in its cache, until the daemon has it):
+/// the attempt it was handed, and once the run ends, its outcome.
+#[derive(Debug, Serialize, Deserialize)]
+struct Recorded {
+    attempt: Option<i64>,
+    outcome: Option<Outcome>,
+}
+
+/// Tells the daemon how the task ended (for `attempt`, when the run had one).
+pub async fn report(client: &Client, task: &str, attempt: Option<i64>, outcome: &Outcome) -> Result<()> {
+    let (action, mut req) = match outcome {
         Outcome::Completed => (Action::Completed, ActionRequest::default()),
         Outcome::Failed { reason, message } => (
             Action::Failed,
@@ -269,6 +301,7 @@ pub async fn report(client: &Client, task: &str, outcome: &Outcome) -> Result<()
             ActionRequest { reason: (!reason.is_empty()).then(|| reason.clone()), ..Default::default() },
         ),
     };
+    req.attempt = attempt;
     // Tried until the daemon answers, for up to OUTCOME_RETRIES: the outcome must outlast a
     // passing network error or a daemon restart (the daemon's own refusal is final).
     let tries = ExponentialBuilder::default()

@@ -12,6 +12,9 @@ pub struct AppendConsole {
     pub text: String,
     /// When the output was produced (default: when it arrived).
     pub time: Option<DateTime<Utc>>,
+    /// From an agent: the attempt the output belongs to (refused when it is over).
+    #[serde(default)]
+    pub attempt: Option<i64>,
 }
 
 /// One appended chunk. `id`s grow in the order chunks were appended.

@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InvalidTransition,
     /// 409: the entity already exists, or is in use.
     Conflict,
+    /// 409: a report from an attempt that is over: the task was handed out again since (the
+    /// agent stops that run).
+    StaleAttempt,
     /// 413: the body is too large.
     PayloadTooLarge,
     /// 500: a fault on the server side; details are in the server log.
@@ -34,7 +37,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::InvalidTransition | ErrorCode::Conflict => 409,
+            ErrorCode::InvalidTransition | ErrorCode::Conflict | ErrorCode::StaleAttempt => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,
         }

@@ -241,6 +241,10 @@ pub struct Task {
     pub last_iteration: i64,
     /// The worker that runs (or ran) it.
     pub worker: Option<String>,
+    /// How many times the task was handed to a worker. An agent's reports carry the attempt
+    /// they belong to; those of an earlier one are refused (409 `stale_attempt`).
+    #[serde(default)]
+    pub attempt: i64,
     /// Higher goes first in its queue; ties keep queue order.
     pub priority: i64,
     pub script: Script,
@@ -391,6 +395,9 @@ pub struct ActionRequest {
     pub name: Option<String>,
     /// enqueue / retry: the task's priority in the queue (default: unchanged).
     pub priority: Option<i64>,
+    /// An agent's report (started, completed, failed, stopped, ping): the attempt it belongs
+    /// to, as the pop handed it out; refused when the task was handed out again since.
+    pub attempt: Option<i64>,
 }
 
 /// The outcome of an action on one task.

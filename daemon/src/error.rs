@@ -16,6 +16,9 @@ pub enum Error {
     /// The entity exists already or is in use.
     #[error("{0}")]
     Conflict(String),
+    /// A report from an attempt that is over: the task was handed out again.
+    #[error("attempt {reported} of task '{task}' is over (the current attempt is {current})")]
+    StaleAttempt { task: String, reported: i64, current: i64 },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -44,6 +47,7 @@ impl Error {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Transition(_) => ErrorCode::InvalidTransition,
             Error::Conflict(_) => ErrorCode::Conflict,
+            Error::StaleAttempt { .. } => ErrorCode::StaleAttempt,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::TooLarge { .. } => ErrorCode::PayloadTooLarge,

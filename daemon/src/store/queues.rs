@@ -354,9 +354,11 @@ impl Store {
                 .from(col("gone"))
                 .to_owned(),
         )?;
+        let bump = next_attempt(Query::select().column(col("task_id")).from(col("gone")).to_owned());
         let with = WithClause::new()
             .cte(CommonTableExpression::new().query(next).table_name(col("next")).to_owned())
             .cte(CommonTableExpression::new().query(gone).table_name(col("gone")).to_owned())
+            .cte(CommonTableExpression::new().query(bump).table_name(col("bumped")).to_owned())
             .to_owned();
         let (sql, values) = insert.with(with).build_any(self.builder());
         let row = sqlx::query_with(&sql, SqlxValues(values)).fetch_optional(&self.pool).await?;
@@ -390,15 +392,18 @@ impl Store {
             .and_where(Expr::col(col("worker")).eq(worker))
             .and_where(Expr::col(col("popped")).eq(popped))
             .to_owned();
+        let bump = next_attempt(taken.clone());
         let unqueue = Query::delete()
             .from_table(col("queue_entries"))
             .and_where(Expr::col(col("task_id")).in_subquery(taken))
             .to_owned();
         // SQLite's placeholders are anonymous: bound in order across the whole script.
         let (lease, mut values) = lease.build(SqliteQueryBuilder);
+        let (bump, bumped) = bump.build(SqliteQueryBuilder);
         let (unqueue, more) = unqueue.build(SqliteQueryBuilder);
+        values.0.extend(bumped.0);
         values.0.extend(more.0);
-        let script = format!("BEGIN IMMEDIATE;\n{lease};\n{unqueue};\nCOMMIT;");
+        let script = format!("BEGIN IMMEDIATE;\n{lease};\n{bump};\n{unqueue};\nCOMMIT;");
         let rows = self.run_write_script(script, values.0).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         Ok(Some((row.try_get("task_id")?, row.try_get("queue_id")?, row.try_get("added")?)))
@@ -561,6 +566,15 @@ fn first_entry(queue_ids: &[String]) -> SelectStatement {
         .order_by(col("priority"), Order::Desc)
         .order_by(col("position"), Order::Asc)
         .limit(1)
+        .to_owned()
+}
+
+/// Counts the attempt of the tasks `popped` selects one up: they are being handed out again.
+fn next_attempt(popped: SelectStatement) -> sea_query::UpdateStatement {
+    Query::update()
+        .table(col("tasks"))
+        .value(col("attempt"), Expr::col(col("attempt")).add(1))
+        .and_where(Expr::col(col("id")).in_subquery(popped))
         .to_owned()
 }
 

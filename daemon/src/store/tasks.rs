@@ -29,6 +29,8 @@ pub struct TaskHead {
     pub owner: String,
     /// The identity bound to the worker running the task, or to the one it was handed to.
     pub holder: Option<String>,
+    /// How many times the task was handed to a worker (see [`runyard_api::Task::attempt`]).
+    pub attempt: i64,
 }
 
 /// One agent's report, as [`Store::write_reports`] writes it.
@@ -54,6 +56,11 @@ pub struct TaskFilter {
     pub offset: u64,
 }
 
+/// `alias.id = refers`: how a task row joins what it names.
+fn id_of(alias: &str, refers: (Alias, Alias)) -> SimpleExpr {
+    Expr::col((col(alias), col("id"))).equals(refers)
+}
+
 fn tcol(name: &str) -> (Alias, Alias) {
     (Alias::new("t"), Alias::new(name))
 }
@@ -61,23 +68,14 @@ fn tcol(name: &str) -> (Alias, Alias) {
 fn task_select() -> SelectStatement {
     let mut q = Query::select();
     q.columns(TASK_COLUMNS.map(tcol))
+        .column(tcol("attempt"))
         .expr_as(Expr::col((col("p"), col("name"))), col("project_name"))
         .expr_as(Expr::col((col("u"), col("name"))).if_null(""), col("user_name"))
         .expr_as(Expr::col((col("q"), col("name"))), col("queue_name"))
         .from_as(col("tasks"), col("t"))
-        .join_as(
-            JoinType::InnerJoin,
-            col("projects"),
-            col("p"),
-            Expr::col((col("p"), col("id"))).equals(tcol("project_id")),
-        )
-        .join_as(JoinType::LeftJoin, col("users"), col("u"), Expr::col((col("u"), col("id"))).equals(tcol("user_id")))
-        .join_as(
-            JoinType::LeftJoin,
-            col("queues"),
-            col("q"),
-            Expr::col((col("q"), col("id"))).equals(tcol("queue_id")),
-        );
+        .join_as(JoinType::InnerJoin, col("projects"), col("p"), id_of("p", tcol("project_id")))
+        .join_as(JoinType::LeftJoin, col("users"), col("u"), id_of("u", tcol("user_id")))
+        .join_as(JoinType::LeftJoin, col("queues"), col("q"), id_of("q", tcol("queue_id")));
     q
 }
 
@@ -118,6 +116,7 @@ fn task_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Task> {
         last_change: to_time(row.try_get("last_change")?),
         last_iteration: row.try_get("last_iteration")?,
         worker: row.try_get("worker")?,
+        attempt: row.try_get("attempt")?,
         priority: row.try_get("priority")?,
         script: json(row, "script")?,
         environment: json(row, "environment")?,
@@ -186,12 +185,7 @@ impl Store {
         count
             .expr_as(Expr::cust("COUNT(*)"), col("n"))
             .from_as(col("tasks"), col("t"))
-            .join_as(
-                JoinType::InnerJoin,
-                col("projects"),
-                col("p"),
-                Expr::col((col("p"), col("id"))).equals(tcol("project_id")),
-            )
+            .join_as(JoinType::InnerJoin, col("projects"), col("p"), id_of("p", tcol("project_id")))
             .cond_where(cond.clone());
         let (sql, values) = count.build_any_sqlx(self.builder());
         let total: i64 = sqlx::query_with(&sql, values).fetch_one(&self.pool).await?.try_get("n")?;
@@ -269,30 +263,21 @@ impl Store {
                     tcol("archived"),
                     tcol("queue_id"),
                     tcol("priority"),
+                    tcol("attempt"),
                 ])
                 .expr_as(Expr::col((col("w"), col("id"))), col("worker"))
                 .expr_as(Expr::col((col("l"), col("worker"))), col("leased_to"))
                 .expr_as(Expr::col(tcol("user_id")), col("owner"))
                 .expr_as(Expr::cust("COALESCE(w.owner, lw.owner)"), col("holder"))
                 .from_as(col("tasks"), col("t"))
-                .join_as(
-                    JoinType::LeftJoin,
-                    col("workers"),
-                    col("w"),
-                    Expr::col((col("w"), col("id"))).equals(tcol("worker")),
-                )
+                .join_as(JoinType::LeftJoin, col("workers"), col("w"), id_of("w", tcol("worker")))
                 .join_as(
                     JoinType::LeftJoin,
                     col("task_leases"),
                     col("l"),
                     Expr::col((col("l"), col("task_id"))).equals(tcol("id")),
                 )
-                .join_as(
-                    JoinType::LeftJoin,
-                    col("workers"),
-                    col("lw"),
-                    Expr::col((col("lw"), col("id"))).equals((col("l"), col("worker"))),
-                )
+                .join_as(JoinType::LeftJoin, col("workers"), col("lw"), id_of("lw", (col("l"), col("worker"))))
                 .and_where(Expr::col(tcol("id")).is_in(chunk.iter().copied()))
                 .lock_with_tables(LockType::Update, [col("t")])
                 .to_owned();
@@ -308,6 +293,7 @@ impl Store {
                     leased_to: row.try_get("leased_to")?,
                     owner: row.try_get("owner")?,
                     holder: row.try_get("holder")?,
+                    attempt: row.try_get("attempt")?,
                 };
                 out.insert(head.id.clone(), head);
             }
@@ -327,12 +313,7 @@ impl Store {
                 .columns([tcol("id"), tcol("parent")])
                 .expr_as(Expr::col((col("w"), col("id"))), col("worker"))
                 .from_as(col("tasks"), col("t"))
-                .join_as(
-                    JoinType::LeftJoin,
-                    col("workers"),
-                    col("w"),
-                    Expr::col((col("w"), col("id"))).equals(tcol("worker")),
-                )
+                .join_as(JoinType::LeftJoin, col("workers"), col("w"), id_of("w", tcol("worker")))
                 .and_where(Expr::col(tcol("status")).eq(TaskStatus::InProgress.as_str()))
                 .and_where(Expr::col(tcol("parent")).is_in(chunk.iter().copied()))
                 .lock_with_tables(LockType::Update, [col("t")])

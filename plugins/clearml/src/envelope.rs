@@ -46,7 +46,7 @@ impl From<Error> for ClearmlError {
             Error::NotFound { .. } => ClearmlError::new(400, 0, e.to_string()),
             Error::Invalid { .. } => ClearmlError::validation(e.to_string()),
             Error::Transition(_) => ClearmlError::new(400, 110, format!("Invalid task status: {e}")),
-            Error::Conflict(_) => ClearmlError::new(400, 0, e.to_string()),
+            Error::Conflict(_) | Error::StaleAttempt { .. } => ClearmlError::new(400, 0, e.to_string()),
             Error::Unauthorized(_) => ClearmlError::new(401, 22, e.to_string()),
             Error::Forbidden(_) => ClearmlError::new(403, 0, e.to_string()),
             Error::TooLarge { .. } => ClearmlError::new(413, 0, e.to_string()),

@@ -56,42 +56,39 @@ fn matrix() -> Vec<Row> {
         };
     }
     vec![
-        row!("get", "/api/v1/me", READ, |_f| ("/api/v1/me".into(), Value::Null)),
+        row!("get", "/api/v1/me", READ, |_f| query("/api/v1/me".into())),
         row!("post", "/api/v1/users", ADMIN, |f| ("/api/v1/users".into(), json!({"name": f.unique}))),
-        row!("get", "/api/v1/projects", READ, |_f| ("/api/v1/projects".into(), Value::Null)),
+        row!("get", "/api/v1/projects", READ, |_f| query("/api/v1/projects".into())),
         row!("post", "/api/v1/projects", PEOPLE, |f| ("/api/v1/projects".into(), json!({"name": f.unique}))),
-        row!("get", "/api/v1/projects/{id}", READ, |f| (format!("/api/v1/projects/{}", f.project), Value::Null)),
+        row!("get", "/api/v1/projects/{id}", READ, |f| query(format!("/api/v1/projects/{}", f.project))),
         row!("patch", "/api/v1/projects/{id}", PEOPLE, |f| {
             (format!("/api/v1/projects/{}", f.project), json!({"description": "changed"}))
         }),
-        row!("get", "/api/v1/events", READ, |_f| ("/api/v1/events".into(), Value::Null)),
-        row!("get", "/metrics", READ, |_f| ("/metrics".into(), Value::Null)),
-        row!("get", "/api/v1/queues", READ, |_f| ("/api/v1/queues".into(), Value::Null)),
+        row!("get", "/api/v1/events", READ, |_f| query("/api/v1/events".into())),
+        row!("get", "/metrics", READ, |_f| query("/metrics".into())),
+        row!("get", "/api/v1/queues", READ, |_f| query("/api/v1/queues".into())),
         row!("post", "/api/v1/queues", ADMIN, |f| ("/api/v1/queues".into(), json!({"name": f.unique}))),
-        row!("get", "/api/v1/queues/{queue}", READ, |f| (format!("/api/v1/queues/{}", f.queue), Value::Null)),
+        row!("get", "/api/v1/queues/{queue}", READ, |f| query(format!("/api/v1/queues/{}", f.queue))),
         row!("patch", "/api/v1/queues/{queue}", ADMIN, |f| {
             (format!("/api/v1/queues/{}", f.queue), json!({"name": f.unique}))
         }),
-        row!("delete", "/api/v1/queues/{queue}", ADMIN, |f| {
-            (format!("/api/v1/queues/{}?force=true", f.queue), Value::Null)
-        }),
-        row!("get", "/api/v1/queues/{queue}/history", READ, |f| {
-            (format!("/api/v1/queues/{}/history", f.queue), Value::Null)
-        }),
+        row!("delete", "/api/v1/queues/{queue}", ADMIN, |f| query(format!("/api/v1/queues/{}?force=true", f.queue))),
+        row!("get", "/api/v1/queues/{queue}/history", READ, |f| query(format!("/api/v1/queues/{}/history", f.queue))),
         row!("post", "/api/v1/queues/{queue}/entries/{task}/move", OWNER, |f| {
             (format!("/api/v1/queues/{}/entries/{}/move", f.queue, f.pending), json!({"to": "top"}))
         }),
-        row!("delete", "/api/v1/queues/{queue}/entries/{task}", OWNER, |f| {
-            (format!("/api/v1/queues/{}/entries/{}", f.queue, f.pending), Value::Null)
-        }),
+        row!("delete", "/api/v1/queues/{queue}/entries/{task}", OWNER, |f| query(format!(
+            "/api/v1/queues/{}/entries/{}",
+            f.queue, f.pending
+        ))),
         row!("post", "/api/v1/queues/pop", MACHINE, |f| {
             ("/api/v1/queues/pop".into(), json!({"queues": [f.queue], "worker": f.worker, "wait_seconds": 0}))
         }),
         row!("post", "/api/v1/tasks", PEOPLE, |f| {
             ("/api/v1/tasks".into(), json!({"name": "made", "project": f.unique}))
         }),
-        row!("get", "/api/v1/tasks", READ, |_f| ("/api/v1/tasks".into(), Value::Null)),
-        row!("get", "/api/v1/tasks/{id}", READ, |f| (format!("/api/v1/tasks/{}", f.draft), Value::Null)),
+        row!("get", "/api/v1/tasks", READ, |_f| query("/api/v1/tasks".into())),
+        row!("get", "/api/v1/tasks/{id}", READ, |f| query(format!("/api/v1/tasks/{}", f.draft))),
         row!("patch", "/api/v1/tasks/{id}", OWNER, |f| {
             (format!("/api/v1/tasks/{}", f.draft), json!({"comment": "changed"}))
         }),
@@ -107,27 +104,22 @@ fn matrix() -> Vec<Row> {
         row!("post", "/api/v1/tasks/{id}/console", OWNER, |f| {
             (format!("/api/v1/tasks/{}/console", f.draft), json!({"text": "hello\n"}))
         }),
-        row!("get", "/api/v1/tasks/{id}/console", READ, |f| {
-            (format!("/api/v1/tasks/{}/console", f.draft), Value::Null)
-        }),
+        row!("get", "/api/v1/tasks/{id}/console", READ, |f| query(format!("/api/v1/tasks/{}/console", f.draft))),
         row!("post", "/api/v1/workers", MACHINE, |f| {
             ("/api/v1/workers".into(), json!({"id": f.unique, "queues": ["default"]}))
         }),
-        row!("get", "/api/v1/workers", READ, |_f| ("/api/v1/workers".into(), Value::Null)),
-        row!("get", "/api/v1/workers/{id}", READ, |f| (format!("/api/v1/workers/{}", f.worker), Value::Null)),
-        row!("get", "/api/v1/workers/{id}/history", READ, |f| {
-            (format!("/api/v1/workers/{}/history", f.worker), Value::Null)
-        }),
+        row!("get", "/api/v1/workers", READ, |_f| query("/api/v1/workers".into())),
+        row!("get", "/api/v1/workers/{id}", READ, |f| query(format!("/api/v1/workers/{}", f.worker))),
+        row!("get", "/api/v1/workers/{id}/history", READ, |f| query(format!("/api/v1/workers/{}/history", f.worker))),
         row!("post", "/api/v1/workers/{id}/report", MACHINE, |f| {
             (format!("/api/v1/workers/{}/report", f.worker), json!({}))
         }),
-        row!("post", "/api/v1/workers/{id}/drain", MACHINE, |f| {
-            (format!("/api/v1/workers/{}/drain", f.worker), Value::Null)
-        }),
-        row!("post", "/api/v1/workers/{id}/undrain", MACHINE, |f| {
-            (format!("/api/v1/workers/{}/undrain", f.worker), Value::Null)
-        }),
-        row!("delete", "/api/v1/workers/{id}", MACHINE, |f| (format!("/api/v1/workers/{}", f.worker), Value::Null)),
+        row!("post", "/api/v1/workers/{id}/drain", MACHINE, |f| query(format!("/api/v1/workers/{}/drain", f.worker))),
+        row!("post", "/api/v1/workers/{id}/undrain", MACHINE, |f| query(format!(
+            "/api/v1/workers/{}/undrain",
+            f.worker
+        ))),
+        row!("delete", "/api/v1/workers/{id}", MACHINE, |f| query(format!("/api/v1/workers/{}", f.worker))),
         // The tracking plugin: events and files of a task come from those who may report on it.
         row!("post", "/api/v1/events/batch", OWNER, |f| {
             ("/api/v1/events/batch".into(), json!({"events": [{"type": "log", "task": f.draft, "msg": "hi"}]}))
@@ -135,63 +127,61 @@ fn matrix() -> Vec<Row> {
         row!("put", "/api/v1/tasks/{id}/files/{name}", OWNER, |f| {
             (format!("/api/v1/tasks/{}/files/notes.txt", f.draft), json!("file body"))
         }),
-        row!("get", "/api/v1/files/{path}", READ, |f| (format!("/api/v1/files/{}/x", f.draft), Value::Null)),
-        row!("get", "/api/v1/tasks/{id}/metrics", READ, |f| (
-            format!("/api/v1/tasks/{}/metrics", f.draft),
-            Value::Null
-        )),
-        row!("get", "/api/v1/tasks/{id}/samples", READ, |f| (
-            format!("/api/v1/tasks/{}/samples", f.draft),
-            Value::Null
-        )),
-        row!("get", "/api/v1/tasks/{id}/scalars/raw", READ, |f| {
-            (format!("/api/v1/tasks/{}/scalars/raw?metric=m&variant=v", f.draft), Value::Null)
-        }),
-        row!("get", "/api/v1/projects/{id}/metrics", READ, |f| {
-            (format!("/api/v1/projects/{}/metrics", f.project), Value::Null)
-        }),
-        row!("get", "/api/v1/scalars", READ, |f| (format!("/api/v1/scalars?tasks={}", f.draft), Value::Null)),
-        row!("get", "/api/v1/single-values", READ, |f| (
-            format!("/api/v1/single-values?tasks={}", f.draft),
-            Value::Null
-        )),
-        row!("get", "/api/v1/plots", READ, |f| (format!("/api/v1/plots?tasks={}", f.draft), Value::Null)),
+        row!("get", "/api/v1/files/{path}", READ, |f| query(format!("/api/v1/files/{}/x", f.draft))),
+        row!("get", "/api/v1/tasks/{id}/metrics", READ, |f| query(format!("/api/v1/tasks/{}/metrics", f.draft))),
+        row!("get", "/api/v1/tasks/{id}/samples", READ, |f| query(format!("/api/v1/tasks/{}/samples", f.draft))),
+        row!("get", "/api/v1/tasks/{id}/scalars/raw", READ, |f| query(format!(
+            "/api/v1/tasks/{}/scalars/raw?metric=m&variant=v",
+            f.draft
+        ))),
+        row!("get", "/api/v1/projects/{id}/metrics", READ, |f| query(format!(
+            "/api/v1/projects/{}/metrics",
+            f.project
+        ))),
+        row!("get", "/api/v1/scalars", READ, |f| query(format!("/api/v1/scalars?tasks={}", f.draft))),
+        row!("get", "/api/v1/single-values", READ, |f| query(format!("/api/v1/single-values?tasks={}", f.draft))),
+        row!("get", "/api/v1/plots", READ, |f| query(format!("/api/v1/plots?tasks={}", f.draft))),
         // The table plugin: reads for everyone, actions through the task service, views by people.
-        row!("get", "/api/v1/table/tasks", READ, |_f| ("/api/v1/table/tasks".into(), Value::Null)),
-        row!("get", "/api/v1/table/count", READ, |_f| ("/api/v1/table/count".into(), Value::Null)),
-        row!("get", "/api/v1/table/catalogue", READ, |_f| ("/api/v1/table/catalogue".into(), Value::Null)),
-        row!("get", "/api/v1/table/values", READ, |_f| ("/api/v1/table/values?column=status".into(), Value::Null)),
-        row!("get", "/api/v1/table/csv", READ, |_f| ("/api/v1/table/csv".into(), Value::Null)),
-        row!("get", "/api/v1/table/selection", READ, |f| (
-            format!("/api/v1/table/selection?ids={}", f.draft),
-            Value::Null
-        )),
-        row!("get", "/api/v1/table/compare/scalars", READ, |f| {
-            (format!("/api/v1/table/compare/scalars?ids={}", f.draft), Value::Null)
-        }),
-        row!("get", "/api/v1/table/compare/plots", READ, |f| {
-            (format!("/api/v1/table/compare/plots?ids={}", f.draft), Value::Null)
-        }),
-        row!("get", "/api/v1/table/compare/params", READ, |f| {
-            (format!("/api/v1/table/compare/params?ids={}", f.draft), Value::Null)
-        }),
+        row!("get", "/api/v1/table/tasks", READ, |_f| query("/api/v1/table/tasks".into())),
+        row!("get", "/api/v1/table/count", READ, |_f| query("/api/v1/table/count".into())),
+        row!("get", "/api/v1/table/catalogue", READ, |_f| query("/api/v1/table/catalogue".into())),
+        row!("get", "/api/v1/table/values", READ, |_f| query("/api/v1/table/values?column=status".into())),
+        row!("get", "/api/v1/table/csv", READ, |_f| query("/api/v1/table/csv".into())),
+        row!("get", "/api/v1/table/selection", READ, |f| query(format!("/api/v1/table/selection?ids={}", f.draft))),
+        row!("get", "/api/v1/table/compare/scalars", READ, |f| query(format!(
+            "/api/v1/table/compare/scalars?ids={}",
+            f.draft
+        ))),
+        row!("get", "/api/v1/table/compare/plots", READ, |f| query(format!(
+            "/api/v1/table/compare/plots?ids={}",
+            f.draft
+        ))),
+        row!("get", "/api/v1/table/compare/params", READ, |f| query(format!(
+            "/api/v1/table/compare/params?ids={}",
+            f.draft
+        ))),
         row!("post", "/api/v1/table/actions/{action}", OWNER, |f| {
             (format!("/api/v1/table/actions/add_tag?ids={}", f.draft), json!({"tags": ["seen"]}))
         }),
-        row!("get", "/api/v1/table/views", READ, |_f| ("/api/v1/table/views".into(), Value::Null)),
+        row!("get", "/api/v1/table/views", READ, |_f| query("/api/v1/table/views".into())),
         row!("post", "/api/v1/table/views", PEOPLE, |f| {
             ("/api/v1/table/views".into(), json!({"name": f.unique, "state": "sort=-created"}))
         }),
         row!("patch", "/api/v1/table/views/{id}", OWNER, |f| {
             (format!("/api/v1/table/views/{}", f.view), json!({"state": "sort=name"}))
         }),
-        row!("delete", "/api/v1/table/views/{id}", OWNER, |f| (format!("/api/v1/table/views/{}", f.view), Value::Null)),
+        row!("delete", "/api/v1/table/views/{id}", OWNER, |f| query(format!("/api/v1/table/views/{}", f.view))),
         // The UI's custom actions: people, on their own tasks.
-        row!("get", "/api/v1/ui/actions", READ, |_f| ("/api/v1/ui/actions".into(), Value::Null)),
+        row!("get", "/api/v1/ui/actions", READ, |_f| query("/api/v1/ui/actions".into())),
         row!("post", "/api/v1/ui/actions/{name}", PEOPLE, |f| {
             ("/api/v1/ui/actions/none".into(), json!({"ids": [f.draft]}))
         }),
     ]
+}
+
+/// A call without a body.
+fn query(path: String) -> (String, Value) {
+    (path, Value::Null)
 }
 
 /// A key pair of a new user with `role`, as a client.

@@ -351,10 +351,12 @@ async fn console_bad_input_reset_and_follow() {
     let server = server();
     let c = server.client();
     let unknown = "0".repeat(32);
-    let err = c.append_console(&unknown, &runyard_api::AppendConsole { text: "x".into(), time: None }).await;
+    let err =
+        c.append_console(&unknown, &runyard_api::AppendConsole { text: "x".into(), time: None, attempt: None }).await;
     assert!(matches!(err, Err(runyard_api::ClientError::Api { status: 404, .. })), "{err:?}");
     let id = c.create_task(&code_task("quiet", "job.sh", "bash", "true\n")).await.unwrap().id;
-    let err = c.append_console(&id, &runyard_api::AppendConsole { text: String::new(), time: None }).await;
+    let err =
+        c.append_console(&id, &runyard_api::AppendConsole { text: String::new(), time: None, attempt: None }).await;
     match err {
         Err(runyard_api::ClientError::Api { status: 400, detail }) => assert_eq!(detail.field.as_deref(), Some("text")),
         other => panic!("{other:?}"),
@@ -374,7 +376,9 @@ async fn console_bad_input_reset_and_follow() {
         })
     };
     request_under_way().await;
-    c.append_console(&id, &runyard_api::AppendConsole { text: "line one\n".into(), time: None }).await.unwrap();
+    c.append_console(&id, &runyard_api::AppendConsole { text: "line one\n".into(), time: None, attempt: None })
+        .await
+        .unwrap();
     let (page, waited) = follower.await.unwrap();
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].text, "line one\n");
@@ -511,7 +515,10 @@ async fn an_outcome_the_daemon_missed_is_reported_by_the_next_start() {
     // The daemon dies; the task completes meanwhile and its outcome cannot be reported.
     server.kill();
     let mark = agent.cache.path().join("agent-keeper.running").join(&id);
-    let written = || async { std::fs::read(&mark).is_ok_and(|b| !b.is_empty()) };
+    let written = || async {
+        let recorded = std::fs::read(&mark).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        recorded.is_some_and(|r| !r["outcome"].is_null())
+    };
     until("the agent writes the outcome down", Duration::from_secs(30), written).await;
     let mut agent = agent;
     agent.signal("-KILL");

@@ -242,6 +242,12 @@ pub(crate) fn decide(
     queue: Option<&str>,
 ) -> Result<(Transition, Option<String>)> {
     access::task(who, action, &access::TaskAccess::of(head))?;
+    // Fencing: a report of an attempt that is over (the task was handed out again since).
+    if let (true, Some(reported)) = (access::is_agent_report(action), req.attempt) {
+        if reported != head.attempt {
+            return Err(Error::StaleAttempt { task: head.id.clone(), reported, current: head.attempt });
+        }
+    }
     let t = transition(action, state_of(head))?;
     // Fencing: a task handed to one worker cannot be started by another, and a worker cannot
     // start or fail a Pending task it was not handed.
@@ -468,6 +474,7 @@ async fn clone_task(
         last_change: now,
         last_iteration: 0,
         worker: None,
+        attempt: 0,
         runtime: Default::default(),
         models: runyard_api::Models { input: source.models.input.clone(), output: Vec::new() },
         artifacts: Vec::new(),

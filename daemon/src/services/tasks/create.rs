@@ -65,6 +65,7 @@ pub(super) fn prepare(who: &Principal, req: CreateTask) -> Result<PreparedCreate
         last_change: now,
         last_iteration: 0,
         worker: None,
+        attempt: 0,
         priority: req.priority,
         script: req.script,
         environment: req.environment,
