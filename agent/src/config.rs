@@ -44,6 +44,12 @@ pub struct AgentConfig {
     /// HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM...); a trailing `*` matches a prefix, e.g.
     /// `["LD_LIBRARY_PATH", "HTTPS_PROXY", "PIP_*"]`. Nothing else of the agent's reaches a task.
     pub env_passthrough: Vec<String>,
+    /// Docker mode: host paths (and their subpaths) and named volumes a task may mount.
+    pub docker_allow_mounts: Vec<String>,
+    /// Docker mode: host devices a task may map.
+    pub docker_allow_devices: Vec<String>,
+    /// Docker mode: capabilities a task may add.
+    pub docker_allow_capabilities: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -67,6 +73,9 @@ impl Default for AgentConfig {
             docker_forbid_task_image: false,
             monitor_seconds: 10,
             env_passthrough: Vec::new(),
+            docker_allow_mounts: Vec::new(),
+            docker_allow_devices: Vec::new(),
+            docker_allow_capabilities: Vec::new(),
         }
     }
 }
@@ -76,6 +85,15 @@ const BASIC_ENV: [&str; 11] =
     ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PWD"];
 
 impl AgentConfig {
+    /// What a task's container may reach on the host, as the operator allows.
+    pub fn container_policy(&self) -> crate::docker_args::ContainerPolicy {
+        crate::docker_args::ContainerPolicy {
+            mounts: self.docker_allow_mounts.clone(),
+            devices: self.docker_allow_devices.clone(),
+            capabilities: self.docker_allow_capabilities.clone(),
+        }
+    }
+
     /// The agent's own variables a native task starts with: the basics, `LC_*` and what
     /// `env_passthrough` names. The agent's key pair and anything else of its are left out.
     pub fn passed_on_env(&self) -> Vec<(String, String)> {

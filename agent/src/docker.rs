@@ -154,7 +154,13 @@ impl DockerMode {
         let name = format!("runyard-{}", c.task);
         self.remove(&name).await;
         // An init process as PID 1 passes signals on, so SIGTERM reaches the task at once.
-        let mut host = HostConfig { network_mode: Some("host".into()), init: Some(true), ..c.args.host };
+        // No process in the container gains privileges (setuid binaries, file capabilities).
+        let mut host = HostConfig {
+            network_mode: Some("host".into()),
+            init: Some(true),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            ..c.args.host
+        };
         host.binds.get_or_insert_with(Vec::new).extend(c.binds);
         let beat = c.heartbeat.beat()?;
         host.binds

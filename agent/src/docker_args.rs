@@ -1,5 +1,7 @@
 //! The `docker run` flags users put in a task's container arguments, parsed into the Engine
-//! API's host config. Anything else is refused with an error that names the flag.
+//! API's host config. Anything else is refused with an error that names the flag. What reaches
+//! into the host — a host path mounted, a device, an added capability, the host's IPC namespace
+//! or another container's — is refused unless the operator's [`ContainerPolicy`] allows it.
 
 use anyhow::{bail, Context, Result};
 use bollard::models::{DeviceMapping, DeviceRequest, HostConfig};
@@ -10,6 +12,49 @@ pub struct ContainerArgs {
     pub host: HostConfig,
     pub env: Vec<String>,
     pub user: Option<String>,
+}
+
+/// What the agent's operator lets a task's container reach on the host (agent.toml). Empty:
+/// nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerPolicy {
+    /// Host paths (and their subpaths) a task may mount with `-v`, and named volumes by name.
+    pub mounts: Vec<String>,
+    /// Host devices a task may map with `--device`.
+    pub devices: Vec<String>,
+    /// Capabilities a task may add with `--cap-add`.
+    pub capabilities: Vec<String>,
+}
+
+impl ContainerPolicy {
+    fn mount(&self, source: &str) -> Result<()> {
+        let allowed = self.mounts.iter().any(|m| {
+            let m = m.trim_end_matches('/');
+            source == m || (m.starts_with('/') && source.starts_with(&format!("{m}/")))
+        });
+        if !allowed || source.split('/').any(|part| part == "..") {
+            bail!(
+                "container argument --volume: '{source}' is not a mount this agent allows \
+                 (the agent's operator lists those in docker_allow_mounts)"
+            );
+        }
+        Ok(())
+    }
+
+    fn device(&self, path: &str) -> Result<()> {
+        if !self.devices.iter().any(|d| d == path) {
+            bail!("container argument --device: '{path}' is not allowed here (docker_allow_devices)");
+        }
+        Ok(())
+    }
+
+    fn capability(&self, cap: &str) -> Result<()> {
+        let bare = |c: &str| c.trim_start_matches("CAP_").to_ascii_uppercase();
+        if !self.capabilities.iter().any(|c| bare(c) == bare(cap)) {
+            bail!("container argument --cap-add: '{cap}' is not allowed here (docker_allow_capabilities)");
+        }
+        Ok(())
+    }
 }
 
 /// Flags that take a value, in their long form; short forms map onto them.
@@ -39,7 +84,7 @@ fn long(flag: &str) -> Option<&'static str> {
     FLAGS.iter().copied().find(|f| *f == name)
 }
 
-pub fn parse(arguments: &str) -> Result<ContainerArgs> {
+pub fn parse(arguments: &str, policy: &ContainerPolicy) -> Result<ContainerArgs> {
     let words = shell_words::split(arguments).context("the container arguments are not valid shell words")?;
     let mut out = ContainerArgs::default();
     let mut words = words.into_iter();
@@ -58,9 +103,16 @@ pub fn parse(arguments: &str) -> Result<ContainerArgs> {
         let h = &mut out.host;
         match name {
             "--env" => out.env.push(value),
-            "--volume" => h.binds.get_or_insert_with(Vec::new).push(volume(&value)?),
+            "--volume" => {
+                let bind = volume(&value)?;
+                policy.mount(bind.split(':').next().unwrap_or_default())?;
+                h.binds.get_or_insert_with(Vec::new).push(bind);
+            }
             "--shm-size" => h.shm_size = Some(size(&value, name)?),
             "--memory" => h.memory = Some(size(&value, name)?),
+            "--ipc" | "--network" if shares_outside(name, &value) => {
+                bail!("container argument {name}: '{value}' would share a namespace outside the task's container")
+            }
             "--ipc" => h.ipc_mode = Some(value),
             "--network" => h.network_mode = Some(value),
             "--user" => out.user = Some(value),
@@ -73,12 +125,25 @@ pub fn parse(arguments: &str) -> Result<ContainerArgs> {
                 h.nano_cpus = Some((cpus * 1e9) as i64);
             }
             "--gpus" => h.device_requests.get_or_insert_with(Vec::new).push(gpus(&value)?),
-            "--device" => h.devices.get_or_insert_with(Vec::new).push(device(&value)),
-            "--cap-add" => h.cap_add.get_or_insert_with(Vec::new).push(value),
+            "--device" => {
+                let mapping = device(&value);
+                policy.device(mapping.path_on_host.as_deref().unwrap_or_default())?;
+                h.devices.get_or_insert_with(Vec::new).push(mapping);
+            }
+            "--cap-add" => {
+                policy.capability(&value)?;
+                h.cap_add.get_or_insert_with(Vec::new).push(value);
+            }
             _ => unreachable!("every flag in FLAGS is handled"),
         }
     }
     Ok(out)
+}
+
+/// Whether a namespace setting would join one outside the task's container (another container's,
+/// or the host's IPC). The host network is the agent's default and stays allowed.
+fn shares_outside(flag: &str, value: &str) -> bool {
+    value.starts_with("container:") || (flag == "--ipc" && value == "host")
 }
 
 fn volume(value: &str) -> Result<String> {
@@ -139,11 +204,20 @@ fn device(value: &str) -> DeviceMapping {
 mod tests {
     use super::*;
 
+    fn allowing() -> ContainerPolicy {
+        ContainerPolicy {
+            mounts: vec!["/data".into(), "models".into()],
+            devices: vec!["/dev/fuse".into()],
+            capabilities: vec!["SYS_ADMIN".into()],
+        }
+    }
+
     #[test]
     fn common_flags_map_onto_the_host_config() {
         let a = parse(
-            "-e A=1 --env=B='two words' -v /data:/data:ro --shm-size 8g --ipc=host --network host \
+            "-e A=1 --env=B='two words' -v /data:/data:ro --shm-size 8g --ipc=shareable --network host \
                        --user 1000 --cpus 1.5 -m 512m --gpus device=0,1 --device /dev/fuse --cap-add SYS_ADMIN",
+            &allowing(),
         )
         .unwrap();
         assert_eq!(a.env, ["A=1", "B=two words"]);
@@ -151,7 +225,7 @@ mod tests {
         assert_eq!(a.host.shm_size, Some(8 << 30));
         assert_eq!(a.host.memory, Some(512 << 20));
         assert_eq!(a.host.nano_cpus, Some(1_500_000_000));
-        assert_eq!(a.host.ipc_mode.as_deref(), Some("host"));
+        assert_eq!(a.host.ipc_mode.as_deref(), Some("shareable"));
         assert_eq!(a.user.as_deref(), Some("1000"));
         let gpu = &a.host.device_requests.as_ref().unwrap()[0];
         assert_eq!(gpu.device_ids.as_deref(), Some(&["0".to_string(), "1".to_string()][..]));
@@ -161,11 +235,38 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_by_name() {
-        let e = parse("--privileged").unwrap_err().to_string();
+        let none = ContainerPolicy::default();
+        let e = parse("--privileged", &none).unwrap_err().to_string();
         assert!(e.contains("'--privileged' is not supported"), "{e}");
-        assert!(parse("--shm-size lots").unwrap_err().to_string().contains("--shm-size"));
-        assert!(parse("-e").unwrap_err().to_string().contains("needs a value"));
-        assert!(parse("-v nocolon").unwrap_err().to_string().contains("--volume"));
-        assert_eq!(parse("").unwrap(), ContainerArgs::default());
+        assert!(parse("--shm-size lots", &none).unwrap_err().to_string().contains("--shm-size"));
+        assert!(parse("-e", &none).unwrap_err().to_string().contains("needs a value"));
+        assert!(parse("-v nocolon", &none).unwrap_err().to_string().contains("--volume"));
+        assert_eq!(parse("", &none).unwrap(), ContainerArgs::default());
+    }
+
+    #[test]
+    fn what_reaches_the_host_needs_the_operator() {
+        let none = ContainerPolicy::default();
+        for refused in [
+            "-v /:/host",
+            "-v /var/run/docker.sock:/var/run/docker.sock",
+            "--device /dev/sda",
+            "--cap-add SYS_ADMIN",
+            "--ipc host",
+            "--network container:other",
+            "--ipc=container:other",
+        ] {
+            assert!(parse(refused, &none).is_err(), "{refused}");
+        }
+        let some = allowing();
+        assert!(
+            parse("-v /data/set1:/in:ro -v models:/models --device /dev/fuse --cap-add CAP_SYS_ADMIN", &some).is_ok()
+        );
+        for refused in
+            ["-v /database:/x", "-v /data/../etc:/x", "-v /etc:/x", "--device /dev/sda", "--cap-add NET_ADMIN"]
+        {
+            let e = parse(refused, &some).unwrap_err().to_string();
+            assert!(e.contains("allow"), "{refused}: {e}");
+        }
     }
 }

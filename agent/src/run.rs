@@ -270,7 +270,8 @@ async fn in_container(
     launch: Launch,
 ) -> std::result::Result<Ended, Failure> {
     let Job { config, task, code, console, stop } = job;
-    let args = crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or("")).map_err(Failure::Start)?;
+    let args = crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or(""), &config.container_policy())
+        .map_err(Failure::Start)?;
     let image = docker.image_for(task.container.image.as_deref());
     let image_id = docker.ensure_image(&image, console).await.map_err(Failure::Pull)?;
     let mut script = String::from("set -e\n");

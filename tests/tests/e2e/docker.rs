@@ -123,6 +123,24 @@ async fn container_tasks_env_args_startup_script_and_failures() {
     let (t, _) = run_to_end(&c, &bad).await;
     assert_eq!(t.status, TaskStatus::Failed);
     assert!(t.status_message.contains("'--privileged' is not supported"), "{}", t.status_message);
+
+    // What reaches into the host is refused unless the operator allows it.
+    for reach in ["-v /:/host", "-v /var/run/docker.sock:/var/run/docker.sock", "--cap-add SYS_ADMIN", "--ipc host"] {
+        let mut t = code_task("reaching out", "job.sh", "sh", "touch /host/owned\n");
+        t.container.arguments = Some(reach.into());
+        let (t, _) = run_to_end(&c, &t).await;
+        assert_eq!(t.status, TaskStatus::Failed, "{reach}");
+        assert!(
+            t.status_message.contains("allow") || t.status_message.contains("outside"),
+            "{reach}: {}",
+            t.status_message
+        );
+    }
+    // And nothing in a container gains privileges.
+    let (t, out) =
+        run_to_end(&c, &code_task("privileges", "job.sh", "sh", "grep NoNewPrivs /proc/self/status\n")).await;
+    assert_eq!(t.status, TaskStatus::Completed, "{out}");
+    assert!(out.lines().any(|l| l.starts_with("NoNewPrivs:") && l.trim_end().ends_with('1')), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,8 +229,17 @@ async fn python_in_a_container_with_a_cached_venv() {
     crate::harness::agent::wheel(wheels.path());
     let links = wheels.path().to_str().unwrap().to_string();
     let env = [("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", links.as_str())];
-    let _agent =
-        Agent::start_in(tempfile::tempdir().unwrap(), &server, "pydock", "default", "", &env, &["--docker", image]);
+    // The operator lets tasks mount the wheel directory, nothing else of the host.
+    let config = format!("docker_allow_mounts = [\"{links}\"]\n");
+    let _agent = Agent::start_in(
+        tempfile::tempdir().unwrap(),
+        &server,
+        "pydock",
+        "default",
+        &config,
+        &env,
+        &["--docker", image],
+    );
     let task = |name: &str| {
         let mut t = code_task(
             name,
