@@ -27,6 +27,10 @@ pub struct AgentConfig {
     pub git_token: Option<String>,
     /// An SSH private key for git; else the ssh-agent.
     pub git_ssh_key: Option<PathBuf>,
+    /// The only hosts the git credentials above are sent to (a token over HTTPS only).
+    pub git_hosts: Vec<String>,
+    /// Whether tasks may name a repository on this machine (a path or `file://`).
+    pub git_allow_local: bool,
     /// Longest a git clone or fetch may take.
     pub git_timeout_seconds: u64,
     /// Longest building an environment may take.
@@ -66,6 +70,8 @@ impl Default for AgentConfig {
             git_user: None,
             git_token: None,
             git_ssh_key: None,
+            git_hosts: Vec::new(),
+            git_allow_local: false,
             git_timeout_seconds: 600,
             env_timeout_seconds: 1800,
             worker_timeout_seconds: 60,

@@ -164,16 +164,14 @@ impl Launch {
         if !cwd.is_dir() {
             bail!("the working directory '{}' does not exist in the code", s.working_dir.as_deref().unwrap_or("."));
         }
+        checkout::resolves_inside(code, &cwd)?;
         let entry = s.entry_point.as_deref().unwrap_or("").trim();
         if entry.is_empty() {
             bail!("the task has no entry point");
         }
         if s.entry_kind == EntryKind::Code {
             let file = inside(&cwd, entry)?;
-            if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&file, s.code.as_deref().unwrap_or(""))?;
+            checkout::write_inside(code, &file, s.code.as_deref().unwrap_or("").as_bytes())?;
         }
         let module = s.entry_kind == EntryKind::Module;
         let shell = match s.binary.as_deref() {
@@ -190,7 +188,8 @@ impl Launch {
                 bail!("the script '{entry}' does not exist");
             }
             if shell.is_none() && s.add_task_init {
-                add_task_init(&file)?;
+                checkout::resolves_inside(code, &file)?;
+                add_task_init(code, &file)?;
             }
             file.display().to_string()
         };
@@ -292,7 +291,7 @@ async fn in_container(
                 let venv = python::container_venv(config, &image_id, &needs);
                 std::fs::create_dir_all(venv.parent().unwrap_or(&venv)).map_err(|e| Failure::Setup(e.into()))?;
                 let reqs = code.join(".runyard-requirements.txt");
-                std::fs::write(&reqs, &needs.requirements).map_err(|e| Failure::Setup(e.into()))?;
+                checkout::write_inside(code, &reqs, needs.requirements.as_bytes()).map_err(Failure::Setup)?;
                 let pip_cache = config.pip_cache_dir();
                 std::fs::create_dir_all(&pip_cache).map_err(|e| Failure::Setup(e.into()))?;
                 binds.push(format!("{0}:{0}", venv.parent().unwrap_or(&venv).display()));
@@ -341,7 +340,7 @@ async fn in_container(
 }
 
 /// Adds the `Task.init` lines to a Python entry point (after any `from __future__` imports).
-fn add_task_init(file: &Path) -> Result<()> {
+fn add_task_init(code: &Path, file: &Path) -> Result<()> {
     let source = std::fs::read_to_string(file).with_context(|| format!("could not read {}", file.display()))?;
     if source.contains("Task.init(") {
         return Ok(());
@@ -355,8 +354,7 @@ fn add_task_init(file: &Path) -> Result<()> {
     out.push_str("from clearml import Task\ntask = Task.init()\n");
     out.push_str(&lines[at..].join("\n"));
     out.push('\n');
-    std::fs::write(file, out)?;
-    Ok(())
+    checkout::write_inside(code, file, out.as_bytes())
 }
 
 /// The command line, for the console (arguments only; the environment may hold secrets).
@@ -373,13 +371,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("a.py");
         std::fs::write(&f, "from __future__ import annotations\nprint(1)\n").unwrap();
-        add_task_init(&f).unwrap();
+        add_task_init(dir.path(), &f).unwrap();
         let text = std::fs::read_to_string(&f).unwrap();
         assert_eq!(
             text,
             "from __future__ import annotations\nfrom clearml import Task\ntask = Task.init()\nprint(1)\n"
         );
-        add_task_init(&f).unwrap();
+        add_task_init(dir.path(), &f).unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
     }
 }

@@ -3,7 +3,7 @@
 //! not care which database the daemon uses, so these run on SQLite only.
 
 use crate::harness::agent::{
-    alive, code_task, console, finished, run_to_end, server, wait_file, wait_for, wheel, Agent,
+    alive, code_task, console, finished, git, run_to_end, server, wait_file, wait_for, wheel, Agent,
 };
 use crate::harness::wait::{request_under_way, until};
 use crate::harness::{describe, TestServer, ACCESS_KEY, BIN, SECRET_KEY};
@@ -12,26 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "protocol.file.allow=always",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", describe(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A repository with two commits on main, a tag on the first, a branch, and a submodule.
 fn repository(root: &Path) -> (PathBuf, String) {
@@ -138,7 +118,7 @@ async fn git_refs_diff_submodule_and_bad_ref() {
     let c = server.client();
     let root = tempfile::tempdir().unwrap();
     let (repo, first) = repository(root.path());
-    let _agent = Agent::start(&server, "git-agent", "default", "", &[]);
+    let _agent = Agent::start(&server, "git-agent", "default", "git_allow_local = true\n", &[]);
 
     let default = c.create_task(&repo_task("default", &repo, |_| {})).await.unwrap().id;
     let branch = c.create_task(&repo_task("branch", &repo, |s| s.branch = Some("feature".into()))).await.unwrap().id;
@@ -488,7 +468,7 @@ async fn poetry_projects_install_into_a_cached_venv() {
     std::fs::write(repo.join("main.py"), "import tinypkg\nprint('poetry gave tinypkg', tinypkg.VERSION)\n").unwrap();
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "poetry"]);
-    let _agent = Agent::start(&server, "poetry-agent", "default", "", &[("PIP_NO_INDEX", "1")]);
+    let _agent = Agent::start(&server, "poetry-agent", "default", "git_allow_local = true\n", &[("PIP_NO_INDEX", "1")]);
     let task = |name: &str| {
         let mut t = repo_task(name, &repo, |s| {
             s.entry_point = Some("main.py".into());

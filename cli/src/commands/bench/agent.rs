@@ -122,7 +122,7 @@ pub async fn run(a: AgentArgs) -> Result<ExitCode> {
     let repo = work.path().join("repo");
     repository(&repo)?;
     let docker = a.docker.is_some();
-    std::fs::write(work.path().join("agent.toml"), "")?;
+    std::fs::write(work.path().join("agent.toml"), "git_allow_local = true\n")?;
     let agent = AgentProcess(
         Command::new(std::env::current_exe()?)
             .args(["agent", "--queue", "default", "--name", "bench-agent", "--cache-dir"])

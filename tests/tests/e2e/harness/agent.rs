@@ -170,3 +170,24 @@ pub async fn wait_file(path: &Path) -> String {
     })
     .await
 }
+
+/// Runs git in `dir` (a throwaway identity, local file transport allowed); its output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "protocol.file.allow=always",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
