@@ -26,6 +26,8 @@ pub enum ErrorCode {
     StaleAttempt,
     /// 413: the body is too large.
     PayloadTooLarge,
+    /// 429: too many attempts (failed sign-ins with one key); try again later.
+    TooManyRequests,
     /// 500: a fault on the server side; details are in the server log.
     Internal,
 }
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidTransition | ErrorCode::Conflict | ErrorCode::StaleAttempt => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
         }
     }

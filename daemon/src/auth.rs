@@ -22,6 +22,44 @@ pub const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
 /// Verified key pairs kept so HTTP Basic requests do not pay for argon2 every time.
 const BASIC_CACHE_ENTRIES: usize = 4096;
 
+/// Failed sign-ins with one access key before it is refused unchecked for a while: a wrong
+/// secret costs an argon2 run, so guessing is both slowed and kept from burning the CPU.
+const MAX_FAILED_SIGN_INS: u32 = 5;
+const SIGN_IN_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Failed sign-ins per access key: how many, and when the last one was.
+#[derive(Default)]
+struct Failures(Mutex<HashMap<String, (u32, std::time::Instant)>>);
+
+impl Failures {
+    /// Refuses a key locked out by its failures (the count is forgotten once the lockout ends).
+    fn check(&self, key: &str) -> Result<()> {
+        let mut map = self.0.lock().expect("failures lock");
+        if let Some((count, last)) = map.get(key).copied() {
+            let waited = last.elapsed();
+            if waited >= SIGN_IN_LOCKOUT {
+                map.remove(key);
+            } else if count >= MAX_FAILED_SIGN_INS {
+                return Err(Error::TooManyAttempts { retry_after: (SIGN_IN_LOCKOUT - waited).as_secs().max(1) });
+            }
+        }
+        Ok(())
+    }
+
+    fn failed(&self, key: &str) {
+        let mut map = self.0.lock().expect("failures lock");
+        if map.len() >= BASIC_CACHE_ENTRIES {
+            map.retain(|_, (_, last)| last.elapsed() < SIGN_IN_LOCKOUT);
+        }
+        let entry = map.entry(key.to_string()).or_insert((0, std::time::Instant::now()));
+        *entry = (entry.0 + 1, std::time::Instant::now());
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.0.lock().expect("failures lock").remove(key);
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -40,6 +78,7 @@ pub struct Auth {
     decoding: DecodingKey,
     /// access key -> (sha256 of the secret, principal)
     basic_cache: Mutex<HashMap<String, ([u8; 32], Principal)>>,
+    failures: Failures,
 }
 
 /// A new access key (24 uppercase letters and digits) and secret (48 characters).
@@ -81,6 +120,7 @@ impl Auth {
             encoding: EncodingKey::from_secret(key.as_bytes()),
             decoding: DecodingKey::from_secret(key.as_bytes()),
             basic_cache: Mutex::new(HashMap::new()),
+            failures: Failures::default(),
         })
     }
 
@@ -93,14 +133,17 @@ impl Auth {
             }
         }
         let refused = || Error::Unauthorized("invalid access key or secret".into());
+        self.failures.check(access_key)?;
         let (hash, principal) = self.store.access_key(access_key).await?.ok_or_else(refused)?;
         let secret = secret.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
             .await
             .map_err(|e| Error::Internal(e.into()))?;
         if !ok {
+            self.failures.failed(access_key);
             return Err(refused());
         }
+        self.failures.succeeded(access_key);
         let mut cache = self.basic_cache.lock().expect("cache lock");
         if cache.len() >= BASIC_CACHE_ENTRIES {
             cache.clear();

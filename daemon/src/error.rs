@@ -25,6 +25,9 @@ pub enum Error {
     Forbidden(String),
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// Too many failed sign-ins with one key: refused without checking, for a while.
+    #[error("too many failed sign-ins with this key: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     /// A fault of ours or of the database; the details go to the log, not the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -51,6 +54,7 @@ impl Error {
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::TooManyAttempts { .. } => ErrorCode::TooManyRequests,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

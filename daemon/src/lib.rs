@@ -123,6 +123,7 @@ impl Daemon {
             config.dispatch.clone(),
         ));
         let state = http::AppState {
+            https: config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
             store: store.clone(),
             auth: auth.clone(),
             tasks: tasks.clone(),
@@ -139,6 +140,7 @@ impl Daemon {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound"))),
+            max_body_bytes: config.max_body_bytes,
         };
         let (mut parts, mut hooks, mut background) = (Vec::new(), Vec::new(), Vec::new());
         for plugin in &plugins {

@@ -25,6 +25,9 @@ pub struct PluginContext {
     pub data_dir: PathBuf,
     /// The daemon's own base URL as clients reach it, e.g. `http://127.0.0.1:8080`.
     pub public_url: String,
+    /// The largest request body the daemon reads (`--max-body-bytes`): a plugin serving ports
+    /// of its own applies it there too.
+    pub max_body_bytes: usize,
 }
 
 /// A plugin's running parts.

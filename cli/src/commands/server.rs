@@ -41,6 +41,10 @@ pub struct ServerArgs {
     /// label, states, method, url, body, headers).
     #[arg(long, env = "RUNYARD_ACTIONS_FILE")]
     actions_file: Option<PathBuf>,
+    /// The URL clients reach this daemon at, when it differs from --bind (behind a proxy or a
+    /// load balancer): file URIs use it, and an `https://` one makes the session cookie Secure.
+    #[arg(long, env = "RUNYARD_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -116,8 +120,12 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
     if args.watchdog_interval_ms == 0 {
         anyhow::bail!("--watchdog-interval-ms must be at least 1");
     }
+    if let Some(url) = args.public_url.as_deref().filter(|u| !u.starts_with("http://") && !u.starts_with("https://")) {
+        anyhow::bail!("--public-url '{url}' must start with http:// or https://");
+    }
     let config = Config {
         database_url: args.database_url,
+        public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),
         dispatch: runyard_daemon::services::dispatch::DispatchConfig {

@@ -40,7 +40,11 @@ pub async fn login(
 /// `X-Runyard-Client` when they change anything (see `super::require_auth`).
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = SignIn,
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn sign_in(State(s): State<AppState>, AppJson(req): AppJson<SignIn>) -> Result<(HeaderMap, Json<User>)> {
+pub async fn sign_in(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<SignIn>,
+) -> Result<(HeaderMap, Json<User>)> {
     let who = s.auth.verify_key_pair(req.access_key.trim(), &req.secret_key).await?;
     let token = s.auth.issue(&who, DEFAULT_TOKEN_TTL_SECONDS)?;
     let user = s
@@ -48,14 +52,20 @@ pub async fn sign_in(State(s): State<AppState>, AppJson(req): AppJson<SignIn>) -
         .user_by_name(&who.name)
         .await?
         .ok_or_else(|| Error::Unauthorized("the user no longer exists".into()))?;
-    let cookie = super::session_cookie(token.token, DEFAULT_TOKEN_TTL_SECONDS as i64);
+    let cookie = super::session_cookie(token.token, DEFAULT_TOKEN_TTL_SECONDS as i64, over_https(&s, &headers));
     Ok((HeaderMap::from_iter([(header::SET_COOKIE, cookie)]), Json(user)))
+}
+
+/// Whether the browser reached the daemon over HTTPS: its public URL says so, or the proxy in
+/// front of it does (`X-Forwarded-Proto`; it can only make the cookie stricter).
+fn over_https(s: &AppState, headers: &HeaderMap) -> bool {
+    s.https || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
 }
 
 /// Browser sign-out: the session cookie is cleared.
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth", responses((status = 204)))]
-pub async fn sign_out() -> (StatusCode, HeaderMap) {
-    let cookie = super::session_cookie(String::new(), 0);
+pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> (StatusCode, HeaderMap) {
+    let cookie = super::session_cookie(String::new(), 0, over_https(&s, &headers));
     (StatusCode::NO_CONTENT, HeaderMap::from_iter([(header::SET_COOKIE, cookie)]))
 }
 

@@ -26,12 +26,15 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
+    /// Clients reach the daemon over HTTPS (its public URL says so): cookies are `Secure`.
+    pub https: bool,
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
     pub tasks: TaskService,
@@ -86,11 +89,13 @@ pub const SESSION_COOKIE: &str = "runyard_session";
 /// The header a browser session's changing requests must carry: a cross-site form cannot set it.
 pub const CLIENT_HEADER: &str = "x-runyard-client";
 
-/// A `Set-Cookie` value for the session token (`max_age` 0 clears it).
-fn session_cookie(token: String, max_age: i64) -> header::HeaderValue {
+/// A `Set-Cookie` value for the session token (`max_age` 0 clears it); `secure` when the
+/// browser reached the daemon over HTTPS.
+fn session_cookie(token: String, max_age: i64, secure: bool) -> header::HeaderValue {
     let cookie = cookie::Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
+        .secure(secure)
         .same_site(cookie::SameSite::Strict)
         .max_age(cookie::time::Duration::seconds(max_age))
         .build();
@@ -248,5 +253,10 @@ pub fn router(
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
         .layer(DefaultBodyLimit::max(max_body))
+        // No response is sniffed into another type (an uploaded file served as a page).
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ))
         .layer(TraceLayer::new_for_http())
 }

@@ -50,6 +50,7 @@ impl From<Error> for ClearmlError {
             Error::Unauthorized(_) => ClearmlError::new(401, 22, e.to_string()),
             Error::Forbidden(_) => ClearmlError::new(403, 0, e.to_string()),
             Error::TooLarge { .. } => ClearmlError::new(413, 0, e.to_string()),
+            Error::TooManyAttempts { .. } => ClearmlError::new(429, 0, e.to_string()),
             Error::Internal(inner) => {
                 tracing::error!(error = format!("{inner:#}"), "ClearML call failed");
                 ClearmlError::new(500, 0, "General error")

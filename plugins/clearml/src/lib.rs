@@ -67,6 +67,7 @@ impl Plugin for Clearml {
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
+        let max_body = ctx.max_body_bytes;
         let files =
             runyard_tracking::files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?;
         let ctx = Ctx {
@@ -84,8 +85,12 @@ impl Plugin for Clearml {
         let background = match self.ports {
             None => None,
             Some((api, files)) => {
-                let api_router =
-                    Router::new().route("/", any(call_root)).route("/{*path}", any(call)).with_state(ctx.clone());
+                // The same body limit as the daemon's own API (ClearML's event batches are large).
+                let api_router = Router::new()
+                    .route("/", any(call_root))
+                    .route("/{*path}", any(call))
+                    .layer(axum::extract::DefaultBodyLimit::max(max_body))
+                    .with_state(ctx.clone());
                 let files_router = files::root_routes().with_state(ctx);
                 let listeners = [(bind(api)?, api_router), (bind(files)?, files_router)];
                 let job: Box<

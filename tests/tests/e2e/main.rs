@@ -17,6 +17,7 @@ mod fencing;
 mod harness;
 mod isolation;
 mod lifecycle;
+mod limits;
 mod property;
 mod table;
 mod tracking;

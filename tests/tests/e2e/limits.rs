@@ -1,0 +1,81 @@
+//! What the daemon tells browsers and accepts from clients: responses are never sniffed, the
+//! UI's pages carry a content security policy, the session cookie is `Secure` behind HTTPS, and
+//! ClearML's own ports accept the same body sizes as the main API.
+
+use crate::harness::{Backend, TestServer, ACCESS_KEY, SECRET_KEY};
+use serde_json::json;
+
+async fn session_cookie(server: &TestServer, forwarded_https: bool) -> String {
+    let mut req = server
+        .http()
+        .post(format!("{}/api/v1/auth/session", server.url))
+        .json(&json!({"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}));
+    if forwarded_https {
+        req = req.header("x-forwarded-proto", "https");
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.headers()["set-cookie"].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_for_browsers_and_secure_cookies() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let api = server.http().get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    let page = server.http().get(format!("{}/tasks", server.url)).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    for directive in ["script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    // Plain HTTP: a Secure cookie would never come back; behind an HTTPS proxy it is Secure.
+    assert!(!session_cookie(&server, false).await.contains("Secure"));
+    assert!(session_cookie(&server, true).await.contains("Secure"));
+    let behind = TestServer::start_with(Backend::Sqlite, &["--public-url", "https://runyard.example.org"]).unwrap();
+    assert!(session_cookie(&behind, false).await.contains("Secure"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearml_ports_take_the_same_body_sizes() {
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (api, files) = (free(), free());
+    let server = TestServer::start_with(Backend::Sqlite, &["--clearml-ports", &format!("{api},{files}")]).unwrap();
+    // A 4 MiB batch (over axum's 2 MiB default, under the daemon's 16 MiB): read, not refused.
+    let line = format!("{}\n", json!({"type": "log", "task": "0".repeat(32), "msg": "x".repeat(1000)}));
+    let body = line.repeat(4 << 10);
+    let resp = server
+        .http()
+        .post(format!("http://127.0.0.1:{api}/v2.23/events.add_batch"))
+        .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(resp.status().as_u16(), 413, "{}", resp.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_lock_a_key_out_for_a_while() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let ada = server
+        .client()
+        .create_user(&runyard_api::CreateUser { name: "ada".into(), role: runyard_api::Role::User })
+        .await
+        .unwrap();
+    let login = |key: String, secret: String| {
+        let req = server.http().post(format!("{}/api/v1/auth/login", server.url));
+        async move { req.basic_auth(key, Some(secret)).send().await.unwrap() }
+    };
+    for _ in 0..5 {
+        assert_eq!(login(ACCESS_KEY.into(), "wrong".into()).await.status().as_u16(), 401);
+    }
+    // Locked out: more guesses are refused unchecked (no argon2 run), with a Retry-After. The
+    // owner, whose secret the daemon verified before, is recognised without argon2 and goes on.
+    let locked = login(ACCESS_KEY.into(), "wrong".into()).await;
+    assert_eq!(locked.status().as_u16(), 429);
+    assert!(locked.headers().contains_key("retry-after"));
+    assert_eq!(login(ACCESS_KEY.into(), "another guess".into()).await.status().as_u16(), 429);
+    assert_eq!(login(ACCESS_KEY.into(), SECRET_KEY.into()).await.status().as_u16(), 200);
+    // Another key is not affected.
+    assert_eq!(login(ada.access_key, ada.secret_key).await.status().as_u16(), 200);
+}
