@@ -91,6 +91,34 @@ pub struct Daemon {
         Vec<Box<dyn FnOnce(tokio_util::sync::CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send>>,
     /// Set when this start generated the admin key pair.
     pub credentials_file: Option<PathBuf>,
+    /// SQLite: held while the daemon lives, so a second daemon cannot open the same file.
+    _sqlite_lock: Option<std::fs::File>,
+}
+
+/// SQLite: locks `<database file>.lock` for this process, refusing to start when another daemon
+/// holds it (two daemons on one SQLite file would each assume they are its only writer).
+/// PostgreSQL needs no lock: replicas share it by design.
+fn lock_sqlite_file(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else { return Ok(None) };
+    let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+    let lock_path = path.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("could not open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Runyard daemon is using {}: stop it first (several daemons share a PostgreSQL database, \
+             not a SQLite file)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("could not lock {}", lock_path.display()))
+        }
+    }
 }
 
 use store::Store;
@@ -100,6 +128,7 @@ impl Daemon {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("could not create the data dir {}", config.data_dir.display()))?;
         let url = config.database_url();
+        let sqlite_lock = lock_sqlite_file(&url)?;
         let store = Arc::new(
             Store::connect(&url).await.with_context(|| format!("could not open the database {}", redact_url(&url)))?,
         );
@@ -152,7 +181,16 @@ impl Daemon {
         }
         tasks.register_hooks(hooks);
         let router = http::router(state, config.max_body_bytes, parts);
-        Ok(Daemon { database_url: url, listener, router, store, dispatcher, background, credentials_file })
+        Ok(Daemon {
+            database_url: url,
+            listener,
+            router,
+            store,
+            dispatcher,
+            background,
+            credentials_file,
+            _sqlite_lock: sqlite_lock,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -57,8 +57,8 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
         }
         let before = q.before.unwrap_or(i64::MAX);
         let status = status_of(store, task_id).await?;
-        let entries = store.console(task_id, 0, Some(before), q.search.as_deref(), limit).await?;
-        let first = entries.first().map(|e| e.id).filter(|_| entries.len() == limit as usize);
+        let (entries, more) = store.console(task_id, 0, Some(before), q.search.as_deref(), limit).await?;
+        let first = entries.first().map(|e| e.id).filter(|_| more);
         let last = entries.last().map_or(0, |e| e.id);
         return Ok(ConsolePage { entries, last, first, status });
     }
@@ -70,7 +70,7 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
         tokio::pin!(woken);
         woken.as_mut().enable();
         let status = status_of(store, task_id).await?;
-        let entries = store.console(task_id, after, None, q.search.as_deref(), limit).await?;
+        let (entries, _) = store.console(task_id, after, None, q.search.as_deref(), limit).await?;
         // Only a task that is waiting to run or running may still produce output.
         let live = matches!(status, TaskStatus::Queued | TaskStatus::InProgress);
         if !entries.is_empty() || !live || tokio::time::Instant::now() >= deadline {

@@ -6,6 +6,9 @@ use runyard_api::{Change, ConsoleEntry};
 use sea_query::{Alias, Query};
 use sqlx::Row;
 
+/// Text one console page carries at most (besides its first chunk, which always comes).
+pub const MAX_PAGE_BYTES: i64 = 8 << 20;
+
 /// A console line reported as a log event.
 pub struct ConsoleLine<'a> {
     pub task: &'a str,
@@ -64,8 +67,9 @@ impl Store {
     }
 
     /// Up to `limit` chunks of a task's console: after chunk `after` in append order, or (with
-    /// `before`) the last ones before that chunk; only those containing `search`, if given.
-    /// Always returned in append order.
+    /// `before`) the last ones before that chunk; only those containing `search`, if given; and
+    /// no more than start within [`MAX_PAGE_BYTES`] of text (the first always comes). Always
+    /// returned in append order, with whether more follow in the direction read.
     pub async fn console(
         &self,
         task_id: &str,
@@ -73,22 +77,37 @@ impl Store {
         before: Option<i64>,
         search: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<ConsoleEntry>> {
+    ) -> Result<(Vec<ConsoleEntry>, bool)> {
         let (bound, order) = match before {
             Some(_) => ("id < $2", "DESC"),
             None => ("id > $2", "ASC"),
         };
-        let filter = if search.is_some() { " AND LOWER(text) LIKE $4 ESCAPE '\\'" } else { "" };
+        let filter = if search.is_some() { " AND LOWER(text) LIKE $5 ESCAPE '\\'" } else { "" };
+        let bytes = match self.backend {
+            super::Backend::Sqlite => "LENGTH(CAST(text AS BLOB))",
+            super::Backend::Postgres => "OCTET_LENGTH(text)",
+        };
+        // The bytes of text before each chunk of the page, so a page stops once it is big.
         let sql = format!(
-            "SELECT id, time, text, level, worker FROM task_console WHERE task_id = $1 AND {bound}{filter} \
-             ORDER BY id {order} LIMIT $3"
+            "SELECT id, time, text, level, worker, in_page FROM (SELECT id, time, text, level, worker, \
+             SUM({bytes}) OVER (ORDER BY id {order}) - {bytes} AS bytes_before, COUNT(*) OVER () AS in_page \
+             FROM task_console \
+             WHERE task_id = $1 AND {bound}{filter} ORDER BY id {order} LIMIT $3) page \
+             WHERE bytes_before < $4 ORDER BY id {order}"
         );
-        let mut q = sqlx::query(&sql).bind(task_id).bind(before.unwrap_or(after)).bind(limit as i64);
+        let mut q =
+            sqlx::query(&sql).bind(task_id).bind(before.unwrap_or(after)).bind(limit as i64).bind(MAX_PAGE_BYTES);
         if let Some(text) = search {
             let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             q = q.bind(format!("%{escaped}%"));
         }
         let rows = q.fetch_all(&self.pool).await?;
+        // More follow when the page was full, or cut short by its size.
+        let in_page = match rows.first() {
+            Some(r) => r.try_get::<i64, _>("in_page")?,
+            None => 0,
+        };
+        let more = in_page == limit as i64 || (rows.len() as i64) < in_page;
         let mut entries = rows
             .iter()
             .map(|r| {
@@ -104,7 +123,7 @@ impl Store {
         if before.is_some() {
             entries.reverse();
         }
-        Ok(entries)
+        Ok((entries, more))
     }
 
     /// Empties the consoles of tasks (a reset).

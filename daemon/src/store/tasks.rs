@@ -241,8 +241,13 @@ impl Store {
     }
 
     /// Reads the lifecycle facts of tasks, locking their rows on PostgreSQL.
+    /// Rows are locked in id order, chunk after chunk, so two batches never wait on each other
+    /// crosswise (no deadlock).
     pub async fn lock_heads(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, TaskHead>> {
         let mut out = HashMap::with_capacity(ids.len());
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         for chunk in ids.chunks(CHUNK) {
             if self.backend == Backend::Postgres {
                 // Lock the leases too, or a watchdog requeue could slip between our read of a
@@ -251,6 +256,7 @@ impl Store {
                     .column(col("task_id"))
                     .from(col("task_leases"))
                     .and_where(Expr::col(col("task_id")).is_in(chunk.iter().copied()))
+                    .order_by(col("task_id"), Order::Asc)
                     .lock(LockType::Update)
                     .to_owned();
                 super::fetch_all(conn, &leases).await?;
@@ -279,6 +285,7 @@ impl Store {
                 )
                 .join_as(JoinType::LeftJoin, col("workers"), col("lw"), id_of("lw", (col("l"), col("worker"))))
                 .and_where(Expr::col(tcol("id")).is_in(chunk.iter().copied()))
+                .order_by(tcol("id"), Order::Asc)
                 .lock_with_tables(LockType::Update, [col("t")])
                 .to_owned();
             for row in super::fetch_all(conn, &heads).await? {

@@ -79,3 +79,43 @@ async fn failed_sign_ins_lock_a_key_out_for_a_while() {
     // Another key is not affected.
     assert_eq!(login(ada.access_key, ada.secret_key).await.status().as_u16(), 200);
 }
+
+#[test]
+fn a_second_daemon_on_the_same_sqlite_file_is_refused() {
+    let first = TestServer::start(Backend::Sqlite).unwrap();
+    let second = std::process::Command::new(crate::harness::BIN)
+        .args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&first.data_dir)
+        .env_remove("RUNYARD_DATABASE_URL")
+        .env("RUNYARD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("another Runyard daemon is using"), "{said}");
+}
+
+/// A console page holds at most 8 MiB of text (besides its first chunk): four chunks of
+/// 3.5 MiB come three to a page, forwards and from the end, and nothing is lost between pages.
+async fn console_pages_are_bounded_in_bytes(server: TestServer) {
+    let c = server.client();
+    let task = c
+        .create_task(&runyard_api::CreateTask { name: "loud".into(), project: Some("p".into()), ..Default::default() })
+        .await
+        .unwrap();
+    for i in 0..4 {
+        let text = format!("{i}{}\n", "x".repeat((7 << 19) - 2));
+        c.append_console(&task.id, &runyard_api::AppendConsole { text, time: None, attempt: None }).await.unwrap();
+    }
+    let page = c.console(&task.id, &runyard_api::ConsoleQuery::default()).await.unwrap();
+    assert_eq!(page.entries.len(), 3);
+    let rest = runyard_api::ConsoleQuery { after: Some(page.last), ..Default::default() };
+    let rest = c.console(&task.id, &rest).await.unwrap();
+    assert_eq!(rest.entries.len(), 1);
+    assert!(rest.entries[0].text.starts_with('3'));
+    let tail = c.console(&task.id, &runyard_api::ConsoleQuery { tail: true, ..Default::default() }).await.unwrap();
+    assert_eq!(tail.entries.len(), 3);
+    assert!(tail.entries[0].text.starts_with('1') && tail.first.is_some(), "more before the tail page");
+}
+
+crate::scenario!(console_pages_are_bounded, super::console_pages_are_bounded_in_bytes);
