@@ -43,10 +43,12 @@ pub struct RunContext {
 }
 
 /// Runs `task` to its end. `stop` aborts it.
+/// Runs `task`; `token` is what its process authenticates with (see [`Launch::of`]).
 pub async fn run(
     config: &AgentConfig,
     ctx: &RunContext,
     task: &Task,
+    token: Option<&str>,
     console: &Console,
     stop: &CancellationToken,
 ) -> Outcome {
@@ -64,7 +66,7 @@ pub async fn run(
     if stop.is_cancelled() {
         return Outcome::Aborted { reason: "aborted before it started".into() };
     }
-    let launch = match Launch::of(ctx, task, &code) {
+    let launch = match Launch::of(ctx, task, token, &code) {
         Ok(l) => l,
         Err(e) => return failed("the task could not start", e),
     };
@@ -155,7 +157,9 @@ struct Launch {
 
 impl Launch {
     /// Resolves the task's entry point inside `code` (writing custom code, adding `Task.init`).
-    fn of(ctx: &RunContext, task: &Task, code: &Path) -> Result<Launch> {
+    /// The process authenticates with `token` (its own, scoped to the task and its attempt)
+    /// when there is one; without (a run in the foreground), with the key pair in use here.
+    fn of(ctx: &RunContext, task: &Task, token: Option<&str>, code: &Path) -> Result<Launch> {
         let s = &task.script;
         let cwd = match s.working_dir.as_deref().filter(|w| !w.trim().is_empty() && *w != ".") {
             Some(w) => inside(code, w)?,
@@ -210,10 +214,18 @@ impl Launch {
             ("CLEARML_API_HOST", format!("{server}/clearml")),
             ("CLEARML_WEB_HOST", server.to_string()),
             ("CLEARML_FILES_HOST", format!("{server}/files")),
-            ("CLEARML_API_ACCESS_KEY", ctx.access_key.clone()),
-            ("CLEARML_API_SECRET_KEY", ctx.secret_key.clone()),
         ] {
             env.push((k.into(), v));
+        }
+        match token {
+            Some(token) => {
+                env.push(("RUNYARD_TOKEN".into(), token.to_string()));
+                env.push(("CLEARML_AUTH_TOKEN".into(), token.to_string()));
+            }
+            None => {
+                env.push(("CLEARML_API_ACCESS_KEY".into(), ctx.access_key.clone()));
+                env.push(("CLEARML_API_SECRET_KEY".into(), ctx.secret_key.clone()));
+            }
         }
         if let Some(worker) = &ctx.worker {
             env.push(("RUNYARD_WORKER_ID".into(), worker.clone()));

@@ -180,7 +180,13 @@ impl Worker {
         let _ = std::fs::create_dir_all(self.running_dir());
         let attempt = Some(task.attempt);
         let _ = std::fs::write(&mark, serde_json::to_vec(&Recorded { attempt, outcome: None }).unwrap_or_default());
-        let outcome = run_reported(&self.client, &self.config, &self.ctx, task, abort, false).await;
+        // The task's process gets a token of its own, never this agent's key pair.
+        let outcome = match self.client.task_token(&task.id, task.attempt).await {
+            Ok(token) => {
+                run_reported(&self.client, &self.config, &self.ctx, task, Some(&token.token), abort, false).await
+            }
+            Err(e) => Outcome::Failed { reason: "the task's token could not be issued".into(), message: e.to_string() },
+        };
         let outcome = match outcome {
             Outcome::Aborted { reason } if stop.is_cancelled() && reason.is_empty() => {
                 Outcome::Aborted { reason: "the agent was stopped".into() }
@@ -205,6 +211,7 @@ pub async fn run_reported(
     config: &AgentConfig,
     ctx: &RunContext,
     task: &Task,
+    token: Option<&str>,
     abort: &CancellationToken,
     echo: bool,
 ) -> Outcome {
@@ -235,7 +242,7 @@ pub async fn run_reported(
         })
     };
     let watcher = tokio::spawn(watch_for_abort(client.clone(), task.id.clone(), abort.clone()));
-    let outcome = run::run(config, ctx, task, &console, abort).await;
+    let outcome = run::run(config, ctx, task, token, &console, abort).await;
     watcher.abort();
     pinger.abort();
     drop(console);

@@ -398,6 +398,12 @@ impl Client {
         Ok(bytes.to_vec())
     }
 
+    /// The token a task's process runs with (agents only, for a task their worker holds).
+    pub async fn task_token(&self, task: &str, attempt: i64) -> Result<Token, ClientError> {
+        let req = crate::TaskTokenRequest { attempt };
+        self.call(Method::POST, &format!("/api/v1/tasks/{task}/token"), None, Some(&req)).await
+    }
+
     pub async fn register_outputs(&self, task: &str, req: &RegisterOutputs) -> Result<Task, ClientError> {
         self.call(Method::POST, &format!("/api/v1/tasks/{}/outputs", seg(task)), None, Some(req)).await
     }

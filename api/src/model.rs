@@ -526,6 +526,14 @@ pub struct Token {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `POST /api/v1/tasks/{id}/token`: an agent asks for the token its task's process runs with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskTokenRequest {
+    /// The attempt the agent was handed (the token is good only while it is the current one).
+    pub attempt: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

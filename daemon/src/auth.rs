@@ -67,6 +67,9 @@ struct Claims {
     role: Role,
     iat: i64,
     exp: i64,
+    /// A task's own token: the task and attempt it was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task: Option<crate::store::TaskScope>,
     /// Claims other clients read (e.g. a ClearML client's `api_version`); not checked here.
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
@@ -172,6 +175,7 @@ impl Auth {
             role: who.role,
             iat: now.timestamp(),
             exp: exp.timestamp(),
+            task: who.task.clone(),
             extra,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -188,7 +192,7 @@ impl Auth {
             let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &Validation::new(Algorithm::HS256))
                 .map_err(|e| Error::Unauthorized(format!("invalid token: {e}")))?;
             let c = data.claims;
-            return Ok(Principal { user_id: c.sub, name: c.name, role: c.role });
+            return Ok(Principal { user_id: c.sub, name: c.name, role: c.role, task: c.task });
         }
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let (key, secret) = decode_basic(encoded)?;

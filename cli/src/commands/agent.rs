@@ -158,7 +158,7 @@ async fn execute(client: runyard_api::Client, cfg: AgentConfig, ctx: RunContext,
         crate::runtime::shutdown_signal().await;
         signalled.cancel();
     });
-    let outcome = runyard_agent::worker::run_reported(&client, &cfg, &ctx, &task, &abort, true).await;
+    let outcome = runyard_agent::worker::run_reported(&client, &cfg, &ctx, &task, None, &abort, true).await;
     runyard_agent::worker::report(&client, &task.id, Some(task.attempt), &outcome).await?;
     eprintln!("task {}: {outcome:?}", task.id);
     Ok(if outcome == runyard_agent::Outcome::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -61,7 +61,7 @@ fn max_body_bytes() -> usize {
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
         workers::undrain, workers::unregister, events::stream, metrics,
-        tasks::create, tasks::list, tasks::get, tasks::edit, tasks::outputs, tasks::batch, tasks::act,
+        tasks::create, tasks::list, tasks::get, tasks::edit, tasks::outputs, tasks::token, tasks::batch, tasks::act,
         console::append, console::read,
     ),
     modifiers(&SecurityAddon)
@@ -228,6 +228,7 @@ pub fn router(
         .route("/tasks/{id}", get(tasks::get).patch(tasks::edit))
         .route("/tasks/{id}/console", get(console::read).post(console::append))
         .route("/tasks/{id}/outputs", post(tasks::outputs))
+        .route("/tasks/{id}/token", post(tasks::token))
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
         .route("/openapi.json", get(move || std::future::ready(Json(doc.clone()))))

@@ -56,6 +56,22 @@ pub async fn edit(
     Ok(Json(s.tasks.edit(&who, &id, req).await?))
 }
 
+/// The token a task's process runs with: its owner's rights, its reports on its own task good
+/// only while the attempt is the current one. For the agent whose worker holds the task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/token", tag = "tasks", params(("id" = String, Path)),
+    request_body = runyard_api::TaskTokenRequest,
+    responses((status = 200, body = runyard_api::Token), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn token(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<runyard_api::TaskTokenRequest>,
+) -> Result<Json<runyard_api::Token>> {
+    let process = s.tasks.process_identity(&who, &id, req.attempt).await?;
+    Ok(Json(s.auth.issue(&process, crate::auth::DEFAULT_TOKEN_TTL_SECONDS)?))
+}
+
 /// Register artifacts and models of a task (upserted by name); not on Published tasks.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/outputs", tag = "tasks", params(("id" = String, Path)),
     request_body = runyard_api::RegisterOutputs,

@@ -60,17 +60,30 @@ pub struct TaskAccess<'a> {
     pub owner: &'a str,
     /// The identity bound to the worker running it, or to the worker it was handed to.
     pub holder: Option<&'a str>,
+    /// Its current attempt.
+    pub attempt: i64,
 }
 
 impl<'a> TaskAccess<'a> {
     pub fn of(head: &'a TaskHead) -> TaskAccess<'a> {
-        TaskAccess { id: &head.id, owner: &head.owner, holder: head.holder.as_deref() }
+        TaskAccess { id: &head.id, owner: &head.owner, holder: head.holder.as_deref(), attempt: head.attempt }
+    }
+}
+
+/// A task's own process, acting on its own task, only while its attempt is the current one.
+fn scope(who: &Principal, t: &TaskAccess<'_>) -> Result<()> {
+    match &who.task {
+        Some(scope) if scope.id == t.id && scope.attempt != t.attempt => {
+            Err(Error::StaleAttempt { task: t.id.to_string(), reported: scope.attempt, current: t.attempt })
+        }
+        _ => Ok(()),
     }
 }
 
 /// Whether `who` may apply `action` to a task: its owner and admins may apply any action; an
 /// agent only its reports, on a task held by one of its workers; anyone may clone.
 pub fn task(who: &Principal, action: Action, t: &TaskAccess<'_>) -> Result<()> {
+    scope(who, t)?;
     let allowed = match who.role {
         Role::Admin => true,
         Role::User => action == Action::Clone || t.owner == who.user_id,
@@ -87,6 +100,7 @@ pub fn task(who: &Principal, action: Action, t: &TaskAccess<'_>) -> Result<()> {
 
 /// Edits of a task (name, tags, definition, outputs): its owner and admins.
 pub fn edit(who: &Principal, t: &TaskAccess<'_>) -> Result<()> {
+    scope(who, t)?;
     match who.role {
         Role::Admin => Ok(()),
         Role::User if t.owner == who.user_id => Ok(()),
@@ -101,12 +115,12 @@ mod tests {
     use super::*;
 
     fn principal(id: &str, role: Role) -> Principal {
-        Principal { user_id: id.into(), name: id.into(), role }
+        Principal { user_id: id.into(), name: id.into(), role, task: None }
     }
 
     #[test]
     fn owners_and_admins_change_tasks_others_only_clone() {
-        let t = TaskAccess { id: "t", owner: "ada", holder: Some("box") };
+        let t = TaskAccess { id: "t", owner: "ada", holder: Some("box"), attempt: 1 };
         let (ada, bob, root, agent) = (
             principal("ada", Role::User),
             principal("bob", Role::User),
@@ -124,6 +138,19 @@ mod tests {
         assert!(edit(&bob, &elsewhere).is_err());
         assert!(edit(&agent, &elsewhere).is_err());
         assert!(edit(&ada, &elsewhere).is_ok());
+    }
+
+    #[test]
+    fn a_task_token_is_fenced_by_its_attempt() {
+        let t = TaskAccess { id: "t", owner: "ada", holder: Some("box"), attempt: 2 };
+        let mut own = principal("ada", Role::User);
+        own.task = Some(crate::store::TaskScope { id: "t".into(), attempt: 1 });
+        assert!(matches!(task(&own, Action::Ping, &t), Err(Error::StaleAttempt { .. })));
+        assert!(matches!(edit(&own, &t), Err(Error::StaleAttempt { .. })));
+        own.task = Some(crate::store::TaskScope { id: "t".into(), attempt: 2 });
+        assert!(task(&own, Action::Ping, &t).is_ok());
+        let other = TaskAccess { id: "u", ..t };
+        assert!(task(&own, Action::Ping, &other).is_ok(), "its owner's other tasks");
     }
 
     #[test]

@@ -11,6 +11,16 @@ pub struct Principal {
     pub user_id: String,
     pub name: String,
     pub role: Role,
+    /// Set for a task's own process: it acts as the task's owner, and what it reports of its
+    /// task is fenced by the attempt it was started for.
+    pub task: Option<TaskScope>,
+}
+
+/// The task (and the attempt of it) a task's token was issued for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TaskScope {
+    pub id: String,
+    pub attempt: i64,
 }
 
 fn role_str(role: Role) -> &'static str {
@@ -73,6 +83,20 @@ impl Store {
         tx.commit().await
     }
 
+    /// A user as a principal, by id.
+    pub async fn principal(&self, user_id: &str) -> Result<Option<Principal>> {
+        let row = sqlx::query("SELECT id, name, role FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Principal {
+            user_id: r.get("id"),
+            name: r.get("name"),
+            role: parse_role(r.get::<&str, _>("role")),
+            task: None,
+        }))
+    }
+
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
         let row = sqlx::query("SELECT id, name, role, created FROM users WHERE name = $1")
             .bind(name)
@@ -102,7 +126,12 @@ impl Store {
         Ok(row.map(|r| {
             (
                 r.get("secret_hash"),
-                Principal { user_id: r.get("id"), name: r.get("name"), role: parse_role(r.get::<&str, _>("role")) },
+                Principal {
+                    user_id: r.get("id"),
+                    name: r.get("name"),
+                    role: parse_role(r.get::<&str, _>("role")),
+                    task: None,
+                },
             )
         }))
     }

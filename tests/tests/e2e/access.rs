@@ -95,6 +95,9 @@ fn matrix() -> Vec<Row> {
         row!("post", "/api/v1/tasks/{id}/outputs", OWNER, |f| {
             (format!("/api/v1/tasks/{}/outputs", f.draft), json!({"remove_artifacts": ["none"]}))
         }),
+        row!("post", "/api/v1/tasks/{id}/token", ADMIN, |f| {
+            (format!("/api/v1/tasks/{}/token", f.draft), json!({"attempt": 0}))
+        }),
         row!("post", "/api/v1/tasks/{id}/{action}", OWNER, |f| {
             (format!("/api/v1/tasks/{}/add_tag", f.draft), json!({"tags": ["seen"]}))
         }),

@@ -48,6 +48,8 @@ async fn a_late_worker_cannot_overwrite_the_next_attempt(server: TestServer) {
 
     let first = take(&agent, "w1").await;
     assert_eq!(first.attempt, 1);
+    // The token w1's task process ran with: its owner's rights, for attempt 1.
+    let token = agent.task_token(&id, 1).await.expect("a task token").token;
     // w1 goes silent: the watchdog stops the task, "worker lost"; its owner runs it again.
     let lost = eventually("the watchdog declares w1 lost", Duration::from_secs(20), || async {
         let t = ada.get_task(&id).await.unwrap();
@@ -69,6 +71,18 @@ async fn a_late_worker_cannot_overwrite_the_next_attempt(server: TestServer) {
     let output = AppendConsole { text: "late output\n".into(), time: None, attempt: Some(1) };
     let refused = agent.append_console(&id, &output).await.unwrap_err();
     assert_eq!(refused.code(), Some(ErrorCode::StaleAttempt), "{refused}");
+    // So is anything the first run's process sends about its task with its token.
+    let stale = server
+        .http()
+        .post(format!("{}/api/v1/tasks/{id}/console", server.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"text": "from the lost run\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status().as_u16(), 409);
+    assert!(stale.text().await.unwrap().contains("stale_attempt"));
+    assert!(agent.task_token(&id, 1).await.is_err(), "no token for an attempt that is over");
     assert_eq!(ada.get_task(&id).await.unwrap().status, TaskStatus::InProgress, "the second run goes on");
 
     // The second run's outcome stands.

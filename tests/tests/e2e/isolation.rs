@@ -16,10 +16,20 @@ async fn a_native_task_sees_only_its_allowed_environment() {
     task.environment.variables.insert("MINE".into(), "own".into());
     let (t, out) = run_to_end(&c, &task).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
-    for present in ["PASSED_ON=yes", "MINE=own", "PATH=", "HOME=", "RUNYARD_TASK_ID="] {
+    for present in
+        ["PASSED_ON=yes", "MINE=own", "PATH=", "HOME=", "RUNYARD_TASK_ID=", "RUNYARD_TOKEN=", "CLEARML_AUTH_TOKEN="]
+    {
         assert!(out.lines().any(|l| l.starts_with(present)), "{present} missing:\n{out}");
     }
-    for absent in ["AGENT_ONLY_SETTING", "RUNYARD_SECRET_KEY", "RUNYARD_ACCESS_KEY", "RUNYARD_LOG"] {
+    // The task's own token stands in for the agent's key pair.
+    for absent in [
+        "AGENT_ONLY_SETTING",
+        "RUNYARD_SECRET_KEY",
+        "RUNYARD_ACCESS_KEY",
+        "RUNYARD_LOG",
+        "CLEARML_API_ACCESS_KEY",
+        "CLEARML_API_SECRET_KEY",
+    ] {
         assert!(!out.lines().any(|l| l.starts_with(absent)), "{absent} reached the task:\n{out}");
     }
 }
@@ -54,10 +64,10 @@ async fn local_repositories_links_and_diffs_stay_in_their_place() {
     let repo = repository_with_a_link(root.path(), outside.path());
 
     // An agent that does not allow local repositories refuses one, naming the setting.
+    c.create_queue(&runyard_api::CreateQueue { name: "strict".into() }).await.unwrap();
     let strict = Agent::start(&server, "strict", "strict", "", &[]);
     let mut t = from_repo("local", &repo);
     t.queue = Some("strict".into());
-    c.create_queue(&runyard_api::CreateQueue { name: "strict".into() }).await.unwrap();
     let (t, out) = run_to_end(&c, &t).await;
     assert_eq!(t.status, TaskStatus::Failed, "{out}");
     assert!(t.status_message.contains("git_allow_local"), "{}", t.status_message);

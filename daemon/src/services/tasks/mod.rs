@@ -102,6 +102,30 @@ impl TaskService {
         edit::register_outputs(&self.store, who, id, req).await
     }
 
+    /// Who a task's own process acts as: its owner, scoped to the task and `attempt`. Asked by
+    /// the agent whose worker holds the task, for its current attempt.
+    pub async fn process_identity(&self, who: &Principal, id: &str, attempt: i64) -> Result<Principal> {
+        crate::services::access::machine(who, "ask for a task's token")?;
+        let heads = self.store.read_heads(&[id]).await?;
+        let head = heads.get(id).ok_or_else(|| crate::error::Error::not_found("task", id))?;
+        let facts = crate::services::access::TaskAccess::of(head);
+        crate::services::access::task(who, Action::Ping, &facts)?;
+        if attempt != head.attempt {
+            return Err(crate::error::Error::StaleAttempt {
+                task: id.to_string(),
+                reported: attempt,
+                current: head.attempt,
+            });
+        }
+        let mut owner = self
+            .store
+            .principal(&head.owner)
+            .await?
+            .ok_or_else(|| crate::error::Error::Conflict(format!("the owner of task '{id}' no longer exists")))?;
+        owner.task = Some(crate::store::TaskScope { id: id.to_string(), attempt });
+        Ok(owner)
+    }
+
     /// Applies `action` to every task in `req.ids`, reporting each task's outcome.
     pub async fn act(&self, who: &Principal, action: Action, req: ActionRequest) -> Result<ActionResponse> {
         actions::act(&self.store, &self.hooks, who, action, req).await

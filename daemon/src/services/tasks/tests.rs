@@ -22,7 +22,7 @@ async fn fixture() -> Fixture {
     let store = Arc::new(Store::connect(&url).await.expect("store"));
     store.ensure_default_queue().await.expect("default queue");
     let user = store.create_user("ada", Role::Admin, "ACCESSKEY", "not-a-hash").await.expect("user");
-    let who = Principal { user_id: user.id, name: user.name, role: Role::Admin };
+    let who = Principal { user_id: user.id, name: user.name, role: Role::Admin, task: None };
     Fixture { tasks: TaskService::new(store.clone()), store, who, _dir: dir }
 }
 
