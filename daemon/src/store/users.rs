@@ -23,6 +23,11 @@ pub struct TaskScope {
     pub attempt: i64,
 }
 
+/// A user row (`id`, `name`, `role`) as a principal of its own (no task scope).
+fn principal_of(r: &sqlx::any::AnyRow) -> Principal {
+    Principal { user_id: r.get("id"), name: r.get("name"), role: parse_role(r.get::<&str, _>("role")), task: None }
+}
+
 fn role_str(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
@@ -89,12 +94,7 @@ impl Store {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| Principal {
-            user_id: r.get("id"),
-            name: r.get("name"),
-            role: parse_role(r.get::<&str, _>("role")),
-            task: None,
-        }))
+        Ok(row.as_ref().map(principal_of))
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
@@ -123,17 +123,7 @@ impl Store {
         .bind(access_key)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| {
-            (
-                r.get("secret_hash"),
-                Principal {
-                    user_id: r.get("id"),
-                    name: r.get("name"),
-                    role: parse_role(r.get::<&str, _>("role")),
-                    task: None,
-                },
-            )
-        }))
+        Ok(row.map(|r| (r.get("secret_hash"), principal_of(&r))))
     }
 
     /// Reads a setting, storing `init()` first if it is missing (first replica wins).
