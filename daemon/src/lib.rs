@@ -34,6 +34,9 @@ pub struct Config {
     pub dispatch: services::dispatch::DispatchConfig,
     /// The base URL clients reach this daemon at (default: `http://` + the bound address).
     pub public_url: Option<String>,
+    /// Object-storage destinations (`s3://bucket[/prefix]`) tasks may send their files to,
+    /// written with the daemon's own credentials; none by default.
+    pub output_allow: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +74,7 @@ impl Config {
             admin_key_pair: None,
             dispatch: Default::default(),
             public_url: None,
+            output_allow: Vec::new(),
         }
     }
 
@@ -170,6 +174,7 @@ impl Daemon {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound"))),
             max_body_bytes: config.max_body_bytes,
+            output_allow: config.output_allow.clone(),
         };
         let (mut parts, mut hooks, mut background) = (Vec::new(), Vec::new(), Vec::new());
         for plugin in &plugins {

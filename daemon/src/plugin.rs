@@ -28,6 +28,8 @@ pub struct PluginContext {
     /// The largest request body the daemon reads (`--max-body-bytes`): a plugin serving ports
     /// of its own applies it there too.
     pub max_body_bytes: usize,
+    /// Object-storage destinations tasks may send files to (`--output-allow`).
+    pub output_allow: Vec<String>,
 }
 
 /// A plugin's running parts.

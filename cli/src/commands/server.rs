@@ -45,6 +45,10 @@ pub struct ServerArgs {
     /// load balancer): file URIs use it, and an `https://` one makes the session cookie Secure.
     #[arg(long, env = "RUNYARD_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Object-storage destinations (`s3://bucket[/prefix]`) tasks may send their files to,
+    /// written with the daemon's own `AWS_*` credentials; comma-separated. None by default.
+    #[arg(long, env = "RUNYARD_OUTPUT_ALLOW", value_delimiter = ',')]
+    output_allow: Vec<String>,
 }
 
 #[derive(Args)]
@@ -126,6 +130,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
     let config = Config {
         database_url: args.database_url,
         public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+        output_allow: args.output_allow,
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),
         dispatch: runyard_daemon::services::dispatch::DispatchConfig {

@@ -68,8 +68,12 @@ impl Plugin for Clearml {
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
         let max_body = ctx.max_body_bytes;
-        let files =
-            runyard_tracking::files::Files::new(ctx.store.clone(), ctx.data_dir.join("files"), &ctx.public_url)?;
+        let files = runyard_tracking::files::Files::new(
+            ctx.store.clone(),
+            ctx.data_dir.join("files"),
+            &ctx.public_url,
+            ctx.output_allow.clone(),
+        )?;
         let ctx = Ctx {
             store: ctx.store.clone(),
             tasks: ctx.tasks.clone(),

@@ -38,6 +38,8 @@ pub struct Files {
     remote: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     /// `<daemon URL>/api/v1/files`: the URI prefix of files in the local store.
     local_base: String,
+    /// Object-storage destinations tasks may name (`s3://bucket[/prefix]`, no trailing slash).
+    allow: Vec<String>,
 }
 
 /// Checks a client-given file name: relative, no `.`/`..`/empty segments, no backslashes or
@@ -79,7 +81,13 @@ fn split_url(url: &str) -> Result<(String, String)> {
 }
 
 impl Files {
-    pub fn new(store: Arc<Store>, root: std::path::PathBuf, public_url: &str) -> anyhow::Result<Files> {
+    /// `allow`: the object-storage destinations (`s3://bucket[/prefix]`) tasks may name.
+    pub fn new(
+        store: Arc<Store>,
+        root: std::path::PathBuf,
+        public_url: &str,
+        allow: Vec<String>,
+    ) -> anyhow::Result<Files> {
         std::fs::create_dir_all(&root)?;
         let local = object_store::local::LocalFileSystem::new_with_prefix(&root)?;
         Ok(Files {
@@ -87,6 +95,7 @@ impl Files {
             local: Arc::new(local),
             remote: Mutex::new(HashMap::new()),
             local_base: format!("{}/api/v1/files", public_url.trim_end_matches('/')),
+            allow: allow.into_iter().map(|a| a.trim_end_matches('/').to_string()).collect(),
         })
     }
 
@@ -122,6 +131,17 @@ impl Files {
             }
             Some(uri) => {
                 let (location, prefix) = split_url(uri)?;
+                let target = if prefix.is_empty() { location.clone() } else { format!("{location}/{prefix}") };
+                let allowed = self.allow.iter().any(|a| target == *a || target.starts_with(&format!("{a}/")));
+                if !allowed || target.split('/').any(|part| part == "..") {
+                    return Err(Error::invalid(
+                        "execution.output_uri",
+                        format!(
+                            "'{target}' is not a destination this daemon writes to (its operator lists those \
+                             with --output-allow)"
+                        ),
+                    ));
+                }
                 let base = if prefix.is_empty() { location.clone() } else { format!("{location}/{prefix}") };
                 Ok((location, prefix, base))
             }

@@ -503,7 +503,8 @@ async fn files_go_to_an_s3_output_destination() {
         ("AWS_ALLOW_HTTP", "true"),
         ("AWS_REGION", "us-east-1"),
     ];
-    let server = TestServer::start_with_env(crate::harness::Backend::Sqlite, &[], &env).unwrap();
+    let allow = ["--output-allow", "s3://bucket/runs"];
+    let server = TestServer::start_with_env(crate::harness::Backend::Sqlite, &allow, &env).unwrap();
     let c = server.client();
     let mut create = runyard_api::CreateTask { name: "to s3".into(), project: Some("s3".into()), ..Default::default() };
     create.execution.output_uri = Some("s3://bucket/runs".into());
@@ -513,6 +514,16 @@ async fn files_go_to_an_s3_output_destination() {
     assert_eq!(stored.uri, format!("s3://bucket/runs/s3/{}/models/final.bin", t.id));
     let object = s3.root.path().join(format!("bucket/runs/s3/{}/models/final.bin", t.id));
     assert_eq!(std::fs::read(&object).unwrap(), content, "the object is in the bucket");
+
+    // A bucket or prefix its operator did not allow is refused, naming the field, and nothing
+    // is written there.
+    for elsewhere in ["s3://bucket/other", "s3://bucket", "s3://bucket/runs/../x", "s3://another/runs"] {
+        create.execution.output_uri = Some(elsewhere.into());
+        let other = c.create_task(&create).await.unwrap();
+        let err = c.upload_file(&other.id, "x.bin", b"x".to_vec()).await.unwrap_err();
+        assert!(err.to_string().contains("--output-allow"), "{elsewhere}: {err}");
+    }
+    assert!(!s3.root.path().join("bucket/other").exists());
 
     // A destination the daemon does not write to is named in the error.
     create.execution.output_uri = Some("gs://elsewhere".into());
