@@ -199,6 +199,9 @@ impl Files {
             let heads = self.store.read_heads(&[task_id]).await?;
             let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
             access::task(who, Action::Ping, &access::TaskAccess::of(head))?;
+            if head.status == TaskStatus::Published {
+                return Err(runyard_api::InvalidTransition::ReadOnly.into());
+            }
         }
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);

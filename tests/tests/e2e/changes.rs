@@ -94,6 +94,16 @@ async fn live_changes(server: TestServer) {
     until("the watch prints the queue", Duration::from_secs(15), prints(1)).await;
     let second = queued(&c, "default", "second watched", 0).await;
     until("the watch re-prints after the enqueue", Duration::from_secs(15), prints(2)).await;
+    // The re-print's rows follow its header: wait for the new task's row too.
+    let shows_second = {
+        let (printed, second) = (printed.clone(), second.clone());
+        move || {
+            let text = printed.lock().unwrap().clone();
+            let second = second.clone();
+            async move { text.contains(&second) }
+        }
+    };
+    until("the re-print lists the new task", Duration::from_secs(15), shows_second).await;
     child.kill().unwrap();
     child.wait().unwrap();
     reader.join().unwrap();

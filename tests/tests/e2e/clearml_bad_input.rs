@@ -123,6 +123,13 @@ async fn files_of_unknown_tasks_and_folders() {
     assert!(!body["error"].as_str().unwrap().contains("internal"), "{body}");
     let file = server.http().get(format!("{}/files/p/t.{task}/artifacts/a.txt", server.url));
     assert_eq!(file.basic_auth(ACCESS_KEY, Some(SECRET_KEY)).send().await.unwrap().status(), 200, "the file stays");
+
+    // A Published task's results are read-only: no more files.
+    data(&server, "tasks.started", json!({"task": task})).await;
+    data(&server, "tasks.completed", json!({"task": task})).await;
+    data(&server, "tasks.publish", json!({"task": task})).await;
+    let (status, body) = upload(&server, &format!("p/t.{task}/artifacts/late.txt")).await;
+    assert_eq!(status, 409, "{body}");
 }
 
 /// Every endpoint the ClearML plugin serves.
