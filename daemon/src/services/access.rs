@@ -70,12 +70,20 @@ impl<'a> TaskAccess<'a> {
     }
 }
 
+/// Fencing: what belongs to attempt `reported` of a task is refused once that attempt is over.
+pub fn attempt(t: &TaskAccess<'_>, reported: Option<i64>) -> Result<()> {
+    match reported {
+        Some(reported) if reported != t.attempt => {
+            Err(Error::StaleAttempt { task: t.id.to_string(), reported, current: t.attempt })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A task's own process, acting on its own task, only while its attempt is the current one.
 fn scope(who: &Principal, t: &TaskAccess<'_>) -> Result<()> {
     match &who.task {
-        Some(scope) if scope.id == t.id && scope.attempt != t.attempt => {
-            Err(Error::StaleAttempt { task: t.id.to_string(), reported: scope.attempt, current: t.attempt })
-        }
+        Some(scope) if scope.id == t.id => attempt(t, Some(scope.attempt)),
         _ => Ok(()),
     }
 }

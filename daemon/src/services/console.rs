@@ -19,10 +19,9 @@ pub async fn append(store: &Store, who: &Principal, task_id: &str, req: AppendCo
     }
     let heads = store.read_heads(&[task_id]).await?;
     let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
-    access::task(who, Action::Ping, &access::TaskAccess::of(head))?;
-    if let Some(reported) = req.attempt.filter(|a| *a != head.attempt) {
-        return Err(Error::StaleAttempt { task: task_id.to_string(), reported, current: head.attempt });
-    }
+    let facts = access::TaskAccess::of(head);
+    access::task(who, Action::Ping, &facts)?;
+    access::attempt(&facts, req.attempt)?;
     if req.text.is_empty() {
         return Err(Error::invalid("text", "must not be empty"));
     }

@@ -241,12 +241,10 @@ pub(crate) fn decide(
     req: &ActionRequest,
     queue: Option<&str>,
 ) -> Result<(Transition, Option<String>)> {
-    access::task(who, action, &access::TaskAccess::of(head))?;
-    // Fencing: a report of an attempt that is over (the task was handed out again since).
-    if let (true, Some(reported)) = (access::is_agent_report(action), req.attempt) {
-        if reported != head.attempt {
-            return Err(Error::StaleAttempt { task: head.id.clone(), reported, current: head.attempt });
-        }
+    let facts = access::TaskAccess::of(head);
+    access::task(who, action, &facts)?;
+    if access::is_agent_report(action) {
+        access::attempt(&facts, req.attempt)?;
     }
     let t = transition(action, state_of(head))?;
     // Fencing: a task handed to one worker cannot be started by another, and a worker cannot

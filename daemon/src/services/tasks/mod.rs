@@ -110,13 +110,7 @@ impl TaskService {
         let head = heads.get(id).ok_or_else(|| crate::error::Error::not_found("task", id))?;
         let facts = crate::services::access::TaskAccess::of(head);
         crate::services::access::task(who, Action::Ping, &facts)?;
-        if attempt != head.attempt {
-            return Err(crate::error::Error::StaleAttempt {
-                task: id.to_string(),
-                reported: attempt,
-                current: head.attempt,
-            });
-        }
+        crate::services::access::attempt(&facts, Some(attempt))?;
         let mut owner = self
             .store
             .principal(&head.owner)
@@ -145,7 +139,7 @@ impl TaskService {
     /// An agent's report on one task (started, completed, failed, stopped, ping), written with
     /// the concurrent reports of other agents on SQLite; any other action as [`Self::act_one`].
     pub async fn report(&self, who: &Principal, id: &str, action: Action, req: ActionRequest) -> Result<ActionOutcome> {
-        if !reports::is_report(action) || self.store.backend() == Backend::Postgres {
+        if !crate::services::access::is_agent_report(action) || self.store.backend() == Backend::Postgres {
             return self.act_one(who, id, action, req).await;
         }
         self.reports.submit(reports::Report { who: who.clone(), id: id.to_string(), action, req }).await

@@ -26,11 +26,6 @@ pub(super) struct Report {
     pub req: ActionRequest,
 }
 
-/// The actions an agent reports on its task.
-pub(super) fn is_report(action: Action) -> bool {
-    matches!(action, Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping)
-}
-
 pub(super) async fn commit_group(
     (store, hooks): (Arc<Store>, Arc<Hooks>),
     jobs: Vec<Report>,
