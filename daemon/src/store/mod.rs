@@ -207,6 +207,12 @@ impl Store {
         }
     }
 
+    /// A statement built with sea-query, rendered for this backend, ready to bind.
+    pub fn render(&self, statement: &impl QueryStatementBuilder) -> (String, SqlxValues) {
+        let (sql, values) = statement.build_any(self.builder());
+        (sql, SqlxValues(values))
+    }
+
     /// `FOR UPDATE SKIP LOCKED` where the backend has row locks: rows another transaction
     /// holds are passed over rather than waited for.
     pub fn skip_locked(&self) -> &'static str {

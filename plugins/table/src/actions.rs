@@ -3,26 +3,31 @@
 //! tasks of a selection it applies to.
 
 use crate::query;
+use crate::sql::{c, count_all, fetch_all, name};
 use runyard_api::table::{table_actions, SelectionSummary, TableQuery};
 use runyard_api::{transition, Action, ActionRequest, ActionResponse, TaskState, TaskStatus};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::services::tasks::{TaskService, MAX_BATCH};
-use runyard_daemon::store::{Principal, Store};
+use runyard_daemon::store::{strings, Principal, Store};
+use sea_query::Expr;
 use sqlx::Row;
 
 /// How many tasks of the selection each action applies to.
 pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> {
     let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
-    let mut sql = crate::sql::Sql::new(
-        "SELECT t.status AS status, t.archived AS archived, CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END AS has_worker, \
-         COUNT(*) AS n",
-    );
-    sql.append(plan.from_where()).push(" GROUP BY t.status, t.archived, CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
+    let has_worker = || Expr::cust("CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
+    let mut statement = plan.selection();
+    statement
+        .expr_as(c("t.status"), name("status"))
+        .expr_as(c("t.archived"), name("archived"))
+        .expr_as(has_worker(), name("has_worker"))
+        .expr_as(count_all(), name("n"))
+        .add_group_by([c("t.status"), c("t.archived"), has_worker()]);
     let mut out = SelectionSummary::default();
     for action in table_actions() {
         out.actions.insert(action.as_str().to_string(), 0);
     }
-    for r in sql.query().fetch_all(store.pool()).await? {
+    for r in fetch_all(store, &statement).await? {
         let status: String = r.try_get("status")?;
         let n = r.try_get::<i64, _>("n")? as u64;
         let state = TaskState {
@@ -59,10 +64,9 @@ pub async fn apply(
         return Err(Error::invalid("ids", "the selection is the query: give its ids as the query's `ids` parameter"));
     }
     let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
-    let mut sql = crate::sql::Sql::new("SELECT t.id AS id");
-    sql.append(plan.from_where()).push(&format!(" LIMIT {}", MAX_BATCH + 1));
-    let ids: Vec<String> =
-        sql.query().fetch_all(store.pool()).await?.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let mut statement = plan.selection();
+    statement.expr_as(c("t.id"), name("id")).limit(MAX_BATCH as u64 + 1);
+    let ids = strings(&fetch_all(store, &statement).await?, "id")?;
     if ids.is_empty() {
         return Ok(ActionResponse { action, succeeded: 0, skipped: 0, results: Vec::new() });
     }

@@ -4,22 +4,24 @@
 
 use crate::query::column_expr;
 use crate::scope::ProjectScope;
-use crate::sql::{like_pattern, Sql};
+use crate::sql::{c, contains, count_all, fetch_all, name};
 use runyard_api::table::*;
 use runyard_api::PROPERTIES_SECTION;
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::store::Store;
+use sea_query::{ExprTrait, JoinType, Order, Query, SelectStatement};
 use sqlx::Row;
 
 /// The metrics, hyperparameters and user properties of a project's tasks.
 pub async fn catalogue(store: &Store, project: Option<&str>, subprojects: bool) -> Result<ColumnCatalogue> {
-    let mut sql = Sql::new("SELECT DISTINCT kind, a, b FROM table_catalogue c");
+    let mut statement = Query::select();
+    statement.distinct().columns([name("kind"), name("a"), name("b")]).from_as(name("table_catalogue"), name("c"));
     if let Some(scope) = ProjectScope::resolve(store, project, subprojects).await? {
-        sql.push(" WHERE ").append(&scope.on("c.project_id"));
+        statement.and_where(scope.on(c("c.project_id")));
     }
-    sql.push(" ORDER BY kind, a, b");
+    statement.order_by(name("kind"), Order::Asc).order_by(name("a"), Order::Asc).order_by(name("b"), Order::Asc);
     let mut out = ColumnCatalogue::default();
-    for r in sql.query().fetch_all(store.pool()).await? {
+    for r in fetch_all(store, &statement).await? {
         let (kind, a, b): (String, String, String) = (r.try_get("kind")?, r.try_get("a")?, r.try_get("b")?);
         match kind.as_str() {
             "metric" => out.metrics.entry(a).or_default().push(b),
@@ -52,45 +54,53 @@ pub async fn values(store: &Store, q: &ValuesQuery) -> Result<ColumnValues> {
         return Err(Error::invalid("limit", format!("a page holds 1 to {MAX_PAGE} values")));
     }
     let now = chrono::Utc::now().timestamp_millis();
-    let (expr, mut sql) = match (&column, column.kind()) {
-        (Column::Builtin(Builtin::Tags), _) => (
-            "m.tag".to_string(),
-            Sql::new(
-                " FROM task_tags m JOIN tasks t ON t.id = m.task_id JOIN projects p ON p.id = t.project_id WHERE ",
-            ),
-        ),
-        (c, ColumnKind::Param) => {
-            let (section, name) = c.param().expect("a parameter column");
-            let mut sql = Sql::new(" FROM task_params m JOIN tasks t ON t.id = m.task_id JOIN projects p ON p.id = t.project_id WHERE m.section = ");
-            sql.bind(section).push(" AND m.name = ").bind(name).push(" AND ");
-            ("m.value".to_string(), sql)
+    let mut statement = Query::select();
+    let tasks_of = |statement: &mut SelectStatement, table: &str| {
+        statement
+            .from_as(name(table), name("m"))
+            .join_as(JoinType::Join, name("tasks"), name("t"), c("t.id").eq(c("m.task_id")))
+            .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+    };
+    let expr = match (&column, column.kind()) {
+        (Column::Builtin(Builtin::Tags), _) => {
+            tasks_of(&mut statement, "task_tags");
+            c("m.tag")
+        }
+        (column, ColumnKind::Param) => {
+            let (section, param) = column.param().expect("a parameter column");
+            tasks_of(&mut statement, "task_params");
+            statement.and_where(c("m.section").eq(section)).and_where(c("m.name").eq(param));
+            c("m.value")
         }
         (Column::Builtin(b), ColumnKind::Text) => {
-            let (expr, _, _) = column_expr(*b, now);
-            let sql = Sql::new(
-                " FROM tasks t JOIN projects p ON p.id = t.project_id LEFT JOIN users u ON u.id = t.user_id \
-                 LEFT JOIN queues q ON q.id = t.queue_id WHERE ",
-            );
-            (expr, sql)
+            statement
+                .from_as(name("tasks"), name("t"))
+                .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")))
+                .join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")))
+                .join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
+            column_expr(*b, now).0
         }
-        (c, _) => {
-            return Err(Error::invalid("column", format!("column '{c}' takes a range filter, not a value set")));
+        (column, _) => {
+            return Err(Error::invalid("column", format!("column '{column}' takes a range filter, not a value set")));
         }
     };
-    sql.push("t.archived = ").bind(q.archived as i64).push(&format!(" AND {expr} IS NOT NULL"));
+    statement.and_where(c("t.archived").eq(q.archived as i64)).and_where(expr.clone().is_not_null());
     if let Some(scope) = ProjectScope::resolve(store, q.project.as_deref(), q.subprojects.unwrap_or(true)).await? {
-        sql.push(" AND ").append(&scope.on("t.project_id"));
+        statement.and_where(scope.on(c("t.project_id")));
     }
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        let pattern = like_pattern(search);
-        sql.push(&format!(" AND LOWER({expr}) LIKE ")).bind(pattern).push(" ESCAPE '\\'");
+        statement.and_where(contains(expr.clone(), search));
     }
     if let Some(after) = &q.after {
-        sql.push(&format!(" AND {expr} > ")).bind(after.as_str());
+        statement.and_where(expr.clone().gt(after.as_str()));
     }
-    let mut full = Sql::new(&format!("SELECT {expr} AS v, COUNT(*) AS n"));
-    full.append(&sql).push(&format!(" GROUP BY {expr} ORDER BY {expr} LIMIT {}", limit as i64 + 1));
-    let rows = full.query().fetch_all(store.pool()).await?;
+    statement
+        .expr_as(expr.clone(), name("v"))
+        .expr_as(count_all(), name("n"))
+        .add_group_by([expr.clone()])
+        .order_by_expr(expr, Order::Asc)
+        .limit(limit as u64 + 1);
+    let rows = fetch_all(store, &statement).await?;
     let mut values = Vec::with_capacity(rows.len());
     for r in rows.iter().take(limit as usize) {
         values.push(ColumnValue { value: r.try_get("v")?, tasks: r.try_get::<i64, _>("n")? as u64 });

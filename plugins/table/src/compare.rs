@@ -4,13 +4,14 @@
 //! the tasks' hyperparameters and configuration.
 
 use crate::query;
-use crate::sql::Sql;
+use crate::sql::{c, fetch_all, name};
 use runyard_api::is_valid_id;
 use runyard_api::table::*;
 use runyard_api::tracking::{Float, PlotQuery, XAxis};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::store::Store;
 use runyard_tracking::series::downsample_grid;
+use sea_query::{ExprTrait, Query};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -73,11 +74,12 @@ pub async fn selection(store: &Store, raw: &str) -> Result<Selection> {
         return Err(Error::invalid("tasks", format!("'{bad}' is not a task id")));
     }
     if !ids.is_empty() {
-        let mut sql = Sql::new("SELECT id, name FROM tasks WHERE id IN ");
-        sql.bind_list(&ids);
-        let names: HashMap<String, String> = sql
-            .query()
-            .fetch_all(store.pool())
+        let statement = Query::select()
+            .columns([name("id"), name("name")])
+            .from(name("tasks"))
+            .and_where(c("id").is_in(ids.iter().map(String::as_str)))
+            .to_owned();
+        let names: HashMap<String, String> = fetch_all(store, &statement)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))

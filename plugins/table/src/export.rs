@@ -4,12 +4,13 @@
 //! encoded as they arrive and handed to the response a chunk at a time.
 
 use crate::query::{self, agg_column, column_expr, AtomType};
-use crate::sql::Sql;
+use crate::sql::{c, name, scalar};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use runyard_api::table::{Builtin, Column, TableQuery};
 use runyard_daemon::error::Result;
 use runyard_daemon::store::{Backend, Store};
+use sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::sync::Arc;
@@ -29,60 +30,54 @@ enum Kind {
     Metric,
 }
 
-/// The SQL of a column's value in the export statement.
-fn expr(c: &Column, backend: Backend, now: i64, sql: &mut Sql) -> Kind {
-    match c {
+/// The SQL of a column's value in the export statement (a metric takes two: the value, and
+/// whether the summary lacks one).
+fn expr(column: &Column, backend: Backend, now: i64) -> (Vec<SimpleExpr>, Kind) {
+    let of_task = |table: &str, what: SimpleExpr| {
+        Query::select().expr(what).from(name(table)).and_where(c("task_id").eq(c("t.id"))).to_owned()
+    };
+    let named = |table: &str, id: &str| {
+        scalar(Query::select().column(name("name")).from(name(table)).and_where(c("id").eq(c(id))).to_owned())
+    };
+    match column {
         Column::Builtin(Builtin::Tags) => {
-            sql.push(match backend {
+            let tags = match backend {
                 Backend::Sqlite => {
                     "(SELECT group_concat(tag, ', ') FROM (SELECT tag FROM task_tags WHERE task_id = t.id ORDER BY tag))"
                 }
                 Backend::Postgres => "(SELECT string_agg(tag, ', ' ORDER BY tag) FROM task_tags WHERE task_id = t.id)",
-            });
-            Kind::Text
+            };
+            (vec![Expr::cust(tags)], Kind::Text)
         }
-        Column::Builtin(Builtin::User) => {
-            sql.push("(SELECT name FROM users WHERE id = t.user_id)");
-            Kind::Text
-        }
-        Column::Builtin(Builtin::Queue) => {
-            sql.push("(SELECT name FROM queues WHERE id = t.queue_id)");
-            Kind::Text
-        }
+        Column::Builtin(Builtin::User) => (vec![named("users", "t.user_id")], Kind::Text),
+        Column::Builtin(Builtin::Queue) => (vec![named("queues", "t.queue_id")], Kind::Text),
         Column::Builtin(b) => {
             let (e, ty, _) = column_expr(*b, now);
-            sql.push(&e);
-            match (b, ty) {
+            let kind = match (b, ty) {
                 (Builtin::Started | Builtin::Updated | Builtin::Created | Builtin::Completed, _) => Kind::Time,
                 (_, AtomType::Int) => Kind::Int,
                 (_, AtomType::Real) => Kind::Real,
                 (_, AtomType::Text) => Kind::Text,
-            }
+            };
+            (vec![e], kind)
         }
         Column::Metric { metric, variant, agg } => {
-            let value = agg_column(*agg);
-            for (i, what) in
-                [value.to_string(), format!("CASE WHEN {value} IS NULL THEN 1 ELSE 0 END")].iter().enumerate()
-            {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push(&format!("(SELECT {what} FROM scalar_summaries WHERE task_id = t.id AND metric = "))
-                    .bind(metric.as_str())
-                    .push(" AND variant = ")
-                    .bind(variant.as_str())
-                    .push(")");
-            }
-            Kind::Metric
+            let value = c(agg_column(*agg));
+            let lacks = Expr::case(value.clone().is_null(), 1).finally(0).into();
+            let exprs = [value, lacks]
+                .map(|what| {
+                    let mut summary = of_task("scalar_summaries", what);
+                    summary.and_where(c("metric").eq(metric.as_str())).and_where(c("variant").eq(variant.as_str()));
+                    scalar(summary)
+                })
+                .to_vec();
+            (exprs, Kind::Metric)
         }
-        c => {
-            let (section, name) = c.param().expect("the other columns");
-            sql.push("(SELECT value FROM task_params WHERE task_id = t.id AND section = ")
-                .bind(section)
-                .push(" AND name = ")
-                .bind(name)
-                .push(")");
-            Kind::Text
+        column => {
+            let (section, param) = column.param().expect("the other columns");
+            let mut value = of_task("task_params", c("value"));
+            value.and_where(c("section").eq(section)).and_where(c("name").eq(param));
+            (vec![scalar(value)], Kind::Text)
         }
     }
 }
@@ -125,18 +120,18 @@ pub async fn csv(store: Arc<Store>, q: &TableQuery) -> Result<impl Stream<Item =
     let now = chrono::Utc::now().timestamp_millis();
     let plan = query::plan(&store, q, now).await?;
     let columns: Vec<&Column> = q.visible_columns().collect();
-    let mut sql = Sql::new("SELECT ");
+    let mut statement = plan.selection();
     let mut kinds = Vec::with_capacity(columns.len());
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        kinds.push(expr(c, store.backend(), now, &mut sql));
+    for column in &columns {
+        let (exprs, kind) = expr(column, store.backend(), now);
+        statement.exprs(exprs);
+        kinds.push(kind);
     }
     if columns.is_empty() {
-        sql.push("t.id");
+        statement.expr(c("t.id"));
     }
-    sql.append(plan.from_where()).push(&format!(" ORDER BY {}", plan.order_by()));
+    plan.order(&mut statement);
+    let (sql, values) = store.render(&statement);
     let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
 
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
@@ -145,7 +140,7 @@ pub async fn csv(store: Arc<Store>, q: &TableQuery) -> Result<impl Stream<Item =
             let fresh = || csv::Writer::from_writer(Vec::with_capacity(CHUNK_ROWS * 128));
             let mut w = fresh();
             w.write_record(&header)?;
-            let mut rows = sql.query().fetch(store.pool());
+            let mut rows = sqlx::query_with(&sql, values).fetch(store.pool());
             let mut n = 0;
             while let Some(row) = rows.next().await {
                 w.write_record(cells(&row?, &kinds)?)?;

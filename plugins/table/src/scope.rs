@@ -1,8 +1,9 @@
 //! The project a table query is scoped to.
 
-use crate::sql::Sql;
+use crate::sql::{c, name};
 use runyard_daemon::error::Result;
 use runyard_daemon::store::Store;
+use sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
 
 /// A project with (or without) its subprojects, resolved once, rendered as a condition on
 /// any column holding a project id.
@@ -21,19 +22,21 @@ impl ProjectScope {
     }
 
     /// `column` within the scope.
-    pub fn on(&self, column: &str) -> Sql {
-        let mut sql = Sql::new(column);
-        if self.subprojects {
-            sql.push(" IN (SELECT id FROM projects WHERE name = ")
-                .bind(self.path.as_str())
-                .push(" OR substr(name, 1, CAST(")
-                .bind(self.path.len() as i64 + 1)
-                .push(" AS INTEGER)) = ")
-                .bind(format!("{}/", self.path))
-                .push(")");
-        } else {
-            sql.push(" = ").bind(self.id.as_str());
+    pub fn on(&self, column: SimpleExpr) -> SimpleExpr {
+        if !self.subprojects {
+            return column.eq(self.id.as_str());
         }
-        sql
+        // The project itself, or a name under `path/`.
+        let prefix = Func::cust(name("substr")).args([
+            c("name"),
+            Expr::val(1).into(),
+            Func::cast_as(self.path.len() as i64 + 1, name("INTEGER")).into(),
+        ]);
+        let projects = Query::select()
+            .column(name("id"))
+            .from(name("projects"))
+            .and_where(c("name").eq(self.path.as_str()).or(SimpleExpr::from(prefix).eq(format!("{}/", self.path))))
+            .to_owned();
+        column.in_subquery(projects)
     }
 }

@@ -1,141 +1,84 @@
-//! A statement being composed, with its bound values numbered as it grows (`$1, $2…`, which
-//! both backends accept). The table's statements are mostly correlated subqueries and keyset
-//! conditions, written as SQL text here rather than through a typed builder.
+//! The table's statements are built with sea-query and rendered for the store's backend.
+//! Helpers for the shapes the table uses again and again: columns written `t.id`, scalar
+//! subqueries, case-insensitive "contains" patterns, and running a statement.
 
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::Any;
+use runyard_daemon::error::Result;
+use runyard_daemon::store::Store;
+use sea_query::{Alias, Expr, Func, LikeExpr, SelectStatement, SimpleExpr, SubQueryStatement};
+use sqlx::any::AnyRow;
 
-/// A value bound to a statement.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Text(String),
-    Int(i64),
-    Real(f64),
+/// A table or column name.
+pub fn name(name: &str) -> Alias {
+    Alias::new(name)
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct Sql {
-    pub text: String,
-    args: Vec<Arg>,
-}
-
-impl Sql {
-    pub fn new(text: &str) -> Sql {
-        Sql { text: text.to_string(), args: Vec::new() }
-    }
-
-    /// Appends SQL text.
-    pub fn push(&mut self, text: &str) -> &mut Sql {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder bound to `arg`.
-    pub fn bind(&mut self, arg: impl Into<Arg>) -> &mut Sql {
-        self.args.push(arg.into());
-        self.text.push_str(&format!("${}", self.args.len()));
-        self
-    }
-
-    /// Appends `(…, …)` of placeholders bound to `values`.
-    pub fn bind_list<A: Into<Arg> + Clone>(&mut self, values: &[A]) -> &mut Sql {
-        self.push("(");
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(v.clone());
-        }
-        self.push(")")
-    }
-
-    /// Appends another statement's text, its placeholders renumbered after ours.
-    pub fn append(&mut self, other: &Sql) -> &mut Sql {
-        let base = self.args.len();
-        let mut rest = other.text.as_str();
-        while let Some(at) = rest.find('$') {
-            self.text.push_str(&rest[..at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                self.text.push('$');
-                rest = &rest[at + 1..];
-                continue;
-            }
-            let n: usize = rest[at + 1..at + 1 + digits].parse().expect("digits");
-            self.text.push_str(&format!("${}", n + base));
-            rest = &rest[at + 1 + digits..];
-        }
-        self.text.push_str(rest);
-        self.args.extend(other.args.iter().cloned());
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-    }
-
-    /// The statement, ready to run.
-    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.text);
-        for arg in &self.args {
-            q = match arg {
-                Arg::Text(s) => q.bind(s.as_str()),
-                Arg::Int(i) => q.bind(*i),
-                Arg::Real(f) => q.bind(*f),
-            };
-        }
-        q
+/// A column: `alias.column`, or a bare `column`.
+pub fn c(path: &str) -> SimpleExpr {
+    match path.split_once('.') {
+        Some((table, column)) => Expr::col((name(table), name(column))).into(),
+        None => Expr::col(name(path)).into(),
     }
 }
 
-/// A case-insensitive `LIKE … ESCAPE '\'` pattern for text containing `text`.
-pub fn like_pattern(text: &str) -> String {
-    format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+/// `(SELECT …)` as a value.
+pub fn scalar(statement: SelectStatement) -> SimpleExpr {
+    SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(statement)))
 }
 
-impl From<String> for Arg {
-    fn from(s: String) -> Arg {
-        Arg::Text(s)
-    }
+/// `COUNT(*)`.
+pub fn count_all() -> SimpleExpr {
+    Func::count(Expr::col(sea_query::Asterisk)).into()
 }
 
-impl From<&str> for Arg {
-    fn from(s: &str) -> Arg {
-        Arg::Text(s.to_string())
-    }
+/// `expr` contains `text`, ignoring case (`LOWER(expr) LIKE '%text%' ESCAPE '\'`, the text's
+/// own wildcards taken literally).
+pub fn contains(expr: SimpleExpr, text: &str) -> SimpleExpr {
+    let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    SimpleExpr::from(Func::lower(expr)).like(LikeExpr::new(pattern).escape('\\'))
 }
 
-impl From<&String> for Arg {
-    fn from(s: &String) -> Arg {
-        Arg::Text(s.clone())
-    }
+/// Every condition, joined by `AND` (`None` for none).
+pub fn all(conditions: impl IntoIterator<Item = SimpleExpr>) -> Option<SimpleExpr> {
+    conditions.into_iter().reduce(|a, b| a.and(b))
 }
 
-impl From<i64> for Arg {
-    fn from(i: i64) -> Arg {
-        Arg::Int(i)
-    }
+/// Any of the conditions, joined by `OR` (`None` for none).
+pub fn any(conditions: impl IntoIterator<Item = SimpleExpr>) -> Option<SimpleExpr> {
+    conditions.into_iter().reduce(|a, b| a.or(b))
 }
 
-impl From<f64> for Arg {
-    fn from(f: f64) -> Arg {
-        Arg::Real(f)
-    }
+/// Runs a query; its rows.
+pub async fn fetch_all(store: &Store, statement: &SelectStatement) -> Result<Vec<AnyRow>> {
+    let (sql, values) = store.render(statement);
+    Ok(sqlx::query_with(&sql, values).fetch_all(store.pool()).await?)
+}
+
+/// Runs a query; its first row, if any.
+pub async fn fetch_optional(store: &Store, statement: &SelectStatement) -> Result<Option<AnyRow>> {
+    let (sql, values) = store.render(statement);
+    Ok(sqlx::query_with(&sql, values).fetch_optional(store.pool()).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
 
     #[test]
-    fn appended_statements_renumber_their_placeholders() {
-        let mut a = Sql::new("a = ");
-        a.bind(1i64);
-        let mut b = Sql::new("b IN ");
-        b.bind_list(&["x", "y"]).push(" AND c = '$'");
-        a.push(" AND ").append(&b);
-        assert_eq!(a.text, "a = $1 AND b IN ($2, $3) AND c = '$'");
-        assert_eq!(a.args.len(), 3);
+    fn conditions_keep_their_grouping() {
+        let q = Query::select()
+            .expr(c("t.id"))
+            .from_as(name("tasks"), name("t"))
+            .and_where(c("t.archived").eq(0))
+            .and_where(any([contains(c("t.name"), "50%_a\\b"), c("t.id").eq("x")]).expect("two"))
+            .to_owned();
+        let (sql, values) = q.build(SqliteQueryBuilder);
+        assert_eq!(
+            sql,
+            r#"SELECT "t"."id" FROM "tasks" AS "t" WHERE "t"."archived" = ? AND (LOWER("t"."name") LIKE ? ESCAPE '\' OR "t"."id" = ?)"#
+        );
+        assert_eq!(values.0[1], sea_query::Value::from("%50\\%\\_a\\\\b%"));
+        let (sql, _) = q.build(PostgresQueryBuilder);
+        assert!(sql.contains(r#"LOWER("t"."name") LIKE $2 ESCAPE"#), "{sql}");
     }
 }

@@ -1,10 +1,11 @@
 //! Paging: one page's ids in order (by an index walk or a scan), keyset cursors, counts.
 
 use super::plan::*;
-use crate::sql::Sql;
+use crate::sql::{all, any, c, count_all, fetch_all, fetch_optional, name};
 use base64::Engine as _;
 use runyard_daemon::error::Result;
 use runyard_daemon::store::{Backend, Store};
+use sea_query::{BinOper, Expr, ExprTrait, JoinType, Order, Query, SelectStatement, SimpleExpr};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
@@ -21,146 +22,155 @@ struct Cursor {
 
 impl Plan {
     /// Rows strictly after the cursor's position in the plan's order.
-    fn after(&self, cursor: &Cursor) -> Result<Sql> {
+    fn after(&self, cursor: &Cursor) -> Result<SimpleExpr> {
         let invalid = || bad("cursor", "the cursor does not belong to this query");
         if cursor.q != self.key || cursor.v.len() != self.atoms.len() {
             return Err(invalid());
         }
-        let bind_value = |sql: &mut Sql, a: &Atom, v: &Value| -> Result<()> {
-            match (a.ty, v) {
-                (AtomType::Int, Value::Number(n)) => sql.bind(n.as_i64().ok_or_else(invalid)?),
-                (AtomType::Real, Value::Number(n)) => sql.bind(n.as_f64().ok_or_else(invalid)?),
-                (AtomType::Text, Value::String(s)) => sql.bind(s.as_str()),
+        let value = |a: &Atom, v: &Value| -> Result<sea_query::Value> {
+            Ok(match (a.ty, v) {
+                (AtomType::Int, Value::Number(n)) => n.as_i64().ok_or_else(invalid)?.into(),
+                (AtomType::Real, Value::Number(n)) => n.as_f64().ok_or_else(invalid)?.into(),
+                (AtomType::Text, Value::String(s)) => s.as_str().into(),
                 _ => return Err(invalid()),
-            };
-            Ok(())
+            })
         };
-        let mut out = Sql::new("(");
-        let mut terms = 0;
+        // Equal on the first i sort values and after on the next; or equal on all, older id.
+        let mut terms = Vec::new();
         for i in 0..=self.atoms.len() {
-            let mut term = Sql::new("(");
+            let mut term = Vec::new();
             for (a, v) in self.atoms.iter().zip(&cursor.v).take(i) {
-                if v.is_null() {
-                    term.push(&format!("{} IS NULL AND ", a.expr));
-                } else {
-                    term.push(&format!("{} = ", a.expr));
-                    bind_value(&mut term, a, v)?;
-                    term.push(" AND ");
-                }
+                term.push(if v.is_null() { a.expr.clone().is_null() } else { a.expr.clone().eq(value(a, v)?) });
             }
             if i == self.atoms.len() {
-                term.push("t.id < ").bind(cursor.id.as_str());
+                term.push(c("t.id").lt(cursor.id.as_str()));
             } else {
                 let (a, v) = (&self.atoms[i], &cursor.v[i]);
                 if v.is_null() {
                     continue; // Nothing sorts after a missing value at this level.
                 }
-                let cmp = if a.descending { " < " } else { " > " };
-                if a.nullable {
-                    term.push(&format!("({} IS NULL OR {}{cmp}", a.expr, a.expr));
-                    bind_value(&mut term, a, v)?;
-                    term.push(")");
-                } else {
-                    term.push(&format!("{}{cmp}", a.expr));
-                    bind_value(&mut term, a, v)?;
-                }
+                let op = if a.descending { BinOper::SmallerThan } else { BinOper::GreaterThan };
+                let beyond = a.expr.clone().binary(op, value(a, v)?);
+                term.push(if a.nullable { a.expr.clone().is_null().or(beyond) } else { beyond });
             }
-            term.push(")");
-            if terms > 0 {
-                out.push(" OR ");
-            }
-            out.append(&term);
-            terms += 1;
+            terms.extend(all(term));
         }
-        out.push(")");
-        Ok(out)
+        Ok(any(terms).expect("the last term is always there"))
     }
 
     /// The page after `cursor` by walking the index, when its budget fills the page (the
     /// rows, one more than `limit`).
     async fn walk(&self, store: &Store, cursor: Option<&Cursor>, limit: u32) -> Result<Option<Vec<AnyRow>>> {
         let Some(walk) = &self.walk else { return Ok(None) };
-        let join = match self.backend {
-            // SQLite: CROSS JOIN fixes the join order, the index first.
-            Backend::Sqlite => "CROSS JOIN",
-            Backend::Postgres => "JOIN",
-        };
-        let mut sql;
+        let mut statement = Query::select();
         match walk {
             Walk::Newest => {
-                let mut after = Sql::new("");
-                if let Some(c) = cursor {
-                    after.push(" AND t.id < ").bind(c.id.as_str());
+                let after = cursor.map(|c0| c("t.id").lt(c0.id.as_str()));
+                let mut bound = Query::select();
+                bound
+                    .expr_as(c("t.id"), name("id"))
+                    .from_as(name("tasks"), name("t"))
+                    .and_where(Expr::cust("+t.archived").eq(self.archived as i64))
+                    .and_where_option(after.clone())
+                    .order_by_expr(c("t.id"), Order::Desc)
+                    .limit(1)
+                    .offset(self.budget as u64);
+                let bound: Option<String> = fetch_optional(store, &bound).await?.map(|r| r.get("id"));
+                statement.expr_as(c("t.id"), name("id")).from_as(name("tasks"), name("t")).join_as(
+                    JoinType::Join,
+                    name("projects"),
+                    name("p"),
+                    c("p.id").eq(c("t.project_id")),
+                );
+                for condition in &self.walk_where {
+                    statement.and_where(condition.clone());
                 }
-                let mut bound = Sql::new("SELECT t.id AS id FROM tasks t WHERE +t.archived = ");
-                bound.bind(self.archived as i64).append(&after);
-                bound.push(&format!(" ORDER BY t.id DESC LIMIT 1 OFFSET {}", self.budget));
-                let bound: Option<String> = bound.query().fetch_optional(store.pool()).await?.map(|r| r.get("id"));
-                sql = Sql::new("SELECT t.id AS id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE ");
-                sql.append(&self.walk_where).append(&after);
-                if let Some(b) = bound {
-                    sql.push(" AND t.id >= ").bind(b);
-                }
-                sql.push(" ORDER BY t.id DESC");
+                statement
+                    .and_where_option(after)
+                    .and_where_option(bound.map(|b| c("t.id").gte(b)))
+                    .order_by_expr(c("t.id"), Order::Desc);
             }
             Walk::Metric { metric, variant, column, descending } => {
-                let (dir, cmp, beyond) = if *descending { ("DESC", "<", ">") } else { ("ASC", ">", "<") };
-                let mut base = Sql::new(" k0.metric = ");
-                base.bind(metric.as_str()).push(" AND k0.variant = ").bind(variant.as_str());
-                base.push(&format!(" AND k0.{column} IS NOT NULL"));
-                if let Some(c) = cursor {
-                    let Some(v) = c.v.first().and_then(Value::as_f64) else {
+                let value = c(&format!("k0.{column}"));
+                let (dir, cmp, beyond) = if *descending {
+                    (Order::Desc, BinOper::SmallerThan, BinOper::GreaterThan)
+                } else {
+                    (Order::Asc, BinOper::GreaterThan, BinOper::SmallerThan)
+                };
+                let or_equal = |op: &BinOper| match op {
+                    BinOper::SmallerThan => BinOper::SmallerThanOrEqual,
+                    _ => BinOper::GreaterThanOrEqual,
+                };
+                let mut base = vec![
+                    c("k0.metric").eq(metric.as_str()),
+                    c("k0.variant").eq(variant.as_str()),
+                    value.clone().is_not_null(),
+                ];
+                if let Some(cursor) = cursor {
+                    let Some(v) = cursor.v.first().and_then(Value::as_f64) else {
                         return Ok(None); // Past the tasks having the value.
                     };
                     // The first term bounds the index range; the second settles ties.
-                    base.push(&format!(" AND k0.{column} {cmp}= "))
-                        .bind(v)
-                        .push(&format!(" AND (k0.{column} {cmp} "))
-                        .bind(v)
-                        .push(" OR k0.task_id < ")
-                        .bind(c.id.as_str())
-                        .push(")");
+                    base.push(value.clone().binary(or_equal(&cmp), v));
+                    base.push(value.clone().binary(cmp, v).or(c("k0.task_id").lt(cursor.id.as_str())));
                 }
-                let order = format!(" ORDER BY k0.{column} {dir}, k0.task_id DESC");
-                let mut bound =
-                    Sql::new(&format!("SELECT k0.{column} AS v, k0.task_id AS id FROM scalar_summaries k0 WHERE"));
-                bound.append(&base).push(&format!("{order} LIMIT 1 OFFSET {}", self.budget));
-                let bound = bound.query().fetch_optional(store.pool()).await?;
-                sql = Sql::new(&format!(
-                    "SELECT t.id AS id, k0.{column} AS s0 FROM scalar_summaries k0 {join} tasks t ON t.id = k0.task_id \
-                     JOIN projects p ON p.id = t.project_id WHERE"
-                ));
-                sql.append(&base);
+                let order = |statement: &mut SelectStatement| {
+                    statement.order_by_expr(value.clone(), dir.clone()).order_by_expr(c("k0.task_id"), Order::Desc);
+                };
+                let mut bound = Query::select();
+                bound
+                    .expr_as(value.clone(), name("v"))
+                    .expr_as(c("k0.task_id"), name("id"))
+                    .from_as(name("scalar_summaries"), name("k0"));
+                for condition in &base {
+                    bound.and_where(condition.clone());
+                }
+                order(&mut bound);
+                bound.limit(1).offset(self.budget as u64);
+                let bound = fetch_optional(store, &bound).await?;
+                // SQLite: CROSS JOIN fixes the join order, the index first.
+                let join = match self.backend {
+                    Backend::Sqlite => JoinType::CrossJoin,
+                    Backend::Postgres => JoinType::Join,
+                };
+                statement
+                    .expr_as(c("t.id"), name("id"))
+                    .expr_as(value.clone(), name("s0"))
+                    .from_as(name("scalar_summaries"), name("k0"))
+                    .join_as(join, name("tasks"), name("t"), c("t.id").eq(c("k0.task_id")))
+                    .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+                for condition in base {
+                    statement.and_where(condition);
+                }
                 if let Some(b) = bound {
                     let (v, id): (f64, String) = (b.try_get("v")?, b.try_get("id")?);
-                    sql.push(&format!(" AND k0.{column} {beyond}= "))
-                        .bind(v)
-                        .push(&format!(" AND (k0.{column} {beyond} "))
-                        .bind(v)
-                        .push(" OR k0.task_id >= ")
-                        .bind(id)
-                        .push(")");
+                    statement.and_where(value.clone().binary(or_equal(&beyond), v));
+                    statement.and_where(value.clone().binary(beyond, v).or(c("k0.task_id").gte(id)));
                 }
-                sql.push(" AND ").append(&self.walk_where).push(&order);
+                for condition in &self.walk_where {
+                    statement.and_where(condition.clone());
+                }
+                order(&mut statement);
             }
         }
-        sql.push(&format!(" LIMIT {}", limit as i64 + 1));
-        let rows = sql.query().fetch_all(store.pool()).await?;
+        statement.limit(limit as u64 + 1);
+        let rows = fetch_all(store, &statement).await?;
         Ok((rows.len() > limit as usize).then_some(rows))
     }
 
     /// The page after `cursor` with the filters driving.
     async fn scan(&self, store: &Store, cursor: Option<&Cursor>, limit: u32) -> Result<Vec<AnyRow>> {
-        let mut sql = Sql::new("SELECT t.id AS id");
+        let mut statement = self.selection();
+        statement.expr_as(c("t.id"), name("id"));
         for (i, a) in self.atoms.iter().enumerate() {
-            sql.push(&format!(", {} AS s{i}", a.expr));
+            statement.expr_as(a.expr.clone(), name(&format!("s{i}")));
         }
-        sql.append(&self.from_where);
-        if let Some(c) = cursor {
-            sql.push(" AND ").append(&self.after(c)?);
+        if let Some(cursor) = cursor {
+            statement.and_where(self.after(cursor)?);
         }
-        sql.push(&format!(" ORDER BY {} LIMIT {}", self.order_by(), limit as i64 + 1));
-        Ok(sql.query().fetch_all(store.pool()).await?)
+        self.order(&mut statement);
+        statement.limit(limit as u64 + 1);
+        fetch_all(store, &statement).await
     }
 
     /// The cursor after `last`, a row of [`Plan::walk`] or [`Plan::scan`].
@@ -214,8 +224,8 @@ pub async fn page_ids(
 
 /// How many tasks the plan selects.
 pub async fn count(store: &Store, plan: &Plan) -> Result<u64> {
-    let mut sql = Sql::new("SELECT COUNT(*) AS n");
-    sql.append(&plan.from_where);
-    let n: i64 = sql.query().fetch_one(store.pool()).await?.try_get("n")?;
+    let mut statement = plan.selection();
+    statement.expr_as(count_all(), name("n"));
+    let n: i64 = fetch_optional(store, &statement).await?.expect("a count has a row").try_get("n")?;
     Ok(n as u64)
 }

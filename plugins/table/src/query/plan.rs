@@ -2,11 +2,12 @@
 //! (walking an index that gives the order, or letting the filters drive).
 
 use crate::scope::ProjectScope;
-use crate::sql::{like_pattern, Sql};
+use crate::sql::{all, c, contains, name};
 use runyard_api::table::*;
 use runyard_api::{TaskStatus, TaskType};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::store::{Backend, Store};
+use sea_query::{BinOper, Expr, ExprTrait, Func, JoinType, Keyword, Order, Query, SelectStatement, SimpleExpr, Value};
 use sha2::Digest;
 
 /// How a sort key's value is read back for the cursor.
@@ -20,7 +21,7 @@ pub(crate) enum AtomType {
 /// One ORDER BY term.
 #[derive(Debug, Clone)]
 pub(super) struct Atom {
-    pub(super) expr: String,
+    pub(super) expr: SimpleExpr,
     pub(super) ty: AtomType,
     pub(super) descending: bool,
     pub(super) nullable: bool,
@@ -28,10 +29,10 @@ pub(super) struct Atom {
 
 /// The selection and order of a query, as SQL.
 pub struct Plan {
-    /// `FROM … WHERE …` (without the keyset condition), the filters driving.
-    pub(super) from_where: Sql,
-    /// The conditions of `from_where` as checks on one task (for [`Walk`]s).
-    pub(super) walk_where: Sql,
+    /// `FROM … WHERE …` (no columns, no keyset condition), the filters driving.
+    pub(super) selection: SelectStatement,
+    /// The conditions of `selection` as checks on one task (for [`Walk`]s).
+    pub(super) walk_where: Vec<SimpleExpr>,
     /// Set when an index gives the query's order.
     pub(super) walk: Option<Walk>,
     /// Index entries the walk may visit.
@@ -64,8 +65,8 @@ pub(super) fn bad(param: &str, message: impl Into<String>) -> Error {
 
 /// The SQL of a built-in column's value (for filters and sorts), its type and whether it
 /// may be missing. Tags have none: they are filtered through `task_tags` and never sorted on.
-pub(crate) fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
-    let (expr, ty, nullable) = match b {
+pub(crate) fn column_expr(b: Builtin, now: i64) -> (SimpleExpr, AtomType, bool) {
+    let (column, ty, nullable) = match b {
         Builtin::Id => ("t.id", AtomType::Text, false),
         Builtin::Name => ("t.name", AtomType::Text, false),
         Builtin::Type => ("t.type", AtomType::Text, false),
@@ -79,16 +80,18 @@ pub(crate) fn column_expr(b: Builtin, now: i64) -> (String, AtomType, bool) {
         Builtin::Iteration => ("t.last_iteration", AtomType::Int, false),
         // Seconds from start to completion, or to now while unfinished.
         Builtin::Runtime => {
-            let expr = format!("CAST((COALESCE(t.completed, {now}) - t.started) AS DOUBLE PRECISION) / 1000.0");
-            return (expr, AtomType::Real, true);
+            let millis =
+                SimpleExpr::from(Func::coalesce([c("t.completed"), Expr::val(now).into()])).sub(c("t.started"));
+            let seconds = SimpleExpr::from(Func::cast_as(millis, name("DOUBLE PRECISION"))).div(1000.0);
+            return (seconds, AtomType::Real, true);
         }
         Builtin::Description => ("t.comment", AtomType::Text, false),
         Builtin::Queue => ("q.name", AtomType::Text, true),
         Builtin::Worker => ("t.worker", AtomType::Text, true),
         Builtin::Parent => ("t.parent", AtomType::Text, true),
-        Builtin::Tags => ("NULL", AtomType::Text, true),
+        Builtin::Tags => return (SimpleExpr::Keyword(Keyword::Null), AtomType::Text, true),
     };
-    (expr.to_string(), ty, nullable)
+    (c(column), ty, nullable)
 }
 
 /// The summary column holding a metric aggregate.
@@ -103,33 +106,33 @@ pub(crate) fn agg_column(agg: Agg) -> &'static str {
 /// Builds the plan of `q`: project, archive, ids, search and filters as conditions; sort keys
 /// as ORDER BY terms over joined tables.
 pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
-    let mut joins = Sql::new("");
+    let mut selection = Query::select();
+    selection.from_as(name("tasks"), name("t")).join_as(
+        JoinType::Join,
+        name("projects"),
+        name("p"),
+        c("p.id").eq(c("t.project_id")),
+    );
     // The scope (archive flag and project) twice: for the filters to drive, with their
     // indexes; and for walks, where the order's index must drive, as terms no index serves
     // (`+x`, `x || ''`), so the planner cannot pick one and sort everything it yields.
-    let mut scope = Sql::new("t.archived = ");
-    scope.bind(q.archived as i64);
-    let mut walk_scope = Sql::new("+t.archived = ");
-    walk_scope.bind(q.archived as i64);
+    let archived = q.archived as i64;
+    let mut scope = vec![c("t.archived").eq(archived)];
+    let mut walk_where = vec![Expr::cust("+t.archived").eq(archived)];
     if let Some(project) = ProjectScope::resolve(store, q.project.as_deref(), q.subprojects).await? {
-        scope.push(" AND ").append(&project.on("t.project_id"));
-        walk_scope.push(" AND ").append(&project.on("(t.project_id || '')"));
+        scope.push(project.on(c("t.project_id")));
+        walk_where.push(project.on(Expr::cust("(t.project_id || '')")));
     }
-    let mut cond = Sql::new("");
+    let mut cond = Vec::new();
     let mut need_users = false;
     let mut need_queues = false;
     if !q.ids.is_empty() {
-        cond.push(" AND t.id IN ").bind_list(&q.ids);
+        cond.push(c("t.id").is_in(q.ids.iter().map(String::as_str)));
     }
     if let Some(search) = &q.search {
-        let pattern = like_pattern(search);
-        cond.push(" AND (LOWER(t.name) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(t.comment) LIKE ")
-            .bind(pattern)
-            .push(" ESCAPE '\\' OR t.id = ")
-            .bind(search.to_lowercase())
-            .push(")");
+        cond.push(
+            contains(c("t.name"), search).or(contains(c("t.comment"), search)).or(c("t.id").eq(search.to_lowercase())),
+        );
     }
     let mut members = Vec::new();
     for f in &q.filters {
@@ -138,6 +141,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
 
     // Sort keys: joined columns, tasks lacking a value last, the newest task first on ties.
     let mut atoms = Vec::new();
+    let mut joins = Vec::new();
     let mut keys: Vec<SortKey> = Vec::new();
     if q.group {
         keys.push(SortKey { column: Column::Builtin(Builtin::Project), descending: false });
@@ -145,6 +149,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     keys.extend(q.sort.iter().cloned());
     for (i, key) in keys.iter().enumerate() {
         let alias = format!("k{i}");
+        let of = |column: &str| c(&format!("{alias}.{column}"));
         match &key.column {
             Column::Builtin(b) => {
                 need_users |= *b == Builtin::User;
@@ -153,59 +158,47 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
                 atoms.push(Atom { expr, ty, descending: key.descending, nullable });
             }
             Column::Metric { metric, variant, agg } => {
-                joins
-                    .push(&format!(
-                        " LEFT JOIN scalar_summaries {alias} ON {alias}.task_id = t.id AND {alias}.metric = "
-                    ))
-                    .bind(metric)
-                    .push(&format!(" AND {alias}.variant = "))
-                    .bind(variant);
+                let on = of("task_id")
+                    .eq(c("t.id"))
+                    .and(of("metric").eq(metric.as_str()))
+                    .and(of("variant").eq(variant.as_str()));
+                joins.push((name("scalar_summaries"), name(&alias), on));
                 atoms.push(Atom {
-                    expr: format!("{alias}.{}", agg_column(*agg)),
+                    expr: of(agg_column(*agg)),
                     ty: AtomType::Real,
                     descending: key.descending,
                     nullable: true,
                 });
             }
-            c => {
-                let (section, name) = c.param().expect("the other columns");
-                joins
-                    .push(&format!(" LEFT JOIN task_params {alias} ON {alias}.task_id = t.id AND {alias}.section = "))
-                    .bind(section)
-                    .push(&format!(" AND {alias}.name = "))
-                    .bind(name);
+            column => {
+                let (section, param) = column.param().expect("the other columns");
+                let on = of("task_id").eq(c("t.id")).and(of("section").eq(section)).and(of("name").eq(param));
+                joins.push((name("task_params"), name(&alias), on));
                 // Numbers first, in numeric order; then text; then tasks without the parameter.
-                atoms.push(Atom {
-                    expr: format!("{alias}.num"),
-                    ty: AtomType::Real,
-                    descending: key.descending,
-                    nullable: true,
-                });
-                atoms.push(Atom {
-                    expr: format!("{alias}.value"),
-                    ty: AtomType::Text,
-                    descending: key.descending,
-                    nullable: true,
-                });
+                atoms.push(Atom { expr: of("num"), ty: AtomType::Real, descending: key.descending, nullable: true });
+                atoms.push(Atom { expr: of("value"), ty: AtomType::Text, descending: key.descending, nullable: true });
             }
         }
     }
-    let mut from_where = Sql::new(" FROM tasks t JOIN projects p ON p.id = t.project_id");
     if need_users {
-        from_where.push(" LEFT JOIN users u ON u.id = t.user_id");
+        selection.join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")));
     }
     if need_queues {
-        from_where.push(" LEFT JOIN queues q ON q.id = t.queue_id");
+        selection.join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
     }
-    from_where.append(&joins).push(" WHERE ").append(&scope).append(&cond);
+    for (table, alias, on) in joins {
+        selection.join_as(JoinType::LeftJoin, table, alias, on);
+    }
     // Within a project (or given ids) its tasks drive, each checked; across all projects the
     // filters' own indexes drive.
     let scoped = q.project.is_some() || !q.ids.is_empty();
-    let mut walk_where = walk_scope;
-    walk_where.append(&cond);
+    walk_where.extend(cond.iter().cloned());
+    for condition in scope.into_iter().chain(cond) {
+        selection.and_where(condition);
+    }
     for m in &members {
-        from_where.push(" AND ").append(&m.render(scoped));
-        walk_where.push(" AND ").append(&m.render(true));
+        selection.and_where(m.render(scoped));
+        walk_where.push(m.render(true));
     }
     let walk = match (q.group, keys.as_slice()) {
         (false, []) => Some(Walk::Newest),
@@ -220,7 +213,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     let key = hex::encode(&sha2::Sha256::digest(q.selection_key().as_bytes())[..8]);
     // Within a project only some of the index's tasks are candidates: walk further.
     let budget = if q.project.is_some() { WALK_BUDGET * 5 } else { WALK_BUDGET };
-    Ok(Plan { from_where, walk_where, walk, budget, archived: q.archived, atoms, key, backend: store.backend() })
+    Ok(Plan { selection, walk_where, walk, budget, archived: q.archived, atoms, key, backend: store.backend() })
 }
 
 /// A condition on another table's rows of the task: `t.id [NOT] IN (SELECT task_id FROM
@@ -228,49 +221,49 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
 /// an index walk in sort order does.
 struct Member {
     table: &'static str,
-    cond: Sql,
+    cond: SimpleExpr,
     negate: bool,
 }
 
 impl Member {
-    fn new(table: &'static str, negate: bool) -> Member {
-        Member { table, cond: Sql::new(""), negate }
-    }
-
-    fn render(&self, correlated: bool) -> Sql {
-        let not = if self.negate { "NOT " } else { "" };
-        let mut sql = if correlated {
-            Sql::new(&format!("{not}EXISTS (SELECT 1 FROM {} m WHERE m.task_id = t.id AND ", self.table))
+    fn render(&self, correlated: bool) -> SimpleExpr {
+        if correlated {
+            let rows = Query::select()
+                .expr(Expr::cust("1"))
+                .from_as(name(self.table), name("m"))
+                .and_where(c("m.task_id").eq(c("t.id")))
+                .and_where(self.cond.clone())
+                .to_owned();
+            let exists = Expr::exists(rows);
+            return if self.negate { exists.not() } else { exists };
+        }
+        let ids =
+            Query::select().column(name("task_id")).from(name(self.table)).and_where(self.cond.clone()).to_owned();
+        if self.negate {
+            c("t.id").not_in_subquery(ids)
         } else {
-            Sql::new(&format!("t.id {not}IN (SELECT task_id FROM {} WHERE ", self.table))
-        };
-        sql.append(&self.cond).push(")");
-        sql
+            c("t.id").in_subquery(ids)
+        }
     }
 }
 
 /// Adds one filter: a condition on the task's own columns to `cond`, or on another table's
 /// rows to `members`.
-fn filter(cond: &mut Sql, members: &mut Vec<Member>, f: &Filter, now: i64) -> Result<()> {
+fn filter(cond: &mut Vec<SimpleExpr>, members: &mut Vec<Member>, f: &Filter, now: i64) -> Result<()> {
+    let member = |table, cond, negate| Member { table, cond, negate };
     match (&f.column, &f.op) {
         (Column::Builtin(Builtin::Tags), FilterOp::Tags { all, include, exclude }) => {
             if !include.is_empty() {
                 if *all {
                     for tag in include {
-                        let mut m = Member::new("task_tags", false);
-                        m.cond.push("tag = ").bind(tag);
-                        members.push(m);
+                        members.push(member("task_tags", c("tag").eq(tag.as_str()), false));
                     }
                 } else {
-                    let mut m = Member::new("task_tags", false);
-                    m.cond.push("tag IN ").bind_list(include);
-                    members.push(m);
+                    members.push(member("task_tags", c("tag").is_in(include.iter().map(String::as_str)), false));
                 }
             }
             for tag in exclude {
-                let mut m = Member::new("task_tags", true);
-                m.cond.push("tag = ").bind(tag);
-                members.push(m);
+                members.push(member("task_tags", c("tag").eq(tag.as_str()), true));
             }
         }
         (Column::Builtin(b), FilterOp::Values { values, negate }) => {
@@ -283,106 +276,82 @@ fn filter(cond: &mut Sql, members: &mut Vec<Member>, f: &Filter, now: i64) -> Re
                 }
                 _ => values.clone(),
             };
-            let mut inner = Sql::new("");
-            match b {
-                Builtin::User => {
-                    inner.push("t.user_id IN (SELECT id FROM users WHERE name IN ").bind_list(&values).push(")")
-                }
-                Builtin::Queue => {
-                    inner.push("t.queue_id IN (SELECT id FROM queues WHERE name IN ").bind_list(&values).push(")")
-                }
-                _ => {
-                    let (expr, _, _) = column_expr(*b, now);
-                    inner.push(&expr).push(" IN ").bind_list(&values)
-                }
+            let named = |table: &str| {
+                Query::select()
+                    .column(name("id"))
+                    .from(name(table))
+                    .and_where(c("name").is_in(values.clone()))
+                    .to_owned()
             };
-            cond.push(" AND ");
-            if *negate {
-                // Tasks lacking the value pass.
-                cond.push("NOT COALESCE(").append(&inner).push(", FALSE)");
+            let inner = match b {
+                Builtin::User => c("t.user_id").in_subquery(named("users")),
+                Builtin::Queue => c("t.queue_id").in_subquery(named("queues")),
+                _ => column_expr(*b, now).0.is_in(values.clone()),
+            };
+            // Negated, tasks lacking the value pass.
+            cond.push(if *negate {
+                SimpleExpr::from(Func::coalesce([inner, Expr::cust("FALSE")])).not()
             } else {
-                cond.append(&inner);
-            }
+                inner
+            });
         }
         (Column::Builtin(b), FilterOp::Range { min, max }) => {
             let (expr, ty, _) = column_expr(*b, now);
-            cond.push(" AND ");
-            range(cond, &expr, min, max, ty == AtomType::Int);
+            cond.push(range(expr, min, max, ty == AtomType::Int));
         }
         (Column::Metric { metric, variant, agg }, FilterOp::Range { min, max }) => {
-            let mut m = Member::new("scalar_summaries", false);
-            m.cond.push("metric = ").bind(metric).push(" AND variant = ").bind(variant).push(" AND ");
-            range(&mut m.cond, agg_column(*agg), min, max, false);
-            members.push(m);
+            let series = c("metric").eq(metric.as_str()).and(c("variant").eq(variant.as_str()));
+            members.push(member("scalar_summaries", series.and(range(c(agg_column(*agg)), min, max, false)), false));
         }
-        (c, FilterOp::Values { values, negate }) if c.param().is_some() => {
-            let (section, name) = c.param().expect("checked");
-            let mut m = Member::new("task_params", *negate);
-            m.cond
-                .push("section = ")
-                .bind(section)
-                .push(" AND name = ")
-                .bind(name)
-                .push(" AND value IN ")
-                .bind_list(values);
-            members.push(m);
+        (column, FilterOp::Values { values, negate }) if column.param().is_some() => {
+            let (section, param) = column.param().expect("checked");
+            let values = c("value").is_in(values.iter().map(String::as_str));
+            members.push(member("task_params", c("section").eq(section).and(c("name").eq(param)).and(values), *negate));
         }
-        (c, FilterOp::Range { min, max }) if c.param().is_some() => {
-            let (section, name) = c.param().expect("checked");
-            let mut m = Member::new("task_params", false);
-            m.cond.push("section = ").bind(section).push(" AND name = ").bind(name).push(" AND ");
-            range(&mut m.cond, "num", min, max, false);
-            members.push(m);
+        (column, FilterOp::Range { min, max }) if column.param().is_some() => {
+            let (section, param) = column.param().expect("checked");
+            let within = range(c("num"), min, max, false);
+            members.push(member("task_params", c("section").eq(section).and(c("name").eq(param)).and(within), false));
         }
-        (c, _) => return Err(bad("filter", format!("column '{c}' does not take that filter"))),
+        (column, _) => return Err(bad("filter", format!("column '{column}' does not take that filter"))),
     }
     Ok(())
 }
 
-/// `lo <= expr <= hi` (or strict), as the bounds say.
-fn range(sql: &mut Sql, expr: &str, min: &Option<Bound>, max: &Option<Bound>, integer: bool) {
-    let value = |sql: &mut Sql, v: f64| {
+/// `lo <= expr <= hi` (or strict), as the bounds say; `expr IS NOT NULL` without bounds.
+fn range(expr: SimpleExpr, min: &Option<Bound>, max: &Option<Bound>, integer: bool) -> SimpleExpr {
+    let value = |v: f64| -> Value {
         if integer && v.fract() == 0.0 && v.abs() < 9.0e15 {
-            sql.bind(v as i64);
+            (v as i64).into()
         } else {
-            sql.bind(v);
+            v.into()
         }
     };
-    let mut first = true;
-    if let Some(lo) = min {
-        sql.push(expr).push(if lo.inclusive { " >= " } else { " > " });
-        value(sql, lo.value);
-        first = false;
-    }
-    if let Some(hi) = max {
-        if !first {
-            sql.push(" AND ");
-        }
-        sql.push(expr).push(if hi.inclusive { " <= " } else { " < " });
-        value(sql, hi.value);
-        first = false;
-    }
-    if first {
-        sql.push(expr).push(" IS NOT NULL");
-    }
+    let lo = min.as_ref().map(|lo| {
+        let op = if lo.inclusive { BinOper::GreaterThanOrEqual } else { BinOper::GreaterThan };
+        expr.clone().binary(op, value(lo.value))
+    });
+    let hi = max.as_ref().map(|hi| {
+        let op = if hi.inclusive { BinOper::SmallerThanOrEqual } else { BinOper::SmallerThan };
+        expr.clone().binary(op, value(hi.value))
+    });
+    all(lo.into_iter().chain(hi)).unwrap_or_else(|| expr.is_not_null())
 }
 
 impl Plan {
-    /// `FROM … WHERE …` of the whole selection (for counts and batch actions).
-    pub fn from_where(&self) -> &Sql {
-        &self.from_where
+    /// `FROM … WHERE …` of the whole selection (for counts and batch actions), no columns yet.
+    pub fn selection(&self) -> SelectStatement {
+        self.selection.clone()
     }
 
-    /// The ORDER BY terms of the query's order (tasks lacking a value last, newest first on ties).
-    pub fn order_by(&self) -> String {
-        let mut terms = Vec::new();
+    /// Orders `statement` in the query's order (tasks lacking a value last, newest first on ties).
+    pub fn order(&self, statement: &mut SelectStatement) {
         for a in &self.atoms {
             if a.nullable {
-                terms.push(format!("({} IS NULL)", a.expr));
+                statement.order_by_expr(a.expr.clone().is_null(), Order::Asc);
             }
-            terms.push(format!("{}{}", a.expr, if a.descending { " DESC" } else { "" }));
+            statement.order_by_expr(a.expr.clone(), if a.descending { Order::Desc } else { Order::Asc });
         }
-        terms.push("t.id DESC".into());
-        terms.join(", ")
+        statement.order_by_expr(c("t.id"), Order::Desc);
     }
 }

@@ -1,10 +1,11 @@
 //! Rows: the shown columns of just the page's tasks.
 
-use crate::sql::Sql;
+use crate::sql::{any, c, name};
 use runyard_api::table::*;
 use runyard_api::TaskStatus;
 use runyard_daemon::error::{Error, Result};
-use runyard_daemon::store::Store;
+use runyard_daemon::store::{self, Store};
+use sea_query::{Expr, ExprTrait, JoinType, Order, Query};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -37,64 +38,83 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
         return Ok(Vec::new());
     }
     let mut conn = store.pool().acquire().await?;
+    let page = || c("task_id").is_in(ids.iter().map(String::as_str));
     // The task columns the shown columns need (the runtime properties only when they hold a
     // progress), and only the joins those need.
-    let mut select =
-        vec!["t.id", "t.status", "t.archived", "CASE WHEN t.runtime LIKE '%progress%' THEN t.runtime END AS runtime"];
-    let mut joins = String::new();
-    for c in columns {
-        let Column::Builtin(b) = c else { continue };
+    let mut select = vec![
+        ("id", c("t.id")),
+        ("status", c("t.status")),
+        ("archived", c("t.archived")),
+        ("runtime", Expr::case(c("t.runtime").like("%progress%"), c("t.runtime")).into()),
+    ];
+    let (mut projects, mut users, mut queues) = (false, false, false);
+    for column in columns {
+        let Column::Builtin(b) = column else { continue };
+        let task = |column: &'static str| (column, c(&format!("t.{column}")));
         match b {
-            Builtin::Name => select.push("t.name"),
-            Builtin::Type => select.push("t.type"),
+            Builtin::Name => select.push(task("name")),
+            Builtin::Type => select.push(task("type")),
             Builtin::Project => {
-                select.push("p.name AS project");
-                joins.push_str(" JOIN projects p ON p.id = t.project_id");
+                select.push(("project", c("p.name")));
+                projects = true;
             }
             Builtin::User => {
-                select.push("u.name AS user_name");
-                joins.push_str(" LEFT JOIN users u ON u.id = t.user_id");
+                select.push(("user_name", c("u.name")));
+                users = true;
             }
-            Builtin::Started => select.push("t.started"),
-            Builtin::Updated => select.push("t.last_update"),
-            Builtin::Created => select.push("t.created"),
-            Builtin::Completed => select.push("t.completed"),
-            Builtin::Runtime => select.extend(["t.started", "t.completed"]),
-            Builtin::Iteration => select.push("t.last_iteration"),
-            Builtin::Description => select.push("t.comment"),
+            Builtin::Started => select.push(task("started")),
+            Builtin::Updated => select.push(task("last_update")),
+            Builtin::Created => select.push(task("created")),
+            Builtin::Completed => select.push(task("completed")),
+            Builtin::Runtime => select.extend([task("started"), task("completed")]),
+            Builtin::Iteration => select.push(task("last_iteration")),
+            Builtin::Description => select.push(task("comment")),
             Builtin::Queue => {
-                select.push("q.name AS queue");
-                joins.push_str(" LEFT JOIN queues q ON q.id = t.queue_id");
+                select.push(("queue", c("q.name")));
+                queues = true;
             }
-            Builtin::Worker => select.push("t.worker"),
-            Builtin::Parent => select.push("t.parent"),
+            Builtin::Worker => select.push(task("worker")),
+            Builtin::Parent => select.push(task("parent")),
             Builtin::Id | Builtin::Status | Builtin::Tags => {}
         }
     }
     let mut seen = std::collections::HashSet::new();
-    select.retain(|s| seen.insert(*s));
+    select.retain(|(alias, _)| seen.insert(*alias));
+    let mut statement = Query::select();
+    statement.from_as(name("tasks"), name("t")).and_where(c("t.id").is_in(ids.iter().map(String::as_str)));
+    for (alias, expr) in select {
+        statement.expr_as(expr, name(alias));
+    }
+    if projects {
+        statement.join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+    }
+    if users {
+        statement.join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")));
+    }
+    if queues {
+        statement.join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
+    }
     let mut base = HashMap::new();
-    let mut sql = Sql::new(&format!("SELECT {} FROM tasks t{joins} WHERE t.id IN ", select.join(", ")));
-    sql.bind_list(ids);
-    for r in sql.query().fetch_all(&mut *conn).await? {
+    for r in store::fetch_all(&mut conn, &statement).await? {
         base.insert(r.try_get::<String, _>("id")?, r);
     }
 
     // Metric and parameter values of the page, by task: just the series and parameters shown.
     let mut summaries: HashMap<(String, String, String), [Option<f64>; 3]> = HashMap::new();
-    let mut wanted = Sql::new("");
-    for c in columns {
-        if let Column::Metric { metric, variant, .. } = c {
-            wanted.push(if wanted.is_empty() { "(" } else { " OR " });
-            wanted.push("(metric = ").bind(metric).push(" AND variant = ").bind(variant).push(")");
+    let series = columns.iter().filter_map(|column| match column {
+        Column::Metric { metric, variant, .. } => {
+            Some(c("metric").eq(metric.as_str()).and(c("variant").eq(variant.as_str())))
         }
-    }
-    if !wanted.is_empty() {
-        let mut sql = Sql::new(
-            "SELECT task_id, metric, variant, last_value, min_value, max_value FROM scalar_summaries WHERE task_id IN ",
-        );
-        sql.bind_list(ids).push(" AND ").append(&wanted).push(")");
-        for r in sql.query().fetch_all(&mut *conn).await? {
+        _ => None,
+    });
+    if let Some(wanted) = any(series) {
+        let statement = Query::select()
+            .columns(["task_id", "metric", "variant", "last_value", "min_value", "max_value"].map(name))
+            .from(name("scalar_summaries"))
+            .and_where(page())
+            .and_where(wanted)
+            .to_owned();
+        for r in store::fetch_all(&mut conn, &statement).await? {
             summaries.insert(
                 (r.try_get("task_id")?, r.try_get("metric")?, r.try_get("variant")?),
                 [r.try_get("last_value")?, r.try_get("min_value")?, r.try_get("max_value")?],
@@ -102,23 +122,31 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
         }
     }
     let mut params: HashMap<(String, String, String), String> = HashMap::new();
-    let mut wanted = Sql::new("");
-    for (section, name) in columns.iter().filter_map(|c| c.param()) {
-        wanted.push(if wanted.is_empty() { "(" } else { " OR " });
-        wanted.push("(section = ").bind(section).push(" AND name = ").bind(name).push(")");
-    }
-    if !wanted.is_empty() {
-        let mut sql = Sql::new("SELECT task_id, section, name, value FROM task_params WHERE task_id IN ");
-        sql.bind_list(ids).push(" AND ").append(&wanted).push(")");
-        for r in sql.query().fetch_all(&mut *conn).await? {
+    let shown = columns
+        .iter()
+        .filter_map(|c0| c0.param())
+        .map(|(section, param)| c("section").eq(section).and(c("name").eq(param)));
+    if let Some(wanted) = any(shown) {
+        let statement = Query::select()
+            .columns(["task_id", "section", "name", "value"].map(name))
+            .from(name("task_params"))
+            .and_where(page())
+            .and_where(wanted)
+            .to_owned();
+        for r in store::fetch_all(&mut conn, &statement).await? {
             params.insert((r.try_get("task_id")?, r.try_get("section")?, r.try_get("name")?), r.try_get("value")?);
         }
     }
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     if columns.contains(&&Column::Builtin(Builtin::Tags)) {
-        let mut sql = Sql::new("SELECT task_id, tag FROM task_tags WHERE task_id IN ");
-        sql.bind_list(ids).push(" ORDER BY task_id, tag");
-        for r in sql.query().fetch_all(&mut *conn).await? {
+        let statement = Query::select()
+            .columns([name("task_id"), name("tag")])
+            .from(name("task_tags"))
+            .and_where(page())
+            .order_by(name("task_id"), Order::Asc)
+            .order_by(name("tag"), Order::Asc)
+            .to_owned();
+        for r in store::fetch_all(&mut conn, &statement).await? {
             tags.entry(r.try_get("task_id")?).or_default().push(r.try_get("tag")?);
         }
     }
