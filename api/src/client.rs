@@ -70,7 +70,9 @@ impl Client {
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
         let (status, bytes) = self.send_raw(req).await?;
-        serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
+        // No content reads as `null` (for `()`).
+        let body: &[u8] = if status == StatusCode::NO_CONTENT { b"null" } else { &bytes };
+        serde_json::from_slice(body).map_err(|_| ClientError::Unexpected {
             status: status.as_u16(),
             body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
         })
@@ -362,6 +364,37 @@ impl Client {
 
     pub async fn create_user(&self, user: &CreateUser) -> Result<Credentials, ClientError> {
         self.call(Method::POST, "/api/v1/users", None, Some(user)).await
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, ClientError> {
+        self.call::<(), _>(Method::GET, "/api/v1/users", None, None).await
+    }
+
+    /// Removes a user (by id or name): their key pairs and tokens stop working at once.
+    pub async fn remove_user(&self, user: &str) -> Result<(), ClientError> {
+        self.call::<(), _>(Method::DELETE, &format!("/api/v1/users/{}", seg(user)), None, None).await
+    }
+
+    /// A new key pair for a user (by id or name).
+    pub async fn create_key(&self, user: &str) -> Result<Credentials, ClientError> {
+        self.call::<(), _>(Method::POST, &format!("/api/v1/users/{}/keys", seg(user)), None, None).await
+    }
+
+    /// Revokes one of a user's key pairs.
+    pub async fn delete_key(&self, user: &str, access_key: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/users/{}/keys/{}", seg(user), seg(access_key));
+        self.call::<(), _>(Method::DELETE, &path, None, None).await
+    }
+
+    /// Revokes every token of a user (by id or name).
+    pub async fn revoke_tokens(&self, user: &str) -> Result<(), ClientError> {
+        self.call::<(), _>(Method::POST, &format!("/api/v1/users/{}/revoke-tokens", seg(user)), None, None).await
+    }
+
+    /// Revokes this client's token (signing out); the next call signs in again.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let Some(token) = self.token.lock().expect("token lock").take() else { return Ok(()) };
+        self.send(self.http.post(self.url("/api/v1/auth/logout")).bearer_auth(token)).await
     }
 
     /// Reports events of any tasks in one batch.

@@ -19,6 +19,9 @@ pub enum Change {
     Console { task: String },
     /// A project was renamed or its description changed.
     Project { id: String },
+    /// A user's role, key pairs or tokens changed (removed, a key pair added or revoked,
+    /// tokens revoked): credentials are checked afresh.
+    User { id: String },
     /// Changes were missed: re-read everything.
     Resync,
 }
@@ -38,7 +41,7 @@ impl Change {
         match self {
             Change::Task { id: t, .. } | Change::Console { task: t } => t == id,
             Change::Resync => true,
-            Change::Queue { .. } | Change::Worker { .. } | Change::Project { .. } => false,
+            Change::Queue { .. } | Change::Worker { .. } | Change::Project { .. } | Change::User { .. } => false,
         }
     }
 
@@ -50,6 +53,7 @@ impl Change {
             Change::Worker { .. } => "worker",
             Change::Console { .. } => "console",
             Change::Project { .. } => "project",
+            Change::User { .. } => "user",
             Change::Resync => "resync",
         }
     }

@@ -502,6 +502,9 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created: DateTime<Utc>,
+    /// Removed: the name stays on the user's tasks, every key pair and token is gone.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

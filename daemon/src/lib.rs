@@ -37,6 +37,9 @@ pub struct Config {
     /// Object-storage destinations (`s3://bucket[/prefix]`) tasks may send their files to,
     /// written with the daemon's own credentials; none by default.
     pub output_allow: Vec<String>,
+    /// The token signing key (default on SQLite: `<data_dir>/signing.key`, made at first start;
+    /// required on PostgreSQL, where every replica reads the same key).
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -49,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("admin_key_pair", &self.admin_key_pair.as_ref().map(|(k, _)| (k, "<redacted>")))
             .field("dispatch", &self.dispatch)
             .field("public_url", &self.public_url)
+            .field("signing_key_file", &self.signing_key_file)
             .finish()
     }
 }
@@ -75,6 +79,7 @@ impl Config {
             dispatch: Default::default(),
             public_url: None,
             output_allow: Vec::new(),
+            signing_key_file: None,
         }
     }
 
@@ -144,7 +149,16 @@ impl Daemon {
         }
         store.ensure_default_queue().await?;
         let credentials_file = auth::bootstrap_admin(&store, &config.data_dir, config.admin_key_pair.clone()).await?;
-        let auth = Arc::new(auth::Auth::new(store.clone()).await?);
+        let key_file = match (&config.signing_key_file, store.backend()) {
+            (Some(file), _) => file.clone(),
+            (None, store::Backend::Sqlite) => config.data_dir.join("signing.key"),
+            (None, store::Backend::Postgres) => anyhow::bail!(
+                "with PostgreSQL every replica must sign tokens with the same key: pass --signing-key-file \
+                 (RUNYARD_SIGNING_KEY_FILE), a file of at least 32 random bytes, the same on every replica"
+            ),
+        };
+        let create = config.signing_key_file.is_none();
+        let auth = Arc::new(auth::Auth::new(store.clone(), &key_file, create).await?);
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("could not listen on {}", config.bind))?;
         let tasks = services::tasks::TaskService::new(store.clone());

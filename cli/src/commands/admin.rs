@@ -116,6 +116,17 @@ pub enum UserCommand {
         #[arg(long, conflicts_with = "role")]
         admin: bool,
     },
+    /// List users (admins).
+    List,
+    /// Remove a user: every key pair and token stops working at once; the name stays on
+    /// their tasks.
+    Remove { user: String },
+    /// Make another key pair for a user (yourself, or anyone as an admin).
+    CreateKey { user: String },
+    /// Revoke one of a user's key pairs.
+    RevokeKey { user: String, access_key: String },
+    /// Revoke every token a user holds (their sessions and their tasks' tokens).
+    RevokeTokens { user: String },
 }
 
 pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {
@@ -282,16 +293,52 @@ pub async fn worker(ctx: &Ctx, cmd: WorkerCommand) -> Result<ExitCode> {
 }
 
 pub async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<ExitCode> {
-    let UserCommand::Create { name, role, admin } = cmd;
-    let role = if admin { Role::Admin } else { role.into() };
-    let c = ctx.client()?.create_user(&CreateUser { name, role }).await?;
+    let client = ctx.client()?;
+    let credentials = match cmd {
+        UserCommand::Create { name, role, admin } => {
+            let role = if admin { Role::Admin } else { role.into() };
+            client.create_user(&CreateUser { name, role }).await?
+        }
+        UserCommand::CreateKey { user } => client.create_key(&user).await?,
+        UserCommand::List => {
+            let users = client.list_users().await?;
+            if ctx.json {
+                output::json(&users);
+            } else {
+                let rows = users
+                    .iter()
+                    .map(|u| {
+                        let state = if u.disabled { "removed" } else { "active" };
+                        vec![u.id.clone(), u.name.clone(), format!("{:?}", u.role).to_lowercase(), state.to_string()]
+                    })
+                    .collect();
+                output::table(&["ID", "NAME", "ROLE", "STATE"], rows);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        UserCommand::Remove { user } => {
+            client.remove_user(&user).await?;
+            eprintln!("Removed {user}: their key pairs and tokens no longer work.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        UserCommand::RevokeKey { user, access_key } => {
+            client.delete_key(&user, &access_key).await?;
+            eprintln!("Revoked key pair {access_key} of {user}.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        UserCommand::RevokeTokens { user } => {
+            client.revoke_tokens(&user).await?;
+            eprintln!("Revoked every token of {user}; their key pairs still work.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     if ctx.json {
-        output::json(&c);
+        output::json(&credentials);
     } else {
         output::fields(&[
-            ("user", c.user.name.clone()),
-            ("access_key", c.access_key.clone()),
-            ("secret_key", c.secret_key.clone()),
+            ("user", credentials.user.name.clone()),
+            ("access_key", credentials.access_key.clone()),
+            ("secret_key", credentials.secret_key.clone()),
         ]);
         eprintln!("The secret is shown only this once.");
     }

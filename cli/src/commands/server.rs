@@ -49,6 +49,11 @@ pub struct ServerArgs {
     /// written with the daemon's own `AWS_*` credentials; comma-separated. None by default.
     #[arg(long, env = "RUNYARD_OUTPUT_ALLOW", value_delimiter = ',')]
     output_allow: Vec<String>,
+    /// The file holding the key tokens are signed with (at least 32 bytes, mode 0600). Default
+    /// on SQLite: `<data-dir>/signing.key`, made at first start. Required with PostgreSQL: every
+    /// replica reads the same key.
+    #[arg(long, env = "RUNYARD_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -131,6 +136,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         database_url: args.database_url,
         public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
         output_allow: args.output_allow,
+        signing_key_file: args.signing_key_file,
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),
         dispatch: runyard_daemon::services::dispatch::DispatchConfig {

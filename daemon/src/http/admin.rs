@@ -31,8 +31,25 @@ pub async fn login(
     AppQuery(q): AppQuery<LoginQuery>,
 ) -> Result<Json<Token>> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let who = s.auth.authenticate(header).await?;
-    Ok(Json(s.auth.issue(&who, q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS))?))
+    let ttl = q.expiration_sec.unwrap_or(DEFAULT_TOKEN_TTL_SECONDS);
+    Ok(Json(s.auth.login(header, ttl, |_| serde_json::Map::new()).await?))
+}
+
+/// Revoke the token this request carries (signing out): it is refused from now on, on every
+/// replica.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<StatusCode> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(|| {
+        Error::invalid(
+            "Authorization",
+            "send the token to revoke as a Bearer credential (key pairs are revoked with \
+             DELETE /api/v1/users/{user}/keys/{key})",
+        )
+    })?;
+    s.auth.revoke(token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Browser sign-in: a key pair exchanged for a session cookie (HttpOnly, SameSite=Strict), so
@@ -46,7 +63,7 @@ pub async fn sign_in(
     AppJson(req): AppJson<SignIn>,
 ) -> Result<(HeaderMap, Json<User>)> {
     let who = s.auth.verify_key_pair(req.access_key.trim(), &req.secret_key).await?;
-    let token = s.auth.issue(&who, DEFAULT_TOKEN_TTL_SECONDS)?;
+    let token = s.auth.issue(&who, DEFAULT_TOKEN_TTL_SECONDS).await?;
     let user = s
         .store
         .user_by_name(&who.name)
@@ -62,9 +79,13 @@ fn over_https(s: &AppState, headers: &HeaderMap) -> bool {
     s.https || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
 }
 
-/// Browser sign-out: the session cookie is cleared.
+/// Browser sign-out: the session's token is revoked and its cookie cleared.
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth", responses((status = 204)))]
 pub async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> (StatusCode, HeaderMap) {
+    if let Some(token) = super::session_token(&headers) {
+        // An expired or already revoked token needs no revoking.
+        let _ = s.auth.revoke(&token).await;
+    }
     let cookie = super::session_cookie(String::new(), 0, over_https(&s, &headers));
     (StatusCode::NO_CONTENT, HeaderMap::from_iter([(header::SET_COOKIE, cookie)]))
 }
@@ -89,6 +110,76 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<Credentials>)> {
     access::admin(&who, "create users")?;
     Ok((StatusCode::CREATED, Json(s.auth.create_user(&req.name, req.role).await?)))
+}
+
+/// Every user (admins only).
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth",
+    responses((status = 200, body = Vec<User>), (status = 403, body = ErrorBody)))]
+pub async fn list_users(State(s): State<AppState>, Caller(who): Caller) -> Result<Json<Vec<User>>> {
+    access::admin(&who, "list users")?;
+    Ok(Json(s.store.list_users().await?))
+}
+
+/// Remove a user (admins only): every key pair deleted and every token revoked at once, on
+/// every replica; the name stays on their tasks.
+#[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "auth", params(("user" = String, Path, description = "id or name")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(user): Path<String>,
+) -> Result<StatusCode> {
+    access::admin(&who, "remove users")?;
+    let user = s.store.user(&user).await?;
+    if user.id == who.user_id {
+        return Err(Error::Conflict("an admin cannot remove themselves: another admin must".into()));
+    }
+    s.store.remove_user(&user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new key pair for a user (the user themselves or an admin). The secret is shown once.
+#[utoipa::path(post, path = "/api/v1/users/{user}/keys", tag = "auth", params(("user" = String, Path, description = "id or name")),
+    responses((status = 201, body = Credentials), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn create_key(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(user): Path<String>,
+) -> Result<(StatusCode, Json<Credentials>)> {
+    let user = s.store.user(&user).await?;
+    access::account(&who, &user.id, "make key pairs")?;
+    Ok((StatusCode::CREATED, Json(s.auth.create_key(user).await?)))
+}
+
+/// Revoke one of a user's key pairs (the user themselves or an admin), at once on every replica.
+#[utoipa::path(delete, path = "/api/v1/users/{user}/keys/{key}", tag = "auth",
+    params(("user" = String, Path, description = "id or name"), ("key" = String, Path, description = "the access key")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_key(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((user, key)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let user = s.store.user(&user).await?;
+    access::account(&who, &user.id, "revoke key pairs")?;
+    s.store.delete_access_key(&user.id, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke every token a user holds (the user themselves or an admin): sessions, renewals and
+/// their tasks' tokens alike; key pairs stay.
+#[utoipa::path(post, path = "/api/v1/users/{user}/revoke-tokens", tag = "auth", params(("user" = String, Path, description = "id or name")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_tokens(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(user): Path<String>,
+) -> Result<StatusCode> {
+    let user = s.store.user(&user).await?;
+    access::account(&who, &user.id, "revoke tokens")?;
+    s.store.revoke_tokens(&user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = Vec<Project>)))]

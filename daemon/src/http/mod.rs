@@ -55,7 +55,8 @@ fn max_body_bytes() -> usize {
 #[openapi(
     info(title = "Runyard API", description = "Projects, tasks and their lifecycle, queues, dispatch, workers and users."),
     paths(
-        admin::health, admin::login, admin::sign_in, admin::sign_out, admin::me, admin::create_user,
+        admin::health, admin::login, admin::sign_in, admin::sign_out, admin::me, admin::create_user, admin::logout, admin::list_users,
+        admin::remove_user, admin::create_key, admin::delete_key, admin::revoke_tokens,
         admin::list_projects, admin::create_project, admin::get_project, admin::update_project,
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
@@ -108,21 +109,25 @@ fn credential(req: &Request) -> Result<Option<String>, Error> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         return Ok(value.to_str().ok().map(str::to_string));
     }
-    let session = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(|c| c.ok())
-        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty());
-    let Some(session) = session else { return Ok(None) };
+    let Some(session) = session_token(req.headers()) else { return Ok(None) };
     if !req.method().is_safe() && !req.headers().contains_key(CLIENT_HEADER) {
         return Err(Error::Forbidden(format!(
             "a request authenticated by the session cookie must send {CLIENT_HEADER}"
         )));
     }
-    Ok(Some(format!("Bearer {}", session.value())))
+    Ok(Some(format!("Bearer {session}")))
+}
+
+/// The token of the browser's session cookie, if it sent one.
+fn session_token(headers: &header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(|c| c.ok())
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_string())
 }
 
 /// Resolves the caller from the `Authorization` header (or the browser's session cookie) and
@@ -208,7 +213,11 @@ pub fn router(
     let doc = Arc::new(doc);
     let api = Router::new()
         .route("/me", get(admin::me))
-        .route("/users", post(admin::create_user))
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route("/users/{user}", delete(admin::remove_user))
+        .route("/users/{user}/keys", post(admin::create_key))
+        .route("/users/{user}/keys/{key}", delete(admin::delete_key))
+        .route("/users/{user}/revoke-tokens", post(admin::revoke_tokens))
         .route("/projects", get(admin::list_projects).post(admin::create_project))
         .route("/projects/{id}", get(admin::get_project).patch(admin::update_project))
         .route("/queues", get(queues::list).post(queues::create))
@@ -239,6 +248,7 @@ pub fn router(
         .merge(
             Router::new()
                 .route("/auth/login", post(admin::login))
+                .route("/auth/logout", post(admin::logout))
                 .route("/auth/session", post(admin::sign_in).delete(admin::sign_out))
                 .with_state(state.clone()),
         );

@@ -69,7 +69,7 @@ pub async fn token(
     AppJson(req): AppJson<runyard_api::TaskTokenRequest>,
 ) -> Result<Json<runyard_api::Token>> {
     let process = s.tasks.process_identity(&who, &id, req.attempt).await?;
-    Ok(Json(s.auth.issue(&process, crate::auth::DEFAULT_TOKEN_TTL_SECONDS)?))
+    Ok(Json(s.auth.issue(&process, crate::auth::DEFAULT_TOKEN_TTL_SECONDS).await?))
 }
 
 /// Register artifacts and models of a task (upserted by name); not on Published tasks.

@@ -18,12 +18,25 @@ pub fn is_agent_report(action: Action) -> bool {
     matches!(action, Action::Started | Action::Completed | Action::Failed | Action::Stopped | Action::Ping)
 }
 
-/// Admins only.
+/// Admins only (and not through a task's token: a task runs with its owner's rights over its
+/// work, never over the install).
 pub fn admin(who: &Principal, what: &str) -> Result<()> {
     match who.role {
+        Role::Admin if who.task.is_some() => Err(Error::Forbidden(format!("a task's token may not {what}"))),
         Role::Admin => Ok(()),
         _ => Err(Error::Forbidden(format!("only an admin may {what}"))),
     }
+}
+
+/// A user's own account (key pairs, tokens): the user and admins, never a task's process.
+pub fn account(who: &Principal, user_id: &str, what: &str) -> Result<()> {
+    if who.task.is_some() {
+        return Err(Error::Forbidden(format!("a task's token may not {what}")));
+    }
+    if who.role == Role::Admin || who.user_id == user_id {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!("only the user themselves or an admin may {what}")))
 }
 
 /// Users and admins: what people do (create tasks, projects, views), not machines.

@@ -139,6 +139,7 @@ impl Dispatcher {
                 self.store.record_history(&format!("queue:{}", q.id), &samples, now).await?;
             }
             self.store.prune_history(now).await?;
+            self.store.sweep_revoked_tokens().await?;
         }
         let before = now - self.config.task_silence_seconds as i64 * 1000;
         let silent = self.tasks.stop_silent_tasks(before, now).await?;

@@ -3,9 +3,11 @@
 //! event stream. On PostgreSQL they also travel to the other replicas
 //! over `NOTIFY`, tagged with this replica's origin so it ignores its own.
 
+use super::users::UserAccess;
 use runyard_api::Change;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, Notify};
 
@@ -33,6 +35,11 @@ pub struct Changes {
     /// Project path -> id, for committed projects, so creating a task does not look its
     /// project up every time; forgotten whenever a project is renamed (here or on a replica).
     project_ids: Mutex<HashMap<String, String>>,
+    /// Per user, what their credentials are checked against, as last read; forgotten whenever
+    /// it changes (here or on a replica) and on a resync.
+    access: Mutex<HashMap<String, Arc<UserAccess>>>,
+    /// Counts every forgetting, so a read that raced one is not remembered.
+    access_generation: AtomicU64,
 }
 
 impl Default for Changes {
@@ -43,6 +50,8 @@ impl Default for Changes {
             feed: broadcast::channel(FEED_CAPACITY).0,
             origin: super::new_id(),
             project_ids: Mutex::default(),
+            access: Mutex::default(),
+            access_generation: AtomicU64::new(0),
         }
     }
 }
@@ -66,6 +75,36 @@ impl Changes {
     /// Remembers a project id. Only for ids whose rows are committed.
     pub fn remember_project_id(&self, path: &str, id: &str) {
         self.project_ids.lock().expect("changes lock").insert(path.to_string(), id.to_string());
+    }
+
+    /// A user's access as last read, if it has not changed since.
+    pub fn access(&self, user_id: &str) -> Option<Arc<UserAccess>> {
+        self.access.lock().expect("changes lock").get(user_id).cloned()
+    }
+
+    /// The generation to pass to [`Changes::remember_access`]: read it before reading the access.
+    pub fn access_generation(&self) -> u64 {
+        self.access_generation.load(Ordering::SeqCst)
+    }
+
+    /// Remembers a user's access read at `generation`, unless something was forgotten since.
+    pub fn remember_access(&self, user_id: &str, access: Arc<UserAccess>, generation: u64) {
+        let mut map = self.access.lock().expect("changes lock");
+        if self.access_generation.load(Ordering::SeqCst) == generation {
+            map.insert(user_id.to_string(), access);
+        }
+    }
+
+    fn forget_access(&self, user_id: Option<&str>) {
+        let mut map = self.access.lock().expect("changes lock");
+        self.access_generation.fetch_add(1, Ordering::SeqCst);
+        match user_id {
+            Some(id) => map.remove(id),
+            None => {
+                map.clear();
+                None
+            }
+        };
     }
 
     /// The live feed of committed changes.
@@ -93,6 +132,7 @@ impl Changes {
                     }
                 }
                 Change::Project { .. } => self.project_ids.lock().expect("changes lock").clear(),
+                Change::User { id } => self.forget_access(Some(id)),
                 _ => {}
             }
             let _ = self.feed.send(change.clone());
@@ -108,6 +148,7 @@ impl Changes {
 
     /// Something may have been missed: every waiter looks again, every subscriber re-reads.
     pub fn resync(&self) {
+        self.forget_access(None);
         for n in self.queues.lock().expect("changes lock").values() {
             n.notify_waiters();
         }

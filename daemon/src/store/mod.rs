@@ -26,7 +26,7 @@ use runyard_api::Change;
 
 pub use patch::TaskPatch;
 pub use tasks::{ReportWrite, TaskFilter, TaskHead};
-pub use users::{Principal, TaskScope};
+pub use users::{Principal, TaskScope, UserAccess};
 
 use crate::error::{Error, Result};
 use sea_query::{Alias, Expr, PostgresQueryBuilder, QueryBuilder, QueryStatementBuilder, SqliteQueryBuilder};

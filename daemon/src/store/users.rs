@@ -2,8 +2,10 @@
 
 use super::{new_id, now_ms, to_time, Store};
 use crate::error::{Error, Result};
-use runyard_api::{Role, User};
+use runyard_api::{Change, Role, User};
 use sqlx::Row;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Who is calling: resolved from a token or a key pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,29 @@ pub struct Principal {
 pub struct TaskScope {
     pub id: String,
     pub attempt: i64,
+}
+
+/// What a user's credentials are checked against on every request: the user (name and current
+/// role), whether they were removed, the epoch their tokens must carry, their key pairs and
+/// their tokens revoked one by one.
+#[derive(Debug)]
+pub struct UserAccess {
+    pub principal: Principal,
+    pub disabled: bool,
+    pub token_epoch: i64,
+    pub keys: HashSet<String>,
+    pub revoked: HashSet<String>,
+}
+
+/// A user row (`id`, `name`, `role`, `created`, `disabled`).
+fn user_of(r: &sqlx::any::AnyRow) -> User {
+    User {
+        id: r.get("id"),
+        name: r.get("name"),
+        role: parse_role(r.get::<&str, _>("role")),
+        created: to_time(r.get("created")),
+        disabled: r.get::<i64, _>("disabled") != 0,
+    }
 }
 
 /// A user row (`id`, `name`, `role`) as a principal of its own (no task scope).
@@ -69,7 +94,7 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         tx.commit().await?;
-        Ok(User { id, name: name.to_string(), role, created: to_time(now) })
+        Ok(User { id, name: name.to_string(), role, created: to_time(now), disabled: false })
     }
 
     /// Adds a key pair to an existing user, or replaces the secret of an existing key.
@@ -85,6 +110,7 @@ impl Store {
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;
+        tx.changed(Change::User { id: user_id.to_string() });
         tx.commit().await
     }
 
@@ -98,16 +124,125 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, name, role, created FROM users WHERE name = $1")
+        let row = sqlx::query("SELECT id, name, role, created, disabled FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| User {
-            id: r.get("id"),
-            name: r.get("name"),
-            role: parse_role(r.get::<&str, _>("role")),
-            created: to_time(r.get("created")),
-        }))
+        Ok(row.as_ref().map(user_of))
+    }
+
+    /// A user by id or name; 404 when there is none.
+    pub async fn user(&self, id_or_name: &str) -> Result<User> {
+        let row = sqlx::query("SELECT id, name, role, created, disabled FROM users WHERE id = $1 OR name = $1")
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_of).ok_or_else(|| Error::not_found("user", id_or_name))
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT id, name, role, created, disabled FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_of).collect())
+    }
+
+    /// A user's access, from this replica's memory while it has not changed.
+    pub async fn access(&self, user_id: &str) -> Result<Option<Arc<UserAccess>>> {
+        if let Some(access) = self.changes.access(user_id) {
+            return Ok(Some(access));
+        }
+        let generation = self.changes.access_generation();
+        let Some(user) = sqlx::query("SELECT id, name, role, disabled, token_epoch FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let keys = sqlx::query("SELECT access_key FROM access_keys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let revoked = sqlx::query("SELECT jti FROM revoked_tokens WHERE user_id = $1 AND expires > $2")
+            .bind(user_id)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?;
+        let access = Arc::new(UserAccess {
+            principal: principal_of(&user),
+            disabled: user.get::<i64, _>("disabled") != 0,
+            token_epoch: user.get("token_epoch"),
+            keys: keys.iter().map(|r| r.get("access_key")).collect(),
+            revoked: revoked.iter().map(|r| r.get("jti")).collect(),
+        });
+        self.changes.remember_access(user_id, access.clone(), generation);
+        Ok(Some(access))
+    }
+
+    /// Removes a user: every key pair deleted, every token revoked; their name stays on their
+    /// tasks and cannot be taken again.
+    pub async fn remove_user(&self, user_id: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET disabled = 1, token_epoch = token_epoch + 1 WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM access_keys WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+        tx.changed(Change::User { id: user_id.to_string() });
+        tx.commit().await
+    }
+
+    /// Deletes one of a user's key pairs; 404 when the user has no such key.
+    pub async fn delete_access_key(&self, user_id: &str, access_key: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        let gone = sqlx::query("DELETE FROM access_keys WHERE user_id = $1 AND access_key = $2")
+            .bind(user_id)
+            .bind(access_key)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(Error::not_found("key pair", access_key));
+        }
+        tx.changed(Change::User { id: user_id.to_string() });
+        tx.commit().await
+    }
+
+    /// Revokes every token of a user issued until now.
+    pub async fn revoke_tokens(&self, user_id: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET token_epoch = token_epoch + 1 WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        tx.changed(Change::User { id: user_id.to_string() });
+        tx.commit().await
+    }
+
+    /// Revokes one token (by id) until it expires (milliseconds).
+    pub async fn revoke_token(&self, jti: &str, user_id: &str, expires: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, user_id, expires) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(user_id)
+        .bind(expires)
+        .execute(&mut **tx)
+        .await?;
+        tx.changed(Change::User { id: user_id.to_string() });
+        tx.commit().await
+    }
+
+    /// Forgets revoked tokens that have expired anyway. Returns how many.
+    pub async fn sweep_revoked_tokens(&self) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let gone =
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires <= $1").bind(now_ms()).execute(&mut **tx).await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected())
     }
 
     pub async fn count_access_keys(&self) -> Result<i64> {
@@ -118,7 +253,7 @@ impl Store {
     pub async fn access_key(&self, access_key: &str) -> Result<Option<(String, Principal)>> {
         let row = sqlx::query(
             "SELECT k.secret_hash, u.id, u.name, u.role FROM access_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.access_key = $1",
+             WHERE k.access_key = $1 AND u.disabled = 0",
         )
         .bind(access_key)
         .fetch_optional(&self.pool)
@@ -126,17 +261,13 @@ impl Store {
         Ok(row.map(|r| (r.get("secret_hash"), principal_of(&r))))
     }
 
-    /// Reads a setting, storing `init()` first if it is missing (first replica wins).
-    pub async fn setting_or_init(&self, key: &str, init: impl FnOnce() -> String) -> Result<String> {
+    /// Removes a setting, returning its value (first caller wins).
+    pub async fn take_setting(&self, key: &str) -> Result<Option<String>> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(init())
-            .execute(&mut **tx)
-            .await?;
-        let value: String =
-            sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&mut **tx).await?.get("value");
+        let value =
+            sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&mut **tx).await?;
+        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&mut **tx).await?;
         tx.commit().await?;
-        Ok(value)
+        Ok(value.map(|r| r.get("value")))
     }
 }

@@ -185,24 +185,28 @@ async fn call(
 /// `auth.login`: a key pair (Basic) or a token (Bearer) for a token whose claims tell the
 /// clients which API to speak.
 async fn login(ctx: &Ctx, authorization: Option<&str>, query: Option<&str>) -> Answer {
-    let who = ctx
-        .auth
-        .authenticate(authorization)
-        .await
-        .map_err(|e| ClearmlError::new(401, 22, format!("Unauthorized (invalid credentials): {e}")))?;
     let ttl = query
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|pair| pair.strip_prefix("expiration_sec="))
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(runyard_daemon::auth::MAX_TOKEN_TTL_SECONDS);
-    let mut claims = serde_json::Map::new();
-    claims.insert("api_version".into(), json!(API_VERSION));
-    claims.insert("server_version".into(), json!(SERVER_VERSION));
-    claims.insert("feature_set".into(), json!("basic"));
-    claims
-        .insert("identity".into(), json!({"user": who.user_id, "user_name": who.name, "company": "", "role": "user"}));
-    let token = ctx.auth.issue_with(&who, ttl, claims)?;
+    let claims = |who: &Principal| {
+        let mut claims = serde_json::Map::new();
+        claims.insert("api_version".into(), json!(API_VERSION));
+        claims.insert("server_version".into(), json!(SERVER_VERSION));
+        claims.insert("feature_set".into(), json!("basic"));
+        claims.insert(
+            "identity".into(),
+            json!({"user": who.user_id, "user_name": who.name, "company": "", "role": "user"}),
+        );
+        claims
+    };
+    let token = ctx
+        .auth
+        .login(authorization, ttl, claims)
+        .await
+        .map_err(|e| ClearmlError::new(401, 22, format!("Unauthorized (invalid credentials): {e}")))?;
     Ok(json!({"token": token.token}))
 }
 

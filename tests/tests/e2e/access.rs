@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Routes anyone may call without credentials.
-const PUBLIC: [(&str, &str); 4] = [
+const PUBLIC: [(&str, &str); 5] = [
     ("get", "/healthz"),
     ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
     ("post", "/api/v1/auth/session"),
     ("delete", "/api/v1/auth/session"),
 ];
@@ -47,6 +48,9 @@ struct Fixture {
     project: String,
     view: String,
     unique: String,
+    /// A user of the owner's kind, with one key pair: whose account the account routes manage.
+    member: String,
+    member_key: String,
 }
 
 fn matrix() -> Vec<Row> {
@@ -58,6 +62,15 @@ fn matrix() -> Vec<Row> {
     vec![
         row!("get", "/api/v1/me", READ, |_f| query("/api/v1/me".into())),
         row!("post", "/api/v1/users", ADMIN, |f| ("/api/v1/users".into(), json!({"name": f.unique}))),
+        row!("get", "/api/v1/users", ADMIN, |_f| query("/api/v1/users".into())),
+        row!("delete", "/api/v1/users/{user}", ADMIN, |f| query(format!("/api/v1/users/{}", f.member))),
+        row!("post", "/api/v1/users/{user}/keys", ADMIN, |f| query(format!("/api/v1/users/{}/keys", f.member))),
+        row!("delete", "/api/v1/users/{user}/keys/{key}", ADMIN, |f| {
+            query(format!("/api/v1/users/{}/keys/{}", f.member, f.member_key))
+        }),
+        row!("post", "/api/v1/users/{user}/revoke-tokens", ADMIN, |f| {
+            query(format!("/api/v1/users/{}/revoke-tokens", f.member))
+        }),
         row!("get", "/api/v1/projects", READ, |_f| query("/api/v1/projects".into())),
         row!("post", "/api/v1/projects", PEOPLE, |f| ("/api/v1/projects".into(), json!({"name": f.unique}))),
         row!("get", "/api/v1/projects/{id}", READ, |f| query(format!("/api/v1/projects/{}", f.project))),
@@ -215,7 +228,18 @@ async fn fixture(server: &TestServer, admin: &Client, owner: &Client, agent: &Cl
     let view = json!({"name": format!("view{n}"), "state": "sort=-created"});
     let view: Value = send(server, Some(&token), "post", "/api/v1/table/views", &view).await.json().await.unwrap();
     let view = view["id"].as_str().expect("a view").to_string();
-    Fixture { draft, pending, queue, worker, project, view, unique: format!("u{n}") }
+    let member = admin.create_user(&CreateUser { name: format!("m{n}"), role: Role::User }).await.expect("member");
+    Fixture {
+        draft,
+        pending,
+        queue,
+        worker,
+        project,
+        view,
+        unique: format!("u{n}"),
+        member: member.user.name,
+        member_key: member.access_key,
+    }
 }
 
 async fn send(server: &TestServer, token: Option<&str>, method: &str, path: &str, body: &Value) -> reqwest::Response {
@@ -359,3 +383,126 @@ async fn agents_speak_only_for_their_workers(server: TestServer) {
 }
 
 scenario!(agents_speak_only_for_their_workers_case, super::agents_speak_only_for_their_workers);
+
+/// The status of `GET /api/v1/me` with a Bearer token or a key pair, on `server`.
+async fn me_status(server: &TestServer, token: Option<&str>, key_pair: Option<(&str, &str)>) -> StatusCode {
+    let mut req = server.http().get(format!("{}/api/v1/me", server.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some((key, secret)) = key_pair {
+        req = req.basic_auth(key, Some(secret));
+    }
+    req.send().await.expect("request").status()
+}
+
+/// Waits for `GET /api/v1/me` to answer `want` on every server: at once on the one that made
+/// the change, within the change notification's delivery (milliseconds) on a replica.
+async fn answers(
+    servers: &[&TestServer],
+    token: Option<&str>,
+    pair: Option<(&str, &str)>,
+    want: StatusCode,
+    what: &str,
+) {
+    assert_eq!(me_status(servers[0], token, pair).await, want, "{what}");
+    for s in &servers[1..] {
+        let what = format!("{what}, on a replica");
+        crate::harness::wait::until(&what, std::time::Duration::from_secs(2), || async {
+            me_status(s, token, pair).await == want
+        })
+        .await;
+    }
+}
+
+/// Key pairs and tokens: a user makes and revokes their own key pairs, signs one token out,
+/// revokes all of them; an admin removes the user. Each takes effect on the next request, on
+/// this replica and (PostgreSQL) on another one; sessions are bounded; the signing key is a
+/// private file, and PostgreSQL replicas refuse to start without one.
+async fn keys_and_tokens_are_revoked_at_once(server: TestServer) {
+    let admin = server.client();
+    let created = admin.create_user(&CreateUser { name: "ada".into(), role: Role::User }).await.unwrap();
+    let ada = Client::new(&server.url, &created.access_key, &created.secret_key);
+    let other = user(&server, "bob", Role::User).await;
+    let replica = server.database_url.is_some().then(|| server.replica());
+    let servers: Vec<&TestServer> = std::iter::once(&server).chain(replica.as_ref()).collect();
+
+    // Her own second key pair; another user cannot make or revoke hers.
+    let second = ada.create_key("ada").await.expect("a key pair of her own");
+    assert_eq!(other.create_key("ada").await.unwrap_err().code(), Some(runyard_api::ErrorCode::Forbidden));
+    assert!(other.delete_key("ada", &second.access_key).await.is_err());
+    let pair = (second.access_key.as_str(), second.secret_key.as_str());
+    answers(&servers, None, Some(pair), StatusCode::OK, "the new key pair works (and is cached)").await;
+    ada.delete_key("ada", &second.access_key).await.expect("revoke her key pair");
+    answers(&servers, None, Some(pair), StatusCode::UNAUTHORIZED, "a revoked key pair").await;
+
+    // Signing one token out leaves the others; revoking all of them leaves the key pair.
+    let first = ada.login().await.unwrap().token;
+    let kept = Client::new(&server.url, &created.access_key, &created.secret_key).login().await.unwrap().token;
+    let out = server.http().post(format!("{}/api/v1/auth/logout", server.url)).bearer_auth(&first).send().await;
+    assert_eq!(out.unwrap().status(), StatusCode::NO_CONTENT);
+    answers(&servers, Some(&first), None, StatusCode::UNAUTHORIZED, "the signed-out token").await;
+    answers(&servers, Some(&kept), None, StatusCode::OK, "another token of hers").await;
+    ada.revoke_tokens("ada").await.expect("revoke all her tokens");
+    answers(&servers, Some(&kept), None, StatusCode::UNAUTHORIZED, "every token").await;
+    let pair = (created.access_key.as_str(), created.secret_key.as_str());
+    assert_eq!(me_status(&server, None, Some(pair)).await, StatusCode::OK, "her key pair still works");
+
+    // Signing a browser session out revokes its token, not only the cookie.
+    let signed_in = server
+        .http()
+        .post(format!("{}/api/v1/auth/session", server.url))
+        .json(&json!({"access_key": created.access_key, "secret_key": created.secret_key}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let session = cookie.split_once('=').unwrap().1.to_string();
+    let out = server.http().delete(format!("{}/api/v1/auth/session", server.url)).header("cookie", &cookie).send();
+    assert_eq!(out.await.unwrap().status(), StatusCode::NO_CONTENT);
+    answers(&servers, Some(&session), None, StatusCode::UNAUTHORIZED, "a signed-out session's token").await;
+
+    // A renewal keeps the session's start: no token reaches past 30 days from the sign-in.
+    let token = ada.login().await.unwrap();
+    let renewed: runyard_api::Token = server
+        .http()
+        .post(format!("{}/api/v1/auth/login?expiration_sec=99999999", server.url))
+        .bearer_auth(&token.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(renewed.expires_at <= chrono::Utc::now() + chrono::Duration::days(30), "{renewed:?}");
+
+    // Removed: nothing of hers works, anywhere; her name stays; an admin cannot remove themselves.
+    admin.remove_user("ada").await.expect("remove ada");
+    answers(&servers, None, Some(pair), StatusCode::UNAUTHORIZED, "her key pair").await;
+    answers(&servers, Some(&renewed.token), None, StatusCode::UNAUTHORIZED, "her token").await;
+    let users = admin.list_users().await.unwrap();
+    assert!(users.iter().any(|u| u.name == "ada" && u.disabled), "{users:?}");
+    let me = admin.me().await.unwrap();
+    assert_eq!(admin.remove_user(&me.name).await.unwrap_err().code(), Some(runyard_api::ErrorCode::Conflict));
+    assert!(admin.create_key("ada").await.is_err(), "no new key pair for a removed user");
+
+    // The signing key: a private file, never a database row.
+    if server.database_url.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(server.data_dir.join("signing.key")).expect("signing.key").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(crate::harness::BIN)
+            .args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(["--database-url", server.database_url.as_deref().unwrap()])
+            .env_remove("RUNYARD_SIGNING_KEY_FILE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("--signing-key-file"), "{stderr}");
+    }
+}
+
+scenario!(keys_and_tokens_revoked_at_once, super::keys_and_tokens_are_revoked_at_once);

@@ -97,21 +97,21 @@ async fn throughput(url: &str, workers: usize, tasks: usize) -> Result<f64> {
     client(url).create_queue(&CreateQueue { name: queue.clone() }).await?;
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
-    let mut handles = Vec::new();
+    let mut handles = tokio::task::JoinSet::new();
     for p in 0..workers {
         let (c, queue) = (client(url), queue.clone());
-        handles.push(tokio::spawn(async move {
+        handles.spawn(async move {
             for i in (p..tasks).step_by(workers) {
                 c.create_task(&task(&queue, i)).await?;
             }
             anyhow::Ok(())
-        }));
+        });
     }
     for w in 0..workers {
         let (c, queue, done) = (client(url), queue.clone(), done.clone());
         let id = format!("throughput-{w}");
         register(&c, &id, vec![queue.clone()]).await?;
-        handles.push(tokio::spawn(async move {
+        handles.spawn(async move {
             let req = PopRequest { queues: vec![queue], worker: id.clone(), wait_seconds: 1.0, order_fairness: false };
             while done.load(std::sync::atomic::Ordering::Relaxed) < tasks {
                 let Some(t) = c.pop(&req).await?.task else { continue };
@@ -121,10 +121,11 @@ async fn throughput(url: &str, workers: usize, tasks: usize) -> Result<f64> {
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             anyhow::Ok(())
-        }));
+        });
     }
-    for h in handles {
-        h.await??;
+    // The first failure ends the run (the other workers would wait for its task forever).
+    while let Some(joined) = handles.join_next().await {
+        joined??;
     }
     Ok(tasks as f64 / start.elapsed().as_secs_f64())
 }

@@ -71,7 +71,12 @@ impl DaemonProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
+            // The only replica: a signing key of its own.
+            let key = dir.join("signing.key");
+            if !key.exists() {
+                runyard_daemon::auth::write_private(&key, &runyard_daemon::auth::generate_key_pair().1)?;
+            }
+            cmd.args(["--database-url", url]).arg("--signing-key-file").arg(key);
         }
         let mut child = cmd.spawn().context("could not start the daemon")?;
         let mut line = String::new();

@@ -34,6 +34,8 @@ pub struct TestServer {
     pub url: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// PostgreSQL: the token signing key file every replica reads.
+    signing_key: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -56,8 +58,23 @@ impl TestServer {
         let data_dir = dir.path().to_path_buf();
         let flags = extra.iter().map(|f| f.to_string()).collect();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server =
-            TestServer { child: None, flags, env, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        let signing_key = database_url.as_ref().map(|_| {
+            let key = data_dir.join("signing.key");
+            std::fs::write(&key, "a test signing key shared by the replicas of one database").expect("signing key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+            key
+        });
+        let mut server = TestServer {
+            child: None,
+            flags,
+            env,
+            url: String::new(),
+            data_dir,
+            database_url,
+            signing_key,
+            _dir: Some(dir),
+        };
         server.spawn();
         Some(server)
     }
@@ -68,8 +85,16 @@ impl TestServer {
         let data_dir = dir.path().to_path_buf();
         let database_url = self.database_url.clone();
         let (flags, env) = (self.flags.clone(), self.env.clone());
-        let mut server =
-            TestServer { child: None, flags, env, url: String::new(), data_dir, database_url, _dir: Some(dir) };
+        let mut server = TestServer {
+            child: None,
+            flags,
+            env,
+            url: String::new(),
+            data_dir,
+            database_url,
+            signing_key: self.signing_key.clone(),
+            _dir: Some(dir),
+        };
         server.spawn();
         server
     }
@@ -100,6 +125,9 @@ impl TestServer {
             .stderr(Stdio::inherit());
         if let Some(url) = &self.database_url {
             cmd.args(["--database-url", url]);
+        }
+        if let Some(key) = &self.signing_key {
+            cmd.arg("--signing-key-file").arg(key);
         }
         let mut child = cmd.spawn().expect("spawn runyard server");
         let mut line = String::new();
