@@ -1,6 +1,8 @@
 //! Docker mode: each task runs in a container of its own through the Docker Engine API
-//! (bollard). The code is checked out on the host and mounted at the same path; the venv and
-//! pip caches are mounted too, so a second run of the same requirements installs nothing. The
+//! (bollard). The code is checked out on the host and mounted at the same path; a Python task's
+//! venv is built once per image and requirements in a container of its own (the only one that
+//! may write it and the pip cache) and mounted read-only into the task's, so a second run of
+//! the same requirements installs nothing and no task changes another's environment. The
 //! container uses the host network (the daemon is reachable at the same URL), carries labels
 //! naming its task and worker, and is removed afterwards; leftovers of a crash are removed when
 //! the agent starts.

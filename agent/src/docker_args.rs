@@ -269,4 +269,30 @@ mod tests {
             assert!(e.contains("allow"), "{refused}: {e}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever a task's container arguments say, nothing of the host is reached without the
+        /// operator's leave: no mounts, devices, capabilities or host namespaces, and no panic.
+        #[test]
+        fn nothing_reaches_the_host_without_leave(
+            words in proptest::collection::vec(
+                "-v|--volume|--mount|--device|--cap-add|--privileged|--pid|--ipc|--network|--userns|-e|\
+                 host|container:x|/|/etc:/etc|SYS_ADMIN|/dev/sda|[a-z=:/.,-]{0,12}",
+                0..8,
+            )
+        ) {
+            let text = words.join(" ");
+            if let Ok(args) = parse(&text, &ContainerPolicy::default()) {
+                let host = args.host;
+                proptest::prop_assert!(host.binds.unwrap_or_default().is_empty(), "{text}");
+                proptest::prop_assert!(host.mounts.unwrap_or_default().is_empty(), "{text}");
+                proptest::prop_assert!(host.devices.unwrap_or_default().is_empty(), "{text}");
+                proptest::prop_assert!(host.cap_add.unwrap_or_default().is_empty(), "{text}");
+                proptest::prop_assert!(host.privileged != Some(true), "{text}");
+                proptest::prop_assert!(host.pid_mode.is_none(), "{text}");
+                let ipc = host.ipc_mode.unwrap_or_default();
+                proptest::prop_assert!(ipc != "host" && !ipc.starts_with("container:"), "{text}");
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@ use crate::checkout::{self, inside, Source};
 use crate::config::AgentConfig;
 use crate::console::Console;
 use crate::docker::DockerMode;
+use crate::docker_args::ContainerArgs;
 use crate::process::{self, Ended};
 use crate::python;
 use anyhow::{bail, Context, Result};
@@ -247,6 +248,7 @@ impl Launch {
 }
 
 /// The fixed parts of one run.
+#[derive(Clone, Copy)]
 struct Job<'a> {
     config: &'a AgentConfig,
     task: &'a Task,
@@ -281,8 +283,7 @@ async fn in_container(
     launch: Launch,
 ) -> std::result::Result<Ended, Failure> {
     let Job { config, task, code, console, stop } = job;
-    let args = crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or(""), &config.container_policy())
-        .map_err(Failure::Start)?;
+    let args = container_args(config, task)?;
     let image = docker.image_for(task.container.image.as_deref());
     let image_id = docker.ensure_image(&image, console).await.map_err(Failure::Pull)?;
     let mut script = String::from("set -e\n");
@@ -301,25 +302,10 @@ async fn in_container(
                 base
             } else {
                 let venv = python::container_venv(config, &image_id, &needs);
-                std::fs::create_dir_all(venv.parent().unwrap_or(&venv)).map_err(|e| Failure::Setup(e.into()))?;
-                let reqs = code.join(".runyard-requirements.txt");
-                checkout::write_inside(code, &reqs, needs.requirements.as_bytes()).map_err(Failure::Setup)?;
-                let pip_cache = config.pip_cache_dir();
-                std::fs::create_dir_all(&pip_cache).map_err(|e| Failure::Setup(e.into()))?;
-                binds.push(format!("{0}:{0}", venv.parent().unwrap_or(&venv).display()));
-                binds.push(format!("{0}:{0}", pip_cache.display()));
-                let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
-                let packages = needs.packages.iter().map(|p| shell_words::quote(p).into_owned()).collect::<Vec<_>>();
-                script.push_str(&format!(
-                    "V={venv}\nif [ -f \"$V/.runyard-ready\" ]; then echo '[runyard] environment cache hit'; else\n\
-                     echo '[runyard] building the environment'; rm -rf \"$V\"; {base} -m venv \"$V\"\n\
-                     PIP_CACHE_DIR={cache} \"$V/bin/python\" -m pip install -r {reqs} {packages}\n\
-                     touch \"$V/.runyard-ready\"; fi\n",
-                    venv = q(&venv),
-                    cache = q(&pip_cache),
-                    reqs = q(&reqs),
-                    packages = packages.join(" "),
-                ));
+                let build = VenvBuild { image: &image, venv: &venv, base: &base, needs: &needs };
+                build_venv(&job, docker, build).await?;
+                // Read-only: no task changes an environment other tasks reuse.
+                binds.push(format!("{0}:{0}:ro", venv.display()));
                 format!("{}/bin/python", venv.display())
             }
         }
@@ -343,12 +329,83 @@ async fn in_container(
         binds,
         args,
         gpus: ctx.gpus.clone(),
-        heartbeat: crate::docker::Heartbeat {
-            file: config.cache_dir.join("alive").join(&task.id),
-            limit: Duration::from_secs(config.worker_timeout_seconds.max(1)),
-        },
+        heartbeat: heartbeat(config, task),
     };
     docker.run(container, console, stop, config.abort_grace()).await.map_err(Failure::Start)
+}
+
+/// The task's container arguments, as the operator's policy allows them.
+fn container_args(config: &AgentConfig, task: &Task) -> std::result::Result<ContainerArgs, Failure> {
+    crate::docker_args::parse(task.container.arguments.as_deref().unwrap_or(""), &config.container_policy())
+        .map_err(Failure::Start)
+}
+
+/// A container venv to build: where, from which interpreter and image, with what.
+struct VenvBuild<'a> {
+    image: &'a str,
+    venv: &'a Path,
+    base: &'a str,
+    needs: &'a python::Needs,
+}
+
+/// Builds a task's venv, unless a task with the same image and requirements built it already,
+/// in a container of its own: the venv and the pip cache are writable there and only there
+/// (the task's container mounts the venv read-only and the pip cache not at all). The build
+/// runs pip alone, with the task's container arguments (mounts of wheel directories, say); the
+/// task's setup script runs in the task's container.
+async fn build_venv(job: &Job<'_>, docker: &DockerMode, b: VenvBuild<'_>) -> std::result::Result<(), Failure> {
+    let Job { config, task, code, console, stop } = *job;
+    if b.venv.join(READY).exists() {
+        console.note("environment cache hit");
+        return Ok(());
+    }
+    let setup = |e: std::io::Error| Failure::Setup(e.into());
+    std::fs::create_dir_all(b.venv).map_err(setup)?;
+    let reqs = code.join(".runyard-requirements.txt");
+    checkout::write_inside(code, &reqs, b.needs.requirements.as_bytes()).map_err(Failure::Setup)?;
+    let pip_cache = config.pip_cache_dir();
+    std::fs::create_dir_all(&pip_cache).map_err(setup)?;
+    let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
+    let packages = b.needs.packages.iter().map(|p| shell_words::quote(p).into_owned()).collect::<Vec<_>>();
+    let script = format!(
+        "set -e\necho '[runyard] building the environment'\n{base} -m venv --clear {venv}\n\
+         PIP_CACHE_DIR={cache} {venv}/bin/python -m pip install -r {reqs} {packages}\ntouch {venv}/{READY}\n",
+        base = b.base,
+        venv = q(b.venv),
+        cache = q(&pip_cache),
+        reqs = q(&reqs),
+        packages = packages.join(" "),
+    );
+    let container = crate::docker::Container {
+        task: task.id.clone(),
+        image: b.image.to_string(),
+        script,
+        env: std::env::vars().filter(|(k, _)| k.starts_with("PIP_")).map(|(k, v)| format!("{k}={v}")).collect(),
+        working_dir: code.display().to_string(),
+        binds: vec![
+            format!("{0}:{0}:ro", code.display()),
+            format!("{0}:{0}", b.venv.display()),
+            format!("{0}:{0}", pip_cache.display()),
+        ],
+        args: container_args(config, task)?,
+        gpus: None,
+        heartbeat: heartbeat(config, task),
+    };
+    match docker.run(container, console, stop, config.abort_grace()).await.map_err(Failure::Setup)? {
+        Ended::Exited(status) if status.success() => Ok(()),
+        ended => Err(Failure::Setup(anyhow::anyhow!("building the environment did not succeed: {ended:?}"))),
+    }
+}
+
+/// The marker of a finished container venv.
+const READY: &str = ".runyard-ready";
+
+/// The agent's sign of life to a task's containers.
+fn heartbeat(config: &AgentConfig, task: &Task) -> crate::docker::Heartbeat {
+    crate::docker::Heartbeat {
+        file: config.cache_dir.join("alive").join(&task.id),
+        limit: Duration::from_secs(config.worker_timeout_seconds.max(1)),
+    }
 }
 
 /// Adds the `Task.init` lines to a Python entry point (after any `from __future__` imports).

@@ -25,9 +25,16 @@ pub enum Error {
     Forbidden(String),
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// A task's stored files would outgrow the operator's quota.
+    #[error("the files of task '{task}' would take more than its quota of {limit} bytes")]
+    OverQuota { task: String, limit: u64 },
     /// Too many failed sign-ins with one key: refused without checking, for a while.
     #[error("too many failed sign-ins with this key: try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
+    /// One identity holds as many long-lived requests of a kind (event streams, long-polls)
+    /// as it may.
+    #[error("this identity already holds {limit} open {what}: close one first")]
+    TooManyOpen { what: &'static str, limit: usize },
     /// A fault of ours or of the database; the details go to the log, not the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -53,8 +60,8 @@ impl Error {
             Error::StaleAttempt { .. } => ErrorCode::StaleAttempt,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::TooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Error::TooManyAttempts { .. } => ErrorCode::TooManyRequests,
+            Error::TooLarge { .. } | Error::OverQuota { .. } => ErrorCode::PayloadTooLarge,
+            Error::TooManyAttempts { .. } | Error::TooManyOpen { .. } => ErrorCode::TooManyRequests,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -37,6 +37,12 @@ pub struct Config {
     /// Object-storage destinations (`s3://bucket[/prefix]`) tasks may send their files to,
     /// written with the daemon's own credentials; none by default.
     pub output_allow: Vec<String>,
+    /// How long a client has to send a request's headers.
+    pub header_timeout: std::time::Duration,
+    /// How long the core API may take to answer a request (long-polls wait at most a minute).
+    pub request_timeout: std::time::Duration,
+    /// The most bytes of files one task may store; `None`: no limit.
+    pub task_files_quota: Option<u64>,
     /// The token signing key (default on SQLite: `<data_dir>/signing.key`, made at first start;
     /// required on PostgreSQL, where every replica reads the same key).
     pub signing_key_file: Option<PathBuf>,
@@ -68,6 +74,9 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// The most bytes of files one task may store, unless the operator says otherwise (50 GiB).
+pub const DEFAULT_TASK_FILES_QUOTA: u64 = 50 << 30;
+
 impl Config {
     pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Config {
         Config {
@@ -80,6 +89,9 @@ impl Config {
             public_url: None,
             output_allow: Vec::new(),
             signing_key_file: None,
+            header_timeout: http::serve::DEFAULT_HEADER_TIMEOUT,
+            request_timeout: std::time::Duration::from_secs(120),
+            task_files_quota: Some(DEFAULT_TASK_FILES_QUOTA),
         }
     }
 
@@ -94,6 +106,7 @@ pub struct Daemon {
     database_url: String,
     listener: TcpListener,
     router: axum::Router,
+    header_timeout: std::time::Duration,
     store: Arc<Store>,
     dispatcher: Arc<services::dispatch::Dispatcher>,
     background:
@@ -176,6 +189,7 @@ impl Daemon {
             tasks: tasks.clone(),
             dispatcher: dispatcher.clone(),
             metrics,
+            open: Arc::default(),
         };
         let ctx = plugin::PluginContext {
             store: store.clone(),
@@ -188,6 +202,8 @@ impl Daemon {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", listener.local_addr().expect("bound"))),
             max_body_bytes: config.max_body_bytes,
+            header_timeout: config.header_timeout,
+            task_files_quota: config.task_files_quota,
             output_allow: config.output_allow.clone(),
         };
         let (mut parts, mut hooks, mut background) = (Vec::new(), Vec::new(), Vec::new());
@@ -199,11 +215,12 @@ impl Daemon {
             background.extend(mounted.background);
         }
         tasks.register_hooks(hooks);
-        let router = http::router(state, config.max_body_bytes, parts);
+        let router = http::router(state, config.max_body_bytes, config.request_timeout, parts);
         Ok(Daemon {
             database_url: url,
             listener,
             router,
+            header_timeout: config.header_timeout,
             store,
             dispatcher,
             background,
@@ -230,14 +247,7 @@ impl Daemon {
                 }
             })
         };
-        use axum::serve::ListenerExt;
-        // Request/response traffic: send each response at once rather than wait on Nagle.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await?;
+        http::serve::serve(self.listener, self.router, self.header_timeout, shutdown).await?;
         stop.cancel();
         let _ = watchdog.await;
         for work in background {

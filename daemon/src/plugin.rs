@@ -28,6 +28,11 @@ pub struct PluginContext {
     /// The largest request body the daemon reads (`--max-body-bytes`): a plugin serving ports
     /// of its own applies it there too.
     pub max_body_bytes: usize,
+    /// How long a client has to send a request's headers (`--header-timeout-seconds`), on a
+    /// plugin's own ports too.
+    pub header_timeout: std::time::Duration,
+    /// The most bytes of files one task may store (`--task-files-quota-bytes`); `None`: no limit.
+    pub task_files_quota: Option<u64>,
     /// Object-storage destinations tasks may send files to (`--output-allow`).
     pub output_allow: Vec<String>,
 }

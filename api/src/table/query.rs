@@ -520,4 +520,28 @@ mod tests {
         assert_eq!(q.visible_columns().count(), 2);
         assert_eq!(TableQuery::from_query_string(&q.to_query_string()).unwrap(), q);
     }
+
+    proptest::proptest! {
+        /// Any query string is parsed or refused naming a parameter, never a panic; what parses
+        /// renders to a query string that parses back to the same query.
+        #[test]
+        fn any_query_string_parses_or_is_refused_and_round_trips(
+            pairs in proptest::collection::vec(
+                (
+                    "filter|sort|columns|search|project|limit|group|archived|ids|subprojects|x",
+                    "[a-z0-9:/.,<>=!+~-]{0,16}|status in created|metric:loss/val.last<0.5|param:Args/lr in 0.1,1|tags any a,!b|name",
+                ),
+                0..6,
+            )
+        ) {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &pairs {
+                s.append_pair(k, v);
+            }
+            match TableQuery::from_query_string(&s.finish()) {
+                Ok(q) => proptest::prop_assert_eq!(TableQuery::from_query_string(&q.to_query_string()).expect("renders parseably"), q),
+                Err(e) => proptest::prop_assert!(!e.param.is_empty(), "{e:?}"),
+            }
+        }
+    }
 }

@@ -54,6 +54,16 @@ pub struct ServerArgs {
     /// replica reads the same key.
     #[arg(long, env = "RUNYARD_SIGNING_KEY_FILE")]
     signing_key_file: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "RUNYARD_HEADER_TIMEOUT_SECONDS", default_value_t = 30)]
+    header_timeout_seconds: u64,
+    /// Seconds the core API may take to answer a request (408 beyond); at least 61, since
+    /// long-polls wait up to a minute.
+    #[arg(long, env = "RUNYARD_REQUEST_TIMEOUT_SECONDS", default_value_t = 120)]
+    request_timeout_seconds: u64,
+    /// The most bytes of files (artifacts, models, debug samples) one task may store; 0: no limit.
+    #[arg(long, env = "RUNYARD_TASK_FILES_QUOTA_BYTES", default_value_t = runyard_daemon::DEFAULT_TASK_FILES_QUOTA)]
+    task_files_quota_bytes: u64,
 }
 
 #[derive(Args)]
@@ -126,6 +136,9 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         None => default_data_dir()?,
     };
     let ports = clearml_ports(args.bind, args.clearml_ports.as_deref())?;
+    if args.request_timeout_seconds <= 60 {
+        anyhow::bail!("--request-timeout-seconds must be above 60: long-polls wait up to a minute");
+    }
     if args.watchdog_interval_ms == 0 {
         anyhow::bail!("--watchdog-interval-ms must be at least 1");
     }
@@ -137,6 +150,9 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
         output_allow: args.output_allow,
         signing_key_file: args.signing_key_file,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds.max(1)),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
+        task_files_quota: (args.task_files_quota_bytes > 0).then_some(args.task_files_quota_bytes),
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),
         dispatch: runyard_daemon::services::dispatch::DispatchConfig {

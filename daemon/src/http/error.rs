@@ -22,8 +22,13 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let Error::TooManyAttempts { retry_after } = self {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        let retry_after = match &self {
+            Error::TooManyAttempts { retry_after } => Some(*retry_after),
+            Error::TooManyOpen { .. } => Some(super::open::RETRY_AFTER_SECONDS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -1,7 +1,9 @@
 //! `GET /api/v1/events`: committed changes as server-sent events.
 
-use super::extract::AppQuery;
+use super::extract::{AppQuery, Caller};
+use super::open::MAX_EVENT_STREAMS;
 use super::AppState;
+use crate::error::Result;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream};
@@ -14,13 +16,17 @@ use tokio::sync::broadcast::error::RecvError;
 /// `Change`. Clients re-read what they show when an event names it. `?task=ID` narrows the
 /// stream to one task (an agent following the task it runs).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
-    responses((status = 200, description = "text/event-stream of Change objects", body = Change)))]
+    responses((status = 200, description = "text/event-stream of Change objects", body = Change),
+        (status = 429, body = runyard_api::ErrorBody, description = "this identity holds too many event streams")))]
 pub async fn stream(
     State(s): State<AppState>,
+    Caller(who): Caller,
     AppQuery(q): AppQuery<EventsQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Held for as long as the stream is.
+    let slot = s.open.take(&who.user_id, "event streams", MAX_EVENT_STREAMS)?;
     let rx = s.store.changes.subscribe();
-    let events = stream::unfold((rx, q.task), |(mut rx, task)| async move {
+    let events = stream::unfold((rx, q.task, slot), |(mut rx, task, slot)| async move {
         let change = loop {
             match rx.recv().await {
                 Ok(change) if task.as_deref().is_none_or(|t| change.concerns_task(t)) => break change,
@@ -31,7 +37,7 @@ pub async fn stream(
             }
         };
         let event = Event::default().event(change.kind()).json_data(&change).unwrap_or_default();
-        Some((Ok(event), (rx, task)))
+        Some((Ok(event), (rx, task, slot)))
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -8,7 +8,9 @@ mod console;
 mod error;
 mod events;
 pub mod extract;
+pub mod open;
 mod queues;
+pub mod serve;
 mod tasks;
 mod workers;
 
@@ -19,7 +21,7 @@ use crate::services::dispatch::Dispatcher;
 use crate::services::tasks::TaskService;
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -27,6 +29,7 @@ use axum::{Json, Router};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -40,6 +43,8 @@ pub struct AppState {
     pub tasks: TaskService,
     pub dispatcher: Arc<Dispatcher>,
     pub metrics: Arc<Metrics>,
+    /// Event streams and long-polls held per identity.
+    pub open: Arc<open::OpenRequests>,
 }
 
 /// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.
@@ -197,6 +202,7 @@ fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
 pub fn router(
     state: AppState,
     max_body: usize,
+    request_timeout: std::time::Duration,
     plugins: Vec<(Router, Option<Router>, utoipa::openapi::OpenApi)>,
 ) -> Router {
     MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
@@ -241,6 +247,9 @@ pub fn router(
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
         .route("/openapi.json", get(move || std::future::ready(Json(doc.clone()))))
+        // The core API answers in time (408 otherwise); long-polls wait at most a minute, and
+        // streams answer at once and then stream. Plugins' uploads and exports may take longer.
+        .route_layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .with_state(state.clone())
         .merge(plugin_routes)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))

@@ -39,6 +39,19 @@ pub fn account(who: &Principal, user_id: &str, what: &str) -> Result<()> {
     Err(Error::Forbidden(format!("only the user themselves or an admin may {what}")))
 }
 
+/// Something a user owns (a model, a saved view): its owner (or a task's process acting as the
+/// owner) and admins change it; agents never do.
+pub fn owned(who: &Principal, owner: Option<&str>, what: &str) -> Result<()> {
+    match who.role {
+        Role::Admin => Ok(()),
+        Role::User if owner == Some(who.user_id.as_str()) => Ok(()),
+        Role::Agent => Err(Error::Forbidden(format!("an agent's key pair may not change {what}"))),
+        Role::User => {
+            Err(Error::Forbidden(format!("{what} belongs to another user; only its owner or an admin may change it")))
+        }
+    }
+}
+
 /// Users and admins: what people do (create tasks, projects, views), not machines.
 pub fn person(who: &Principal, what: &str) -> Result<()> {
     match who.role {

@@ -4,8 +4,8 @@
 //! the look and the wait still wakes it. The pop itself is one write transaction in the store:
 //! exactly one agent gets each task, as a lease until it reports `started`.
 
+use super::access;
 use super::tasks::TaskService;
-use super::{access, fleet};
 use crate::error::{Error, Result};
 use crate::store::{Principal, Store};
 use runyard_api::{PopRequest, PopResponse};
@@ -74,10 +74,10 @@ impl Dispatcher {
             Error::NotFound { .. } => Error::invalid("worker", format!("worker '{}' is not registered", req.worker)),
             other => other,
         };
-        fleet::check_worker(&self.store, who, &req.worker).await.map_err(not_registered)?;
-        let worker = self.store.worker(&req.worker).await.map_err(not_registered)?;
+        let (owner, drained) = self.store.worker_gate(&req.worker).await.map_err(not_registered)?;
+        access::worker(who, &req.worker, owner.as_deref())?;
         let none = PopResponse { task: None, queue: None };
-        if worker.drained {
+        if drained {
             return Ok(none);
         }
         let mut queues = self.store.resolve_queues(&req.queues).await?;

@@ -207,6 +207,17 @@ impl Store {
         }
     }
 
+    /// Whether `e` is a lock conflict a retry may win (PostgreSQL: a deadlock or a
+    /// serialization failure; SQLite writers queue on one lock and never lose one).
+    pub fn is_conflict(&self, e: &Error) -> bool {
+        let Error::Internal(inner) = e else { return false };
+        inner
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|db| db.code())
+            .is_some_and(|code| matches!(code.as_ref(), "40P01" | "40001"))
+    }
+
     /// A statement built with sea-query, rendered for this backend, ready to bind.
     pub fn render(&self, statement: &impl QueryStatementBuilder) -> (String, SqlxValues) {
         let (sql, values) = statement.build_any(self.builder());

@@ -67,6 +67,17 @@ impl Store {
         Ok(row.try_get("owner")?)
     }
 
+    /// What a pop needs of its worker, in one read: the identity it is bound to and whether it
+    /// is drained.
+    pub async fn worker_gate(&self, id: &str) -> Result<(Option<String>, bool)> {
+        let row = sqlx::query("SELECT owner, drained FROM workers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("worker", id))?;
+        Ok((row.try_get("owner")?, row.try_get::<i64, _>("drained")? != 0))
+    }
+
     pub async fn worker(&self, id: &str) -> Result<Worker> {
         let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = $1");
         let row = sqlx::query(&sql)

@@ -49,8 +49,8 @@ impl From<Error> for ClearmlError {
             Error::Conflict(_) | Error::StaleAttempt { .. } => ClearmlError::new(400, 0, e.to_string()),
             Error::Unauthorized(_) => ClearmlError::new(401, 22, e.to_string()),
             Error::Forbidden(_) => ClearmlError::new(403, 0, e.to_string()),
-            Error::TooLarge { .. } => ClearmlError::new(413, 0, e.to_string()),
-            Error::TooManyAttempts { .. } => ClearmlError::new(429, 0, e.to_string()),
+            Error::TooLarge { .. } | Error::OverQuota { .. } => ClearmlError::new(413, 0, e.to_string()),
+            Error::TooManyAttempts { .. } | Error::TooManyOpen { .. } => ClearmlError::new(429, 0, e.to_string()),
             Error::Internal(inner) => {
                 tracing::error!(error = format!("{inner:#}"), "ClearML call failed");
                 ClearmlError::new(500, 0, "General error")
@@ -272,5 +272,39 @@ mod tests {
         assert_eq!(page_of(&json!({"page": 1u64 << 63, "page_size": 4}), items.clone()), Vec::<u32>::new());
         assert_eq!(page_of(&json!({"page": u64::MAX, "page_size": u64::MAX}), items.clone()), Vec::<u32>::new());
         assert_eq!(page_of(&json!({}), items.clone()).len(), 10);
+    }
+
+    proptest::proptest! {
+        /// Lines as Python's `json` writes them (bare NaN and ±Infinity, any text in strings):
+        /// every line parses, its text unchanged, its number read back bit for bit.
+        #[test]
+        fn python_json_lines_read_back_exactly(
+            values in proptest::collection::vec(proptest::num::f64::ANY, 1..12),
+            text in "\\PC{0,16}",
+        ) {
+            let number = |v: f64| match v {
+                v if v.is_nan() => "NaN".to_string(),
+                v if v == f64::INFINITY => "Infinity".to_string(),
+                v if v == f64::NEG_INFINITY => "-Infinity".to_string(),
+                v => serde_json::to_string(&v).expect("finite"),
+            };
+            let message = serde_json::to_string(&text).expect("a string");
+            let lines: Vec<String> =
+                values.iter().map(|v| format!("{{\"value\": {}, \"msg\": {message}}}", number(*v))).collect();
+            let parsed = json_lines(lines.join("\n").as_bytes());
+            proptest::prop_assert_eq!(parsed.len(), values.len());
+            for (v, line) in values.iter().zip(parsed) {
+                let line = line.expect("parsed");
+                proptest::prop_assert_eq!(&line["msg"], &json!(text));
+                let back: runyard_api::tracking::Float = serde_json::from_value(line["value"].clone()).expect("a float");
+                proptest::prop_assert!(back.0.to_bits() == v.to_bits() || (v.is_nan() && back.0.is_nan()), "{v} -> {}", back.0);
+            }
+        }
+
+        /// Any bytes: one answer per non-empty line (or per item of an array), never a panic.
+        #[test]
+        fn any_body_gives_answers_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = json_lines(&bytes);
+        }
     }
 }

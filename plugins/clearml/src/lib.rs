@@ -67,13 +67,8 @@ impl Plugin for Clearml {
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
-        let max_body = ctx.max_body_bytes;
-        let files = runyard_tracking::files::Files::new(
-            ctx.store.clone(),
-            ctx.data_dir.join("files"),
-            &ctx.public_url,
-            ctx.output_allow.clone(),
-        )?;
+        let (max_body, header_timeout) = (ctx.max_body_bytes, ctx.header_timeout);
+        let files = runyard_tracking::files::Files::new(ctx)?;
         let ctx = Ctx {
             store: ctx.store.clone(),
             tasks: ctx.tasks.clone(),
@@ -99,7 +94,7 @@ impl Plugin for Clearml {
                 let listeners = [(bind(api)?, api_router), (bind(files)?, files_router)];
                 let job: Box<
                     dyn FnOnce(tokio_util::sync::CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send,
-                > = Box::new(move |stop| Box::pin(serve_ports(listeners, stop)));
+                > = Box::new(move |stop| Box::pin(serve_ports(listeners, header_timeout, stop)));
                 Some(job)
             }
         };
@@ -121,7 +116,11 @@ fn bind(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 }
 
 /// Serves ClearML's own ports until `stop`.
-async fn serve_ports(listeners: [(std::net::TcpListener, Router); 2], stop: tokio_util::sync::CancellationToken) {
+async fn serve_ports(
+    listeners: [(std::net::TcpListener, Router); 2],
+    header_timeout: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let mut servers = Vec::new();
     for (listener, router) in listeners {
         let stop = stop.clone();
@@ -132,7 +131,7 @@ async fn serve_ports(listeners: [(std::net::TcpListener, Router); 2], stop: toki
                 Err(error) => return tracing::error!(%error, "ClearML port unavailable"),
             };
             tracing::info!(?addr, "serving the ClearML clients");
-            let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+            let served = runyard_daemon::http::serve::serve(listener, router, header_timeout, stop.cancelled_owned());
             if let Err(error) = served.await {
                 tracing::error!(%error, "ClearML port failed");
             }
@@ -232,10 +231,10 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "models.create" => models::create(ctx, who, &body).await,
         "models.get_by_id" => models::get_by_id(ctx, &body).await,
         "models.get_all" | "models.get_all_ex" => models::get_all(ctx, &body).await,
-        "models.edit" | "models.update" => models::edit(ctx, &body).await,
-        "models.set_ready" => models::set_ready(ctx, &body).await,
-        "models.add_or_update_metadata" => models::add_or_update_metadata(ctx, &body).await,
-        "models.delete" => models::delete(ctx, &body).await,
+        "models.edit" | "models.update" => models::edit(ctx, who, &body).await,
+        "models.set_ready" => models::set_ready(ctx, who, &body).await,
+        "models.add_or_update_metadata" => models::add_or_update_metadata(ctx, who, &body).await,
+        "models.delete" => models::delete(ctx, who, &body).await,
         "models.update_for_task" => models::update_for_task(ctx, who, &body).await,
         "tasks.started" => {
             let worker = workers::worker_of(headers, &Value::Null);

@@ -6,6 +6,7 @@ use crate::document::project;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::{ModelRef, RegisterOutputs};
+use runyard_daemon::services::access;
 use runyard_daemon::store::{new_id, now_ms, Principal};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
@@ -64,6 +65,13 @@ async fn save(ctx: &Ctx, doc: &Map<String, Value>, insert: bool) -> Result<(), C
     Ok(())
 }
 
+/// A model to change: loaded, and checked that `who` may (its creator and admins).
+async fn load_owned(ctx: &Ctx, who: &Principal, id: &str) -> Result<Map<String, Value>, ClearmlError> {
+    let doc = load(ctx, id).await?;
+    access::owned(who, doc.get("user").and_then(Value::as_str), &format!("model '{id}'"))?;
+    Ok(doc)
+}
+
 /// Copies the settable fields of a request onto a model document.
 fn apply(doc: &mut Map<String, Value>, body: &Value) {
     for field in FIELDS {
@@ -98,6 +106,7 @@ async fn create_model(ctx: &Ctx, who: &Principal, body: &Value) -> Result<String
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    access::person(who, "create models")?;
     Ok(json!({"id": create_model(ctx, who, body).await?, "created": true}))
 }
 
@@ -134,25 +143,25 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 /// `models.edit` / `models.update`: the given fields replace the model's.
-pub async fn edit(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
-    let mut doc = load(ctx, id).await?;
+    let mut doc = load_owned(ctx, who, id).await?;
     apply(&mut doc, body);
     save(ctx, &doc, false).await?;
     Ok(json!({"updated": 1, "fields": {}}))
 }
 
-pub async fn set_ready(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn set_ready(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
-    let mut doc = load(ctx, id).await?;
+    let mut doc = load_owned(ctx, who, id).await?;
     doc.insert("ready".into(), json!(true));
     save(ctx, &doc, false).await?;
     Ok(json!({"updated": 1, "published_task": null}))
 }
 
-pub async fn add_or_update_metadata(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn add_or_update_metadata(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
-    let mut doc = load(ctx, id).await?;
+    let mut doc = load_owned(ctx, who, id).await?;
     let mut metadata = if flag(body, "replace_metadata") {
         Map::new()
     } else {
@@ -168,9 +177,9 @@ pub async fn add_or_update_metadata(ctx: &Ctx, body: &Value) -> Answer {
     Ok(json!({"updated": 1}))
 }
 
-pub async fn delete(ctx: &Ctx, body: &Value) -> Answer {
+pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
-    load(ctx, id).await?;
+    load_owned(ctx, who, id).await?;
     sqlx::query("DELETE FROM clearml_models WHERE id = $1")
         .bind(id)
         .execute(ctx.store.pool())
@@ -219,7 +228,7 @@ pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer
     let task = required_str(body, "task")?;
     let (id, created) = match body.get("override_model_id").and_then(Value::as_str) {
         Some(id) => {
-            let mut doc = load(ctx, id).await?;
+            let mut doc = load_owned(ctx, who, id).await?;
             apply(&mut doc, body);
             save(ctx, &doc, false).await?;
             (id.to_string(), false)

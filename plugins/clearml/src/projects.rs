@@ -4,6 +4,7 @@ use crate::document::project;
 use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::{Project, UpdateProject};
+use runyard_daemon::services::access;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
@@ -48,6 +49,7 @@ pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    access::person(who, "create projects")?;
     let name = required_str(body, "name")?;
     let description = body.get("description").and_then(Value::as_str).unwrap_or("");
     let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await?;
@@ -57,6 +59,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 /// `projects.update`: a new `name` (a basename keeps the project's parent; a path moves it,
 /// subprojects with it) and/or `description`.
 pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    access::person(who, "change projects")?;
     let id = required_str(body, "project")?;
     let current = ctx.store.project(id).await?;
     let name = body.get("name").and_then(Value::as_str).map(|n| match current.name.rsplit_once('/') {

@@ -40,6 +40,8 @@ pub struct Files {
     local_base: String,
     /// Object-storage destinations tasks may name (`s3://bucket[/prefix]`, no trailing slash).
     allow: Vec<String>,
+    /// The most bytes of files one task may store.
+    quota: Option<u64>,
 }
 
 /// Checks a client-given file name: relative, no `.`/`..`/empty segments, no backslashes or
@@ -82,21 +84,36 @@ fn split_url(url: &str) -> Result<(String, String)> {
 
 impl Files {
     /// `allow`: the object-storage destinations (`s3://bucket[/prefix]`) tasks may name.
-    pub fn new(
-        store: Arc<Store>,
-        root: std::path::PathBuf,
-        public_url: &str,
-        allow: Vec<String>,
-    ) -> anyhow::Result<Files> {
+    /// The daemon's file store: `<data dir>/files` locally, and the object stores the operator
+    /// allows.
+    pub fn new(ctx: &runyard_daemon::plugin::PluginContext) -> anyhow::Result<Files> {
+        let root = ctx.data_dir.join("files");
         std::fs::create_dir_all(&root)?;
         let local = object_store::local::LocalFileSystem::new_with_prefix(&root)?;
         Ok(Files {
-            store,
+            store: ctx.store.clone(),
             local: Arc::new(local),
             remote: Mutex::new(HashMap::new()),
-            local_base: format!("{}/api/v1/files", public_url.trim_end_matches('/')),
-            allow: allow.into_iter().map(|a| a.trim_end_matches('/').to_string()).collect(),
+            local_base: format!("{}/api/v1/files", ctx.public_url.trim_end_matches('/')),
+            allow: ctx.output_allow.iter().map(|a| a.trim_end_matches('/').to_string()).collect(),
+            quota: ctx.task_files_quota,
         })
+    }
+
+    /// What is left of a task's quota for a file at `full` (which replaces the file there).
+    async fn room(&self, task_id: &str, location: &str, full: &str) -> Result<Option<u64>> {
+        let Some(quota) = self.quota else { return Ok(None) };
+        let used: i64 = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS used FROM task_files \
+             WHERE task_id = $1 AND NOT (location = $2 AND path = $3)",
+        )
+        .bind(task_id)
+        .bind(location)
+        .bind(full)
+        .fetch_one(self.store.pool())
+        .await?
+        .try_get("used")?;
+        Ok(Some(quota.saturating_sub(used.max(0) as u64)))
     }
 
     fn object_store(&self, location: &str) -> Result<Arc<dyn ObjectStore>> {
@@ -203,6 +220,10 @@ impl Files {
                 return Err(runyard_api::InvalidTransition::ReadOnly.into());
             }
         }
+        let room = match task_id {
+            Some(task_id) => self.room(task_id, location, full).await?,
+            None => None,
+        };
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);
         let (mut size, mut hash) = (0u64, Sha256::new());
@@ -215,6 +236,11 @@ impl Files {
                 }
             };
             size += chunk.len() as u64;
+            if room.is_some_and(|room| size > room) {
+                let _ = writer.abort().await;
+                let task = task_id.unwrap_or_default().to_string();
+                return Err(Error::OverQuota { task, limit: self.quota.unwrap_or_default() });
+            }
             hash.update(&chunk);
             writer.write(&chunk);
         }
@@ -413,5 +439,18 @@ mod tests {
         assert!(split_url("gs://bucket").is_err());
         assert!(split_url("file:///etc").is_err());
         assert!(split_url("not a url").is_err());
+    }
+
+    proptest::proptest! {
+        /// A name the checker accepts stays inside the store: relative, no climbing segments, no
+        /// other separators, and a valid object path as it is.
+        #[test]
+        fn accepted_names_stay_inside_the_store(name in "(\\PC|[./\\\\]){0,24}") {
+            if check_name(&name).is_ok() {
+                proptest::prop_assert!(!name.starts_with('/') && !name.contains('\\'));
+                proptest::prop_assert!(name.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+                proptest::prop_assert!(ObjectPath::parse(&name).is_ok(), "{name:?}");
+            }
+        }
     }
 }

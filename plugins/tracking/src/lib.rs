@@ -35,12 +35,7 @@ impl Plugin for Tracking {
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
-        let files = Arc::new(files::Files::new(
-            ctx.store.clone(),
-            ctx.data_dir.join("files"),
-            &ctx.public_url,
-            ctx.output_allow.clone(),
-        )?);
+        let files = Arc::new(files::Files::new(ctx)?);
         let background = files.clone();
         Ok(Mounted {
             routes: http::routes(ctx.store.clone(), files.clone()),

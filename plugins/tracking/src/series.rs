@@ -238,4 +238,27 @@ mod tests {
         assert_eq!(out.len(), 5);
         assert!(out.iter().all(|q| q.value.is_nan()));
     }
+
+    proptest::proptest! {
+        /// Any points, NaN payloads and extreme steps included, come back bit for bit.
+        #[test]
+        fn any_points_round_trip_bit_for_bit(
+            raw in proptest::collection::vec((proptest::num::i64::ANY, proptest::num::u64::ANY, proptest::num::i64::ANY), 0..200)
+        ) {
+            let points: Vec<Point> =
+                raw.iter().map(|&(iteration, bits, time)| Point { iteration, value: f64::from_bits(bits), time }).collect();
+            let mut back = Vec::new();
+            decode_into(&encode(&points), &mut back);
+            let bits = |p: &Point| (p.iteration, p.value.to_bits(), p.time);
+            proptest::prop_assert_eq!(back.iter().map(bits).collect::<Vec<_>>(), points.iter().map(bits).collect::<Vec<_>>());
+        }
+
+        /// Damaged chunks give what they can and never panic.
+        #[test]
+        fn any_bytes_decode_without_panicking(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let mut out = Vec::new();
+            decode_into(&data, &mut out);
+            proptest::prop_assert!(out.len() <= data.len() / 10 + 1);
+        }
+    }
 }

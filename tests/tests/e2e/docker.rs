@@ -245,7 +245,9 @@ async fn python_in_a_container_with_a_cached_venv() {
             name,
             "main.py",
             "python3",
-            "import sys, tinypkg\nprint('tinypkg', tinypkg.VERSION, sys.prefix)\n",
+            "import sys, tinypkg\nprint('tinypkg', tinypkg.VERSION, sys.prefix)\n\
+             try:\n    open(sys.prefix + '/poison', 'w')\n    print('venv writable')\n\
+             except OSError:\n    print('venv read-only')\n",
         );
         t.script.requirements = Some("tinypkg==1.0\n".into());
         t.container.arguments = Some(format!("-v {links}:{links}:ro"));
@@ -254,10 +256,12 @@ async fn python_in_a_container_with_a_cached_venv() {
     let (t, out) = run_to_end(&c, &task("first")).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("building the environment") && out.contains("tinypkg 1.0"), "{out}");
+    assert!(out.contains("venv read-only"), "a task cannot change the environment others reuse: {out}");
     let (t, out) = run_to_end(&c, &task("second")).await;
     assert_eq!(t.status, TaskStatus::Completed, "{out}");
     assert!(out.contains("environment cache hit"), "{out}");
     assert!(!out.contains("pip install") && !out.contains("Processing"), "{out}");
+    assert!(out.contains("venv read-only") && !out.contains("venv writable"), "{out}");
 
     // An image that holds its environment is used as it is.
     let (t, out) =

@@ -1,6 +1,8 @@
 //! What the daemon tells browsers and accepts from clients: responses are never sniffed, the
 //! UI's pages carry a content security policy, the session cookie is `Secure` behind HTTPS, and
-//! ClearML's own ports accept the same body sizes as the main API.
+//! ClearML's own ports accept the same body sizes as the main API; a client trickling its
+//! headers is cut off; event streams are bounded per identity; a task's files stay within its
+//! quota.
 
 use crate::harness::{Backend, TestServer, ACCESS_KEY, SECRET_KEY};
 use serde_json::json;
@@ -119,3 +121,76 @@ async fn console_pages_are_bounded_in_bytes(server: TestServer) {
 }
 
 crate::scenario!(console_pages_are_bounded, super::console_pages_are_bounded_in_bytes);
+
+/// A client that sends its request headers slower than the deadline loses its connection; the
+/// daemon goes on serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(Backend::Sqlite, &["--header-timeout-seconds", "1"]).unwrap();
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection stayed open past the header deadline");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let health = server.http().get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+/// One identity holds at most 64 event streams (a 429 with Retry-After beyond); a closed one
+/// frees its place; other identities are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_bounded_per_identity() {
+    let server = TestServer::start(Backend::Sqlite).unwrap();
+    let admin = server.client();
+    let ada = admin
+        .create_user(&runyard_api::CreateUser { name: "ada".into(), role: runyard_api::Role::User })
+        .await
+        .unwrap();
+    let open = |key: String, secret: String| {
+        let req = server.http().get(format!("{}/api/v1/events", server.url)).basic_auth(key, Some(secret));
+        async move { req.send().await.unwrap() }
+    };
+    let mut streams = Vec::new();
+    for _ in 0..64 {
+        let stream = open(ACCESS_KEY.into(), SECRET_KEY.into()).await;
+        assert_eq!(stream.status().as_u16(), 200);
+        streams.push(stream);
+    }
+    let refused = open(ACCESS_KEY.into(), SECRET_KEY.into()).await;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(open(ada.access_key, ada.secret_key).await.status().as_u16(), 200, "another identity");
+    drop(streams.pop());
+    crate::harness::wait::until("a closed stream frees its place", std::time::Duration::from_secs(5), || async {
+        open(ACCESS_KEY.into(), SECRET_KEY.into()).await.status().as_u16() == 200
+    })
+    .await;
+}
+
+/// A task's files stay within the operator's quota: an upload that would outgrow it is refused
+/// (413, nothing kept), a file replacing another counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tasks_files_stay_within_its_quota() {
+    let server = TestServer::start_with(Backend::Sqlite, &["--task-files-quota-bytes", "1000"]).unwrap();
+    let c = server.client();
+    let task = c
+        .create_task(&runyard_api::CreateTask { name: "t".into(), project: Some("p".into()), ..Default::default() })
+        .await
+        .unwrap();
+    c.upload_file(&task.id, "a.bin", vec![1; 600]).await.expect("within the quota");
+    let refused = c.upload_file(&task.id, "b.bin", vec![2; 600]).await.unwrap_err();
+    assert_eq!(refused.code(), Some(runyard_api::ErrorCode::PayloadTooLarge), "{refused}");
+    assert!(refused.to_string().contains("quota"), "{refused}");
+    c.upload_file(&task.id, "a.bin", vec![3; 900]).await.expect("a replacement counts once");
+    let other = c
+        .create_task(&runyard_api::CreateTask { name: "u".into(), project: Some("p".into()), ..Default::default() })
+        .await
+        .unwrap();
+    c.upload_file(&other.id, "b.bin", vec![2; 600]).await.expect("each task has its own quota");
+}

@@ -9,6 +9,7 @@ mod bad_input;
 mod batch;
 mod changes;
 mod clearml;
+mod clearml_access;
 mod clearml_bad_input;
 mod cli;
 mod dispatch;

@@ -21,6 +21,13 @@ use std::collections::{HashMap, HashSet};
 /// Most tasks one batch may name.
 pub const MAX_BATCH: usize = 100_000;
 
+/// Tasks applied per transaction: a large batch is applied a chunk at a time, so it never holds
+/// the database's writer (SQLite) or thousands of row locks (PostgreSQL) for long.
+pub const BATCH_CHUNK: usize = 5_000;
+
+/// Times a chunk is tried again after losing a deadlock or a serialization conflict.
+const CONFLICT_RETRIES: u32 = 3;
+
 pub(super) fn state_of(head: &TaskHead) -> TaskState {
     TaskState {
         status: head.status,
@@ -44,13 +51,15 @@ pub(super) async fn act_one(
     result.map(|applied| applied.outcome(id))
 }
 
-/// Applies `action` to every task in `req.ids`, reporting each task's outcome.
+/// Applies `action` to every task in `req.ids`, `chunk` tasks per transaction, reporting each
+/// task's outcome.
 pub(super) async fn act(
     store: &Store,
     hooks: &Hooks,
     who: &Principal,
     action: Action,
     req: ActionRequest,
+    chunk: usize,
 ) -> Result<ActionResponse> {
     if req.ids.is_empty() {
         return Err(Error::invalid("ids", "give at least one task id"));
@@ -59,7 +68,21 @@ pub(super) async fn act(
         return Err(Error::invalid("ids", format!("at most {MAX_BATCH} tasks per batch")));
     }
     let ids = dedup(req.ids.clone());
-    let results = act_inner(store, hooks, who, action, &ids, &req).await?;
+    let mut results = Vec::with_capacity(ids.len());
+    for part in ids.chunks(chunk.max(1)) {
+        let mut tries = 0;
+        let applied = loop {
+            match act_inner(store, hooks, who, action, part, &req).await {
+                Err(e) if tries < CONFLICT_RETRIES && store.is_conflict(&e) => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "a batch chunk lost a lock conflict: trying it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << tries)).await;
+                }
+                other => break other?,
+            }
+        };
+        results.extend(applied);
+    }
     let mut response = ActionResponse { action, succeeded: 0, skipped: 0, results: Vec::with_capacity(results.len()) };
     for (id, result) in results {
         match result {

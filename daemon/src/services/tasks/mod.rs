@@ -44,6 +44,8 @@ pub struct TaskService {
     hooks: Arc<Hooks>,
     creations: Group<PreparedCreate, Task>,
     reports: Group<reports::Report, ActionOutcome>,
+    /// Tasks of a batch applied per transaction.
+    batch_chunk: usize,
 }
 
 impl TaskService {
@@ -51,7 +53,14 @@ impl TaskService {
         let hooks = Arc::new(Hooks::default());
         let creations = Group::new(store.clone(), create::MAX_GROUP, create::commit_group);
         let reports = Group::new((store.clone(), hooks.clone()), reports::MAX_GROUP, reports::commit_group);
-        TaskService { store, hooks, creations, reports }
+        TaskService { store, hooks, creations, reports, batch_chunk: actions::BATCH_CHUNK }
+    }
+
+    /// The same service applying batches `chunk` tasks per transaction.
+    #[cfg(test)]
+    fn with_batch_chunk(mut self, chunk: usize) -> TaskService {
+        self.batch_chunk = chunk;
+        self
     }
 
     /// Registers the plugins' hooks, once, when the daemon is built; later calls are ignored.
@@ -122,7 +131,7 @@ impl TaskService {
 
     /// Applies `action` to every task in `req.ids`, reporting each task's outcome.
     pub async fn act(&self, who: &Principal, action: Action, req: ActionRequest) -> Result<ActionResponse> {
-        actions::act(&self.store, &self.hooks, who, action, req).await
+        actions::act(&self.store, &self.hooks, who, action, req, self.batch_chunk).await
     }
 
     /// Applies `action` to one task; a refusal is an error (404, 409).

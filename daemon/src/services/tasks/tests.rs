@@ -113,6 +113,26 @@ async fn a_batch_skips_whole_the_tasks_it_is_not_valid_for() {
     assert_eq!(f.status(&other).await, Some(TaskStatus::Created));
 }
 
+#[tokio::test]
+async fn a_large_batch_is_applied_a_chunk_at_a_time_in_order() {
+    let mut f = fixture().await;
+    f.tasks = f.tasks.clone().with_batch_chunk(2);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(f.task_in(TaskStatus::Created).await);
+    }
+    let done = f.task_in(TaskStatus::Completed).await;
+    ids.insert(3, done.clone());
+    let req = ActionRequest { ids: ids.clone(), queue: Some("default".into()), ..Default::default() };
+    let response = f.tasks.act(&f.who, Action::Enqueue, req).await.expect("a batch in chunks");
+    assert_eq!((response.succeeded, response.skipped), (5, 1), "{response:?}");
+    let reported: Vec<&str> = response.results.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(reported, ids.iter().map(String::as_str).collect::<Vec<_>>(), "every task once, in order");
+    for id in ids.iter().filter(|id| **id != done) {
+        assert_eq!(f.status(id).await, Some(TaskStatus::Queued));
+    }
+}
+
 /// Hooks that write down what they were called for, and can fail.
 struct Recorder {
     name: &'static str,

@@ -1,0 +1,68 @@
+//! Long-lived requests per identity: event streams and long-polls hold a connection and some
+//! memory each, so one key pair (or a task's code using it) may hold only so many at once.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Event streams one identity may hold open (browser tabs, agents following their tasks).
+pub const MAX_EVENT_STREAMS: usize = 64;
+
+/// Long-polls one identity may have waiting (an agent's workers each wait on one).
+pub const MAX_LONG_POLLS: usize = 2048;
+
+/// What a refused client is told to wait before trying again.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// How many long-lived requests of each kind each identity holds.
+#[derive(Default)]
+pub struct OpenRequests(Mutex<HashMap<(String, &'static str), usize>>);
+
+/// A held place; dropping it (the response finished or the client went away) frees it.
+pub struct Slot {
+    open: Arc<OpenRequests>,
+    key: (String, &'static str),
+}
+
+impl OpenRequests {
+    /// Takes a place of kind `what` for `identity`, refused (429) beyond `limit`.
+    pub fn take(self: &Arc<Self>, identity: &str, what: &'static str, limit: usize) -> Result<Slot> {
+        let key = (identity.to_string(), what);
+        let mut held = self.0.lock().expect("open requests lock");
+        let n = held.entry(key.clone()).or_default();
+        if *n >= limit {
+            return Err(Error::TooManyOpen { what, limit });
+        }
+        *n += 1;
+        Ok(Slot { open: self.clone(), key })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.open.0.lock().expect("open requests lock");
+        if let Some(n) = held.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_counted_per_identity_and_freed_on_drop() {
+        let open = Arc::new(OpenRequests::default());
+        let a = open.take("ada", "event streams", 2).unwrap();
+        let _b = open.take("ada", "event streams", 2).unwrap();
+        assert!(matches!(open.take("ada", "event streams", 2), Err(Error::TooManyOpen { limit: 2, .. })));
+        assert!(open.take("bob", "event streams", 2).is_ok(), "another identity has its own places");
+        assert!(open.take("ada", "long-polls", 2).is_ok(), "another kind has its own places");
+        drop(a);
+        assert!(open.take("ada", "event streams", 2).is_ok(), "a freed place is taken again");
+    }
+}
