@@ -26,10 +26,12 @@ pub enum ErrorCode {
     StaleAttempt,
     /// 413: the body is too large.
     PayloadTooLarge,
-    /// 429: too many attempts (failed sign-ins with one key); try again later.
+    /// 429: too many attempts (failed sign-ins with one key) or open streams; try again later.
     TooManyRequests,
     /// 500: a fault on the server side; details are in the server log.
     Internal,
+    /// 503: the daemon is at its limit of requests in flight; try again shortly.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
         }
     }
 }

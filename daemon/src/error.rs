@@ -35,6 +35,9 @@ pub enum Error {
     /// as it may.
     #[error("this identity already holds {limit} open {what}: close one first")]
     TooManyOpen { what: &'static str, limit: usize },
+    /// As many requests are in flight as the daemon takes at once.
+    #[error("the server is at its limit of {limit} requests in flight: try again shortly")]
+    Overloaded { limit: usize },
     /// A fault of ours or of the database; the details go to the log, not the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -63,6 +66,7 @@ impl Error {
             Error::TooLarge { .. } | Error::OverQuota { .. } => ErrorCode::PayloadTooLarge,
             Error::TooManyAttempts { .. } | Error::TooManyOpen { .. } => ErrorCode::TooManyRequests,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Overloaded { .. } => ErrorCode::Unavailable,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// How long the core API may take to answer a request (long-polls wait at most a minute).
     pub request_timeout: std::time::Duration,
+    /// Requests in flight at once; more are answered 503.
+    pub max_in_flight: usize,
     /// The most bytes of files one task may store; `None`: no limit.
     pub task_files_quota: Option<u64>,
     /// The token signing key (default on SQLite: `<data_dir>/signing.key`, made at first start;
@@ -91,6 +93,7 @@ impl Config {
             signing_key_file: None,
             header_timeout: http::serve::DEFAULT_HEADER_TIMEOUT,
             request_timeout: std::time::Duration::from_secs(120),
+            max_in_flight: http::open::DEFAULT_MAX_IN_FLIGHT,
             task_files_quota: Some(DEFAULT_TASK_FILES_QUOTA),
         }
     }
@@ -215,7 +218,7 @@ impl Daemon {
             background.extend(mounted.background);
         }
         tasks.register_hooks(hooks);
-        let router = http::router(state, config.max_body_bytes, config.request_timeout, parts);
+        let router = http::router(state, config.max_body_bytes, config.request_timeout, config.max_in_flight, parts);
         Ok(Daemon {
             database_url: url,
             listener,

@@ -61,6 +61,9 @@ pub struct ServerArgs {
     /// long-polls wait up to a minute.
     #[arg(long, env = "RUNYARD_REQUEST_TIMEOUT_SECONDS", default_value_t = 120)]
     request_timeout_seconds: u64,
+    /// Requests in flight at once (long-polls included); more are answered 503 with Retry-After.
+    #[arg(long, env = "RUNYARD_MAX_IN_FLIGHT", default_value_t = runyard_daemon::http::open::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
     /// The most bytes of files (artifacts, models, debug samples) one task may store; 0: no limit.
     #[arg(long, env = "RUNYARD_TASK_FILES_QUOTA_BYTES", default_value_t = runyard_daemon::DEFAULT_TASK_FILES_QUOTA)]
     task_files_quota_bytes: u64,
@@ -152,6 +155,7 @@ pub async fn server(args: ServerArgs) -> Result<ExitCode> {
         signing_key_file: args.signing_key_file,
         header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds.max(1)),
         request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
+        max_in_flight: args.max_in_flight.max(1),
         task_files_quota: (args.task_files_quota_bytes > 0).then_some(args.task_files_quota_bytes),
         max_body_bytes: args.max_body_bytes,
         admin_key_pair: env_key_pair(),

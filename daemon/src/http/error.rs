@@ -24,7 +24,7 @@ impl IntoResponse for Error {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             Error::TooManyAttempts { retry_after } => Some(*retry_after),
-            Error::TooManyOpen { .. } => Some(super::open::RETRY_AFTER_SECONDS),
+            Error::TooManyOpen { .. } | Error::Overloaded { .. } => Some(super::open::RETRY_AFTER_SECONDS),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -203,6 +203,7 @@ pub fn router(
     state: AppState,
     max_body: usize,
     request_timeout: std::time::Duration,
+    max_in_flight: usize,
     plugins: Vec<(Router, Option<Router>, utoipa::openapi::OpenApi)>,
 ) -> Router {
     MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
@@ -272,6 +273,7 @@ pub fn router(
         .merge(plugin_roots)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
+        .layer(middleware::from_fn_with_state(Arc::new(open::InFlight::new(max_in_flight)), open::shed))
         .layer(DefaultBodyLimit::max(max_body))
         // No response is sniffed into another type (an uploaded file served as a page).
         .layer(SetResponseHeaderLayer::overriding(

@@ -1,9 +1,42 @@
-//! Long-lived requests per identity: event streams and long-polls hold a connection and some
-//! memory each, so one key pair (or a task's code using it) may hold only so many at once.
+//! Requests open at once. In all, a daemon takes so many in flight and turns the rest away at
+//! once (503 with Retry-After) rather than queue them; per identity, event streams and
+//! long-polls hold a connection and some memory each, so one key pair (or a task's code using
+//! it) may hold only so many.
 
 use crate::error::{Error, Result};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Requests in flight at once, by default.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
+
+/// The daemon's places for requests in flight.
+pub struct InFlight {
+    places: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl InFlight {
+    pub fn new(limit: usize) -> InFlight {
+        InFlight { places: Arc::new(Semaphore::new(limit)), limit }
+    }
+}
+
+/// Middleware: a request takes a place until its answer starts (a stream's body does not hold
+/// one); none left, it is answered 503 at once. Health checks always get through.
+pub async fn shed(State(in_flight): State<Arc<InFlight>>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    match in_flight.places.clone().try_acquire_owned() {
+        Ok(_place) => next.run(req).await,
+        Err(_) => Error::Overloaded { limit: in_flight.limit }.into_response(),
+    }
+}
 
 /// Event streams one identity may hold open (browser tabs, agents following their tasks).
 pub const MAX_EVENT_STREAMS: usize = 64;

@@ -51,6 +51,7 @@ impl From<Error> for ClearmlError {
             Error::Forbidden(_) => ClearmlError::new(403, 0, e.to_string()),
             Error::TooLarge { .. } | Error::OverQuota { .. } => ClearmlError::new(413, 0, e.to_string()),
             Error::TooManyAttempts { .. } | Error::TooManyOpen { .. } => ClearmlError::new(429, 0, e.to_string()),
+            Error::Overloaded { .. } => ClearmlError::new(503, 0, e.to_string()),
             Error::Internal(inner) => {
                 tracing::error!(error = format!("{inner:#}"), "ClearML call failed");
                 ClearmlError::new(500, 0, "General error")

@@ -2,9 +2,10 @@
 //! UI's pages carry a content security policy, the session cookie is `Secure` behind HTTPS, and
 //! ClearML's own ports accept the same body sizes as the main API; a client trickling its
 //! headers is cut off; event streams are bounded per identity; a task's files stay within its
-//! quota.
+//! quota; requests beyond the daemon's limit in flight are turned away.
 
 use crate::harness::{Backend, TestServer, ACCESS_KEY, SECRET_KEY};
+use crate::scenario;
 use serde_json::json;
 
 async fn session_cookie(server: &TestServer, forwarded_https: bool) -> String {
@@ -124,10 +125,8 @@ crate::scenario!(console_pages_are_bounded, super::console_pages_are_bounded_in_
 
 /// A client that sends its request headers slower than the deadline loses its connection; the
 /// daemon goes on serving others.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_trickling_its_headers_is_cut_off() {
+async fn a_client_trickling_its_headers_is_cut_off(server: TestServer) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = TestServer::start_with(Backend::Sqlite, &["--header-timeout-seconds", "1"]).unwrap();
     let address = server.url.trim_start_matches("http://").to_string();
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
@@ -141,12 +140,15 @@ async fn a_client_trickling_its_headers_is_cut_off() {
     let health = server.http().get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+scenario!(
+    trickled_headers_cut_off,
+    super::a_client_trickling_its_headers_is_cut_off,
+    &["--header-timeout-seconds", "1"]
+);
 
 /// One identity holds at most 64 event streams (a 429 with Retry-After beyond); a closed one
 /// frees its place; other identities are not affected.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn event_streams_are_bounded_per_identity() {
-    let server = TestServer::start(Backend::Sqlite).unwrap();
+async fn event_streams_are_bounded_per_identity(server: TestServer) {
     let admin = server.client();
     let ada = admin
         .create_user(&runyard_api::CreateUser { name: "ada".into(), role: runyard_api::Role::User })
@@ -172,12 +174,11 @@ async fn event_streams_are_bounded_per_identity() {
     })
     .await;
 }
+scenario!(event_streams_bounded, super::event_streams_are_bounded_per_identity);
 
 /// A task's files stay within the operator's quota: an upload that would outgrow it is refused
 /// (413, nothing kept), a file replacing another counts once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tasks_files_stay_within_its_quota() {
-    let server = TestServer::start_with(Backend::Sqlite, &["--task-files-quota-bytes", "1000"]).unwrap();
+async fn a_tasks_files_stay_within_its_quota(server: TestServer) {
     let c = server.client();
     let task = c
         .create_task(&runyard_api::CreateTask { name: "t".into(), project: Some("p".into()), ..Default::default() })
@@ -194,3 +195,48 @@ async fn a_tasks_files_stay_within_its_quota() {
         .unwrap();
     c.upload_file(&other.id, "b.bin", vec![2; 600]).await.expect("each task has its own quota");
 }
+scenario!(files_within_quota, super::a_tasks_files_stay_within_its_quota, &["--task-files-quota-bytes", "1000"]);
+
+/// Beyond its requests in flight the daemon answers 503 with Retry-After at once, health
+/// checks still pass, and it takes requests again once some end.
+async fn requests_beyond_the_limit_are_turned_away(server: TestServer) {
+    let c = server.client();
+    let worker = runyard_api::RegisterWorker { id: "w".into(), queues: vec!["default".into()], ..Default::default() };
+    c.register_worker(&worker).await.unwrap();
+    let me = || async {
+        server
+            .http()
+            .get(format!("{}/api/v1/me", server.url))
+            .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut polls = Vec::new();
+    for _ in 0..2 {
+        let c = c.clone();
+        polls.push(tokio::spawn(async move {
+            let pop = runyard_api::PopRequest {
+                queues: vec!["default".into()],
+                worker: "w".into(),
+                wait_seconds: 4.0,
+                order_fairness: false,
+            };
+            c.pop(&pop).await
+        }));
+    }
+    let turned_away =
+        crate::harness::wait::eventually("a request turned away", std::time::Duration::from_secs(3), || async {
+            let resp = me().await;
+            (resp.status().as_u16() == 503).then_some(resp)
+        })
+        .await;
+    assert!(turned_away.headers().contains_key("retry-after"));
+    let health = server.http().get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200, "health checks always get through");
+    for poll in polls {
+        assert!(poll.await.unwrap().unwrap().task.is_none());
+    }
+    assert_eq!(me().await.status().as_u16(), 200, "places free again");
+}
+scenario!(in_flight_bounded, super::requests_beyond_the_limit_are_turned_away, &["--max-in-flight", "2"]);
