@@ -24,11 +24,11 @@ const PUBLIC: [(&str, &str); 5] = [
 /// Allowed (`Y`) or refused with 403 (`N`), for admin, owner, other user and agent in turn.
 const Y: bool = true;
 const N: bool = false;
-const READ: [bool; 4] = [Y, Y, Y, Y];
-const ADMIN: [bool; 4] = [Y, N, N, N];
-const OWNER: [bool; 4] = [Y, Y, N, N];
-const PEOPLE: [bool; 4] = [Y, Y, Y, N];
-const MACHINE: [bool; 4] = [Y, N, N, Y];
+pub const READ: [bool; 4] = [Y, Y, Y, Y];
+pub const ADMIN: [bool; 4] = [Y, N, N, N];
+pub const OWNER: [bool; 4] = [Y, Y, N, N];
+pub const PEOPLE: [bool; 4] = [Y, Y, Y, N];
+pub const MACHINE: [bool; 4] = [Y, N, N, Y];
 
 /// One operation of the document: how to call it on fresh fixtures, and who may.
 struct Row {

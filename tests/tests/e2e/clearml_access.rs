@@ -9,14 +9,8 @@ use runyard_api::{Client, CreateUser, Role};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const Y: bool = true;
-const N: bool = false;
-/// Allowed or refused (403) for admin, owner, other user and agent in turn.
-const READ: [bool; 4] = [Y, Y, Y, Y];
-const ADMIN: [bool; 4] = [Y, N, N, N];
-const OWNER: [bool; 4] = [Y, Y, N, N];
-const PEOPLE: [bool; 4] = [Y, Y, Y, N];
-const MACHINE: [bool; 4] = [Y, N, N, Y];
+// Allowed or refused (403) for admin, owner, other user and agent in turn, as in the native matrix.
+use crate::access::{ADMIN, MACHINE, OWNER, PEOPLE, READ};
 
 /// What each call acts on, made afresh by the owner (the queue by the admin, the worker by the
 /// agent).

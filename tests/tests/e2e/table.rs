@@ -54,6 +54,20 @@ async fn query(c: &Client, q: &str) -> runyard_api::table::TablePage {
 }
 
 /// The names in a page (the query's first column must be `name`).
+/// The names of every page of a query, following its cursors.
+async fn every_page(c: &Client, q: &str) -> Vec<String> {
+    let mut q = TableQuery::from_query_string(q).unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let page = c.table(&q).await.unwrap();
+        seen.extend(names(&page));
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => return seen,
+        }
+    }
+}
+
 fn names(page: &runyard_api::table::TablePage) -> Vec<String> {
     page.rows.iter().map(|r| r.values[0].as_str().unwrap().to_string()).collect()
 }
@@ -134,16 +148,7 @@ async fn table_queries(server: TestServer) {
         let all = names(&query(&c, &format!("columns=name&sort={sort}")).await);
         assert_eq!(all.len(), 6);
         for limit in [1, 2, 4] {
-            let mut seen = Vec::new();
-            let mut q = TableQuery::from_query_string(&format!("columns=name&sort={sort}&limit={limit}")).unwrap();
-            loop {
-                let page = c.table(&q).await.unwrap();
-                seen.extend(names(&page));
-                match page.next {
-                    Some(next) => q.cursor = Some(next),
-                    None => break,
-                }
-            }
+            let seen = every_page(&c, &format!("columns=name&sort={sort}&limit={limit}")).await;
             assert_eq!(seen, all, "{sort}, limit {limit}");
         }
     }
@@ -162,16 +167,7 @@ async fn table_queries(server: TestServer) {
     for name in ["t1", "t2", "t3"] {
         task(&c, "ties", name, &[], &[], Some(0.3)).await;
     }
-    let mut q = TableQuery::from_query_string("project=ties&columns=name&sort=-metric:loss/val.last&limit=1").unwrap();
-    let mut seen = Vec::new();
-    loop {
-        let page = c.table(&q).await.unwrap();
-        seen.extend(names(&page));
-        match page.next {
-            Some(next) => q.cursor = Some(next),
-            None => break,
-        }
-    }
+    let seen = every_page(&c, "project=ties&columns=name&sort=-metric:loss/val.last&limit=1").await;
     assert_eq!(seen, ["t3", "t2", "t1"], "ties newest first");
 
     // Bad input: a 400 naming the parameter, never a silently ignored filter.

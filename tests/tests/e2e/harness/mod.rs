@@ -65,6 +65,25 @@ impl TestServer {
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
             key
         });
+        Some(Self::spawned(dir, flags, env, database_url, signing_key))
+    }
+
+    /// A second daemon on the same database (PostgreSQL), with its own data dir and port.
+    pub fn replica(&self) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (flags, env) = (self.flags.clone(), self.env.clone());
+        Self::spawned(dir, flags, env, self.database_url.clone(), self.signing_key.clone())
+    }
+
+    /// A daemon started on `dir`.
+    fn spawned(
+        dir: tempfile::TempDir,
+        flags: Vec<String>,
+        env: Vec<(String, String)>,
+        database_url: Option<String>,
+        signing_key: Option<PathBuf>,
+    ) -> TestServer {
+        let data_dir = dir.path().to_path_buf();
         let mut server = TestServer {
             child: None,
             flags,
@@ -73,26 +92,6 @@ impl TestServer {
             data_dir,
             database_url,
             signing_key,
-            _dir: Some(dir),
-        };
-        server.spawn();
-        Some(server)
-    }
-
-    /// A second daemon on the same database (PostgreSQL), with its own data dir and port.
-    pub fn replica(&self) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data_dir = dir.path().to_path_buf();
-        let database_url = self.database_url.clone();
-        let (flags, env) = (self.flags.clone(), self.env.clone());
-        let mut server = TestServer {
-            child: None,
-            flags,
-            env,
-            url: String::new(),
-            data_dir,
-            database_url,
-            signing_key: self.signing_key.clone(),
             _dir: Some(dir),
         };
         server.spawn();
