@@ -317,7 +317,7 @@ async fn in_container(
     script.push('\n');
     let mut env: Vec<String> = launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     // pip's own settings (index, find-links) reach the container as they reach native runs.
-    env.extend(std::env::vars().filter(|(k, _)| k.starts_with("PIP_")).map(|(k, v)| format!("{k}={v}")));
+    env.extend(pip_settings());
     console.steps_done();
     console.note(format!("starting {} in {image}", shell_words::join(&line)));
     let container = crate::docker::Container {
@@ -380,7 +380,7 @@ async fn build_venv(job: &Job<'_>, docker: &DockerMode, b: VenvBuild<'_>) -> std
         task: task.id.clone(),
         image: b.image.to_string(),
         script,
-        env: std::env::vars().filter(|(k, _)| k.starts_with("PIP_")).map(|(k, v)| format!("{k}={v}")).collect(),
+        env: pip_settings().collect(),
         working_dir: code.display().to_string(),
         binds: vec![
             format!("{0}:{0}:ro", code.display()),
@@ -395,6 +395,11 @@ async fn build_venv(job: &Job<'_>, docker: &DockerMode, b: VenvBuild<'_>) -> std
         Ended::Exited(status) if status.success() => Ok(()),
         ended => Err(Failure::Setup(anyhow::anyhow!("building the environment did not succeed: {ended:?}"))),
     }
+}
+
+/// pip's own settings of the agent (index, find-links), as `KEY=value` for a container.
+fn pip_settings() -> impl Iterator<Item = String> {
+    std::env::vars().filter(|(k, _)| k.starts_with("PIP_")).map(|(k, v)| format!("{k}={v}"))
 }
 
 /// The marker of a finished container venv.

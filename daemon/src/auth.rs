@@ -101,8 +101,8 @@ pub struct Auth {
     store: Arc<Store>,
     encoding: EncodingKey,
     decoding: DecodingKey,
-    /// access key -> (sha256 of the secret, principal)
-    basic_cache: Mutex<HashMap<String, ([u8; 32], Principal)>>,
+    /// access key -> (sha256 of the secret, its user's id)
+    basic_cache: Mutex<HashMap<String, ([u8; 32], String)>>,
     failures: Failures,
 }
 
@@ -193,9 +193,9 @@ impl Auth {
     pub async fn verify_key_pair(&self, access_key: &str, secret: &str) -> Result<Principal> {
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let cached = self.basic_cache.lock().expect("cache lock").get(access_key).cloned();
-        if let Some((_, p)) = cached.filter(|(d, _)| *d == digest) {
+        if let Some((_, user_id)) = cached.filter(|(d, _)| *d == digest) {
             // Still valid only while the key pair exists and its user was not removed.
-            match self.store.access(&p.user_id).await? {
+            match self.store.access(&user_id).await? {
                 Some(a) if !a.disabled && a.keys.contains(access_key) => return Ok(a.principal.clone()),
                 _ => {
                     self.basic_cache.lock().expect("cache lock").remove(access_key);
@@ -218,7 +218,7 @@ impl Auth {
         if cache.len() >= BASIC_CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(access_key.to_string(), (digest, principal.clone()));
+        cache.insert(access_key.to_string(), (digest, principal.user_id.clone()));
         Ok(principal)
     }
 

@@ -110,9 +110,9 @@ pub async fn pop(
     Caller(who): Caller,
     AppJson(req): AppJson<PopRequest>,
 ) -> Result<Json<PopResponse>> {
-    let _waiting = match req.wait_seconds > 0.0 {
-        true => Some(s.open.take(&who.user_id, "long-polls", super::open::MAX_LONG_POLLS)?),
-        false => None,
-    };
+    // A long-poll holds one of its identity's places while it waits.
+    let _waiting = (req.wait_seconds > 0.0)
+        .then(|| s.open.take(&who.user_id, "long-polls", super::open::MAX_LONG_POLLS))
+        .transpose()?;
     Ok(Json(s.dispatcher.pop(&who, req).await?))
 }

@@ -99,12 +99,11 @@ impl Changes {
         let mut map = self.access.lock().expect("changes lock");
         self.access_generation.fetch_add(1, Ordering::SeqCst);
         match user_id {
-            Some(id) => map.remove(id),
-            None => {
-                map.clear();
-                None
+            Some(id) => {
+                map.remove(id);
             }
-        };
+            None => map.clear(),
+        }
     }
 
     /// The live feed of committed changes.

@@ -123,21 +123,20 @@ impl Store {
         Ok(row.as_ref().map(principal_of))
     }
 
-    pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, name, role, created, disabled FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+    /// The user matching `condition` on `key` (`$1`).
+    async fn find_user(&self, condition: &str, key: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT id, name, role, created, disabled FROM users WHERE {condition}");
+        let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(user_of))
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        self.find_user("name = $1", name).await
     }
 
     /// A user by id or name; 404 when there is none.
     pub async fn user(&self, id_or_name: &str) -> Result<User> {
-        let row = sqlx::query("SELECT id, name, role, created, disabled FROM users WHERE id = $1 OR name = $1")
-            .bind(id_or_name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user_of).ok_or_else(|| Error::not_found("user", id_or_name))
+        self.find_user("id = $1 OR name = $1", id_or_name).await?.ok_or_else(|| Error::not_found("user", id_or_name))
     }
 
     /// Every user, by name.

@@ -3,7 +3,7 @@
 //! tasks of a selection it applies to.
 
 use crate::query;
-use crate::sql::{c, count_all, fetch_all, name};
+use crate::sql::{c, col, count_all, fetch_all};
 use runyard_api::table::{table_actions, SelectionSummary, TableQuery};
 use runyard_api::{transition, Action, ActionRequest, ActionResponse, TaskState, TaskStatus};
 use runyard_daemon::error::{Error, Result};
@@ -18,10 +18,10 @@ pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> 
     let has_worker = || Expr::cust("CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
     let mut statement = plan.selection();
     statement
-        .expr_as(c("t.status"), name("status"))
-        .expr_as(c("t.archived"), name("archived"))
-        .expr_as(has_worker(), name("has_worker"))
-        .expr_as(count_all(), name("n"))
+        .expr_as(c("t.status"), col("status"))
+        .expr_as(c("t.archived"), col("archived"))
+        .expr_as(has_worker(), col("has_worker"))
+        .expr_as(count_all(), col("n"))
         .add_group_by([c("t.status"), c("t.archived"), has_worker()]);
     let mut out = SelectionSummary::default();
     for action in table_actions() {
@@ -65,7 +65,7 @@ pub async fn apply(
     }
     let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
     let mut statement = plan.selection();
-    statement.expr_as(c("t.id"), name("id")).limit(MAX_BATCH as u64 + 1);
+    statement.expr_as(c("t.id"), col("id")).limit(MAX_BATCH as u64 + 1);
     let ids = strings(&fetch_all(store, &statement).await?, "id")?;
     if ids.is_empty() {
         return Ok(ActionResponse { action, succeeded: 0, skipped: 0, results: Vec::new() });

@@ -4,7 +4,7 @@
 
 use crate::query::column_expr;
 use crate::scope::ProjectScope;
-use crate::sql::{c, contains, count_all, fetch_all, name};
+use crate::sql::{c, col, contains, count_all, fetch_all};
 use runyard_api::table::*;
 use runyard_api::PROPERTIES_SECTION;
 use runyard_daemon::error::{Error, Result};
@@ -15,11 +15,11 @@ use sqlx::Row;
 /// The metrics, hyperparameters and user properties of a project's tasks.
 pub async fn catalogue(store: &Store, project: Option<&str>, subprojects: bool) -> Result<ColumnCatalogue> {
     let mut statement = Query::select();
-    statement.distinct().columns([name("kind"), name("a"), name("b")]).from_as(name("table_catalogue"), name("c"));
+    statement.distinct().columns([col("kind"), col("a"), col("b")]).from_as(col("table_catalogue"), col("c"));
     if let Some(scope) = ProjectScope::resolve(store, project, subprojects).await? {
         statement.and_where(scope.on(c("c.project_id")));
     }
-    statement.order_by(name("kind"), Order::Asc).order_by(name("a"), Order::Asc).order_by(name("b"), Order::Asc);
+    statement.order_by(col("kind"), Order::Asc).order_by(col("a"), Order::Asc).order_by(col("b"), Order::Asc);
     let mut out = ColumnCatalogue::default();
     for r in fetch_all(store, &statement).await? {
         let (kind, a, b): (String, String, String) = (r.try_get("kind")?, r.try_get("a")?, r.try_get("b")?);
@@ -57,9 +57,9 @@ pub async fn values(store: &Store, q: &ValuesQuery) -> Result<ColumnValues> {
     let mut statement = Query::select();
     let tasks_of = |statement: &mut SelectStatement, table: &str| {
         statement
-            .from_as(name(table), name("m"))
-            .join_as(JoinType::Join, name("tasks"), name("t"), c("t.id").eq(c("m.task_id")))
-            .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+            .from_as(col(table), col("m"))
+            .join_as(JoinType::Join, col("tasks"), col("t"), c("t.id").eq(c("m.task_id")))
+            .join_as(JoinType::Join, col("projects"), col("p"), c("p.id").eq(c("t.project_id")));
     };
     let expr = match (&column, column.kind()) {
         (Column::Builtin(Builtin::Tags), _) => {
@@ -74,10 +74,10 @@ pub async fn values(store: &Store, q: &ValuesQuery) -> Result<ColumnValues> {
         }
         (Column::Builtin(b), ColumnKind::Text) => {
             statement
-                .from_as(name("tasks"), name("t"))
-                .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")))
-                .join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")))
-                .join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
+                .from_as(col("tasks"), col("t"))
+                .join_as(JoinType::Join, col("projects"), col("p"), c("p.id").eq(c("t.project_id")))
+                .join_as(JoinType::LeftJoin, col("users"), col("u"), c("u.id").eq(c("t.user_id")))
+                .join_as(JoinType::LeftJoin, col("queues"), col("q"), c("q.id").eq(c("t.queue_id")));
             column_expr(*b, now).0
         }
         (column, _) => {
@@ -95,8 +95,8 @@ pub async fn values(store: &Store, q: &ValuesQuery) -> Result<ColumnValues> {
         statement.and_where(expr.clone().gt(after.as_str()));
     }
     statement
-        .expr_as(expr.clone(), name("v"))
-        .expr_as(count_all(), name("n"))
+        .expr_as(expr.clone(), col("v"))
+        .expr_as(count_all(), col("n"))
         .add_group_by([expr.clone()])
         .order_by_expr(expr, Order::Asc)
         .limit(limit as u64 + 1);

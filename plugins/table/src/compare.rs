@@ -4,7 +4,7 @@
 //! the tasks' hyperparameters and configuration.
 
 use crate::query;
-use crate::sql::{c, fetch_all, name};
+use crate::sql::{c, col, fetch_all};
 use runyard_api::is_valid_id;
 use runyard_api::table::*;
 use runyard_api::tracking::{Float, PlotQuery, XAxis};
@@ -75,8 +75,8 @@ pub async fn selection(store: &Store, raw: &str) -> Result<Selection> {
     }
     if !ids.is_empty() {
         let statement = Query::select()
-            .columns([name("id"), name("name")])
-            .from(name("tasks"))
+            .columns([col("id"), col("name")])
+            .from(col("tasks"))
             .and_where(c("id").is_in(ids.iter().map(String::as_str)))
             .to_owned();
         let names: HashMap<String, String> = fetch_all(store, &statement)

@@ -4,7 +4,7 @@
 //! encoded as they arrive and handed to the response a chunk at a time.
 
 use crate::query::{self, agg_column, column_expr, AtomType};
-use crate::sql::{c, name, scalar};
+use crate::sql::{c, col, scalar};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use runyard_api::table::{Builtin, Column, TableQuery};
@@ -34,10 +34,10 @@ enum Kind {
 /// whether the summary lacks one).
 fn expr(column: &Column, backend: Backend, now: i64) -> (Vec<SimpleExpr>, Kind) {
     let of_task = |table: &str, what: SimpleExpr| {
-        Query::select().expr(what).from(name(table)).and_where(c("task_id").eq(c("t.id"))).to_owned()
+        Query::select().expr(what).from(col(table)).and_where(c("task_id").eq(c("t.id"))).to_owned()
     };
     let named = |table: &str, id: &str| {
-        scalar(Query::select().column(name("name")).from(name(table)).and_where(c("id").eq(c(id))).to_owned())
+        scalar(Query::select().column(col("name")).from(col(table)).and_where(c("id").eq(c(id))).to_owned())
     };
     match column {
         Column::Builtin(Builtin::Tags) => {

@@ -1,6 +1,6 @@
 //! The project a table query is scoped to.
 
-use crate::sql::{c, name};
+use crate::sql::{c, col};
 use runyard_daemon::error::Result;
 use runyard_daemon::store::Store;
 use sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
@@ -27,14 +27,14 @@ impl ProjectScope {
             return column.eq(self.id.as_str());
         }
         // The project itself, or a name under `path/`.
-        let prefix = Func::cust(name("substr")).args([
+        let prefix = Func::cust(col("substr")).args([
             c("name"),
             Expr::val(1).into(),
-            Func::cast_as(self.path.len() as i64 + 1, name("INTEGER")).into(),
+            Func::cast_as(self.path.len() as i64 + 1, col("INTEGER")).into(),
         ]);
         let projects = Query::select()
-            .column(name("id"))
-            .from(name("projects"))
+            .column(col("id"))
+            .from(col("projects"))
             .and_where(c("name").eq(self.path.as_str()).or(SimpleExpr::from(prefix).eq(format!("{}/", self.path))))
             .to_owned();
         column.in_subquery(projects)

@@ -4,19 +4,16 @@
 
 use runyard_daemon::error::Result;
 use runyard_daemon::store::Store;
-use sea_query::{Alias, Expr, Func, LikeExpr, SelectStatement, SimpleExpr, SubQueryStatement};
+use sea_query::{Expr, Func, LikeExpr, SelectStatement, SimpleExpr, SubQueryStatement};
 use sqlx::any::AnyRow;
 
-/// A table or column name.
-pub fn name(name: &str) -> Alias {
-    Alias::new(name)
-}
+pub use runyard_daemon::store::col;
 
 /// A column: `alias.column`, or a bare `column`.
 pub fn c(path: &str) -> SimpleExpr {
     match path.split_once('.') {
-        Some((table, column)) => Expr::col((name(table), name(column))).into(),
-        None => Expr::col(name(path)).into(),
+        Some((table, column)) => Expr::col((col(table), col(column))).into(),
+        None => Expr::col(col(path)).into(),
     }
 }
 
@@ -68,7 +65,7 @@ mod tests {
     fn conditions_keep_their_grouping() {
         let q = Query::select()
             .expr(c("t.id"))
-            .from_as(name("tasks"), name("t"))
+            .from_as(col("tasks"), col("t"))
             .and_where(c("t.archived").eq(0))
             .and_where(any([contains(c("t.name"), "50%_a\\b"), c("t.id").eq("x")]).expect("two"))
             .to_owned();

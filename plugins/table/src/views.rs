@@ -4,8 +4,8 @@
 
 use chrono::DateTime;
 use runyard_api::table::{SaveView, SavedView, TableQuery, UpdateView};
-use runyard_api::Role;
 use runyard_daemon::error::{Error, Result};
+use runyard_daemon::services::access;
 use runyard_daemon::store::{new_id, Principal, Store};
 use sqlx::Row;
 
@@ -102,12 +102,9 @@ pub async fn create(store: &Store, who: &Principal, req: &SaveView) -> Result<Sa
     Ok(get(store, &id).await?.0)
 }
 
+/// A view is changed by its owner and admins.
 fn may_change(who: &Principal, owner_id: &str, view: &SavedView) -> Result<()> {
-    if who.user_id == owner_id || who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("view '{}' belongs to {}", view.name, view.owner)))
-    }
+    access::owned(who, Some(owner_id), &format!("view '{}'", view.name))
 }
 
 pub async fn update(store: &Store, who: &Principal, id: &str, req: &UpdateView) -> Result<SavedView> {

@@ -1,7 +1,7 @@
 //! Paging: one page's ids in order (by an index walk or a scan), keyset cursors, counts.
 
 use super::plan::*;
-use crate::sql::{all, any, c, count_all, fetch_all, fetch_optional, name};
+use crate::sql::{all, any, c, col, count_all, fetch_all, fetch_optional};
 use base64::Engine as _;
 use runyard_daemon::error::Result;
 use runyard_daemon::store::{Backend, Store};
@@ -68,18 +68,18 @@ impl Plan {
                 let after = cursor.map(|c0| c("t.id").lt(c0.id.as_str()));
                 let mut bound = Query::select();
                 bound
-                    .expr_as(c("t.id"), name("id"))
-                    .from_as(name("tasks"), name("t"))
+                    .expr_as(c("t.id"), col("id"))
+                    .from_as(col("tasks"), col("t"))
                     .and_where(Expr::cust("+t.archived").eq(self.archived as i64))
                     .and_where_option(after.clone())
                     .order_by_expr(c("t.id"), Order::Desc)
                     .limit(1)
                     .offset(self.budget as u64);
                 let bound: Option<String> = fetch_optional(store, &bound).await?.map(|r| r.get("id"));
-                statement.expr_as(c("t.id"), name("id")).from_as(name("tasks"), name("t")).join_as(
+                statement.expr_as(c("t.id"), col("id")).from_as(col("tasks"), col("t")).join_as(
                     JoinType::Join,
-                    name("projects"),
-                    name("p"),
+                    col("projects"),
+                    col("p"),
                     c("p.id").eq(c("t.project_id")),
                 );
                 for condition in &self.walk_where {
@@ -119,9 +119,9 @@ impl Plan {
                 };
                 let mut bound = Query::select();
                 bound
-                    .expr_as(value.clone(), name("v"))
-                    .expr_as(c("k0.task_id"), name("id"))
-                    .from_as(name("scalar_summaries"), name("k0"));
+                    .expr_as(value.clone(), col("v"))
+                    .expr_as(c("k0.task_id"), col("id"))
+                    .from_as(col("scalar_summaries"), col("k0"));
                 for condition in &base {
                     bound.and_where(condition.clone());
                 }
@@ -134,11 +134,11 @@ impl Plan {
                     Backend::Postgres => JoinType::Join,
                 };
                 statement
-                    .expr_as(c("t.id"), name("id"))
-                    .expr_as(value.clone(), name("s0"))
-                    .from_as(name("scalar_summaries"), name("k0"))
-                    .join_as(join, name("tasks"), name("t"), c("t.id").eq(c("k0.task_id")))
-                    .join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+                    .expr_as(c("t.id"), col("id"))
+                    .expr_as(value.clone(), col("s0"))
+                    .from_as(col("scalar_summaries"), col("k0"))
+                    .join_as(join, col("tasks"), col("t"), c("t.id").eq(c("k0.task_id")))
+                    .join_as(JoinType::Join, col("projects"), col("p"), c("p.id").eq(c("t.project_id")));
                 for condition in base {
                     statement.and_where(condition);
                 }
@@ -161,9 +161,9 @@ impl Plan {
     /// The page after `cursor` with the filters driving.
     async fn scan(&self, store: &Store, cursor: Option<&Cursor>, limit: u32) -> Result<Vec<AnyRow>> {
         let mut statement = self.selection();
-        statement.expr_as(c("t.id"), name("id"));
+        statement.expr_as(c("t.id"), col("id"));
         for (i, a) in self.atoms.iter().enumerate() {
-            statement.expr_as(a.expr.clone(), name(&format!("s{i}")));
+            statement.expr_as(a.expr.clone(), col(&format!("s{i}")));
         }
         if let Some(cursor) = cursor {
             statement.and_where(self.after(cursor)?);
@@ -225,7 +225,7 @@ pub async fn page_ids(
 /// How many tasks the plan selects.
 pub async fn count(store: &Store, plan: &Plan) -> Result<u64> {
     let mut statement = plan.selection();
-    statement.expr_as(count_all(), name("n"));
+    statement.expr_as(count_all(), col("n"));
     let n: i64 = fetch_optional(store, &statement).await?.expect("a count has a row").try_get("n")?;
     Ok(n as u64)
 }

@@ -2,7 +2,7 @@
 //! (walking an index that gives the order, or letting the filters drive).
 
 use crate::scope::ProjectScope;
-use crate::sql::{all, c, contains, name};
+use crate::sql::{all, c, col, contains};
 use runyard_api::table::*;
 use runyard_api::{TaskStatus, TaskType};
 use runyard_daemon::error::{Error, Result};
@@ -82,7 +82,7 @@ pub(crate) fn column_expr(b: Builtin, now: i64) -> (SimpleExpr, AtomType, bool) 
         Builtin::Runtime => {
             let millis =
                 SimpleExpr::from(Func::coalesce([c("t.completed"), Expr::val(now).into()])).sub(c("t.started"));
-            let seconds = SimpleExpr::from(Func::cast_as(millis, name("DOUBLE PRECISION"))).div(1000.0);
+            let seconds = SimpleExpr::from(Func::cast_as(millis, col("DOUBLE PRECISION"))).div(1000.0);
             return (seconds, AtomType::Real, true);
         }
         Builtin::Description => ("t.comment", AtomType::Text, false),
@@ -107,10 +107,10 @@ pub(crate) fn agg_column(agg: Agg) -> &'static str {
 /// as ORDER BY terms over joined tables.
 pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
     let mut selection = Query::select();
-    selection.from_as(name("tasks"), name("t")).join_as(
+    selection.from_as(col("tasks"), col("t")).join_as(
         JoinType::Join,
-        name("projects"),
-        name("p"),
+        col("projects"),
+        col("p"),
         c("p.id").eq(c("t.project_id")),
     );
     // The scope (archive flag and project) twice: for the filters to drive, with their
@@ -162,7 +162,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
                     .eq(c("t.id"))
                     .and(of("metric").eq(metric.as_str()))
                     .and(of("variant").eq(variant.as_str()));
-                joins.push((name("scalar_summaries"), name(&alias), on));
+                joins.push((col("scalar_summaries"), col(&alias), on));
                 atoms.push(Atom {
                     expr: of(agg_column(*agg)),
                     ty: AtomType::Real,
@@ -173,7 +173,7 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
             column => {
                 let (section, param) = column.param().expect("the other columns");
                 let on = of("task_id").eq(c("t.id")).and(of("section").eq(section)).and(of("name").eq(param));
-                joins.push((name("task_params"), name(&alias), on));
+                joins.push((col("task_params"), col(&alias), on));
                 // Numbers first, in numeric order; then text; then tasks without the parameter.
                 atoms.push(Atom { expr: of("num"), ty: AtomType::Real, descending: key.descending, nullable: true });
                 atoms.push(Atom { expr: of("value"), ty: AtomType::Text, descending: key.descending, nullable: true });
@@ -181,10 +181,10 @@ pub async fn plan(store: &Store, q: &TableQuery, now: i64) -> Result<Plan> {
         }
     }
     if need_users {
-        selection.join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")));
+        selection.join_as(JoinType::LeftJoin, col("users"), col("u"), c("u.id").eq(c("t.user_id")));
     }
     if need_queues {
-        selection.join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
+        selection.join_as(JoinType::LeftJoin, col("queues"), col("q"), c("q.id").eq(c("t.queue_id")));
     }
     for (table, alias, on) in joins {
         selection.join_as(JoinType::LeftJoin, table, alias, on);
@@ -230,15 +230,14 @@ impl Member {
         if correlated {
             let rows = Query::select()
                 .expr(Expr::cust("1"))
-                .from_as(name(self.table), name("m"))
+                .from_as(col(self.table), col("m"))
                 .and_where(c("m.task_id").eq(c("t.id")))
                 .and_where(self.cond.clone())
                 .to_owned();
             let exists = Expr::exists(rows);
             return if self.negate { exists.not() } else { exists };
         }
-        let ids =
-            Query::select().column(name("task_id")).from(name(self.table)).and_where(self.cond.clone()).to_owned();
+        let ids = Query::select().column(col("task_id")).from(col(self.table)).and_where(self.cond.clone()).to_owned();
         if self.negate {
             c("t.id").not_in_subquery(ids)
         } else {
@@ -277,11 +276,7 @@ fn filter(cond: &mut Vec<SimpleExpr>, members: &mut Vec<Member>, f: &Filter, now
                 _ => values.clone(),
             };
             let named = |table: &str| {
-                Query::select()
-                    .column(name("id"))
-                    .from(name(table))
-                    .and_where(c("name").is_in(values.clone()))
-                    .to_owned()
+                Query::select().column(col("id")).from(col(table)).and_where(c("name").is_in(values.clone())).to_owned()
             };
             let inner = match b {
                 Builtin::User => c("t.user_id").in_subquery(named("users")),

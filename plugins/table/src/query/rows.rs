@@ -1,6 +1,6 @@
 //! Rows: the shown columns of just the page's tasks.
 
-use crate::sql::{any, c, name};
+use crate::sql::{any, c, col};
 use runyard_api::table::*;
 use runyard_api::TaskStatus;
 use runyard_daemon::error::{Error, Result};
@@ -81,18 +81,18 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
     let mut seen = std::collections::HashSet::new();
     select.retain(|(alias, _)| seen.insert(*alias));
     let mut statement = Query::select();
-    statement.from_as(name("tasks"), name("t")).and_where(c("t.id").is_in(ids.iter().map(String::as_str)));
+    statement.from_as(col("tasks"), col("t")).and_where(c("t.id").is_in(ids.iter().map(String::as_str)));
     for (alias, expr) in select {
-        statement.expr_as(expr, name(alias));
+        statement.expr_as(expr, col(alias));
     }
     if projects {
-        statement.join_as(JoinType::Join, name("projects"), name("p"), c("p.id").eq(c("t.project_id")));
+        statement.join_as(JoinType::Join, col("projects"), col("p"), c("p.id").eq(c("t.project_id")));
     }
     if users {
-        statement.join_as(JoinType::LeftJoin, name("users"), name("u"), c("u.id").eq(c("t.user_id")));
+        statement.join_as(JoinType::LeftJoin, col("users"), col("u"), c("u.id").eq(c("t.user_id")));
     }
     if queues {
-        statement.join_as(JoinType::LeftJoin, name("queues"), name("q"), c("q.id").eq(c("t.queue_id")));
+        statement.join_as(JoinType::LeftJoin, col("queues"), col("q"), c("q.id").eq(c("t.queue_id")));
     }
     let mut base = HashMap::new();
     for r in store::fetch_all(&mut conn, &statement).await? {
@@ -109,8 +109,8 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
     });
     if let Some(wanted) = any(series) {
         let statement = Query::select()
-            .columns(["task_id", "metric", "variant", "last_value", "min_value", "max_value"].map(name))
-            .from(name("scalar_summaries"))
+            .columns(["task_id", "metric", "variant", "last_value", "min_value", "max_value"].map(col))
+            .from(col("scalar_summaries"))
             .and_where(page())
             .and_where(wanted)
             .to_owned();
@@ -128,8 +128,8 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
         .map(|(section, param)| c("section").eq(section).and(c("name").eq(param)));
     if let Some(wanted) = any(shown) {
         let statement = Query::select()
-            .columns(["task_id", "section", "name", "value"].map(name))
-            .from(name("task_params"))
+            .columns(["task_id", "section", "name", "value"].map(col))
+            .from(col("task_params"))
             .and_where(page())
             .and_where(wanted)
             .to_owned();
@@ -140,11 +140,11 @@ pub async fn rows(store: &Store, ids: &[String], columns: &[&Column], now: i64) 
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     if columns.contains(&&Column::Builtin(Builtin::Tags)) {
         let statement = Query::select()
-            .columns([name("task_id"), name("tag")])
-            .from(name("task_tags"))
+            .columns([col("task_id"), col("tag")])
+            .from(col("task_tags"))
             .and_where(page())
-            .order_by(name("task_id"), Order::Asc)
-            .order_by(name("tag"), Order::Asc)
+            .order_by(col("task_id"), Order::Asc)
+            .order_by(col("tag"), Order::Asc)
             .to_owned();
         for r in store::fetch_all(&mut conn, &statement).await? {
             tags.entry(r.try_get("task_id")?).or_default().push(r.try_get("tag")?);
