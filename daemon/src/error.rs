@@ -25,9 +25,10 @@ pub enum Error {
     Forbidden(String),
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    /// A task's stored files would outgrow the operator's quota.
-    #[error("the files of task '{task}' would take more than its quota of {limit} bytes")]
-    OverQuota { task: String, limit: u64 },
+    /// A holder's stored files (a task's, or a user's outside any task) would outgrow the
+    /// operator's quota.
+    #[error("the files of {holder} would take more than the quota of {limit} bytes")]
+    OverQuota { holder: String, limit: u64 },
     /// Too many failed sign-ins with one key: refused without checking, for a while.
     #[error("too many failed sign-ins with this key: try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },

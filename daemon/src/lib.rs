@@ -193,7 +193,9 @@ impl Daemon {
             dispatcher: dispatcher.clone(),
             metrics,
             open: Arc::default(),
+            longest_wait: http::open::longest_wait(config.request_timeout),
         };
+        let in_flight = Arc::new(http::open::InFlight::new(config.max_in_flight));
         let ctx = plugin::PluginContext {
             store: store.clone(),
             tasks: tasks.clone(),
@@ -208,6 +210,7 @@ impl Daemon {
             header_timeout: config.header_timeout,
             task_files_quota: config.task_files_quota,
             output_allow: config.output_allow.clone(),
+            in_flight: in_flight.clone(),
         };
         let (mut parts, mut hooks, mut background) = (Vec::new(), Vec::new(), Vec::new());
         for plugin in &plugins {
@@ -218,7 +221,7 @@ impl Daemon {
             background.extend(mounted.background);
         }
         tasks.register_hooks(hooks);
-        let router = http::router(state, config.max_body_bytes, config.request_timeout, config.max_in_flight, parts);
+        let router = http::router(state, config.max_body_bytes, config.request_timeout, in_flight, parts);
         Ok(Daemon {
             database_url: url,
             listener,

@@ -35,6 +35,9 @@ pub struct PluginContext {
     pub task_files_quota: Option<u64>,
     /// Object-storage destinations tasks may send files to (`--output-allow`).
     pub output_allow: Vec<String>,
+    /// The daemon's count of requests in flight (`--max-in-flight`): a plugin serving ports of
+    /// its own counts its requests there too.
+    pub in_flight: std::sync::Arc<crate::http::open::InFlight>,
 }
 
 /// A plugin's running parts.

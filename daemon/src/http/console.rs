@@ -28,7 +28,8 @@ pub async fn append(
 pub async fn read(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    AppQuery(q): AppQuery<ConsoleQuery>,
+    AppQuery(mut q): AppQuery<ConsoleQuery>,
 ) -> Result<Json<ConsolePage>> {
+    q.wait_seconds = q.wait_seconds.map(|w| super::open::bounded_wait(w, s.longest_wait));
     Ok(Json(service::read(&s.store, &id, q).await?))
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Event streams and long-polls held per identity.
     pub open: Arc<open::OpenRequests>,
+    /// The longest a long-poll waits: within the request timeout ([`open::longest_wait`]).
+    pub longest_wait: f64,
 }
 
 /// Default limit on request bodies: large enough for ClearML's 15 MiB event batches.
@@ -203,7 +205,7 @@ pub fn router(
     state: AppState,
     max_body: usize,
     request_timeout: std::time::Duration,
-    max_in_flight: usize,
+    in_flight: Arc<open::InFlight>,
     plugins: Vec<(Router, Option<Router>, utoipa::openapi::OpenApi)>,
 ) -> Router {
     MAX_BODY_BYTES.store(max_body, Ordering::Relaxed);
@@ -248,8 +250,8 @@ pub fn router(
         .route("/tasks/{id}/{action}", post(tasks::act))
         .route("/events", get(events::stream))
         .route("/openapi.json", get(move || std::future::ready(Json(doc.clone()))))
-        // The core API answers in time (408 otherwise); long-polls wait at most a minute, and
-        // streams answer at once and then stream. Plugins' uploads and exports may take longer.
+        // The core API answers in time (408 otherwise); long-polls wait within it, and streams
+        // answer at once and then stream. Plugins' uploads and exports may take longer.
         .route_layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .with_state(state.clone())
         .merge(plugin_routes)
@@ -265,15 +267,15 @@ pub fn router(
     let metrics_route = Router::new()
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(admin::health))
         .merge(metrics_route)
         .with_state(state.clone())
         .nest("/api/v1", api)
         .merge(plugin_roots)
         .fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(state.clone(), record_latency))
-        .layer(middleware::from_fn_with_state(Arc::new(open::InFlight::new(max_in_flight)), open::shed))
+        .route_layer(middleware::from_fn_with_state(state.clone(), record_latency));
+    open::shedding(app, in_flight)
         .layer(DefaultBodyLimit::max(max_body))
         // No response is sniffed into another type (an uploaded file served as a page).
         .layer(SetResponseHeaderLayer::overriding(

@@ -26,6 +26,15 @@ impl InFlight {
     }
 }
 
+/// `router` with its requests counted against `in_flight` (the daemon's own ports and a
+/// plugin's share one count).
+pub fn shedding<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    in_flight: Arc<InFlight>,
+) -> axum::Router<S> {
+    router.layer(axum::middleware::from_fn_with_state(in_flight, shed))
+}
+
 /// Middleware: a request takes a place until its answer starts (a stream's body does not hold
 /// one); none left, it is answered 503 at once. Health checks always get through.
 pub async fn shed(State(in_flight): State<Arc<InFlight>>, req: Request, next: Next) -> Response {
@@ -43,6 +52,22 @@ pub const MAX_EVENT_STREAMS: usize = 64;
 
 /// Long-polls one identity may have waiting (an agent's workers each wait on one).
 pub const MAX_LONG_POLLS: usize = 2048;
+
+/// The longest a long-poll waits under a request timeout of `timeout`: a second less, and
+/// never over a minute (what clients may ask for).
+pub fn longest_wait(timeout: std::time::Duration) -> f64 {
+    (timeout.as_secs_f64() - 1.0).clamp(0.0, 60.0)
+}
+
+/// A long-poll's wait as asked, cut to `longest`; a wait no long-poll takes is left for its
+/// service to refuse, naming the field.
+pub fn bounded_wait(asked: f64, longest: f64) -> f64 {
+    if (0.0..=60.0).contains(&asked) {
+        asked.min(longest)
+    } else {
+        asked
+    }
+}
 
 /// What a refused client is told to wait before trying again.
 pub const RETRY_AFTER_SECONDS: u64 = 5;

@@ -108,8 +108,9 @@ pub async fn history(
 pub async fn pop(
     State(s): State<AppState>,
     Caller(who): Caller,
-    AppJson(req): AppJson<PopRequest>,
+    AppJson(mut req): AppJson<PopRequest>,
 ) -> Result<Json<PopResponse>> {
+    req.wait_seconds = super::open::bounded_wait(req.wait_seconds, s.longest_wait);
     // A long-poll holds one of its identity's places while it waits.
     let _waiting = (req.wait_seconds > 0.0)
         .then(|| s.open.take(&who.user_id, "long-polls", super::open::MAX_LONG_POLLS))

@@ -1,7 +1,8 @@
 //! ClearML's files server under `/files`: multipart uploads to the root, each part stored at the
 //! path its field names (`/<project>/<task name>.<task id>/artifacts/…`), downloads and deletes
-//! by path. Files land in Runyard's file store, recorded for the task the path names, so a reset
-//! or delete of the task removes them.
+//! by path. Files land in Runyard's file store, recorded for the task the path names (so a reset
+//! or delete of the task removes them), else for the task of a task's own process, else for the
+//! uploader; only their holder or an admin writes over or removes them.
 
 use crate::Ctx;
 use axum::extract::{Multipart, Path, State};
@@ -30,10 +31,11 @@ pub fn root_routes() -> Router<Ctx> {
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
-/// The task a ClearML file path belongs to: the segment ending in `.<task id>`.
+/// The task a ClearML file path belongs to: the first segment ending in `.<task id>`
+/// (ClearML's layout) or that is one (Runyard's).
 pub fn task_of(path: &str) -> Option<&str> {
     path.split('/').find_map(|segment| {
-        let (_, id) = segment.rsplit_once('.')?;
+        let id = segment.rsplit_once('.').map_or(segment, |(_, id)| id);
         runyard_api::is_valid_id(id).then_some(id)
     })
 }
@@ -104,10 +106,11 @@ async fn download(State(ctx): State<Ctx>, headers: HeaderMap, Path(path): Path<S
 }
 
 async fn remove(State(ctx): State<Ctx>, headers: HeaderMap, Path(path): Path<String>) -> Response {
-    if let Err(denied) = authorized(&ctx, &headers).await {
-        return denied;
-    }
-    match ctx.files.delete_local(&path).await {
+    let who = match authorized(&ctx, &headers).await {
+        Ok(who) => who,
+        Err(denied) => return denied,
+    };
+    match ctx.files.delete_local(&who, &path).await {
         Ok(()) => Json(json!({"deleted": path})).into_response(),
         Err(e) => failed(e),
     }
@@ -119,6 +122,7 @@ mod tests {
     fn paths_name_their_task() {
         let id = "0123456789abcdef0123456789abcdef";
         assert_eq!(super::task_of(&format!("p/t clone.{id}/artifacts/a/a.json")), Some(id));
+        assert_eq!(super::task_of(&format!("p/{id}/a.json")), Some(id));
         assert_eq!(super::task_of("p/t/artifacts/a.json"), None);
     }
 }

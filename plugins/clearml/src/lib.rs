@@ -28,6 +28,7 @@ use axum::Router;
 use envelope::{parse_body, respond, Answer, ClearmlError, API_VERSION};
 use runyard_api::Action;
 use runyard_daemon::auth::Auth;
+use runyard_daemon::http::open::shedding;
 use runyard_daemon::plugin::{Mounted, Plugin, PluginContext};
 use runyard_daemon::store::{Backend, Principal, Store};
 use serde_json::{json, Value};
@@ -67,7 +68,7 @@ impl Plugin for Clearml {
     }
 
     fn mount(&self, ctx: &PluginContext) -> anyhow::Result<Mounted> {
-        let (max_body, header_timeout) = (ctx.max_body_bytes, ctx.header_timeout);
+        let (max_body, header_timeout, in_flight) = (ctx.max_body_bytes, ctx.header_timeout, ctx.in_flight.clone());
         let files = runyard_tracking::files::Files::new(ctx)?;
         let ctx = Ctx {
             store: ctx.store.clone(),
@@ -85,12 +86,14 @@ impl Plugin for Clearml {
             None => None,
             Some((api, files)) => {
                 // The same body limit as the daemon's own API (ClearML's event batches are large).
+                // One count of requests in flight with the daemon's own port.
                 let api_router = Router::new()
                     .route("/", any(call_root))
                     .route("/{*path}", any(call))
                     .layer(axum::extract::DefaultBodyLimit::max(max_body))
                     .with_state(ctx.clone());
-                let files_router = files::root_routes().with_state(ctx);
+                let api_router = shedding(api_router, in_flight.clone());
+                let files_router = shedding(files::root_routes().with_state(ctx), in_flight);
                 let listeners = [(bind(api)?, api_router), (bind(files)?, files_router)];
                 let job: Box<
                     dyn FnOnce(tokio_util::sync::CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send,

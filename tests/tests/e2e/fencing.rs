@@ -12,17 +12,18 @@ use runyard_api::{
 };
 use std::time::Duration;
 
-async fn key_pair(server: &TestServer, name: &str, role: Role) -> Client {
+pub(crate) async fn key_pair(server: &TestServer, name: &str, role: Role) -> Client {
     let c = server.client().create_user(&CreateUser { name: name.into(), role }).await.expect("create user");
     Client::new(&server.url, &c.access_key, &c.secret_key)
 }
 
-/// Registers `worker` (silent after a second: lost) and has it take the next task and start it.
-async fn take(agent: &Client, worker: &str) -> Task {
+/// Registers `worker` (silent for `timeout_seconds`: lost) and has it take the next task and
+/// start it.
+pub(crate) async fn take(agent: &Client, worker: &str, timeout_seconds: u64) -> Task {
     let register = RegisterWorker {
         id: worker.into(),
         queues: vec!["default".into()],
-        timeout_seconds: Some(1),
+        timeout_seconds: Some(timeout_seconds),
         ..Default::default()
     };
     agent.register_worker(&register).await.expect("register");
@@ -46,7 +47,7 @@ async fn a_late_worker_cannot_overwrite_the_next_attempt(server: TestServer) {
     };
     let id = ada.create_task(&create).await.unwrap().id;
 
-    let first = take(&agent, "w1").await;
+    let first = take(&agent, "w1", 1).await;
     assert_eq!(first.attempt, 1);
     // The token w1's task process ran with: its owner's rights, for attempt 1.
     let token = agent.task_token(&id, 1).await.expect("a task token").token;
@@ -59,7 +60,7 @@ async fn a_late_worker_cannot_overwrite_the_next_attempt(server: TestServer) {
     assert_eq!(lost.status_reason, "worker lost");
     let again = ActionRequest { queue: Some("default".into()), ..Default::default() };
     ada.act(&id, Action::Enqueue, &again).await.expect("enqueued again");
-    let second = take(&agent, "w2").await;
+    let second = take(&agent, "w2", 1).await;
     assert_eq!(second.attempt, 2);
 
     // Everything w1 still sends belongs to attempt 1: refused, whatever it is.

@@ -2,7 +2,7 @@
 //! UI's pages carry a content security policy, the session cookie is `Secure` behind HTTPS, and
 //! ClearML's own ports accept the same body sizes as the main API; a client trickling its
 //! headers is cut off; event streams are bounded per identity; a task's files stay within its
-//! quota; requests beyond the daemon's limit in flight are turned away.
+//! quota; requests beyond the daemon's limit in flight are turned away, on ClearML's ports too.
 
 use crate::harness::{Backend, TestServer, ACCESS_KEY, SECRET_KEY};
 use crate::scenario;
@@ -146,6 +146,40 @@ scenario!(
     &["--header-timeout-seconds", "1"]
 );
 
+/// The core API answers within the request timeout: a request whose body is still trickling in
+/// at the deadline gets a 408, and a long-poll asked to wait longer returns in time, empty.
+async fn requests_answer_within_the_timeout(server: TestServer) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = server.client().login().await.unwrap().token;
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = [0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read(&mut answer)).await;
+    let n = n.expect("no answer past the request timeout").unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "answered after {:?}", started.elapsed());
+
+    let c = server.client();
+    let worker = runyard_api::RegisterWorker { id: "w".into(), queues: vec!["default".into()], ..Default::default() };
+    c.register_worker(&worker).await.unwrap();
+    let pop = runyard_api::PopRequest {
+        queues: vec!["default".into()],
+        worker: "w".into(),
+        wait_seconds: 30.0,
+        order_fairness: false,
+    };
+    let started = std::time::Instant::now();
+    assert!(c.pop(&pop).await.expect("an empty answer, not a 408").task.is_none());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "waited {:?}", started.elapsed());
+}
+scenario!(request_timeout, super::requests_answer_within_the_timeout, &["--request-timeout-seconds", "2"]);
+
 /// One identity holds at most 64 event streams (a 429 with Retry-After beyond); a closed one
 /// frees its place; other identities are not affected.
 async fn event_streams_are_bounded_per_identity(server: TestServer) {
@@ -197,46 +231,63 @@ async fn a_tasks_files_stay_within_its_quota(server: TestServer) {
 }
 scenario!(files_within_quota, super::a_tasks_files_stay_within_its_quota, &["--task-files-quota-bytes", "1000"]);
 
-/// Beyond its requests in flight the daemon answers 503 with Retry-After at once, health
-/// checks still pass, and it takes requests again once some end.
-async fn requests_beyond_the_limit_are_turned_away(server: TestServer) {
+/// Two long-polls of an agent's worker, waiting `seconds`: they hold two places in flight.
+async fn hold_two_places(server: &TestServer, seconds: f64) -> Vec<tokio::task::JoinHandle<runyard_api::PopResponse>> {
     let c = server.client();
     let worker = runyard_api::RegisterWorker { id: "w".into(), queues: vec!["default".into()], ..Default::default() };
     c.register_worker(&worker).await.unwrap();
-    let me = || async {
-        server
-            .http()
-            .get(format!("{}/api/v1/me", server.url))
-            .basic_auth(ACCESS_KEY, Some(SECRET_KEY))
-            .send()
-            .await
-            .unwrap()
-    };
-    let mut polls = Vec::new();
-    for _ in 0..2 {
-        let c = c.clone();
-        polls.push(tokio::spawn(async move {
-            let pop = runyard_api::PopRequest {
-                queues: vec!["default".into()],
-                worker: "w".into(),
-                wait_seconds: 4.0,
-                order_fairness: false,
-            };
-            c.pop(&pop).await
-        }));
-    }
-    let turned_away =
-        crate::harness::wait::eventually("a request turned away", std::time::Duration::from_secs(3), || async {
-            let resp = me().await;
-            (resp.status().as_u16() == 503).then_some(resp)
+    (0..2)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let pop = runyard_api::PopRequest {
+                    queues: vec!["default".into()],
+                    worker: "w".into(),
+                    wait_seconds: seconds,
+                    order_fairness: false,
+                };
+                c.pop(&pop).await.unwrap()
+            })
         })
-        .await;
-    assert!(turned_away.headers().contains_key("retry-after"));
+        .collect()
+}
+
+/// A request turned away (503 with Retry-After) once the places are taken.
+async fn turned_away(server: &TestServer, url: String) {
+    let resp = crate::harness::wait::eventually("a request turned away", std::time::Duration::from_secs(3), || async {
+        let resp = server.http().get(&url).basic_auth(ACCESS_KEY, Some(SECRET_KEY)).send().await.unwrap();
+        (resp.status().as_u16() == 503).then_some(resp)
+    })
+    .await;
+    assert!(resp.headers().contains_key("retry-after"), "{url}");
+}
+
+/// Beyond its requests in flight the daemon answers 503 with Retry-After at once, health
+/// checks still pass, and it takes requests again once some end.
+async fn requests_beyond_the_limit_are_turned_away(server: TestServer) {
+    let polls = hold_two_places(&server, 4.0).await;
+    turned_away(&server, format!("{}/api/v1/me", server.url)).await;
     let health = server.http().get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "health checks always get through");
     for poll in polls {
-        assert!(poll.await.unwrap().unwrap().task.is_none());
+        assert!(poll.await.unwrap().task.is_none());
     }
-    assert_eq!(me().await.status().as_u16(), 200, "places free again");
+    let me = server.http().get(format!("{}/api/v1/me", server.url)).basic_auth(ACCESS_KEY, Some(SECRET_KEY));
+    assert_eq!(me.send().await.unwrap().status().as_u16(), 200, "places free again");
 }
 scenario!(in_flight_bounded, super::requests_beyond_the_limit_are_turned_away, &["--max-in-flight", "2"]);
+
+/// ClearML's own ports count against the daemon's one limit in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearml_ports_share_the_in_flight_limit() {
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (api, files) = (free(), free());
+    let ports = format!("{api},{files}");
+    let server = TestServer::start_with(Backend::Sqlite, &["--max-in-flight", "2", "--clearml-ports", &ports]).unwrap();
+    let polls = hold_two_places(&server, 4.0).await;
+    turned_away(&server, format!("http://127.0.0.1:{api}/v2.23/users.get_current_user")).await;
+    turned_away(&server, format!("http://127.0.0.1:{files}/some/file.txt")).await;
+    for poll in polls {
+        poll.await.unwrap();
+    }
+}

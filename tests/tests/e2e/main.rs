@@ -11,6 +11,7 @@ mod changes;
 mod clearml;
 mod clearml_access;
 mod clearml_bad_input;
+mod clearml_files;
 mod cli;
 mod dispatch;
 mod docker;

@@ -4,16 +4,20 @@
 //! endpoint from the daemon's `AWS_*` environment). The layout is `<project>/<task>/<name>`;
 //! names are checked so that no path from a client can leave it.
 //!
-//! Every stored file is recorded (`task_files`), so a reset or delete of its task removes it:
-//! the rows move to `file_removals` in the clearing transaction, the files go right after the
-//! commit, and what could not be removed is retried in the background with back-off.
+//! Every stored file is recorded for its holder ([`records`]): a task's files are removed with
+//! it (the rows move to `file_removals` in the clearing transaction, the files go right after
+//! the commit, and what could not be removed is retried in the background with back-off); a
+//! file stored outside any task stays its uploader's.
+
+pub mod records;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, WriteMultipart};
+use records::Holder;
 use runyard_api::tracking::StoredFile;
-use runyard_api::{Action, Task, TaskStatus};
+use runyard_api::{Action, Role, Task, TaskStatus};
 use runyard_daemon::error::{Error, Result};
 use runyard_daemon::services::access;
 use runyard_daemon::store::{col, execute, fetch_all, now_ms, Principal, Store};
@@ -100,22 +104,6 @@ impl Files {
         })
     }
 
-    /// What is left of a task's quota for a file at `full` (which replaces the file there).
-    async fn room(&self, task_id: &str, location: &str, full: &str) -> Result<Option<u64>> {
-        let Some(quota) = self.quota else { return Ok(None) };
-        let used: i64 = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS used FROM task_files \
-             WHERE task_id = $1 AND NOT (location = $2 AND path = $3)",
-        )
-        .bind(task_id)
-        .bind(location)
-        .bind(full)
-        .fetch_one(self.store.pool())
-        .await?
-        .try_get("used")?;
-        Ok(Some(quota.saturating_sub(used.max(0) as u64)))
-    }
-
     fn object_store(&self, location: &str) -> Result<Arc<dyn ObjectStore>> {
         if location == LOCAL {
             return Ok(self.local.clone());
@@ -181,12 +169,13 @@ impl Files {
         let (location, prefix, base) = self.destination(&task)?;
         let path = layout(&task, name);
         let full = if prefix.is_empty() { path.clone() } else { format!("{prefix}/{path}") };
-        let (size, hash) = self.write(who, &location, &full, Some(task_id), body).await?;
+        let (size, hash) = self.write(who, &location, &full, &Holder::Task(task_id.to_string()), body).await?;
         Ok(StoredFile { uri: format!("{base}/{path}"), path, size, hash })
     }
 
     /// Streams an upload into the daemon's own store at exactly `path` (for clients that lay
-    /// out their files themselves), recording it for `task_id` when given.
+    /// out their files themselves), recording it for `task_id` when given, else for the task
+    /// of a task's own process, else for the uploader.
     pub async fn put_at<E: std::fmt::Display>(
         &self,
         who: &Principal,
@@ -195,35 +184,32 @@ impl Files {
         body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     ) -> Result<StoredFile> {
         check_name(path)?;
-        let (size, hash) = self.write(who, LOCAL, path, task_id, body).await?;
+        let (size, hash) = self.write(who, LOCAL, path, &Holder::of_upload(who, task_id), body).await?;
         Ok(StoredFile { uri: format!("{}/{path}", self.local_base), path: path.to_string(), size, hash })
     }
 
     /// Streams `body` to `full` in the store at `location`; returns its size and SHA-256. A
     /// file of a task is written only by those who may report on it (its owner, an admin, the
-    /// agent running it).
+    /// agent running it), never over a file another holder keeps there.
     async fn write<E: std::fmt::Display>(
         &self,
         who: &Principal,
         location: &str,
         full: &str,
-        task_id: Option<&str>,
+        holder: &Holder,
         mut body: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     ) -> Result<(u64, String)> {
         let target = ObjectPath::parse(full).map_err(|e| Error::invalid("name", e.to_string()))?;
         let objects = self.object_store(location)?;
-        if let Some(task_id) = task_id {
-            let heads = self.store.read_heads(&[task_id]).await?;
-            let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
-            access::task(who, Action::Ping, &access::TaskAccess::of(head))?;
-            if head.status == TaskStatus::Published {
-                return Err(runyard_api::InvalidTransition::ReadOnly.into());
+        match holder {
+            Holder::Task(task_id) => self.may_change_task_files(who, task_id, Action::Ping).await?,
+            Holder::User(_) if who.role == Role::Agent => {
+                return Err(Error::Forbidden("an agent's key pair stores files only for the tasks it runs".into()))
             }
+            Holder::User(_) => {}
         }
-        let room = match task_id {
-            Some(task_id) => self.room(task_id, location, full).await?,
-            None => None,
-        };
+        holder.may_replace(who, records::holder(&self.store, location, full).await?.as_ref(), full)?;
+        let room = records::room(&self.store, self.quota, holder, location, full).await?;
         let upload = objects.put_multipart(&target).await.map_err(internal)?;
         let mut writer = WriteMultipart::new(upload);
         let (mut size, mut hash) = (0u64, Sha256::new());
@@ -238,42 +224,40 @@ impl Files {
             size += chunk.len() as u64;
             if room.is_some_and(|room| size > room) {
                 let _ = writer.abort().await;
-                let task = task_id.unwrap_or_default().to_string();
-                return Err(Error::OverQuota { task, limit: self.quota.unwrap_or_default() });
+                return Err(Error::OverQuota { holder: holder.describe(), limit: self.quota.unwrap_or_default() });
             }
             hash.update(&chunk);
             writer.write(&chunk);
         }
         writer.finish().await.map_err(internal)?;
         let hash = hex::encode(hash.finalize());
-        let Some(task_id) = task_id else { return Ok((size, hash)) };
-        sqlx::query(
-            "INSERT INTO task_files (location, path, task_id, size, hash, created) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (location, path) DO UPDATE SET size = excluded.size, hash = excluded.hash, created = excluded.created",
-        )
-        .bind(location)
-        .bind(full)
-        .bind(task_id)
-        .bind(size as i64)
-        .bind(&hash)
-        .bind(now_ms())
-        .execute(self.store.pool())
-        .await?;
+        records::record(&self.store, holder, location, full, size, &hash).await?;
         // A task cleared meanwhile: its file and record go too.
-        if self.store.read_heads(&[task_id]).await?.is_empty() {
-            let _ = objects.delete(&target).await;
-            sqlx::query("DELETE FROM task_files WHERE location = $1 AND path = $2")
-                .bind(location)
-                .bind(full)
-                .execute(self.store.pool())
-                .await?;
-            return Err(Error::not_found("task", task_id));
+        if let Holder::Task(task_id) = holder {
+            if self.store.read_heads(&[task_id]).await?.is_empty() {
+                let _ = objects.delete(&target).await;
+                records::forget(&self.store, location, full).await?;
+                return Err(Error::not_found("task", task_id));
+            }
         }
         Ok((size, hash))
     }
 
-    /// Removes a file of the local store (its record too).
-    pub async fn delete_local(&self, path: &str) -> Result<()> {
+    /// Refuses `who` changing the files of `task_id` (`action`'s rule), and any change to those
+    /// of a Published task.
+    async fn may_change_task_files(&self, who: &Principal, task_id: &str, action: Action) -> Result<()> {
+        let heads = self.store.read_heads(&[task_id]).await?;
+        let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
+        access::task(who, action, &access::TaskAccess::of(head))?;
+        if head.status == TaskStatus::Published {
+            return Err(runyard_api::InvalidTransition::ReadOnly.into());
+        }
+        Ok(())
+    }
+
+    /// Removes a file of the local store (its record too): a task's file by those who may
+    /// change the task, a user's by that user, one recorded for neither by an admin.
+    pub async fn delete_local(&self, who: &Principal, path: &str) -> Result<()> {
         check_name(path).map_err(|_| Error::not_found("file", path))?;
         let target = ObjectPath::parse(path).map_err(|_| Error::not_found("file", path))?;
         // Only files: a folder (or nothing) at the path is not found.
@@ -282,17 +266,22 @@ impl Files {
             Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("file", path)),
             Err(e) => return Err(internal(e)),
         }
+        match records::holder(&self.store, LOCAL, path).await? {
+            Some(Holder::Task(task_id)) => self.may_change_task_files(who, &task_id, Action::Edit).await?,
+            Some(held) => Holder::of_upload(who, None).may_replace(who, Some(&held), path)?,
+            None if who.role == Role::Admin && who.task.is_none() => {}
+            None => {
+                return Err(Error::Forbidden(format!(
+                    "the file '{path}' is recorded for no one; only an admin may remove it"
+                )))
+            }
+        }
         match self.local.delete(&target).await {
             Ok(()) => {}
             Err(object_store::Error::NotFound { .. }) => return Err(Error::not_found("file", path)),
             Err(e) => return Err(internal(e)),
         }
-        sqlx::query("DELETE FROM task_files WHERE location = $1 AND path = $2")
-            .bind(LOCAL)
-            .bind(path)
-            .execute(self.store.pool())
-            .await?;
-        Ok(())
+        records::forget(&self.store, LOCAL, path).await
     }
 
     /// A file of the local store, as a stream.
