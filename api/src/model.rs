@@ -381,7 +381,7 @@ pub struct ActionRequest {
     pub ids: Vec<String>,
     /// enqueue: the target queue. retry: overrides the task's last queue.
     pub queue: Option<String>,
-    /// move: the target project path or id.
+    /// move / clone: the target project, by id (it must exist) or by path (made when missing).
     pub project: Option<String>,
     /// add_tag / remove_tag.
     pub tags: Vec<String>,

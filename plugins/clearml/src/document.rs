@@ -2,6 +2,7 @@
 //! to the document (and a projection of it), and the document's parts (script, parameters,
 //! configuration, requirements) to Runyard's.
 
+use runyard_api::tracking::MetricSummary;
 use runyard_api::{ConfigItem, Container, ModelRef, Param, Script, Task};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -87,6 +88,45 @@ pub fn document(t: &Task) -> Value {
         },
         "last_metrics": {},
     })
+}
+
+/// ClearML's key for a metric or variant name in `last_metrics`: the MD5 of its UTF-8 bytes, in
+/// hex (what the SDK computes to read and sort by one).
+pub fn metric_key(name: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(name.as_bytes()))
+}
+
+/// A number for ClearML's clients, which compare these: null when it is not finite.
+fn finite(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+/// A task's `last_metrics` from its scalar summaries: `{metric key: {variant key: {metric,
+/// variant, value, min_value, max_value, …}}}`, keyed as [`metric_key`] does.
+pub fn last_metrics(summaries: &[MetricSummary]) -> Value {
+    let mut out = Map::new();
+    for s in summaries {
+        let entry = json!({
+            "metric": s.metric,
+            "variant": s.variant,
+            "value": finite(s.last.0),
+            "min_value": finite(s.min.0),
+            "min_value_iteration": s.min_iteration,
+            "max_value": finite(s.max.0),
+            "max_value_iteration": s.max_iteration,
+            "first_value": finite(s.first.0),
+            "first_value_iteration": s.first_iteration,
+            "count": s.count,
+        });
+        let metric = out.entry(metric_key(&s.metric)).or_insert_with(|| json!({}));
+        metric[metric_key(&s.variant)] = entry;
+    }
+    Value::Object(out)
 }
 
 pub(crate) fn docker_cmd(c: &Container) -> Value {
@@ -243,6 +283,33 @@ pub(crate) fn container_of(c: &Value) -> Container {
 mod tests {
     use super::*;
     use runyard_api::{EntryKind, TaskStatus};
+
+    #[test]
+    fn last_metrics_are_keyed_as_the_sdk_computes() {
+        assert_eq!(metric_key("loss"), "81513effdf5790b79549208838404407");
+        assert_eq!(metric_key("ü"), "c03410a5204b21cd8229ff754688d743");
+        let t = chrono::Utc::now();
+        let f = runyard_api::tracking::Float;
+        let s = MetricSummary {
+            metric: "loss".into(),
+            variant: "ü".into(),
+            count: 3,
+            first: f(3.0),
+            first_iteration: 0,
+            last: f(f64::NAN),
+            last_iteration: 2,
+            last_time: t,
+            min: f(0.5),
+            min_iteration: 1,
+            max: f(3.0),
+            max_iteration: 0,
+        };
+        let lm = last_metrics(&[s]);
+        let entry = &lm["81513effdf5790b79549208838404407"]["c03410a5204b21cd8229ff754688d743"];
+        assert_eq!(entry["variant"], "ü");
+        assert_eq!(entry["value"], Value::Null, "not finite: null");
+        assert_eq!((entry["min_value"].as_f64(), entry["min_value_iteration"].as_i64()), (Some(0.5), Some(1)));
+    }
 
     fn task() -> Task {
         let mut t: Task = serde_json::from_value(json!({

@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod events;
 pub mod files;
 pub mod models;
+pub mod order;
 pub mod params;
 pub mod projects;
 pub mod queues;

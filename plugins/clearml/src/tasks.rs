@@ -3,6 +3,7 @@
 
 use crate::document::*;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
+use crate::order::SortKey;
 use crate::Ctx;
 use runyard_api::{
     Action, ActionRequest, Artifact, CreateTask, EditTask, RegisterOutputs, Script, Task, TaskQuery, TaskStatus,
@@ -59,7 +60,29 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let task = load(ctx, task_id(body)?).await?;
-    Ok(json!({"task": document(&task)}))
+    let doc = documents(ctx, std::slice::from_ref(&task), None).await?.remove(0);
+    Ok(json!({"task": doc}))
+}
+
+/// The tasks' documents (projected to `only_fields`), with their `last_metrics` when wanted.
+async fn documents(ctx: &Ctx, tasks: &[Task], only_fields: Option<&[String]>) -> Result<Vec<Value>, ClearmlError> {
+    let wanted = only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| f.starts_with("last_metrics")));
+    let mut summaries = if wanted {
+        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+        runyard_tracking::store::summaries_of(&ctx.store, &ids).await?
+    } else {
+        Default::default()
+    };
+    Ok(tasks
+        .iter()
+        .map(|t| {
+            let mut doc = document(t);
+            if let Some(s) = summaries.remove(&t.id) {
+                doc["last_metrics"] = last_metrics(&s);
+            }
+            project(&doc, only_fields)
+        })
+        .collect())
 }
 
 /// `tasks.get_all`: filters `id`, `project`, `name` (a regex), `status`, `system_tags` and
@@ -145,17 +168,23 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     }
     // Newest first unless asked otherwise.
     let order = str_list(body, "order_by")?.unwrap_or_default();
-    match order.first().map(String::as_str) {
-        Some("last_update") => tasks.sort_by_key(|t| t.last_update),
-        Some("-last_update") => tasks.sort_by_key(|t| std::cmp::Reverse(t.last_update)),
-        Some("name") => tasks.sort_by(|a, b| a.name.cmp(&b.name)),
-        Some("created") => tasks.sort_by_key(|t| t.created),
-        _ if body.get("id").is_none() => tasks.sort_by_key(|t| std::cmp::Reverse(t.created)),
-        _ => {}
+    if order.is_empty() {
+        if body.get("id").is_none() {
+            tasks.sort_by_key(|t| std::cmp::Reverse(t.created));
+        }
+    } else {
+        let mut keys: Vec<SortKey> = order.iter().map(|o| SortKey::parse(o)).collect::<Result<_, _>>()?;
+        if keys.iter().any(SortKey::by_metric) {
+            let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+            let summaries = runyard_tracking::store::summaries_of(&ctx.store, &ids).await?;
+            keys.iter_mut().for_each(|k| k.resolve(&summaries));
+        }
+        tasks.sort_by(|a, b| {
+            keys.iter().map(|k| k.compare(a, b)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
     let tasks = crate::envelope::page_of(body, tasks);
-    let docs: Vec<Value> = tasks.iter().map(|t| project(&document(t), only_fields.as_deref())).collect();
-    Ok(json!({"tasks": docs}))
+    Ok(json!({"tasks": documents(ctx, &tasks, only_fields.as_deref()).await?}))
 }
 
 /// `tasks.edit`: top-level fields merged into the task; with `force`, in any status but

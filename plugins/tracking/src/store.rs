@@ -254,16 +254,39 @@ fn nan_if_null(v: Option<f64>) -> Float {
 
 /// A task's scalar summaries, by metric and variant.
 pub async fn summaries(store: &Store, task: &str) -> Result<Vec<MetricSummary>> {
-    let rows = sqlx::query(
-        "SELECT metric, variant, count, first_value, first_iter, last_value, last_iter, last_time, min_value, \
-         min_iter, max_value, max_iter FROM scalar_summaries WHERE task_id = $1 ORDER BY metric, variant",
-    )
-    .bind(task)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MetricSummary {
+    Ok(summaries_of(store, &[task.to_string()]).await?.remove(task).unwrap_or_default())
+}
+
+/// The scalar summaries of tasks, by task, each by metric and variant.
+pub async fn summaries_of(store: &Store, tasks: &[String]) -> Result<BTreeMap<String, Vec<MetricSummary>>> {
+    let columns = [
+        "task_id",
+        "metric",
+        "variant",
+        "count",
+        "first_value",
+        "first_iter",
+        "last_value",
+        "last_iter",
+        "last_time",
+        "min_value",
+        "min_iter",
+        "max_value",
+        "max_iter",
+    ];
+    let mut out: BTreeMap<String, Vec<MetricSummary>> = BTreeMap::new();
+    let mut conn = store.pool().acquire().await?;
+    for chunk in tasks.chunks(MAX_PARAMS) {
+        let select = Query::select()
+            .columns(columns.map(col))
+            .from(col("scalar_summaries"))
+            .cond_where(task_conditions("scalar_summaries", chunk, &[]))
+            .order_by(col("task_id"), Order::Asc)
+            .order_by(col("metric"), Order::Asc)
+            .order_by(col("variant"), Order::Asc)
+            .to_owned();
+        for r in fetch_all(&mut conn, &select).await? {
+            out.entry(r.try_get("task_id")?).or_default().push(MetricSummary {
                 metric: r.try_get("metric")?,
                 variant: r.try_get("variant")?,
                 count: r.try_get("count")?,
@@ -276,9 +299,10 @@ pub async fn summaries(store: &Store, task: &str) -> Result<Vec<MetricSummary>> 
                 min_iteration: r.try_get("min_iter")?,
                 max: nan_if_null(r.try_get("max_value")?),
                 max_iteration: r.try_get("max_iter")?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The single values of tasks, by task.

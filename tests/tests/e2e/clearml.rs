@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 /// The Python with the pinned `clearml` SDK (`scripts/test` makes it), or `None` with a note.
-fn sdk_python() -> Option<String> {
+pub(crate) fn sdk_python() -> Option<String> {
     match std::env::var("RUNYARD_CLEARML_PYTHON") {
         Ok(p) if std::path::Path::new(&p).exists() => Some(p),
         _ => {
@@ -44,7 +44,7 @@ fn clearml_command_at(
 }
 
 /// Runs `script` with the SDK pointed at `server`; returns its stdout.
-fn run_sdk(server: &TestServer, python: &str, script: &str, args: &[&str]) -> String {
+pub(crate) fn run_sdk(server: &TestServer, python: &str, script: &str, args: &[&str]) -> String {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("script.py");
     std::fs::write(&file, script).unwrap();
@@ -58,7 +58,7 @@ fn sdk_output(out: std::process::Output) -> String {
     stdout
 }
 
-fn printed<'a>(stdout: &'a str, key: &str) -> &'a str {
+pub(crate) fn printed<'a>(stdout: &'a str, key: &str) -> &'a str {
     stdout.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).unwrap_or_else(|| panic!("no {key} in {stdout}"))
 }
 

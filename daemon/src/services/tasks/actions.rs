@@ -168,9 +168,12 @@ async fn act_inner(
         (Some(q), Action::Enqueue | Action::Retry) => Some(Store::resolve_queue(&mut tx, q).await?.0),
         _ => None,
     };
+    // A project given by id must exist; one given by path is made when missing.
     let project = match (&req.project, action) {
-        (Some(p), Action::Move) => Some(store.ensure_project(&mut tx, p, &who.user_id).await?),
-        (Some(p), Action::Clone) => Some(store.ensure_project(&mut tx, p, &who.user_id).await?),
+        (Some(p), Action::Move | Action::Clone) if is_valid_id(p) => {
+            Some(Store::resolve_project_in(&mut tx, p).await?.0)
+        }
+        (Some(p), Action::Move | Action::Clone) => Some(store.ensure_project(&mut tx, p, &who.user_id).await?),
         _ => None,
     };
 
