@@ -9,6 +9,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::events::{Change, EventsQuery};
 use crate::lifecycle::Action;
 use crate::model::*;
+use crate::projects::*;
 use crate::tracking::*;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::StreamExt;
@@ -186,6 +187,15 @@ impl Client {
 
     pub async fn update_project(&self, id: &str, update: &UpdateProject) -> Result<Project, ClientError> {
         self.call(Method::PATCH, &format!("/api/v1/projects/{}", seg(id)), None, Some(update)).await
+    }
+
+    /// Deletes a project and its subprojects (see [`crate::DeleteProject`]).
+    pub async fn delete_project(
+        &self,
+        id: &str,
+        q: &crate::DeleteProject,
+    ) -> Result<crate::ProjectDeleted, ClientError> {
+        self.call::<(), _>(Method::DELETE, &format!("/api/v1/projects/{}", seg(id)), Some(query_pairs(q)), None).await
     }
 
     /// A page of the task table.

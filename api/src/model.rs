@@ -430,59 +430,6 @@ pub struct ActionResponse {
     pub results: Vec<ActionOutcome>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Project {
-    pub id: String,
-    /// Full path, e.g. `vision/resnet`.
-    pub name: String,
-    pub description: String,
-    pub created: DateTime<Utc>,
-    pub user: String,
-    /// Active (not archived) tasks directly in this project.
-    pub task_count: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct CreateProject {
-    pub name: String,
-    pub description: String,
-}
-
-/// `PATCH /api/v1/projects/{id}`: what is absent stays. A new name moves the project's
-/// subprojects with it (`a/b` renamed `c` makes `a/b/x` into `c/x`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct UpdateProject {
-    pub name: Option<String>,
-    pub description: Option<String>,
-}
-
-/// Checks a project path: `a/b/c`, no empty segments, no `.` or `..`, no control characters.
-pub fn validate_project_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name.len() > 255 {
-        return Err("must be at most 255 characters".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    for segment in name.split('/') {
-        if segment.trim().is_empty() {
-            return Err("must not have empty path segments (leading, trailing or double '/')".into());
-        }
-        if segment == "." || segment == ".." {
-            return Err(format!("must not contain a '{segment}' segment"));
-        }
-        if segment != segment.trim() {
-            return Err("path segments must not start or end with spaces".into());
-        }
-    }
-    Ok(())
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

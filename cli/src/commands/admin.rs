@@ -17,6 +17,16 @@ pub enum ProjectCommand {
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Delete a project and its subprojects. One holding active tasks needs --delete-contents
+    /// (its tasks are deleted too) or --force (they move to the parent project); archived
+    /// tasks move out unless deleted with it.
+    Delete {
+        project: String,
+        #[arg(long)]
+        delete_contents: bool,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +160,20 @@ pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {
                 output::json(&p);
             } else {
                 crate::output::line(format_args!("{}  {}", p.id, p.name));
+            }
+        }
+        ProjectCommand::Delete { project, delete_contents, force } => {
+            let done = client.delete_project(&project, &runyard_api::DeleteProject { delete_contents, force }).await?;
+            if ctx.json {
+                output::json(&done);
+            } else {
+                let moved = done.moved_to.as_deref().map(|to| format!(", {} moved to {to}", done.moved_tasks));
+                crate::output::line(format_args!(
+                    "deleted {} projects and {} tasks{}",
+                    done.deleted_projects,
+                    done.deleted_tasks,
+                    moved.unwrap_or_default()
+                ));
             }
         }
     }

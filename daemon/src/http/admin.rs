@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use runyard_api::{
-    CreateProject, CreateUser, Credentials, ErrorBody, LoginQuery, Project, SignIn, Token, UpdateProject, User,
+    CreateProject, CreateUser, Credentials, DeleteProject, ErrorBody, LoginQuery, Project, ProjectDeleted, SignIn,
+    Token, UpdateProject, User,
 };
 use serde_json::{json, Value};
 
@@ -212,6 +213,21 @@ pub async fn update_project(
 ) -> Result<Json<Project>> {
     access::person(&who, "change projects")?;
     Ok(Json(s.store.update_project(&id, &req, &who.user_id).await?))
+}
+
+/// Delete a project with its subprojects: refused (409) while it holds active tasks, unless
+/// they are deleted with it (`delete_contents`) or moved out (`force`); archived tasks move to
+/// the parent project (`unassigned` at the top) unless deleted with it. Its owner or an admin.
+#[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects", params(("id" = String, Path), DeleteProject),
+    responses((status = 200, body = ProjectDeleted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn delete_project(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    AppQuery(q): AppQuery<DeleteProject>,
+) -> Result<Json<ProjectDeleted>> {
+    Ok(Json(crate::services::projects::delete(&s.store, &s.tasks, &who, &id, &q).await?))
 }
 
 /// A project by id or path (URL-encode the slashes).

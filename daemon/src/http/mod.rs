@@ -64,7 +64,7 @@ fn max_body_bytes() -> usize {
     paths(
         admin::health, admin::login, admin::sign_in, admin::sign_out, admin::me, admin::create_user, admin::logout, admin::list_users,
         admin::remove_user, admin::create_key, admin::delete_key, admin::revoke_tokens,
-        admin::list_projects, admin::create_project, admin::get_project, admin::update_project,
+        admin::list_projects, admin::create_project, admin::get_project, admin::update_project, admin::delete_project,
         queues::list, queues::create, queues::show, queues::rename, queues::delete,
         queues::move_entry, queues::remove_entry, queues::pop, queues::history, workers::history,
         workers::register, workers::list, workers::show, workers::report, workers::drain,
@@ -228,7 +228,7 @@ pub fn router(
         .route("/users/{user}/keys/{key}", delete(admin::delete_key))
         .route("/users/{user}/revoke-tokens", post(admin::revoke_tokens))
         .route("/projects", get(admin::list_projects).post(admin::create_project))
-        .route("/projects/{id}", get(admin::get_project).patch(admin::update_project))
+        .route("/projects/{id}", get(admin::get_project).patch(admin::update_project).delete(admin::delete_project))
         .route("/queues", get(queues::list).post(queues::create))
         .route("/queues/pop", post(queues::pop))
         .route("/queues/{queue}", get(queues::show).patch(queues::rename).delete(queues::delete))

@@ -5,4 +5,5 @@ pub mod console;
 pub mod dispatch;
 pub mod fleet;
 pub mod group;
+pub mod projects;
 pub mod tasks;

@@ -1,6 +1,6 @@
 //! Projects: a flat table of full paths; `a/b` is a subproject of `a`.
 
-use super::{new_id, now_ms, to_time, Store};
+use super::{col, new_id, now_ms, to_time, Store};
 use crate::error::{Error, Result};
 use runyard_api::{is_valid_id, validate_project_name, Change, Project, UpdateProject};
 use sqlx::{AnyConnection, Row};
@@ -128,6 +128,54 @@ impl Store {
         tx.changed(Change::Project { id: id.clone() });
         tx.commit().await?;
         self.project(&id).await
+    }
+
+    /// A project (by id or path) and its subprojects, as `(id, path)`, the project first; and
+    /// the id of the user who made it.
+    pub async fn project_subtree(&self, id_or_name: &str) -> Result<(Vec<(String, String)>, Option<String>)> {
+        let mut conn = self.pool.acquire().await?;
+        let (id, path) = Self::resolve_project_in(&mut conn, id_or_name).await?;
+        let owner: Option<String> = sqlx::query("SELECT user_id FROM projects WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("user_id")?;
+        let rows = sqlx::query("SELECT id, name FROM projects WHERE substr(name, 1, CAST($1 AS INTEGER)) = $2")
+            .bind(path.len() as i64 + 1)
+            .bind(format!("{path}/"))
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut subtree = vec![(id, path)];
+        subtree.extend(rows.iter().map(|r| (r.get("id"), r.get("name"))));
+        Ok((subtree, owner))
+    }
+
+    /// The tasks of the given projects, as `(id, archived)`.
+    pub async fn tasks_in_projects(&self, projects: &[String]) -> Result<Vec<(String, bool)>> {
+        let select = sea_query::Query::select()
+            .columns([col("id"), col("archived")])
+            .from(col("tasks"))
+            .and_where(sea_query::Expr::col(col("project_id")).is_in(projects.iter().map(String::as_str)))
+            .to_owned();
+        let rows = super::fetch_all(&mut *self.pool.acquire().await?, &select).await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("archived")? != 0))).collect()
+    }
+
+    /// Deletes projects that hold no tasks; one that gained a task meanwhile is a conflict.
+    pub async fn delete_projects(&self, ids: &[String]) -> Result<()> {
+        let mut tx = self.write().await?;
+        for id in ids {
+            let held = sqlx::query("SELECT 1 FROM tasks WHERE project_id = $1 LIMIT 1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if held.is_some() {
+                return Err(Error::Conflict(format!("project '{id}' gained a task meanwhile; try again")));
+            }
+            sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(&mut **tx).await?;
+            tx.changed(Change::Project { id: id.clone() });
+        }
+        tx.commit().await
     }
 
     pub async fn project(&self, id_or_name: &str) -> Result<Project> {

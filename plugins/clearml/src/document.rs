@@ -171,16 +171,24 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
     Value::Object(out)
 }
 
-/// A hyperparameter as ClearML's `params_item`.
+/// A hyperparameter as ClearML's `params_item` (a description only when it has one).
 pub(crate) fn param_item(section: &str, name: &str, p: &Param) -> Value {
-    json!({"section": section, "name": name, "value": p.value, "type": p.kind.clone().unwrap_or_default(),
-           "description": p.description.clone().unwrap_or_default()})
+    let mut item =
+        json!({"section": section, "name": name, "value": p.value, "type": p.kind.clone().unwrap_or_default()});
+    if let Some(d) = &p.description {
+        item["description"] = json!(d);
+    }
+    item
 }
 
-/// A configuration object as ClearML's `configuration_item`.
+/// A configuration object as ClearML's `configuration_item` (a description only when it has
+/// one).
 pub(crate) fn config_item(name: &str, c: &ConfigItem) -> Value {
-    json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default(),
-           "description": c.description.clone().unwrap_or_default()})
+    let mut item = json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default()});
+    if let Some(d) = &c.description {
+        item["description"] = json!(d);
+    }
+    item
 }
 
 /// The value, type and description of a ClearML parameter or configuration item.

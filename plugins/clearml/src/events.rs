@@ -105,7 +105,7 @@ fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
 }
 
 /// A value as JSON: NaN and ±Inf as ClearML's clients expect them, strings.
-fn float(v: f64) -> Value {
+pub(crate) fn float(v: f64) -> Value {
     serde_json::to_value(Float(v)).unwrap_or(Value::Null)
 }
 

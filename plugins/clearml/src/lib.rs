@@ -11,12 +11,14 @@ pub mod document;
 pub mod envelope;
 pub mod events;
 pub mod files;
+pub mod metrics;
 pub mod models;
 pub mod order;
 pub mod params;
 pub mod projects;
 pub mod queues;
 pub mod tasks;
+pub mod users;
 pub mod workers;
 
 use axum::body::Bytes;
@@ -224,6 +226,8 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "projects.get_by_id" => projects::get_by_id(ctx, &body).await,
         "projects.create" => projects::create(ctx, who, &body).await,
         "projects.update" => projects::update(ctx, who, &body).await,
+        "projects.delete" => projects::delete(ctx, who, &body).await,
+        "projects.validate_delete" => projects::validate_delete(ctx, &body).await,
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
         "tasks.get_all" | "tasks.get_all_ex" => tasks::get_all(ctx, &body).await,
@@ -249,12 +253,14 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.stopped" => tasks::act(ctx, who, Action::Stopped, &body).await,
         "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
         "tasks.stop" => tasks::stop(ctx, who, &body).await,
-        "tasks.reset" => tasks::act(ctx, who, Action::Reset, &body).await,
+        "tasks.reset" => tasks::reset(ctx, who, &body).await,
         "tasks.publish" => tasks::act(ctx, who, Action::Publish, &body).await,
         "tasks.clone" => tasks::clone(ctx, who, &body).await,
         "tasks.delete" => tasks::delete(ctx, who, &body).await,
         "tasks.reset_many" => tasks::many(ctx, who, Action::Reset, &body).await,
         "tasks.delete_many" => tasks::many(ctx, who, Action::Delete, &body).await,
+        "tasks.archive" => tasks::archive(ctx, who, &body).await,
+        "tasks.move" => tasks::move_to(ctx, who, &body).await,
         "tasks.archive_many" => tasks::many(ctx, who, Action::Archive, &body).await,
         "tasks.unarchive_many" => tasks::many(ctx, who, Action::Restore, &body).await,
         "tasks.enqueue_many" => tasks::many(ctx, who, Action::Enqueue, &body).await,
@@ -273,6 +279,11 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "events.get_task_log" => events::get_task_log(ctx, &body).await,
         "events.get_task_events" => events::get_task_events(ctx, &body).await,
         "events.scalar_metrics_iter_histogram" => events::scalar_metrics_iter_histogram(ctx, &body).await,
+        "events.scalar_metrics_iter_raw" => metrics::scalar_metrics_iter_raw(ctx, &body).await,
+        "events.multi_task_scalar_metrics_iter_histogram" => {
+            metrics::multi_task_scalar_metrics_iter_histogram(ctx, &body).await
+        }
+        "projects.get_unique_metric_variants" => metrics::get_unique_metric_variants(ctx, &body).await,
         "events.get_task_single_value_metrics" => events::get_task_single_value_metrics(ctx, &body).await,
         "events.get_task_plots" => events::get_task_plots(ctx, &body).await,
         "events.debug_images" => events::debug_images(ctx, &body).await,
@@ -289,6 +300,10 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "queues.move_task_to_front" => queues::move_task(ctx, who, &body, "front").await,
         "queues.move_task_to_back" => queues::move_task(ctx, who, &body, "back").await,
         "queues.get_next_task" => workers::get_next_task(ctx, who, headers, &body).await,
+        "users.get_current_user" => users::get_current_user(ctx, who).await,
+        "users.get_by_id" => users::get_by_id(ctx, &body).await,
+        "workers.get_all" => workers::get_all(ctx, &body).await,
+        "workers.get_count" => workers::get_count(ctx, &body).await,
         "workers.register" => workers::register(ctx, who, headers, &body).await,
         "workers.unregister" => workers::unregister(ctx, who, headers, &body).await,
         "workers.status_report" => workers::status_report(ctx, who, headers, &body).await,

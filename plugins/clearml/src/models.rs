@@ -38,7 +38,7 @@ async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
         .fetch_optional(ctx.store.pool())
         .await
         .map_err(runyard_daemon::error::Error::from)?
-        .ok_or_else(|| ClearmlError::new(400, 1001, format!("Invalid model id: id={id}")))?;
+        .ok_or_else(|| ClearmlError::new(400, 201, format!("Invalid model id: id={id}")))?;
     let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
     serde_json::from_str(&text).map_err(|e| ClearmlError::new(500, 0, format!("a stored model is damaged: {e}")))
 }
@@ -179,13 +179,51 @@ pub async fn add_or_update_metadata(ctx: &Ctx, who: &Principal, body: &Value) ->
 
 pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
-    load_owned(ctx, who, id).await?;
+    let doc = load_owned(ctx, who, id).await?;
     sqlx::query("DELETE FROM clearml_models WHERE id = $1")
         .bind(id)
         .execute(ctx.store.pool())
         .await
         .map_err(runyard_daemon::error::Error::from)?;
-    Ok(json!({"deleted": true}))
+    Ok(json!({"deleted": true, "url": doc.get("uri").cloned().unwrap_or(Value::Null)}))
+}
+
+/// The models of the given projects, as `(id, archived)`.
+pub async fn in_projects(ctx: &Ctx, projects: &[String]) -> Result<Vec<(String, bool)>, ClearmlError> {
+    let rows = sqlx::query("SELECT id, project_id, document FROM clearml_models")
+        .fetch_all(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?;
+    let mut found = Vec::new();
+    for row in rows {
+        let project: Option<String> = row.try_get("project_id").map_err(runyard_daemon::error::Error::from)?;
+        if !project.is_some_and(|p| projects.contains(&p)) {
+            continue;
+        }
+        let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
+        let doc: Value = serde_json::from_str(&text).unwrap_or_default();
+        let archived = doc["system_tags"].as_array().is_some_and(|t| t.iter().any(|t| t == "archived"));
+        found.push((row.try_get("id").map_err(runyard_daemon::error::Error::from)?, archived));
+    }
+    Ok(found)
+}
+
+/// With their project deleted: the models deleted too, or kept outside any project.
+pub async fn leave_projects(ctx: &Ctx, ids: &[String], delete: bool) -> Result<(), ClearmlError> {
+    for id in ids {
+        if delete {
+            sqlx::query("DELETE FROM clearml_models WHERE id = $1")
+                .bind(id)
+                .execute(ctx.store.pool())
+                .await
+                .map_err(runyard_daemon::error::Error::from)?;
+        } else {
+            let mut doc = load(ctx, id).await?;
+            doc.insert("project".into(), Value::Null);
+            save(ctx, &doc, false).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Records a model on Runyard's task as an input or output model.

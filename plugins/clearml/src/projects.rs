@@ -1,7 +1,7 @@
 //! `projects.*` over Runyard's projects (full paths: `a/b` is `b` inside `a`).
 
 use crate::document::project;
-use crate::envelope::{name_filter, required_str, str_list, Answer, ClearmlError};
+use crate::envelope::{flag, name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::{Project, UpdateProject};
 use runyard_daemon::services::access;
@@ -43,8 +43,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let id = required_str(body, "project")?;
-    let p =
-        ctx.store.project(id).await.map_err(|_| ClearmlError::new(400, 201, format!("Invalid project id: id={id}")))?;
+    let p = ctx.store.project(id).await.map_err(|_| invalid_project(id))?;
     Ok(json!({"project": document(&p)}))
 }
 
@@ -76,4 +75,93 @@ pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     ctx.store.update_project(&current.id, &UpdateProject { name, description }, &who.user_id).await?;
     Ok(json!({"updated": 1, "fields": fields}))
+}
+
+fn invalid_project(id: &str) -> ClearmlError {
+    ClearmlError::new(400, 401, format!("Invalid project id: id={id}"))
+}
+
+/// What a project and its subprojects hold, as `projects.validate_delete` counts it: tasks and
+/// models of its regular projects, dataset projects (`…/.datasets/…`) with versions, pipeline
+/// projects (`…/.pipelines/…`) with runs.
+struct Contents {
+    tasks: Vec<(String, bool)>,
+    models: Vec<(String, bool)>,
+    datasets: usize,
+    pipelines: usize,
+}
+
+async fn contents(ctx: &Ctx, id: &str) -> Result<Contents, ClearmlError> {
+    if !runyard_api::is_valid_id(id) {
+        return Err(invalid_project(id));
+    }
+    let (subtree, _) = ctx.store.project_subtree(id).await.map_err(|_| invalid_project(id))?;
+    let (mut regular, mut datasets, mut pipelines) = (Vec::new(), 0, 0);
+    for (project, path) in &subtree {
+        let held = ctx.store.tasks_in_projects(std::slice::from_ref(project)).await?;
+        let active = held.iter().any(|(_, archived)| !archived);
+        if path.contains("/.datasets/") {
+            datasets += usize::from(active);
+        } else if path.contains("/.pipelines/") {
+            pipelines += usize::from(active);
+        } else {
+            regular.push(project.clone());
+        }
+    }
+    Ok(Contents {
+        tasks: ctx.store.tasks_in_projects(&regular).await?,
+        models: crate::models::in_projects(ctx, &regular).await?,
+        datasets,
+        pipelines,
+    })
+}
+
+fn active(items: &[(String, bool)]) -> usize {
+    items.iter().filter(|(_, archived)| !archived).count()
+}
+
+/// `projects.validate_delete`: what deleting the project would touch.
+pub async fn validate_delete(ctx: &Ctx, body: &Value) -> Answer {
+    let c = contents(ctx, required_str(body, "project")?).await?;
+    Ok(json!({
+        "tasks": c.tasks.len(),
+        "non_archived_tasks": active(&c.tasks),
+        "models": c.models.len(),
+        "non_archived_models": active(&c.models),
+        "datasets": c.datasets,
+        "pipelines": c.pipelines,
+        "reports": 0,
+        "non_archived_reports": 0,
+    }))
+}
+
+/// `projects.delete`: refused while it holds active tasks, models, dataset versions or pipeline
+/// runs, unless `force`; its tasks and models deleted with it (`delete_contents`), else kept
+/// outside it (tasks move to the parent project, `unassigned` at the top).
+pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = required_str(body, "project")?;
+    let c = contents(ctx, id).await?;
+    let delete_contents = flag(body, "delete_contents");
+    if !flag(body, "force") {
+        let refusals = [
+            (c.pipelines, 413, "project has associated pipelines with active controllers"),
+            (c.datasets, 406, "project has associated non-empty datasets"),
+            (active(&c.tasks), 402, "project has associated tasks"),
+            (active(&c.models), 405, "project has associated models"),
+        ];
+        if let Some((_, code, why)) = refusals.into_iter().find(|(n, _, _)| *n > 0) {
+            return Err(ClearmlError::new(400, code, format!("{why}: use force=true, id={id}")));
+        }
+    }
+    let q = runyard_api::DeleteProject { delete_contents, force: true };
+    let done = runyard_daemon::services::projects::delete(&ctx.store, &ctx.tasks, who, id, &q).await?;
+    let models: Vec<String> = c.models.into_iter().map(|(id, _)| id).collect();
+    crate::models::leave_projects(ctx, &models, delete_contents).await?;
+    Ok(json!({
+        "deleted": 1,
+        "disassociated_tasks": done.moved_tasks,
+        "deleted_tasks": done.deleted_tasks,
+        "deleted_models": if delete_contents { models.len() } else { 0 },
+        "urls": {"model_urls": [], "event_urls": [], "artifact_urls": []},
+    }))
 }

@@ -110,8 +110,11 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                     service::MAX_TAG_FILTER
                 )));
             }
-            let parent =
-                body.get("parent").and_then(Value::as_str).filter(|p| runyard_api::is_valid_id(p)).map(str::to_string);
+            let parents = str_list(body, "parent")?.unwrap_or_default();
+            let parent = match parents.as_slice() {
+                [one] if runyard_api::is_valid_id(one) => Some(one.clone()),
+                _ => None,
+            };
             let mut all = Vec::new();
             let scopes: Vec<Option<String>> =
                 if projects.is_empty() { vec![None] } else { projects.into_iter().map(Some).collect() };
@@ -148,8 +151,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(statuses) = str_list(body, "status")? {
         tasks.retain(|t| statuses.iter().any(|s| s == t.status.as_str()));
     }
-    if let Some(parent) = body.get("parent").and_then(Value::as_str) {
-        tasks.retain(|t| t.parent.as_deref() == Some(parent));
+    if let Some(parents) = str_list(body, "parent")? {
+        tasks.retain(|t| t.parent.as_ref().is_some_and(|p| parents.contains(p)));
     }
     if let Some(types) = str_list(body, "type")? {
         tasks.retain(|t| types.iter().any(|k| k == t.kind.as_str()));
@@ -226,11 +229,20 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(c) = body.get("container") {
         edit.container = Some(container_of(c));
     }
-    let edited = if flag(body, "force") {
+    let mut edited = if flag(body, "force") {
         ctx.tasks.edit_forced(who, id, edit).await?
     } else {
         ctx.tasks.edit(who, id, edit).await?
     };
+    // Runyard keeps `archived` as a state of its own: the system tag archives or restores.
+    if let Some(system_tags) = str_list(body, "system_tags")? {
+        let archive = system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG);
+        if archive != edited.archived() {
+            let action = if archive { Action::Archive } else { Action::Restore };
+            ctx.tasks.act_one(who, id, action, ActionRequest::default()).await?;
+            edited = ctx.tasks.get(id).await?;
+        }
+    }
     Ok(json!({"updated": 1, "fields": {"last_update": iso(edited.last_update)}}))
 }
 
@@ -274,6 +286,29 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -
 /// agent both do it).
 pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
     act_as(ctx, who, action, body, None).await
+}
+
+/// `tasks.reset`: back to Draft, its results cleared. A Draft is one already, a queued task
+/// leaves its queue; a running task is stopped first and a Published one stays as it is.
+pub async fn reset(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    let urls = json!({"model_urls": [], "event_urls": [], "artifact_urls": []});
+    match task.status {
+        TaskStatus::Created => {
+            ctx.tasks.edit(who, id, EditTask::default()).await?;
+            Ok(json!({"updated": 0, "fields": {"status": "created"}, "urls": urls}))
+        }
+        TaskStatus::Queued => {
+            ctx.tasks.act_one(who, id, Action::Dequeue, ActionRequest::default()).await?;
+            Ok(json!({"updated": 1, "fields": {"status": "created"}, "dequeued": {"removed": 1}, "urls": urls}))
+        }
+        _ => {
+            let mut answer = act(ctx, who, Action::Reset, body).await?;
+            answer["urls"] = urls;
+            Ok(answer)
+        }
+    }
 }
 
 /// [`act`] on behalf of a worker: a task leased to it (popped from a queue) can be started only
@@ -388,6 +423,42 @@ pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> A
         }
     }
     Ok(json!({"succeeded": succeeded, "failed": failed}))
+}
+
+/// `tasks.archive`: archives the tasks listed in `tasks` (those archived already count too),
+/// each under its own rules: a refusal names the task and why.
+pub async fn archive(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let ids = str_list(body, "tasks")?
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'tasks'"))?;
+    for id in &ids {
+        if !load(ctx, id).await?.archived() {
+            ctx.tasks.act_one(who, id, Action::Archive, ActionRequest::default()).await?;
+        }
+    }
+    Ok(json!({"archived": ids.len()}))
+}
+
+/// `tasks.move`: the tasks in `ids` into the project given by id (`project`) or by name
+/// (`project_name`, made when missing).
+pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let ids = str_list(body, "ids")?
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
+    let project = match (body.get("project").and_then(Value::as_str), body.get("project_name").and_then(Value::as_str))
+    {
+        (Some(id), _) => id.to_string(),
+        (None, Some(name)) => name.trim_matches('/').to_string(),
+        (None, None) => return Err(ClearmlError::validation("Validation error: project or project_name is required")),
+    };
+    let mut project_id = None;
+    for id in &ids {
+        load(ctx, id).await?;
+        let req = ActionRequest { project: Some(project.clone()), ..Default::default() };
+        ctx.tasks.act_one(who, id, Action::Move, req).await?;
+        project_id.get_or_insert(ctx.tasks.get(id).await?.project);
+    }
+    Ok(json!({"project_id": project_id}))
 }
 
 /// `tasks.delete`: the task and everything kept for it (archived first, as Runyard deletes

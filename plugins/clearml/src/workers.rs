@@ -2,6 +2,7 @@
 //! host it runs on (its `X-ClearML-Worker` header, which every call carries), so the task it
 //! pops is leased to it and only it can start that task.
 
+use crate::document::iso;
 use crate::envelope::{str_list, Answer, ClearmlError};
 use crate::Ctx;
 use axum::http::HeaderMap;
@@ -31,15 +32,22 @@ fn required_worker(headers: &HeaderMap, body: &Value) -> Result<String, ClearmlE
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'worker'"))
 }
 
-/// Registers (or re-registers) the worker for `queues` (the default queue when none).
-async fn register_for(ctx: &Ctx, who: &Principal, id: &str, queues: Vec<String>) -> Result<(), ClearmlError> {
+/// Registers (or re-registers) the worker for `queues` (the default queue when none), dropped
+/// after `timeout` seconds of silence (ClearML's default when none).
+async fn register_for(
+    ctx: &Ctx,
+    who: &Principal,
+    id: &str,
+    queues: Vec<String>,
+    timeout: Option<u64>,
+) -> Result<(), ClearmlError> {
     let queues = if queues.is_empty() { vec!["default".to_string()] } else { queues };
     ctx.store.resolve_queues(&queues).await?;
     let req = RegisterWorker {
         id: id.to_string(),
         queues,
         capabilities: Default::default(),
-        timeout_seconds: Some(TIMEOUT_SECONDS),
+        timeout_seconds: Some(timeout.filter(|t| *t > 0).unwrap_or(TIMEOUT_SECONDS)),
     };
     fleet::register_worker(&ctx.store, who, &req).await?;
     Ok(())
@@ -47,7 +55,8 @@ async fn register_for(ctx: &Ctx, who: &Principal, id: &str, queues: Vec<String>)
 
 pub async fn register(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
-    register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
+    let timeout = body.get("timeout").and_then(Value::as_u64);
+    register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), timeout).await?;
     Ok(json!({}))
 }
 
@@ -84,7 +93,7 @@ pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body
     };
     match fleet::report_worker(&ctx.store, who, &id, &report).await {
         Err(Error::NotFound { .. }) => {
-            register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default()).await?;
+            register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), None).await?;
             fleet::report_worker(&ctx.store, who, &id, &report).await?;
         }
         other => {
@@ -92,6 +101,61 @@ pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body
         }
     }
     Ok(json!({}))
+}
+
+/// The workers `workers.get_all` and `get_count` select: those seen within `last_seen`
+/// seconds (all when absent); Runyard's workers carry no tags, so a filter that asks for one
+/// matches none.
+async fn selected(ctx: &Ctx, body: &Value) -> Result<Vec<runyard_api::Worker>, ClearmlError> {
+    let mut workers = ctx.store.list_workers().await?;
+    if let Some(seconds) = body.get("last_seen").and_then(Value::as_i64).filter(|s| *s > 0) {
+        let since = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+        workers.retain(|w| w.last_seen >= since);
+    }
+    for field in ["tags", "system_tags"] {
+        if str_list(body, field)?.unwrap_or_default().iter().any(|t| !t.starts_with('-')) {
+            workers.clear();
+        }
+    }
+    Ok(workers)
+}
+
+/// `workers.get_all`: the workers as ClearML's worker documents (their queues by id and name,
+/// the task each runs).
+pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
+    let workers = selected(ctx, body).await?;
+    // A worker's queues are kept as it named them: by name or by id.
+    let listed = ctx.store.list_queues().await?;
+    let by_id: std::collections::HashMap<&str, &str> =
+        listed.iter().map(|q| (q.id.as_str(), q.name.as_str())).collect();
+    let by_name: std::collections::HashMap<&str, &str> =
+        listed.iter().map(|q| (q.name.as_str(), q.id.as_str())).collect();
+    let queue = |q: &String| match by_id.get(q.as_str()) {
+        Some(name) => json!({"id": q, "name": name}),
+        None => json!({"id": by_name.get(q.as_str()).copied().unwrap_or_default(), "name": q}),
+    };
+    let docs: Vec<Value> = workers
+        .iter()
+        .map(|w| {
+            json!({
+                "id": w.id,
+                "company": {"id": "", "name": ""},
+                "register_time": iso(w.registered),
+                "last_activity_time": iso(w.last_seen),
+                "last_report_time": iso(w.last_seen),
+                "queues": w.queues.iter().map(queue).collect::<Vec<_>>(),
+                "task": w.task.as_ref().map(|t| json!({"id": t})),
+                "tags": [],
+                "system_tags": [],
+            })
+        })
+        .collect();
+    Ok(json!({"workers": docs}))
+}
+
+/// `workers.get_count`: how many workers `workers.get_all` would list.
+pub async fn get_count(ctx: &Ctx, body: &Value) -> Answer {
+    Ok(json!({"count": selected(ctx, body).await?.len()}))
 }
 
 /// `queues.get_next_task`: the atomic pop. `{entry: {task, added}}`, or `{}` when the queue is
@@ -103,7 +167,7 @@ pub async fn get_next_task(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'queue'"))?;
     let worker = required_worker(headers, body)?;
     if ctx.store.worker(&worker).await.is_err() {
-        register_for(ctx, who, &worker, vec![queue.to_string()]).await?;
+        register_for(ctx, who, &worker, vec![queue.to_string()], None).await?;
     }
     let req = PopRequest { queues: vec![queue.to_string()], worker, wait_seconds: 0.0, order_fairness: false };
     let popped = ctx.dispatcher.pop(who, req).await?;

@@ -74,6 +74,9 @@ fn matrix() -> Vec<Row> {
         row!("get", "/api/v1/projects", READ, |_f| query("/api/v1/projects".into())),
         row!("post", "/api/v1/projects", PEOPLE, |f| ("/api/v1/projects".into(), json!({"name": f.unique}))),
         row!("get", "/api/v1/projects/{id}", READ, |f| query(format!("/api/v1/projects/{}", f.project))),
+        row!("delete", "/api/v1/projects/{id}", OWNER, |f| {
+            query(format!("/api/v1/projects/{}?delete_contents=true", f.project))
+        }),
         row!("patch", "/api/v1/projects/{id}", PEOPLE, |f| {
             (format!("/api/v1/projects/{}", f.project), json!({"description": "changed"}))
         }),

@@ -38,7 +38,16 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "queues.get_all"
         | "queues.get_all_ex"
         | "queues.get_default" => (json!({}), READ),
-        "projects.get_by_id" => (json!({"project": f.project}), READ),
+        "projects.get_by_id" | "projects.validate_delete" | "projects.get_unique_metric_variants" => {
+            (json!({"project": f.project}), READ)
+        }
+        "users.get_current_user" | "workers.get_all" | "workers.get_count" => (json!({}), READ),
+        "users.get_by_id" => (json!({"user": f.unique}), READ),
+        "events.scalar_metrics_iter_raw" => (json!({"task": f.draft, "metric": {"metric": "m"}}), READ),
+        "events.multi_task_scalar_metrics_iter_histogram" => (json!({"tasks": [f.draft]}), READ),
+        "projects.delete" => (json!({"project": f.project, "force": true, "delete_contents": true}), OWNER),
+        "tasks.archive" => (json!({"tasks": [f.draft]}), OWNER),
+        "tasks.move" => (json!({"ids": [f.draft], "project_name": f.unique}), OWNER),
         "tasks.get_by_id"
         | "tasks.get_hyper_params"
         | "tasks.get_configurations"

@@ -22,6 +22,7 @@ mod harness;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod projects;
 mod property;
 mod table;
 mod tracking;
