@@ -199,7 +199,7 @@ impl Launch {
             file.display().to_string()
         };
         let mut args = Vec::new();
-        for (name, param) in task.hyperparams.get("Args").into_iter().flatten() {
+        for (name, param) in task.hyperparams.get("Args").into_iter().flatten().filter(|_| !s.reads_args) {
             args.push(format!("--{name}"));
             args.push(param.value.clone());
         }

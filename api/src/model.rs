@@ -101,6 +101,9 @@ pub struct Script {
     pub code: Option<String>,
     /// Prepend the `Task.init` lines to a Python entry point.
     pub add_task_init: bool,
+    /// The script reads its `Args` hyperparameters from the server itself (as scripts the
+    /// ClearML SDK recorded do), so the agent passes none of them as command-line flags.
+    pub reads_args: bool,
     /// pip requirements (requirements.txt syntax).
     pub requirements: Option<String>,
 }
@@ -299,6 +302,9 @@ pub struct EditTask {
     pub name: Option<String>,
     pub comment: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// Tags clients keep for themselves (`pipeline`, `dataset`…); `archived` is not one of
+    /// them: archive and restore set it.
+    pub system_tags: Option<Vec<String>>,
     #[serde(rename = "type")]
     pub kind: Option<TaskType>,
     pub parent: Option<String>,
@@ -503,16 +509,6 @@ pub struct SignIn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn project_names() {
-        for ok in ["a", "a/b/c", "vision models/res net-50"] {
-            assert_eq!(validate_project_name(ok), Ok(()), "{ok}");
-        }
-        for bad in ["", " ", "a//b", "/a", "a/", "a/../b", "..", "a/./b", "a\nb", "a\u{7}", " a"] {
-            assert!(validate_project_name(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn ids() {

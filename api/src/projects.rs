@@ -82,3 +82,18 @@ pub fn validate_project_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names() {
+        for ok in ["a", "a/b/c", "vision models/res net-50"] {
+            assert_eq!(validate_project_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", " ", "a//b", "/a", "a/", "a/../b", "..", "a/./b", "a\nb", "a\u{7}", " a"] {
+            assert!(validate_project_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

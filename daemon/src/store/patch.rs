@@ -25,6 +25,7 @@ pub struct TaskPatch {
     pub priority: Option<i64>,
     pub name: Option<String>,
     pub comment: Option<String>,
+    pub system_tags: Option<Vec<String>>,
     pub kind: Option<TaskType>,
     pub parent: Option<String>,
     pub script: Option<Script>,
@@ -76,6 +77,7 @@ impl TaskPatch {
             }
         }
         for (column, value) in [
+            ("system_tags", self.system_tags.as_ref().map(json_value).transpose()?),
             ("script", self.script.as_ref().map(json_value).transpose()?),
             ("environment", self.environment.as_ref().map(json_value).transpose()?),
             ("container", self.container.as_ref().map(json_value).transpose()?),

@@ -250,7 +250,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         }
         "tasks.completed" => tasks::act(ctx, who, Action::Completed, &body).await,
         "tasks.failed" => tasks::act(ctx, who, Action::Failed, &body).await,
-        "tasks.stopped" => tasks::act(ctx, who, Action::Stopped, &body).await,
+        "tasks.stopped" => tasks::stopped(ctx, who, &body).await,
         "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
         "tasks.stop" => tasks::stop(ctx, who, &body).await,
         "tasks.reset" => tasks::reset(ctx, who, &body).await,
@@ -304,6 +304,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "users.get_by_id" => users::get_by_id(ctx, &body).await,
         "workers.get_all" => workers::get_all(ctx, &body).await,
         "workers.get_count" => workers::get_count(ctx, &body).await,
+        "workers.set_runtime_properties" => Ok(json!({})),
         "workers.register" => workers::register(ctx, who, headers, &body).await,
         "workers.unregister" => workers::unregister(ctx, who, headers, &body).await,
         "workers.status_report" => workers::status_report(ctx, who, headers, &body).await,

@@ -44,6 +44,8 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(s) = body.get("script") {
         req.script = script_of(s, Script::default());
     }
+    // The SDK binds its arguments to the task's `Args` itself.
+    req.script.reads_args = true;
     if let Some(h) = body.get("hyperparams") {
         req.hyperparams = hyperparams_of(h);
     }
@@ -205,6 +207,7 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(tags) = str_list(body, "tags")? {
         edit.tags = Some(tags);
     }
+    edit.system_tags = str_list(body, "system_tags")?;
     if let Some(kind) = body.get("type").and_then(Value::as_str) {
         edit.kind =
             Some(TaskType::parse(kind).ok_or_else(|| ClearmlError::validation("Validation error: unknown task type"))?);
@@ -286,6 +289,22 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -
 /// agent both do it).
 pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
     act_as(ctx, who, action, body, None).await
+}
+
+/// `tasks.stopped`: a running task's agent reports it stopped. With `force` (what the SDK sends
+/// after closing a run it hands over to an agent), a finished task is reset for its run there
+/// and a Draft stays one; a Published task stays as it is.
+pub async fn stopped(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let task = load(ctx, id).await?;
+    match task.status {
+        TaskStatus::Completed | TaskStatus::Failed if flag(body, "force") => {
+            ctx.tasks.act_one(who, id, Action::Reset, ActionRequest::default()).await?;
+            Ok(json!({"updated": 1, "fields": {"status": "created"}}))
+        }
+        TaskStatus::Created if flag(body, "force") => Ok(json!({"updated": 0, "fields": {"status": "created"}})),
+        _ => act(ctx, who, Action::Stopped, body).await,
+    }
 }
 
 /// `tasks.reset`: back to Draft, its results cleared. A Draft is one already, a queued task

@@ -15,14 +15,20 @@ use serde_json::{json, Value};
 /// A clearml-agent reports every 30 s by default; it is dropped after this much silence.
 const TIMEOUT_SECONDS: u64 = 600;
 
-/// The worker a call comes from: its `X-ClearML-Worker` (or `X-Trains-Worker`) header, else
-/// the `worker` field.
+/// The worker a call is about: the body's `worker` field, else the caller's
+/// `X-ClearML-Worker` (or `X-Trains-Worker`) header (a services-mode agent reports for the
+/// workers it runs tasks as).
 pub fn worker_of(headers: &HeaderMap, body: &Value) -> Option<String> {
-    ["x-clearml-worker", "x-trains-worker"]
-        .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+    body.get("worker")
+        .and_then(Value::as_str)
+        .filter(|w| !w.trim().is_empty())
         .map(str::to_string)
-        .or_else(|| body.get("worker").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            ["x-clearml-worker", "x-trains-worker"]
+                .iter()
+                .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+                .map(str::to_string)
+        })
         .map(|w| w.replace('/', "_"))
         .filter(|w| !w.trim().is_empty())
 }

@@ -10,6 +10,7 @@ mod batch;
 mod changes;
 mod clearml;
 mod clearml_access;
+mod clearml_automation;
 mod clearml_bad_input;
 mod clearml_files;
 mod clearml_metrics;

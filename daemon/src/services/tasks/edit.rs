@@ -18,6 +18,9 @@ pub(super) async fn edit(store: &Store, who: &Principal, id: &str, edit: EditTas
     if let Some(tags) = &edit.tags {
         validate::tags("tags", tags)?;
     }
+    if let Some(tags) = &edit.system_tags {
+        validate::tags("system_tags", tags)?;
+    }
     let mut tx = store.write().await?;
     let head = store.lock_heads(&mut tx, &[id]).await?.remove(id).ok_or_else(|| Error::not_found("task", id))?;
     access::edit(who, &access::TaskAccess::of(&head))?;
@@ -30,6 +33,7 @@ pub(super) async fn edit(store: &Store, who: &Principal, id: &str, edit: EditTas
     let mut patch = TaskPatch {
         name: edit.name.map(|n| n.trim().to_string()),
         comment: edit.comment,
+        system_tags: edit.system_tags.map(|t| t.into_iter().filter(|t| t != runyard_api::ARCHIVED_TAG).collect()),
         kind: edit.kind,
         container: edit.container,
         runtime: edit.runtime,
