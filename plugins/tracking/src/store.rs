@@ -12,6 +12,23 @@ use std::collections::BTreeMap;
 /// Bound values per statement, well under both databases' limits.
 const MAX_PARAMS: usize = 10_000;
 
+/// The columns of `scalar_summaries`.
+const SUMMARY_COLUMNS: [&str; 13] = [
+    "task_id",
+    "metric",
+    "variant",
+    "count",
+    "first_value",
+    "first_iter",
+    "last_value",
+    "last_iter",
+    "last_time",
+    "min_value",
+    "min_iter",
+    "max_value",
+    "max_iter",
+];
+
 /// Last, min, max, first and count of the points of one series in one batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -199,21 +216,7 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
                 ]
             })
             .collect();
-        let columns = [
-            "task_id",
-            "metric",
-            "variant",
-            "count",
-            "first_value",
-            "first_iter",
-            "last_value",
-            "last_iter",
-            "last_time",
-            "min_value",
-            "min_iter",
-            "max_value",
-            "max_iter",
-        ];
+        let columns = SUMMARY_COLUMNS;
         insert_rows(conn, "scalar_summaries", &columns, rows, Some(summary_merge())).await?;
     }
     if !w.singles.is_empty() {
@@ -259,26 +262,11 @@ pub async fn summaries(store: &Store, task: &str) -> Result<Vec<MetricSummary>> 
 
 /// The scalar summaries of tasks, by task, each by metric and variant.
 pub async fn summaries_of(store: &Store, tasks: &[String]) -> Result<BTreeMap<String, Vec<MetricSummary>>> {
-    let columns = [
-        "task_id",
-        "metric",
-        "variant",
-        "count",
-        "first_value",
-        "first_iter",
-        "last_value",
-        "last_iter",
-        "last_time",
-        "min_value",
-        "min_iter",
-        "max_value",
-        "max_iter",
-    ];
     let mut out: BTreeMap<String, Vec<MetricSummary>> = BTreeMap::new();
     let mut conn = store.pool().acquire().await?;
     for chunk in tasks.chunks(MAX_PARAMS) {
         let select = Query::select()
-            .columns(columns.map(col))
+            .columns(SUMMARY_COLUMNS.map(col))
             .from(col("scalar_summaries"))
             .cond_where(task_conditions("scalar_summaries", chunk, &[]))
             .order_by(col("task_id"), Order::Asc)
