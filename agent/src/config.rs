@@ -18,6 +18,10 @@ pub struct AgentConfig {
     pub venv_cache_entries: usize,
     /// The interpreter for Python tasks that name none.
     pub python: String,
+    /// A virtual environment present on this machine for Python tasks that name none, used as
+    /// it is (their requirements are not installed): a curated environment instead of one
+    /// built per requirement set.
+    pub default_venv: Option<PathBuf>,
     /// An extra package index for pip.
     pub extra_index_url: Option<String>,
     /// Between SIGTERM and SIGKILL when a task is aborted, so it can checkpoint.
@@ -65,6 +69,7 @@ impl Default for AgentConfig {
             cache_dir: dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("runyard"),
             venv_cache_entries: 10,
             python: "python3".into(),
+            default_venv: None,
             extra_index_url: None,
             abort_grace_seconds: 30,
             git_user: None,

@@ -64,13 +64,18 @@ pub async fn prepare(
     stop: &CancellationToken,
 ) -> Result<PathBuf> {
     let needs = Needs::of(task, config, code_dir);
-    if let Some(venv) = task.environment.preinstalled_venv.as_deref().filter(|v| !v.trim().is_empty()) {
-        let venv = PathBuf::from(venv);
+    let named = task.environment.preinstalled_venv.as_deref().filter(|v| !v.trim().is_empty()).map(PathBuf::from);
+    let (venv, mode) = match (named, &config.default_venv) {
+        (Some(venv), _) => (Some(venv), task.environment.venv_mode),
+        (None, Some(venv)) => (Some(venv.clone()), VenvMode::Skip),
+        (None, None) => (None, task.environment.venv_mode),
+    };
+    if let Some(venv) = venv {
         let python = venv.join("bin").join("python");
         if !python.exists() {
             bail!("the preinstalled venv {} has no bin/python", venv.display());
         }
-        match task.environment.venv_mode {
+        match mode {
             VenvMode::Skip => console.note(format!("using the preinstalled venv {} as it is", venv.display())),
             VenvMode::Requirements => {
                 install(config, &python, &needs.requirements, &[], code_dir, console, stop).await?

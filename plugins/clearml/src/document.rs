@@ -171,24 +171,28 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
     Value::Object(out)
 }
 
-/// A hyperparameter as ClearML's `params_item` (a description only when it has one).
+/// A hyperparameter as ClearML's `params_item` (a type and description only when set).
 pub(crate) fn param_item(section: &str, name: &str, p: &Param) -> Value {
-    let mut item =
-        json!({"section": section, "name": name, "value": p.value, "type": p.kind.clone().unwrap_or_default()});
-    if let Some(d) = &p.description {
-        item["description"] = json!(d);
-    }
+    let mut item = json!({"section": section, "name": name, "value": p.value});
+    optional(&mut item, [("type", &p.kind), ("description", &p.description)]);
     item
 }
 
-/// A configuration object as ClearML's `configuration_item` (a description only when it has
-/// one).
+/// A configuration object as ClearML's `configuration_item` (a type and description only
+/// when set).
 pub(crate) fn config_item(name: &str, c: &ConfigItem) -> Value {
-    let mut item = json!({"name": name, "value": c.value, "type": c.kind.clone().unwrap_or_default()});
-    if let Some(d) = &c.description {
-        item["description"] = json!(d);
-    }
+    let mut item = json!({"name": name, "value": c.value});
+    optional(&mut item, [("type", &c.kind), ("description", &c.description)]);
     item
+}
+
+/// Sets the fields that have a value (ClearML leaves unset ones out).
+fn optional<const N: usize>(item: &mut Value, fields: [(&str, &Option<String>); N]) {
+    for (name, value) in fields {
+        if let Some(v) = value {
+            item[name] = json!(v);
+        }
+    }
 }
 
 /// The value, type and description of a ClearML parameter or configuration item.

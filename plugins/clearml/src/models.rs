@@ -126,8 +126,17 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         .filter_map(|r| r.try_get::<String, _>("document").ok())
         .filter_map(|t| serde_json::from_str(&t).ok())
         .collect();
+    let mut projects = str_list(body, "project")?;
+    if let Some(ids) = projects.as_mut().filter(|_| flag(body, "include_subprojects")) {
+        for id in ids.clone() {
+            if let Ok((subtree, _)) = ctx.store.project_subtree(&id).await {
+                ids.extend(subtree.into_iter().skip(1).map(|(id, _)| id));
+            }
+        }
+    }
     for field in ["id", "task", "uri", "project", "framework"] {
-        if let Some(wanted) = str_list(body, field)? {
+        let wanted = if field == "project" { projects.clone() } else { str_list(body, field)? };
+        if let Some(wanted) = wanted {
             docs.retain(|d| d.get(field).and_then(Value::as_str).is_some_and(|v| wanted.iter().any(|w| w == v)));
         }
     }
@@ -137,9 +146,32 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(ready) = body.get("ready").and_then(Value::as_bool) {
         docs.retain(|d| d.get("ready").and_then(Value::as_bool).unwrap_or(false) == ready);
     }
+    for field in ["tags", "system_tags"] {
+        for tag in str_list(body, field)?.unwrap_or_default() {
+            let has = |d: &Value, t: &str| d[field].as_array().is_some_and(|a| a.iter().any(|x| x == t));
+            match tag.strip_prefix('-') {
+                Some(excluded) => docs.retain(|d| !has(d, excluded)),
+                None => docs.retain(|d| has(d, &tag)),
+            }
+        }
+    }
     let docs = crate::envelope::page_of(body, docs);
     let only = str_list(body, "only_fields")?;
     Ok(json!({"models": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
+}
+
+/// `models.get_frameworks`: the frameworks of the models (of the given projects).
+pub async fn get_frameworks(ctx: &Ctx, body: &Value) -> Answer {
+    let listed = get_all(ctx, &json!({"project": body.get("projects").cloned().unwrap_or(Value::Null)})).await?;
+    let mut frameworks: Vec<&str> = listed["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["framework"].as_str().filter(|f| !f.is_empty()))
+        .collect();
+    frameworks.sort_unstable();
+    frameworks.dedup();
+    Ok(json!({"frameworks": frameworks}))
 }
 
 /// `models.edit` / `models.update`: the given fields replace the model's.

@@ -7,10 +7,14 @@ use runyard_api::{Project, UpdateProject};
 use runyard_daemon::services::access;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
-fn document(p: &Project) -> Value {
+/// A project as ClearML's document; `ids` maps paths to ids, for its parent.
+fn document(p: &Project, ids: &HashMap<&str, &str>) -> Value {
     let basename = p.name.rsplit('/').next().unwrap_or(&p.name);
+    let parent = p.name.rsplit_once('/').map(|(parent, _)| json!({"id": ids.get(parent), "name": parent}));
     json!({
+        "parent": parent,
         "id": p.id,
         "name": p.name,
         "basename": basename,
@@ -25,26 +29,51 @@ fn document(p: &Project) -> Value {
     })
 }
 
-/// `projects.get_all`: `id` and `name` (a regex, as the SDK anchors it) filters, `only_fields`,
-/// paging.
+/// `projects.get_all`: filters `id`, `name` (a regex, as the SDK anchors it), `basename`,
+/// `parent` (below those projects; with `shallow_search`, right below, or at the top without
+/// a parent); `only_fields`; paging.
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
-    let mut projects = ctx.store.list_projects().await?;
-    if let Some(ids) = str_list(body, "id")? {
-        projects.retain(|p| ids.contains(&p.id));
+    let all = ctx.store.list_projects().await?;
+    let ids: HashMap<&str, &str> = all.iter().map(|p| (p.name.as_str(), p.id.as_str())).collect();
+    let paths: HashMap<&str, &str> = all.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
+    let mut projects: Vec<&Project> = all.iter().collect();
+    if let Some(wanted) = str_list(body, "id")? {
+        projects.retain(|p| wanted.contains(&p.id));
     }
     if let Some(re) = name_filter(body, false)? {
         projects.retain(|p| re.is_match(&p.name));
     }
+    if let Some(basename) = body.get("basename").and_then(Value::as_str) {
+        projects.retain(|p| p.name.rsplit('/').next() == Some(basename));
+    }
+    let shallow = flag(body, "shallow_search");
+    let parents: Vec<&str> =
+        str_list(body, "parent")?.unwrap_or_default().iter().filter_map(|id| paths.get(id.as_str()).copied()).collect();
+    if !parents.is_empty() || body.get("parent").is_some() {
+        projects.retain(|p| {
+            parents.iter().any(|parent| match p.name.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) {
+                Some(rest) => !shallow || !rest.contains('/'),
+                None => false,
+            })
+        });
+    } else if shallow {
+        projects.retain(|p| !p.name.contains('/'));
+    }
     let projects = crate::envelope::page_of(body, projects);
     let only = str_list(body, "only_fields")?;
-    let docs: Vec<Value> = projects.iter().map(|p| project(&document(p), only.as_deref())).collect();
+    let docs: Vec<Value> = projects.iter().map(|p| project(&document(p, &ids), only.as_deref())).collect();
     Ok(json!({"projects": docs}))
 }
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let id = required_str(body, "project")?;
     let p = ctx.store.project(id).await.map_err(|_| invalid_project(id))?;
-    Ok(json!({"project": document(&p)}))
+    let parent = match p.name.rsplit_once('/') {
+        Some((parent, _)) => ctx.store.project(parent).await.ok().map(|pp| (parent.to_string(), pp.id)),
+        None => None,
+    };
+    let ids: HashMap<&str, &str> = parent.iter().map(|(path, id)| (path.as_str(), id.as_str())).collect();
+    Ok(json!({"project": document(&p, &ids)}))
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {

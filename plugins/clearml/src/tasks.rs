@@ -126,7 +126,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                     loop {
                         let q = TaskQuery {
                             project: project.clone(),
-                            include_subprojects: Some(false),
+                            include_subprojects: Some(flag(body, "include_subprojects")),
                             status: statuses.clone(),
                             tag: (!tags.is_empty()).then(|| tags.join(",")),
                             parent: parent.clone(),
@@ -208,6 +208,9 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         edit.tags = Some(tags);
     }
     edit.system_tags = str_list(body, "system_tags")?;
+    if let Some(parent) = body.get("parent").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+        edit.parent = Some(parent.to_string());
+    }
     if let Some(kind) = body.get("type").and_then(Value::as_str) {
         edit.kind =
             Some(TaskType::parse(kind).ok_or_else(|| ClearmlError::validation("Validation error: unknown task type"))?);
@@ -442,6 +445,17 @@ pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> A
         }
     }
     Ok(json!({"succeeded": succeeded, "failed": failed}))
+}
+
+/// `tasks.get_types`: the types of the tasks (of the given projects).
+pub async fn get_types(ctx: &Ctx, body: &Value) -> Answer {
+    let projects = body.get("projects").cloned().unwrap_or(Value::Null);
+    let listed = get_all(ctx, &json!({"project": projects, "only_fields": ["type"], "search_hidden": true})).await?;
+    let mut types: Vec<&str> =
+        listed["tasks"].as_array().into_iter().flatten().filter_map(|t| t["type"].as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    Ok(json!({"types": types}))
 }
 
 /// `tasks.archive`: archives the tasks listed in `tasks` (those archived already count too),

@@ -109,6 +109,14 @@ pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body
     Ok(json!({}))
 }
 
+/// `workers.set_runtime_properties`: accepted for a worker of the caller's (Runyard schedules
+/// by its own settings, so the properties change nothing).
+pub async fn set_runtime_properties(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
+    let id = required_worker(headers, body)?;
+    fleet::check_worker(&ctx.store, who, &id).await?;
+    Ok(json!({}))
+}
+
 /// The workers `workers.get_all` and `get_count` select: those seen within `last_seen`
 /// seconds (all when absent); Runyard's workers carry no tags, so a filter that asks for one
 /// matches none.

@@ -41,7 +41,11 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         "projects.get_by_id" | "projects.validate_delete" | "projects.get_unique_metric_variants" => {
             (json!({"project": f.project}), READ)
         }
-        "users.get_current_user" | "workers.get_all" | "workers.get_count" => (json!({}), READ),
+        "users.get_current_user"
+        | "workers.get_all"
+        | "workers.get_count"
+        | "tasks.get_types"
+        | "models.get_frameworks" => (json!({}), READ),
         "users.get_by_id" => (json!({"user": f.unique}), READ),
         "events.scalar_metrics_iter_raw" => (json!({"task": f.draft, "metric": {"metric": "m"}}), READ),
         "events.multi_task_scalar_metrics_iter_histogram" => (json!({"tasks": [f.draft]}), READ),
@@ -117,6 +121,7 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         "queues.delete" => (json!({"queue": f.queue, "force": true}), ADMIN),
         "queues.get_next_task" => (json!({"queue": f.queue, "worker": f.worker}), MACHINE),
         "workers.register" => (json!({"worker": f.unique, "queues": [f.queue]}), MACHINE),
+        "workers.set_runtime_properties" => (json!({"worker": f.worker, "runtime_properties": []}), MACHINE),
         "workers.unregister" | "workers.status_report" => {
             (json!({"worker": f.worker, "timestamp": 0, "machine_stats": {}}), MACHINE)
         }

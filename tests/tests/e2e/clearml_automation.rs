@@ -1,6 +1,7 @@
 //! ClearML's automation, unchanged, on Runyard: the stock `HyperParameterOptimizer` (a grid
 //! search) clones a base task into trials that Runyard's agent runs, and ranks them by the
-//! objective they reported.
+//! objective they reported; a two-step `PipelineController` runs its controller in services
+//! mode and its steps on agents, the second step reading the first one's artifact.
 
 use crate::clearml::{run_sdk, sdk_python};
 use crate::harness::agent::Agent;
@@ -86,3 +87,69 @@ async fn optimizer_ranks_trials_run_by_the_agent(server: TestServer) {
     }
 }
 scenario!(hyperparameter_optimizer, super::optimizer_ranks_trials_run_by_the_agent);
+
+const PIPELINE: &str = r#"
+from clearml import PipelineController
+
+def make_data(n: int = 5):
+    return [i * i for i in range(int(n))]
+
+def consume(data):
+    total = sum(data)
+    print("TOTAL", total)
+    return total
+
+pipe = PipelineController(name="squares", project="pipes", version="1.0.0", add_pipeline_tags=False)
+pipe.set_default_execution_queue("default")
+pipe.add_parameter(name="n", default=5)
+pipe.add_function_step(name="make", function=make_data, function_kwargs=dict(n="${pipeline.n}"),
+                       function_return=["data"], cache_executed_step=False)
+pipe.add_function_step(name="consume", function=consume, function_kwargs=dict(data="${make.data}"),
+                       function_return=["total"], parents=["make"], cache_executed_step=False)
+pipe.start(queue="services")
+"#;
+
+async fn a_pipeline_runs_on_runyards_agents(server: TestServer) {
+    let Some(python) = sdk_python() else { return };
+    let c = server.client();
+    c.create_queue(&runyard_api::CreateQueue { name: "services".into() }).await.unwrap();
+    // Agents whose tasks run in the environment with the SDK: one for the controller, one for
+    // the steps.
+    let venv = std::path::Path::new(&python).parent().unwrap().parent().unwrap().display().to_string();
+    let config = format!("default_venv = \"{venv}\"\n");
+    let _controller = Agent::start(&server, "services-agent", "services", &config, &[]);
+    let _steps = Agent::start(&server, "steps-agent", "default", &config, &[]);
+
+    // The launcher hands the controller to the services queue and exits.
+    run_sdk(&server, &python, PIPELINE, &[]);
+    let all = || async {
+        let q = runyard_api::TaskQuery {
+            project: Some("pipes".into()),
+            include_subprojects: Some(true),
+            ..Default::default()
+        };
+        c.list_tasks(&q).await.unwrap().tasks
+    };
+    let done = crate::harness::wait::eventually("the pipeline done", std::time::Duration::from_secs(400), || async {
+        let tasks = all().await;
+        let controller = tasks.iter().find(|t| t.kind == runyard_api::TaskType::Controller)?;
+        matches!(controller.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped).then_some(tasks)
+    })
+    .await;
+    let by_name = |name: &str| done.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}: {done:?}"));
+    let controller = done.iter().find(|t| t.kind == runyard_api::TaskType::Controller).unwrap();
+    let log = crate::harness::agent::console(&c, &controller.id).await;
+    assert_eq!(controller.status, TaskStatus::Completed, "{log}");
+    assert_eq!(controller.worker.as_deref(), Some("services-agent"), "the controller ran in services mode");
+    for step in ["make", "consume"] {
+        let t = by_name(step);
+        assert_eq!(t.status, TaskStatus::Completed, "{step}");
+        assert_eq!(t.worker.as_deref(), Some("steps-agent"), "{step} ran on the steps' queue");
+        assert_eq!(t.parent.as_deref(), Some(controller.id.as_str()), "{step} is the controller's");
+    }
+    // The second step read the first one's artifact through the files server.
+    let consumed = crate::harness::agent::console(&c, &by_name("consume").id).await;
+    assert!(consumed.contains("TOTAL 30"), "{consumed}");
+    assert!(by_name("make").artifacts.iter().any(|a| a.name == "data"), "{:?}", by_name("make").artifacts);
+}
+scenario!(pipeline, super::a_pipeline_runs_on_runyards_agents);

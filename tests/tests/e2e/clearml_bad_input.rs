@@ -152,6 +152,7 @@ const ENDPOINTS: &[&str] = &[
     "models.get_all",
     "models.get_all_ex",
     "models.get_by_id",
+    "models.get_frameworks",
     "models.set_ready",
     "models.update",
     "models.update_for_task",
@@ -203,6 +204,7 @@ const ENDPOINTS: &[&str] = &[
     "tasks.get_configuration_names",
     "tasks.get_configurations",
     "tasks.get_hyper_params",
+    "tasks.get_types",
     "tasks.move",
     "tasks.ping",
     "tasks.publish",
@@ -220,6 +222,7 @@ const ENDPOINTS: &[&str] = &[
     "workers.get_all",
     "workers.get_count",
     "workers.register",
+    "workers.set_runtime_properties",
     "workers.status_report",
     "workers.unregister",
 ];
