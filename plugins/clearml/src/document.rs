@@ -73,7 +73,7 @@ pub fn document(t: &Task) -> Value {
         "execution": {
             "queue": t.execution.queue,
             "artifacts": artifacts,
-            "parameters": {},
+            "parameters": legacy_parameters(t),
             "docker_cmd": docker_cmd(&t.container),
         },
         "output": {"destination": t.execution.output_uri},
@@ -279,6 +279,33 @@ pub(crate) fn hyperparams_of(v: &Value) -> BTreeMap<String, BTreeMap<String, Par
         }
     }
     out
+}
+
+/// Section of the legacy `execution.parameters` named `TF_DEFINE/<name>`; the others are `Args`.
+const TF_DEFINE: &str = "TF_DEFINE";
+
+/// The legacy `execution.parameters` (`{name: value}`, API 2.8 and before) as hyperparameters
+/// of type `legacy`, in `Args` (or `TF_DEFINE` for `TF_DEFINE/<name>`), over `hyperparams`.
+pub(crate) fn add_legacy_parameters(hyperparams: &mut BTreeMap<String, BTreeMap<String, Param>>, execution: &Value) {
+    for (name, value) in execution.get("parameters").and_then(Value::as_object).into_iter().flatten() {
+        let (section, name) = match name.strip_prefix("TF_DEFINE/") {
+            Some(rest) => (TF_DEFINE, rest),
+            None => ("Args", name.as_str()),
+        };
+        let param = Param { value: text_of(value).unwrap_or_default(), kind: Some("legacy".into()), description: None };
+        hyperparams.entry(section.to_string()).or_default().insert(name.to_string(), param);
+    }
+}
+
+/// The legacy `execution.parameters` view of the `Args` and `TF_DEFINE` hyperparameters.
+fn legacy_parameters(t: &Task) -> Value {
+    let mut out = Map::new();
+    for (section, prefix) in [("Args", ""), (TF_DEFINE, "TF_DEFINE/")] {
+        for (name, p) in t.hyperparams.get(section).into_iter().flatten() {
+            out.insert(format!("{prefix}{name}"), json!(p.value));
+        }
+    }
+    Value::Object(out)
 }
 
 pub(crate) fn configuration_of(v: &Value) -> BTreeMap<String, ConfigItem> {

@@ -227,6 +227,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "projects.create" => projects::create(ctx, who, &body).await,
         "projects.update" => projects::update(ctx, who, &body).await,
         "projects.delete" => projects::delete(ctx, who, &body).await,
+        "projects.get_task_parents" => projects::get_task_parents(ctx, &body).await,
         "projects.validate_delete" => projects::validate_delete(ctx, &body).await,
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,

@@ -1,7 +1,8 @@
 //! `order_by` of `tasks.get_all`: fields of the task document, `-` first for descending, and
 //! `last_metrics.<metric key>.<variant key>.<value|min_value|max_value>` (the keys as
-//! [`crate::document::metric_key`] makes them). Tasks without the metric come last either way;
-//! fields Runyard does not keep leave the order to the next key.
+//! [`crate::document::metric_key`] makes them), and `hyperparams.<section>.<name>` (numbers by
+//! value). Tasks without the metric or parameter come last either way; fields Runyard does not
+//! keep leave the order to the next key.
 
 use crate::document::metric_key;
 use crate::envelope::ClearmlError;
@@ -30,7 +31,16 @@ enum Field {
     Status,
     Type,
     Id,
-    Metric { metric: String, variant: String, value: Value },
+    Metric {
+        metric: String,
+        variant: String,
+        value: Value,
+    },
+    /// `hyperparams.<section>.<name>[.value]` (a `.` inside a name as `%2E`).
+    Param {
+        section: String,
+        name: String,
+    },
     Unknown,
 }
 
@@ -60,6 +70,7 @@ impl SortKey {
             "status" => Field::Status,
             "type" => Field::Type,
             "id" => Field::Id,
+            _ if name.starts_with("hyperparams.") => param_field(&name["hyperparams.".len()..]),
             _ => match name.strip_prefix("last_metrics.") {
                 Some(path) => metric_field(path).ok_or_else(|| {
                     ClearmlError::validation(format!(
@@ -108,6 +119,21 @@ impl SortKey {
             Field::Type => ordered(a.kind.as_str().cmp(b.kind.as_str())),
             Field::Id => ordered(a.id.cmp(&b.id)),
             Field::Unknown => Ordering::Equal,
+            // Numbers by value, before text; tasks without the parameter last.
+            Field::Param { section, name } => {
+                let of = |t: &Task| t.hyperparams.get(section).and_then(|s| s.get(name)).map(|p| p.value.clone());
+                match (of(a), of(b)) {
+                    (Some(x), Some(y)) => ordered(match (x.trim().parse::<f64>(), y.trim().parse::<f64>()) {
+                        (Ok(x), Ok(y)) => x.total_cmp(&y),
+                        (Ok(_), Err(_)) => Ordering::Less,
+                        (Err(_), Ok(_)) => Ordering::Greater,
+                        (Err(_), Err(_)) => x.cmp(&y),
+                    }),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                }
+            }
             Field::Metric { .. } => {
                 // Missing (or NaN) last, whichever way the rest are ordered.
                 match (self.values.get(&a.id), self.values.get(&b.id)) {
@@ -118,6 +144,15 @@ impl SortKey {
                 }
             }
         }
+    }
+}
+
+/// `<section>.<name>[.value]` after `hyperparams.`, `%2E` standing for a `.` in either.
+fn param_field(path: &str) -> Field {
+    let parts: Vec<String> = path.split('.').map(|p| p.replace("%2E", ".").replace("%2e", ".")).collect();
+    match parts.as_slice() {
+        [section, name] | [section, name, _] => Field::Param { section: section.clone(), name: name.clone() },
+        _ => Field::Unknown,
     }
 }
 
@@ -148,6 +183,8 @@ mod tests {
         assert_eq!(k.field, Field::Metric { metric: "a".into(), variant: "b".into(), value: Value::Min });
         assert_eq!(SortKey::parse("name").unwrap().field, Field::Name);
         assert_eq!(SortKey::parse("hyperparams.x").unwrap().field, Field::Unknown);
+        let param = Field::Param { section: "sec.tion".into(), name: "lr".into() };
+        assert_eq!(SortKey::parse("-hyperparams.sec%2Etion.lr.value").unwrap().field, param);
         assert!(SortKey::parse("last_metrics.a").is_err());
         assert!(SortKey::parse("last_metrics.a.b.median").is_err());
     }

@@ -106,6 +106,46 @@ pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(json!({"updated": 1, "fields": fields}))
 }
 
+/// `projects.get_task_parents`: the tasks that are parents of tasks in the given projects (all
+/// when none), of active or archived children only (`tasks_state`), their names matching
+/// `task_name`; oldest first.
+pub async fn get_task_parents(ctx: &Ctx, body: &Value) -> Answer {
+    let projects = body.get("projects").cloned().unwrap_or(Value::Null);
+    let children = crate::tasks::get_all(ctx, &json!({"project": projects, "search_hidden": true})).await?;
+    let state = body.get("tasks_state").and_then(Value::as_str);
+    let mut parents: Vec<String> = children["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            let archived = t["system_tags"].as_array().is_some_and(|s| s.iter().any(|x| x == "archived"));
+            match state {
+                Some("active") => !archived,
+                Some("archived") => archived,
+                _ => true,
+            }
+        })
+        .filter_map(|t| t["parent"].as_str().map(str::to_string))
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    let name = match body.get("task_name").and_then(Value::as_str) {
+        Some(pattern) => Some(
+            regex::Regex::new(pattern)
+                .map_err(|e| ClearmlError::validation(format!("Validation error: task_name: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut found = ctx.tasks.get_many(&parents).await?;
+    found.retain(|t| name.as_ref().is_none_or(|re| re.is_match(&t.name)));
+    found.sort_by_key(|t| t.created);
+    let docs: Vec<Value> = found
+        .iter()
+        .map(|t| json!({"id": t.id, "name": t.name, "project": {"id": t.project, "name": t.project_name}}))
+        .collect();
+    Ok(json!({"parents": docs}))
+}
+
 fn invalid_project(id: &str) -> ClearmlError {
     ClearmlError::new(400, 401, format!("Invalid project id: id={id}"))
 }

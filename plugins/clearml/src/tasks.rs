@@ -49,6 +49,9 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(h) = body.get("hyperparams") {
         req.hyperparams = hyperparams_of(h);
     }
+    if let Some(execution) = body.get("execution") {
+        add_legacy_parameters(&mut req.hyperparams, execution);
+    }
     if let Some(c) = body.get("configuration") {
         req.configuration = configuration_of(c);
     }
@@ -220,6 +223,11 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     if let Some(h) = body.get("hyperparams") {
         edit.hyperparams = Some(hyperparams_of(h));
+    }
+    if let Some(execution) = body.get("execution").filter(|e| e.get("parameters").is_some()) {
+        let mut hyperparams = edit.hyperparams.take().unwrap_or_else(|| task.hyperparams.clone());
+        add_legacy_parameters(&mut hyperparams, execution);
+        edit.hyperparams = Some(hyperparams);
     }
     if let Some(c) = body.get("configuration") {
         edit.configuration = Some(configuration_of(c));

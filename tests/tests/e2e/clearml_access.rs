@@ -38,9 +38,10 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "queues.get_all"
         | "queues.get_all_ex"
         | "queues.get_default" => (json!({}), READ),
-        "projects.get_by_id" | "projects.validate_delete" | "projects.get_unique_metric_variants" => {
-            (json!({"project": f.project}), READ)
-        }
+        "projects.get_by_id"
+        | "projects.validate_delete"
+        | "projects.get_unique_metric_variants"
+        | "projects.get_task_parents" => (json!({"project": f.project}), READ),
         "users.get_current_user"
         | "workers.get_all"
         | "workers.get_count"

@@ -161,6 +161,7 @@ const ENDPOINTS: &[&str] = &[
     "projects.get_all",
     "projects.get_all_ex",
     "projects.get_by_id",
+    "projects.get_task_parents",
     "projects.get_unique_metric_variants",
     "projects.update",
     "projects.validate_delete",
