@@ -165,7 +165,7 @@ async fn contents(ctx: &Ctx, id: &str) -> Result<Contents, ClearmlError> {
         return Err(invalid_project(id));
     }
     let (subtree, _) = ctx.store.project_subtree(id).await.map_err(|_| invalid_project(id))?;
-    let (mut regular, mut datasets, mut pipelines) = (Vec::new(), 0, 0);
+    let (mut regular, mut tasks, mut datasets, mut pipelines) = (Vec::new(), Vec::new(), 0, 0);
     for (project, path) in &subtree {
         let held = ctx.store.tasks_in_projects(std::slice::from_ref(project)).await?;
         let active = held.iter().any(|(_, archived)| !archived);
@@ -175,14 +175,10 @@ async fn contents(ctx: &Ctx, id: &str) -> Result<Contents, ClearmlError> {
             pipelines += usize::from(active);
         } else {
             regular.push(project.clone());
+            tasks.extend(held);
         }
     }
-    Ok(Contents {
-        tasks: ctx.store.tasks_in_projects(&regular).await?,
-        models: crate::models::in_projects(ctx, &regular).await?,
-        datasets,
-        pipelines,
-    })
+    Ok(Contents { tasks, models: crate::models::in_projects(ctx, &regular).await?, datasets, pipelines })
 }
 
 fn active(items: &[(String, bool)]) -> usize {

@@ -65,18 +65,29 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let task = load(ctx, task_id(body)?).await?;
-    let doc = documents(ctx, std::slice::from_ref(&task), None).await?.remove(0);
+    let doc = documents(ctx, std::slice::from_ref(&task), None, None).await?.remove(0);
     Ok(json!({"task": doc}))
 }
 
-/// The tasks' documents (projected to `only_fields`), with their `last_metrics` when wanted.
-async fn documents(ctx: &Ctx, tasks: &[Task], only_fields: Option<&[String]>) -> Result<Vec<Value>, ClearmlError> {
+/// Scalar summaries by task.
+type Summaries = std::collections::BTreeMap<String, Vec<runyard_api::tracking::MetricSummary>>;
+
+/// The tasks' documents (projected to `only_fields`), with their `last_metrics` when wanted,
+/// from `known` summaries when the caller read them already.
+async fn documents(
+    ctx: &Ctx,
+    tasks: &[Task],
+    only_fields: Option<&[String]>,
+    known: Option<Summaries>,
+) -> Result<Vec<Value>, ClearmlError> {
     let wanted = only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| f.starts_with("last_metrics")));
-    let mut summaries = if wanted {
-        let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-        runyard_tracking::store::summaries_of(&ctx.store, &ids).await?
-    } else {
-        Default::default()
+    let mut summaries = match known {
+        _ if !wanted => Summaries::default(),
+        Some(known) => known,
+        None => {
+            let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+            runyard_tracking::store::summaries_of(&ctx.store, &ids).await?
+        }
     };
     Ok(tasks
         .iter()
@@ -176,6 +187,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     }
     // Newest first unless asked otherwise.
     let order = str_list(body, "order_by")?.unwrap_or_default();
+    // Read once, when sorting by a metric: the page's documents take theirs from it.
+    let mut summaries = None;
     if order.is_empty() {
         if body.get("id").is_none() {
             tasks.sort_by_key(|t| std::cmp::Reverse(t.created));
@@ -184,15 +197,16 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         let mut keys: Vec<SortKey> = order.iter().map(|o| SortKey::parse(o)).collect::<Result<_, _>>()?;
         if keys.iter().any(SortKey::by_metric) {
             let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-            let summaries = runyard_tracking::store::summaries_of(&ctx.store, &ids).await?;
-            keys.iter_mut().for_each(|k| k.resolve(&summaries));
+            let read = runyard_tracking::store::summaries_of(&ctx.store, &ids).await?;
+            keys.iter_mut().for_each(|k| k.resolve(&read));
+            summaries = Some(read);
         }
         tasks.sort_by(|a, b| {
             keys.iter().map(|k| k.compare(a, b)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
         });
     }
     let tasks = crate::envelope::page_of(body, tasks);
-    Ok(json!({"tasks": documents(ctx, &tasks, only_fields.as_deref()).await?}))
+    Ok(json!({"tasks": documents(ctx, &tasks, only_fields.as_deref(), summaries).await?}))
 }
 
 /// `tasks.edit`: top-level fields merged into the task; with `force`, in any status but
