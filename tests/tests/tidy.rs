@@ -73,7 +73,8 @@ fn sql_only_in_the_store_modules() {
         ("daemon/src/store/", "the store"),
         ("plugins/tracking/src/store.rs", "the tracking plugin's store"),
         ("plugins/tracking/src/files/", "the file store's bookkeeping (task_files, user_files, file_removals)"),
-        ("plugins/clearml/src/models.rs", "the ClearML plugin's one table, the model registry"),
+        ("plugins/clearml/src/models.rs", "the ClearML plugin's model registry"),
+        ("plugins/clearml/src/extras.rs", "the ClearML plugin's attributes of queues and projects"),
         ("plugins/table/src/", "the table plugin is a query engine over the store's tables"),
         ("cli/src/commands/bench/", "benchmarks seed large data sets straight into the database"),
     ];

@@ -143,11 +143,11 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), doc["id"].clone());
     for field in fields {
-        let parts: Vec<&str> = field.split('.').collect();
+        let parts: Vec<String> = field.split('.').map(unescape_key).collect();
         let mut value = doc;
         let mut found = true;
         for p in &parts {
-            match value.get(p) {
+            match value.get(p.as_str()) {
                 Some(v) => value = v,
                 None => {
                     found = false;
@@ -160,15 +160,25 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
         }
         let mut slot = &mut out;
         for p in &parts[..parts.len() - 1] {
-            let entry = slot.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = slot.entry(p.clone()).or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
             slot = entry.as_object_mut().expect("object");
         }
-        slot.insert(parts[parts.len() - 1].to_string(), value.clone());
+        slot.insert(parts[parts.len() - 1].clone(), value.clone());
     }
     Value::Object(out)
+}
+
+/// A key of a field path as ClearML escapes it (`.` as `%2E`, `$` as `%24`, `__` as `%_%_`,
+/// `%` as `%%`), unescaped.
+pub fn unescape_key(key: &str) -> String {
+    if !key.contains('%') {
+        return key.to_string();
+    }
+    let key = key.strip_prefix("%_").map_or_else(|| key.to_string(), |rest| format!("_{rest}"));
+    key.replace("%2E", ".").replace("%24", "$").replace("%_%_", "__").replace("%%", "%")
 }
 
 /// A hyperparameter as ClearML's `params_item` (a type and description only when set).

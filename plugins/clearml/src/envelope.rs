@@ -33,6 +33,11 @@ impl ClearmlError {
     pub fn invalid_task(id: &str) -> ClearmlError {
         ClearmlError::new(400, 101, format!("Invalid task id: id={id}"))
     }
+
+    /// The error as a batch call's `failed` entry reports it.
+    pub fn as_failure(&self) -> Value {
+        json!({"codes": [self.code, self.subcode], "msg": self.message, "data": {}})
+    }
 }
 
 impl From<Error> for ClearmlError {

@@ -7,7 +7,7 @@ use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
 
 /// The iteration the SDK gives single values (`report_single_value`), under metric `Summary`.
-const SINGLE_VALUE_ITERATION: i64 = i32::MIN as i64;
+pub(crate) const SINGLE_VALUE_ITERATION: i64 = i32::MIN as i64;
 
 fn time_of(e: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
     e.get("timestamp").and_then(Value::as_i64).and_then(chrono::DateTime::from_timestamp_millis)
@@ -97,6 +97,10 @@ pub async fn add_batch(ctx: &Ctx, who: &Principal, body: &[u8]) -> Answer {
             (r.index.to_string(), Value::String(reason))
         })
         .collect();
+    if result.stored == 0 && !errors.is_empty() {
+        let counted = errors.values().filter_map(Value::as_str).collect::<Vec<_>>().join(", ");
+        return Err(crate::envelope::ClearmlError::new(400, 131, format!("Events not added: {counted}")));
+    }
     Ok(json!({"added": result.stored, "errors": result.rejected.len(), "errors_info": errors}))
 }
 
@@ -110,7 +114,7 @@ pub(crate) fn float(v: f64) -> Value {
 }
 
 /// A task id from a request, checked.
-fn task_of(body: &Value) -> Result<String, crate::envelope::ClearmlError> {
+pub(crate) fn task_of(body: &Value) -> Result<String, crate::envelope::ClearmlError> {
     let id = crate::envelope::required_str(body, "task")?;
     if !runyard_api::is_valid_id(id) {
         return Err(crate::envelope::ClearmlError::invalid_task(id));
@@ -150,50 +154,38 @@ pub async fn get_task_log(ctx: &Ctx, body: &Value) -> Answer {
               "scroll_id": next.map(|n| n.to_string()).or(cursor.map(|c| c.to_string()))}))
 }
 
-/// `events.scalar_metrics_iter_histogram`: every series of a task, downsampled to `samples`
-/// points, as `{metric: {variant: {name, x, y}}}`.
-pub async fn scalar_metrics_iter_histogram(ctx: &Ctx, body: &Value) -> Answer {
-    let task = task_of(body)?;
-    let samples = body.get("samples").and_then(Value::as_u64).unwrap_or(6000) as usize;
-    let x = match body.get("key").and_then(Value::as_str) {
-        Some("timestamp") | Some("iso_time") => runyard_api::tracking::XAxis::Time,
-        _ => runyard_api::tracking::XAxis::Iteration,
-    };
-    let q = runyard_api::tracking::ScalarQuery {
-        tasks: task,
-        x: Some(x),
-        points: Some(if samples == 0 { 0 } else { samples.clamp(2, 100_000) }),
-        ..Default::default()
-    };
-    let read = runyard_tracking::reads::scalars(&ctx.store, q).await?;
-    let mut out = Map::new();
-    for s in read.series {
-        let metric = out.entry(s.metric.clone()).or_insert_with(|| json!({}));
-        metric[&s.variant] =
-            json!({"name": s.variant, "x": s.x, "y": s.y.iter().map(|v| float(v.0)).collect::<Vec<_>>()});
-    }
-    Ok(Value::Object(out))
-}
-
-/// `events.get_task_single_value_metrics`.
+/// `events.get_task_single_value_metrics`: per task that has any, its single values: the
+/// `Summary` values and every scalar reported at the single-value iteration, filtered by
+/// `metrics`, with the task's name.
 pub async fn get_task_single_value_metrics(ctx: &Ctx, body: &Value) -> Answer {
     let tasks = crate::envelope::str_list(body, "tasks")?.unwrap_or_default();
     if tasks.iter().any(|t| !runyard_api::is_valid_id(t)) || tasks.is_empty() {
         return Err(crate::envelope::ClearmlError::validation("Validation error: tasks must be task ids"));
     }
-    let values = runyard_tracking::reads::single_values(&ctx.store, &tasks.join(",")).await?;
-    let out: Vec<Value> = tasks
-        .iter()
-        .map(|t| {
-            let items: Vec<Value> = values
-                .get(t)
-                .into_iter()
-                .flatten()
-                .map(|v| json!({"metric": "Summary", "variant": v.name, "value": float(v.value.0), "timestamp": ms(v.time), "iter": 0}))
-                .collect();
-            json!({"task": t, "values": items})
-        })
-        .collect();
+    let keep = crate::histogram::wanted(body)?;
+    let singles = runyard_tracking::reads::single_values(&ctx.store, &tasks.join(",")).await?;
+    let summaries = runyard_tracking::store::summaries_of(&ctx.store, &tasks).await?;
+    let mut out = Vec::new();
+    for task in ctx.tasks.get_many(&tasks).await? {
+        let summary =
+            singles.get(&task.id).into_iter().flatten().map(|v| ("Summary", v.name.as_str(), v.value.0, v.time));
+        let at_single = summaries
+            .get(&task.id)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.first_iteration == SINGLE_VALUE_ITERATION)
+            .map(|s| (s.metric.as_str(), s.variant.as_str(), s.first.0, s.last_time));
+        let values: Vec<Value> = summary
+            .chain(at_single)
+            .filter(|(metric, variant, _, _)| keep(metric, variant))
+            .map(|(metric, variant, value, time)| {
+                json!({"metric": metric, "variant": variant, "value": float(value), "timestamp": ms(time)})
+            })
+            .collect();
+        if !values.is_empty() {
+            out.push(json!({"task": task.id, "task_name": task.name, "values": values}));
+        }
+    }
     Ok(json!({"tasks": out}))
 }
 

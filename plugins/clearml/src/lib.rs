@@ -7,16 +7,20 @@
 //! error codes); `document` maps ClearML's task document to and from Runyard's task; `tasks`,
 //! `projects` and `events` map the calls; `files` is the files server.
 
+pub mod distinct;
 pub mod document;
 pub mod envelope;
 pub mod events;
+pub mod extras;
 pub mod files;
+pub mod histogram;
 pub mod metrics;
 pub mod models;
 pub mod order;
 pub mod params;
 pub mod projects;
 pub mod queues;
+pub mod tags;
 pub mod tasks;
 pub mod users;
 pub mod workers;
@@ -233,6 +237,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
         "tasks.get_all" | "tasks.get_all_ex" => tasks::get_all(ctx, &body).await,
         "tasks.edit" => tasks::edit(ctx, who, &body).await,
+        "tasks.update" => tasks::update(ctx, who, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
         "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, who, &body).await,
         "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, who, &body).await,
@@ -243,7 +248,19 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "models.edit" | "models.update" => models::edit(ctx, who, &body).await,
         "models.get_frameworks" => models::get_frameworks(ctx, &body).await,
         "models.set_ready" => models::set_ready(ctx, who, &body).await,
-        "models.add_or_update_metadata" => models::add_or_update_metadata(ctx, who, &body).await,
+        "models.publish_many" => models::publish_many(ctx, who, &body).await,
+        "models.add_or_update_metadata" => models::edit_metadata(ctx, who, &body, false).await,
+        "models.delete_metadata" => models::edit_metadata(ctx, who, &body, true).await,
+        "models.update_tags" => models::update_tags(ctx, who, &body).await,
+        "tasks.update_tags" => tags::update_task_tags(ctx, who, &body).await,
+        "projects.get_hyper_parameters" => distinct::hyper_parameters(ctx, &body).await,
+        "projects.get_hyperparam_values" => distinct::hyperparam_values(ctx, &body).await,
+        "projects.get_model_metadata_keys" => distinct::model_metadata_keys(ctx, &body).await,
+        "projects.get_model_metadata_values" => distinct::model_metadata_values(ctx, &body).await,
+        "projects.get_task_tags" => tags::task_tags(ctx, &body).await,
+        "projects.get_model_tags" => tags::model_tags(ctx, &body).await,
+        "projects.get_project_tags" => tags::project_tags(ctx, &body).await,
+        "organization.get_tags" => tags::organization_tags(ctx, &body).await,
         "models.delete" => models::delete(ctx, who, &body).await,
         "models.update_for_task" => models::update_for_task(ctx, who, &body).await,
         "tasks.started" => {
@@ -256,7 +273,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
         "tasks.stop" => tasks::stop(ctx, who, &body).await,
         "tasks.reset" => tasks::reset(ctx, who, &body).await,
-        "tasks.publish" => tasks::act(ctx, who, Action::Publish, &body).await,
+        "tasks.publish" => tasks::publish_one(ctx, who, &body).await,
         "tasks.clone" => tasks::clone(ctx, who, &body).await,
         "tasks.delete" => tasks::delete(ctx, who, &body).await,
         "tasks.reset_many" => tasks::many(ctx, who, Action::Reset, &body).await,
@@ -281,16 +298,20 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.delete_configuration" => params::delete_configuration(ctx, who, &body).await,
         "events.get_task_log" => events::get_task_log(ctx, &body).await,
         "events.get_task_events" => events::get_task_events(ctx, &body).await,
-        "events.scalar_metrics_iter_histogram" => events::scalar_metrics_iter_histogram(ctx, &body).await,
+        "events.scalar_metrics_iter_histogram" => histogram::task(ctx, &body).await,
         "events.scalar_metrics_iter_raw" => metrics::scalar_metrics_iter_raw(ctx, &body).await,
-        "events.multi_task_scalar_metrics_iter_histogram" => {
-            metrics::multi_task_scalar_metrics_iter_histogram(ctx, &body).await
-        }
+        "events.multi_task_scalar_metrics_iter_histogram" => histogram::tasks(ctx, &body).await,
         "projects.get_unique_metric_variants" => metrics::get_unique_metric_variants(ctx, &body).await,
         "events.get_task_single_value_metrics" => events::get_task_single_value_metrics(ctx, &body).await,
         "events.get_task_plots" => events::get_task_plots(ctx, &body).await,
         "events.debug_images" => events::debug_images(ctx, &body).await,
-        "queues.get_all" | "queues.get_all_ex" => queues::get_all(ctx, &body).await,
+        "queues.get_all" => queues::get_all(ctx, &body, false).await,
+        "queues.get_all_ex" => queues::get_all(ctx, &body, true).await,
+        "queues.update" => queues::update(ctx, who, &body).await,
+        "queues.add_or_update_metadata" => queues::edit_metadata(ctx, who, &body, false).await,
+        "queues.delete_metadata" => queues::edit_metadata(ctx, who, &body, true).await,
+        "queues.peek_task" => queues::peek_task(ctx, &body).await,
+        "queues.clear_queue" => queues::clear_queue(ctx, who, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,
         "queues.get_default" => queues::get_default(ctx).await,
         "queues.create" => queues::create(ctx, who, &body).await,

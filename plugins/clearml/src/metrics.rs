@@ -1,7 +1,6 @@
-//! ClearML's reads of scalar series beyond the histogram: every point of a series in pages
-//! (`events.scalar_metrics_iter_raw`), several tasks' series at once
-//! (`events.multi_task_scalar_metrics_iter_histogram`), and the metric/variant names of a
-//! project's tasks (`projects.get_unique_metric_variants`).
+//! ClearML's reads of scalar series beyond the histograms: every point of a series in pages
+//! (`events.scalar_metrics_iter_raw`) and the metric/variant names of tasks
+//! (`projects.get_unique_metric_variants`).
 
 use crate::document::metric_key;
 use crate::envelope::{required_str, str_list, Answer, ClearmlError};
@@ -63,56 +62,37 @@ pub async fn scalar_metrics_iter_raw(ctx: &Ctx, body: &Value) -> Answer {
     Ok(answer)
 }
 
-/// `events.multi_task_scalar_metrics_iter_histogram`: each task's series, downsampled, as
-/// `{metric: {variant: {task id: {name, x, y}}}}`.
-pub async fn multi_task_scalar_metrics_iter_histogram(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = str_list(body, "tasks")?.unwrap_or_default();
-    if tasks.is_empty() || tasks.len() > 100 || tasks.iter().any(|t| !runyard_api::is_valid_id(t)) {
-        return Err(ClearmlError::validation("Validation error: tasks must be 1 to 100 task ids"));
-    }
-    let samples = body.get("samples").and_then(Value::as_u64).unwrap_or(6000) as usize;
-    let q = runyard_api::tracking::ScalarQuery {
-        tasks: tasks.join(","),
-        points: Some(samples.clamp(2, 100_000)),
-        ..Default::default()
-    };
-    let read = runyard_tracking::reads::scalars(&ctx.store, q).await?;
-    let names: std::collections::HashMap<String, String> =
-        ctx.tasks.get_many(&tasks).await?.into_iter().map(|t| (t.id, t.name)).collect();
-    let mut out = Map::new();
-    for s in read.series {
-        let metric = out.entry(s.metric.clone()).or_insert_with(|| json!({}));
-        let variant = metric.as_object_mut().expect("an object").entry(s.variant.clone()).or_insert_with(|| json!({}));
-        let name = names.get(&s.task).cloned().unwrap_or_default();
-        variant[&s.task] =
-            json!({"name": name, "x": s.x, "y": s.y.iter().map(|v| crate::events::float(v.0)).collect::<Vec<_>>()});
-    }
-    Ok(Value::Object(out))
-}
-
 /// `projects.get_unique_metric_variants`: the scalar metric/variant pairs reported by the
-/// project's tasks (its subprojects' too), with the keys `last_metrics` uses.
+/// tasks of a project (its subprojects' too) and/or of `ids`, every task's without either, with
+/// the keys `last_metrics` uses; sorted by metric, then variant.
 pub async fn get_unique_metric_variants(ctx: &Ctx, body: &Value) -> Answer {
-    let project = match body.get("project").and_then(Value::as_str) {
-        Some(p) => Some(
-            ctx.store
-                .project(p)
-                .await
-                .map_err(|_| ClearmlError::new(400, 401, format!("Invalid project id: id={p}")))?
-                .id,
-        ),
-        None => None,
+    let mut select = json!({"search_hidden": true, "only_fields": ["id"]});
+    if let Some(p) = body.get("project").and_then(Value::as_str) {
+        let id = ctx
+            .store
+            .project(p)
+            .await
+            .map_err(|_| ClearmlError::new(400, 401, format!("Invalid project id: id={p}")))?
+            .id;
+        select["project"] = json!(id);
+        select["include_subprojects"] = json!(body.get("include_subprojects").and_then(Value::as_bool).unwrap_or(true));
+    }
+    let ids = str_list(body, "ids")?;
+    let tasks: Vec<String> = match (&ids, select.get("project")) {
+        (Some(ids), None) => ids.clone(),
+        _ => {
+            let listed = crate::tasks::get_all(ctx, &select).await?;
+            let all = listed["tasks"].as_array().into_iter().flatten().filter_map(|t| t["id"].as_str());
+            all.filter(|t| ids.as_ref().is_none_or(|ids| ids.iter().any(|i| i == t))).map(str::to_string).collect()
+        }
     };
-    let catalogue = match project {
-        Some(p) => runyard_tracking::store::project_variants(&ctx.store, "scalar_summaries", &p).await?,
-        None => Default::default(),
-    };
-    let metrics: Vec<Value> = catalogue
+    let summaries = runyard_tracking::store::summaries_of(&ctx.store, &tasks).await?;
+    let pairs: std::collections::BTreeSet<(&str, &str)> =
+        summaries.values().flatten().map(|s| (s.metric.as_str(), s.variant.as_str())).collect();
+    let metrics: Vec<Value> = pairs
         .iter()
-        .flat_map(|(metric, variants)| {
-            variants.iter().map(move |variant| {
-                json!({"metric": metric, "variant": variant, "metric_hash": metric_key(metric), "variant_hash": metric_key(variant)})
-            })
+        .map(|(metric, variant)| {
+            json!({"metric": metric, "variant": variant, "metric_hash": metric_key(metric), "variant_hash": metric_key(variant)})
         })
         .collect();
     Ok(json!({"metrics": metrics}))

@@ -73,7 +73,7 @@ async fn load_owned(ctx: &Ctx, who: &Principal, id: &str) -> Result<Map<String, 
 }
 
 /// Copies the settable fields of a request onto a model document.
-fn apply(doc: &mut Map<String, Value>, body: &Value) {
+fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ClearmlError> {
     for field in FIELDS {
         if let Some(v) = body.get(field) {
             doc.insert(field.to_string(), v.clone());
@@ -82,22 +82,29 @@ fn apply(doc: &mut Map<String, Value>, body: &Value) {
     if let Some(iteration) = body.get("iteration") {
         doc.insert("last_iteration".into(), iteration.clone());
     }
+    if let Some(items) = body.get("metadata") {
+        let mut metadata = Map::new();
+        crate::extras::add_metadata(&mut metadata, items)?;
+        doc.insert("metadata".into(), Value::Object(metadata));
+    }
     doc.insert("last_update".into(), iso(now_ms()));
+    Ok(())
 }
 
-async fn create_model(ctx: &Ctx, who: &Principal, body: &Value) -> Result<String, ClearmlError> {
+/// A new model from a request, published as `ready` unless the request says.
+async fn create_model(ctx: &Ctx, who: &Principal, body: &Value, ready: bool) -> Result<String, ClearmlError> {
     let id = new_id();
     let mut doc = Map::new();
     doc.insert("id".into(), json!(id));
     doc.insert("user".into(), json!(who.user_id));
     doc.insert("company".into(), json!(""));
     doc.insert("created".into(), iso(now_ms()));
-    doc.insert("ready".into(), json!(false));
+    doc.insert("ready".into(), json!(ready));
     doc.insert("tags".into(), json!([]));
     doc.insert("system_tags".into(), json!([]));
     doc.insert("labels".into(), json!({}));
     doc.insert("metadata".into(), json!({}));
-    apply(&mut doc, body);
+    apply(&mut doc, body)?;
     if doc.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
         doc.insert("name".into(), json!("Untitled model"));
     }
@@ -107,7 +114,7 @@ async fn create_model(ctx: &Ctx, who: &Principal, body: &Value) -> Result<String
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     access::person(who, "create models")?;
-    Ok(json!({"id": create_model(ctx, who, body).await?, "created": true}))
+    Ok(json!({"id": create_model(ctx, who, body, true).await?, "created": true}))
 }
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
@@ -146,16 +153,11 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(ready) = body.get("ready").and_then(Value::as_bool) {
         docs.retain(|d| d.get("ready").and_then(Value::as_bool).unwrap_or(false) == ready);
     }
-    for field in ["tags", "system_tags"] {
-        for tag in str_list(body, field)?.unwrap_or_default() {
-            let has = |d: &Value, t: &str| d[field].as_array().is_some_and(|a| a.iter().any(|x| x == t));
-            match tag.strip_prefix('-') {
-                Some(excluded) => docs.retain(|d| !has(d, excluded)),
-                None => docs.retain(|d| has(d, &tag)),
-            }
-        }
+    crate::tags::retain(&mut docs, body)?;
+    let mut docs = crate::envelope::page_of(body, docs);
+    if flag(body, "include_stats") {
+        docs = docs.into_iter().map(with_stats).collect();
     }
-    let docs = crate::envelope::page_of(body, docs);
     let only = str_list(body, "only_fields")?;
     Ok(json!({"models": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
 }
@@ -178,35 +180,92 @@ pub async fn get_frameworks(ctx: &Ctx, body: &Value) -> Answer {
 pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
     let mut doc = load_owned(ctx, who, id).await?;
-    apply(&mut doc, body);
+    apply(&mut doc, body)?;
     save(ctx, &doc, false).await?;
     Ok(json!({"updated": 1, "fields": {}}))
 }
 
-pub async fn set_ready(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = required_str(body, "model")?;
+/// Publishes a model: refused when it is published already; the task that made it is
+/// published first unless `publish_task` is false (a running one only with
+/// `force_publish_task`), and a task that cannot be leaves the model as it was.
+async fn publish(ctx: &Ctx, who: &Principal, id: &str, body: &Value) -> Result<Value, ClearmlError> {
     let mut doc = load_owned(ctx, who, id).await?;
-    doc.insert("ready".into(), json!(true));
-    save(ctx, &doc, false).await?;
-    Ok(json!({"updated": 1, "published_task": null}))
-}
-
-pub async fn add_or_update_metadata(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = required_str(body, "model")?;
-    let mut doc = load_owned(ctx, who, id).await?;
-    let mut metadata = if flag(body, "replace_metadata") {
-        Map::new()
-    } else {
-        doc.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default()
-    };
-    for item in body.get("metadata").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(key) = item.get("key").and_then(Value::as_str) {
-            metadata.insert(key.to_string(), item.clone());
+    if doc.get("ready").and_then(Value::as_bool).unwrap_or(false) {
+        return Err(ClearmlError::new(400, 203, format!("Model is ready: model={id}")));
+    }
+    let mut published_task = Value::Null;
+    let publish_task = body.get("publish_task").and_then(Value::as_bool).unwrap_or(true);
+    if let Some(task) = doc.get("task").and_then(Value::as_str).filter(|_| publish_task) {
+        let force = flag(body, "force_publish_task");
+        if let Some(data) = crate::tasks::publish(ctx, who, task, force).await? {
+            published_task = json!({"id": task, "data": data});
         }
     }
-    doc.insert("metadata".into(), Value::Object(metadata));
+    doc.insert("ready".into(), json!(true));
+    doc.insert("last_update".into(), iso(now_ms()));
+    save(ctx, &doc, false).await?;
+    Ok(published_task)
+}
+
+/// `models.set_ready`.
+pub async fn set_ready(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let published_task = publish(ctx, who, required_str(body, "model")?, body).await?;
+    Ok(json!({"updated": 1, "published_task": published_task}))
+}
+
+/// `models.publish_many`: each model published as by `set_ready`, each failure reported.
+pub async fn publish_many(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for id in str_list(body, "ids")?.unwrap_or_default() {
+        match publish(ctx, who, &id, body).await {
+            Ok(task) => succeeded.push(json!({"id": id, "updated": true, "published_task": task})),
+            Err(e) => failed.push(json!({"id": id, "error": e.as_failure()})),
+        }
+    }
+    Ok(json!({"succeeded": succeeded, "failed": failed}))
+}
+
+/// With their task published: its last output model is published too.
+pub async fn publish_output(ctx: &Ctx, task: &runyard_api::Task) -> Result<(), ClearmlError> {
+    let Some(id) = task.models.output.iter().rev().find_map(|m| m.model_id.as_deref()) else { return Ok(()) };
+    let Ok(mut doc) = load(ctx, id).await else { return Ok(()) };
+    if !doc.get("ready").and_then(Value::as_bool).unwrap_or(false) {
+        doc.insert("ready".into(), json!(true));
+        save(ctx, &doc, false).await?;
+    }
+    Ok(())
+}
+
+/// `models.get_all` with `include_stats`: each model's label count.
+fn with_stats(mut doc: Value) -> Value {
+    let labels = doc.get("labels").and_then(Value::as_object).map_or(0, |l| l.len());
+    doc["stats"] = json!({"labels_count": labels});
+    doc
+}
+
+/// `models.add_or_update_metadata` and `models.delete_metadata`.
+pub async fn edit_metadata(ctx: &Ctx, who: &Principal, body: &Value, delete: bool) -> Answer {
+    let id = required_str(body, "model")?;
+    let mut doc = load_owned(ctx, who, id).await?;
+    crate::extras::edit_metadata(&mut doc, body, delete)?;
     save(ctx, &doc, false).await?;
     Ok(json!({"updated": 1}))
+}
+
+/// `models.update_tags`: tags added to and removed from several models.
+pub async fn update_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let ids = str_list(body, "ids")?.unwrap_or_default();
+    let (add, remove) =
+        (str_list(body, "add_tags")?.unwrap_or_default(), str_list(body, "remove_tags")?.unwrap_or_default());
+    for id in &ids {
+        let mut doc = load_owned(ctx, who, id).await?;
+        let mut tags = crate::tags::of_doc(&Value::Object(doc.clone()), "tags");
+        tags.retain(|t| !remove.contains(t));
+        tags.extend(add.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
+        doc.insert("tags".into(), json!(tags));
+        save(ctx, &doc, false).await?;
+    }
+    Ok(json!({"updated": ids.len()}))
 }
 
 pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -293,21 +352,33 @@ pub async fn add_to_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(json!({"updated": 1}))
 }
 
-/// `models.update_for_task`: the task's output model, created if need be.
+/// `models.update_for_task`: the task's output model (the one named by `override_model_id`,
+/// else its last), created if need be: named after the task, in its project, published when
+/// the task is.
 pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let task = required_str(body, "task")?;
-    let (id, created) = match body.get("override_model_id").and_then(Value::as_str) {
-        Some(id) => {
-            let mut doc = load_owned(ctx, who, id).await?;
-            apply(&mut doc, body);
+    let task_id = required_str(body, "task")?;
+    let task = ctx.tasks.get(task_id).await.map_err(|_| ClearmlError::invalid_task(task_id))?;
+    let last_output = task.models.output.iter().rev().find_map(|m| m.model_id.clone());
+    let existing = body.get("override_model_id").and_then(Value::as_str).map(str::to_string).or(last_output);
+    let (id, created) = match existing {
+        Some(id) if load(ctx, &id).await.is_ok() => {
+            let mut doc = load_owned(ctx, who, &id).await?;
+            apply(&mut doc, body)?;
             save(ctx, &doc, false).await?;
-            (id.to_string(), false)
+            (id, false)
         }
-        None => (create_model(ctx, who, body).await?, true),
+        _ => {
+            let mut fields = body.as_object().cloned().unwrap_or_default();
+            fields.entry("name").or_insert_with(|| json!(task.name));
+            fields.entry("project").or_insert_with(|| json!(task.project));
+            fields.entry("comment").or_insert_with(|| json!(format!("Created by task `{}` ({})", task.name, task.id)));
+            let ready = task.status == runyard_api::TaskStatus::Published;
+            (create_model(ctx, who, &Value::Object(fields), ready).await?, true)
+        }
     };
     let doc = load(ctx, &id).await?;
     let name = doc.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
     let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
-    attach(ctx, who, task, &name, &id, uri, true).await?;
+    attach(ctx, who, task_id, &name, &id, uri, true).await?;
     Ok(json!({"id": id, "created": created, "updated": 1}))
 }

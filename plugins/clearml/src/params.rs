@@ -71,12 +71,27 @@ pub async fn get_hyper_params(ctx: &Ctx, body: &Value) -> Answer {
     Ok(json!({"params": params}))
 }
 
+/// Hyperparameters other than the `properties` section change only on a Draft, or with `force`.
+fn check_editable(task: &Task, items: &[Value], body: &Value) -> Result<(), ClearmlError> {
+    let others = items.iter().any(|i| i.get("section").and_then(Value::as_str) != Some(PROPERTIES_SECTION));
+    if others && !flag(body, "force") && task.status != runyard_api::TaskStatus::Created {
+        let status = task.status.as_str();
+        return Err(ClearmlError::new(
+            400,
+            110,
+            format!("Invalid task status: {status} (force changes its hyperparameters)"),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn edit_hyper_params(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let items = body
         .get("hyperparams")
         .and_then(Value::as_array)
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'hyperparams'"))?;
+    check_editable(&task, items, body)?;
     let mut hyperparams = task.hyperparams.clone();
     match body.get("replace_hyperparams").and_then(Value::as_str).unwrap_or("none") {
         "all" => hyperparams.clear(),
@@ -105,6 +120,7 @@ pub async fn edit_hyper_params(ctx: &Ctx, who: &Principal, body: &Value) -> Answ
 pub async fn delete_hyper_params(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = load(ctx, body).await?;
     let items = body.get("hyperparams").and_then(Value::as_array).cloned().unwrap_or_default();
+    check_editable(&task, &items, body)?;
     let mut hyperparams = task.hyperparams.clone();
     for item in &items {
         let section = item.get("section").and_then(Value::as_str).unwrap_or("General");

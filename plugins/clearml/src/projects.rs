@@ -2,18 +2,20 @@
 
 use crate::document::project;
 use crate::envelope::{flag, name_filter, required_str, str_list, Answer, ClearmlError};
+use crate::extras::{self, Kind};
 use crate::Ctx;
 use runyard_api::{Project, UpdateProject};
 use runyard_daemon::services::access;
 use runyard_daemon::store::Principal;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-/// A project as ClearML's document; `ids` maps paths to ids, for its parent.
-fn document(p: &Project, ids: &HashMap<&str, &str>) -> Value {
+/// A project as ClearML's document, its extras laid over it; `ids` maps paths to ids, for its
+/// parent.
+fn document(p: &Project, ids: &HashMap<&str, &str>, extras: Option<&Map<String, Value>>) -> Value {
     let basename = p.name.rsplit('/').next().unwrap_or(&p.name);
     let parent = p.name.rsplit_once('/').map(|(parent, _)| json!({"id": ids.get(parent), "name": parent}));
-    json!({
+    let mut doc = json!({
         "parent": parent,
         "id": p.id,
         "name": p.name,
@@ -26,7 +28,11 @@ fn document(p: &Project, ids: &HashMap<&str, &str>) -> Value {
         "tags": [],
         "system_tags": [],
         "default_output_destination": null,
-    })
+    });
+    for (k, v) in extras.into_iter().flatten() {
+        doc[k] = v.clone();
+    }
+    doc
 }
 
 /// `projects.get_all`: filters `id`, `name` (a regex, as the SDK anchors it), `basename`,
@@ -59,10 +65,12 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     } else if shallow {
         projects.retain(|p| !p.name.contains('/'));
     }
-    let projects = crate::envelope::page_of(body, projects);
+    let extras = extras::all(ctx, Kind::Project).await?;
+    let mut docs: Vec<Value> = projects.iter().map(|p| document(p, &ids, extras.get(&p.id))).collect();
+    crate::tags::retain(&mut docs, body)?;
+    let docs = crate::envelope::page_of(body, docs);
     let only = str_list(body, "only_fields")?;
-    let docs: Vec<Value> = projects.iter().map(|p| project(&document(p, &ids), only.as_deref())).collect();
-    Ok(json!({"projects": docs}))
+    Ok(json!({"projects": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
 }
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
@@ -73,19 +81,25 @@ pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
         None => None,
     };
     let ids: HashMap<&str, &str> = parent.iter().map(|(path, id)| (path.as_str(), id.as_str())).collect();
-    Ok(json!({"project": document(&p, &ids)}))
+    let extras = extras::get(ctx, Kind::Project, &p.id).await?;
+    Ok(json!({"project": document(&p, &ids, Some(&extras))}))
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     access::person(who, "create projects")?;
     let name = required_str(body, "name")?;
     let description = body.get("description").and_then(Value::as_str).unwrap_or("");
+    let mut doc = Map::new();
+    extras::apply(&mut doc, body)?;
     let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await?;
+    if !doc.is_empty() {
+        extras::put(ctx, Kind::Project, &p.id, &doc).await?;
+    }
     Ok(json!({"id": p.id}))
 }
 
 /// `projects.update`: a new `name` (a basename keeps the project's parent; a path moves it,
-/// subprojects with it) and/or `description`.
+/// subprojects with it), `description`, tags or system tags.
 pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     access::person(who, "change projects")?;
     let id = required_str(body, "project")?;
@@ -102,7 +116,10 @@ pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(d) = &description {
         fields.insert("description".into(), json!(d));
     }
+    let mut doc = extras::get(ctx, Kind::Project, &current.id).await?;
+    fields.extend(extras::apply(&mut doc, body)?);
     ctx.store.update_project(&current.id, &UpdateProject { name, description }, &who.user_id).await?;
+    extras::put(ctx, Kind::Project, &current.id, &doc).await?;
     Ok(json!({"updated": 1, "fields": fields}))
 }
 
@@ -220,6 +237,7 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     let q = runyard_api::DeleteProject { delete_contents, force: true };
     let done = runyard_daemon::services::projects::delete(&ctx.store, &ctx.tasks, who, id, &q).await?;
+    extras::remove(ctx, Kind::Project, id).await?;
     let models: Vec<String> = c.models.into_iter().map(|(id, _)| id).collect();
     crate::models::leave_projects(ctx, &models, delete_contents).await?;
     Ok(json!({

@@ -9,7 +9,6 @@ use runyard_api::{
     Action, ActionRequest, Artifact, CreateTask, EditTask, RegisterOutputs, Script, Task, TaskQuery, TaskStatus,
     TaskType,
 };
-use runyard_daemon::services::tasks as service;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
@@ -114,18 +113,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
             let statuses = str_list(body, "status")?
                 .filter(|s| s.iter().all(|s| runyard_api::TaskStatus::parse(s).is_some()))
                 .map(|s| s.join(","));
-            let tags: Vec<String> = str_list(body, "tags")?
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| !t.starts_with('-') && !t.contains(',') && !t.is_empty())
-                .collect();
-            if tags.len() > service::MAX_TAG_FILTER {
-                return Err(ClearmlError::validation(format!(
-                    "Validation error: tags names {} tags, at most {} are allowed",
-                    tags.len(),
-                    service::MAX_TAG_FILTER
-                )));
-            }
+            let tag_filter = crate::tags::TagFilter::of(body, "tags")?;
+            let tag = tag_filter.as_ref().and_then(|f| f.required()).map(str::to_string);
             let parents = str_list(body, "parent")?.unwrap_or_default();
             let parent = match parents.as_slice() {
                 [one] if runyard_api::is_valid_id(one) => Some(one.clone()),
@@ -142,7 +131,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                             project: project.clone(),
                             include_subprojects: Some(flag(body, "include_subprojects")),
                             status: statuses.clone(),
-                            tag: (!tags.is_empty()).then(|| tags.join(",")),
+                            tag: tag.clone(),
                             parent: parent.clone(),
                             archived,
                             limit: Some(10_000),
@@ -173,13 +162,9 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(types) = str_list(body, "type")? {
         tasks.retain(|t| types.iter().any(|k| k == t.kind.as_str()));
     }
-    for (field, get) in [("system_tags", true), ("tags", false)] {
-        for tag in str_list(body, field)?.unwrap_or_default() {
-            let of = |t: &Task| if get { t.system_tags.clone() } else { t.tags.clone() };
-            match tag.strip_prefix('-') {
-                Some(excluded) => tasks.retain(|t| !of(t).iter().any(|x| x == excluded)),
-                None => tasks.retain(|t| of(t).contains(&tag)),
-            }
+    for (field, system) in [("system_tags", true), ("tags", false)] {
+        if let Some(filter) = crate::tags::TagFilter::of(body, field)? {
+            tasks.retain(|t| filter.matches(if system { &t.system_tags } else { &t.tags }));
         }
     }
     if !flag(body, "search_hidden") && body.get("id").is_none() {
@@ -271,7 +256,26 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
             edited = ctx.tasks.get(id).await?;
         }
     }
+    if let Some(project) = body.get("project").and_then(Value::as_str).filter(|p| *p != edited.project) {
+        if !runyard_api::is_valid_id(project) || ctx.store.project(project).await.is_err() {
+            return Err(ClearmlError::new(400, 401, format!("Invalid project id: id={project}")));
+        }
+        let req = ActionRequest { project: Some(project.to_string()), ..Default::default() };
+        ctx.tasks.act_one(who, id, Action::Move, req).await?;
+        edited = ctx.tasks.get(id).await?;
+    }
     Ok(json!({"updated": 1, "fields": {"last_update": iso(edited.last_update)}}))
+}
+
+/// `tasks.update`: what may change in any state (name, comment, tags, system tags, project).
+pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let mut allowed = serde_json::Map::new();
+    for field in ["task", "name", "comment", "tags", "system_tags", "project"] {
+        if let Some(v) = body.get(field) {
+            allowed.insert(field.into(), v.clone());
+        }
+    }
+    edit(ctx, who, &Value::Object(allowed)).await
 }
 
 pub async fn set_requirements(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -381,6 +385,29 @@ pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, wo
     Ok(json!({"updated": 1, "fields": {"status": status}}))
 }
 
+/// Publishes a task that is not yet (with `force`, a running one, stopped first), its last
+/// output model with it; the publish's answer, `None` when it was published already.
+pub async fn publish(ctx: &Ctx, who: &Principal, id: &str, force: bool) -> Result<Option<Value>, ClearmlError> {
+    let task = load(ctx, id).await?;
+    if task.status == TaskStatus::Published {
+        return Ok(None);
+    }
+    if force && task.status == TaskStatus::InProgress {
+        let req = ActionRequest { worker: task.worker.clone(), ..Default::default() };
+        ctx.tasks.act_one(who, id, Action::Stopped, req).await?;
+    }
+    let answer = act(ctx, who, Action::Publish, &json!({"task": id})).await?;
+    crate::models::publish_output(ctx, &task).await?;
+    Ok(Some(answer))
+}
+
+/// `tasks.publish`: the task and its last output model.
+pub async fn publish_one(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let id = task_id(body)?;
+    let answer = publish(ctx, who, id, flag(body, "force")).await?;
+    Ok(answer.unwrap_or_else(|| json!({"updated": 0, "fields": {"status": "published"}})))
+}
+
 /// `tasks.stop`: a running task is asked to stop (`status_message: "stopping"`, which the SDK
 /// and agents watch for); any other stops at once.
 pub async fn stop(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -408,6 +435,13 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(parent) = body.get("new_task_parent").and_then(Value::as_str) {
         edit.parent = Some(parent.to_string());
     }
+    if let Some(h) = body.get("new_task_hyperparams").filter(|h| h.is_object()) {
+        edit.hyperparams = Some(hyperparams_of(h));
+    }
+    if let Some(c) = body.get("new_task_configuration").filter(|c| c.is_object()) {
+        edit.configuration = Some(configuration_of(c));
+    }
+    edit.system_tags = str_list(body, "new_task_system_tags")?;
     if edit != EditTask::default() {
         ctx.tasks.edit(who, &new_id, edit).await?;
     }

@@ -4,13 +4,15 @@
 
 use crate::document::iso;
 use crate::envelope::{str_list, Answer, ClearmlError};
+use crate::extras::{self, Kind};
+use crate::tags::TagFilter;
 use crate::Ctx;
 use axum::http::HeaderMap;
 use runyard_api::{PopRequest, RegisterWorker, WorkerReport};
 use runyard_daemon::error::Error;
 use runyard_daemon::services::fleet;
 use runyard_daemon::store::Principal;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// A clearml-agent reports every 30 s by default; it is dropped after this much silence.
 const TIMEOUT_SECONDS: u64 = 600;
@@ -59,19 +61,41 @@ async fn register_for(
     Ok(())
 }
 
+/// Keeps what a call says of the worker that Runyard's worker does not carry: its tags and
+/// system tags (when given), and the task it reports.
+async fn remember(ctx: &Ctx, id: &str, body: &Value, task: Option<Option<&str>>) -> Result<(), ClearmlError> {
+    let mut doc = extras::get(ctx, Kind::Worker, id).await?;
+    let before = doc.clone();
+    for field in ["tags", "system_tags"] {
+        if let Some(tags) = str_list(body, field)? {
+            doc.insert(field.into(), json!(tags));
+        }
+    }
+    if let Some(task) = task {
+        doc.insert("task".into(), json!(task));
+    }
+    if doc != before {
+        extras::put(ctx, Kind::Worker, id, &doc).await?;
+    }
+    Ok(())
+}
+
 pub async fn register(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
     let timeout = body.get("timeout").and_then(Value::as_u64);
     register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), timeout).await?;
+    remember(ctx, &id, body, None).await?;
     Ok(json!({}))
 }
 
 pub async fn unregister(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
     match fleet::unregister_worker(&ctx.store, who, &id).await {
-        Ok(()) | Err(Error::NotFound { .. }) => Ok(json!({})),
-        Err(e) => Err(e.into()),
+        Ok(()) | Err(Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
     }
+    extras::remove(ctx, Kind::Worker, &id).await?;
+    Ok(json!({}))
 }
 
 fn average(v: Option<&Value>) -> f64 {
@@ -83,29 +107,35 @@ fn average(v: Option<&Value>) -> f64 {
 }
 
 /// `workers.status_report`: a sign of life with the machine's use (ClearML reports memory in
-/// MB).
+/// MB), its tags and the task it runs. A task the worker does not hold (one a person started by
+/// hand) is kept as what it says it runs; the worker gains no rights over it.
 pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
     let stats = body.get("machine_stats").cloned().unwrap_or(Value::Null);
     const MB: f64 = 1024.0 * 1024.0;
     let used = average(stats.get("memory_used")) * MB;
     let free = average(stats.get("memory_free")) * MB;
-    let report = WorkerReport {
-        task: body.get("task").and_then(Value::as_str).map(str::to_string),
+    let task = body.get("task").and_then(Value::as_str).filter(|t| !t.is_empty());
+    let mut report = WorkerReport {
+        task: task.map(str::to_string),
         cpu_percent: average(stats.get("cpu_usage")),
         memory_used_bytes: used as u64,
         memory_total_bytes: (used + free) as u64,
         ..Default::default()
     };
+    if let Err(Error::NotFound { .. }) = fleet::check_worker(&ctx.store, who, &id).await {
+        register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), None).await?;
+    }
     match fleet::report_worker(&ctx.store, who, &id, &report).await {
-        Err(Error::NotFound { .. }) => {
-            register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), None).await?;
+        Err(Error::Conflict(_)) => {
+            report.task = None;
             fleet::report_worker(&ctx.store, who, &id, &report).await?;
         }
         other => {
             other?;
         }
     }
+    remember(ctx, &id, body, Some(task)).await?;
     Ok(json!({}))
 }
 
@@ -117,25 +147,32 @@ pub async fn set_runtime_properties(ctx: &Ctx, who: &Principal, headers: &Header
     Ok(json!({}))
 }
 
-/// The workers `workers.get_all` and `get_count` select: those seen within `last_seen`
-/// seconds (all when absent); Runyard's workers carry no tags, so a filter that asks for one
-/// matches none.
-async fn selected(ctx: &Ctx, body: &Value) -> Result<Vec<runyard_api::Worker>, ClearmlError> {
+/// The workers `workers.get_all` and `get_count` select, with their extras: those seen within
+/// `last_seen` seconds (all when absent), passing the `tags` and `system_tags` filters.
+async fn selected(ctx: &Ctx, body: &Value) -> Result<Vec<(runyard_api::Worker, Map<String, Value>)>, ClearmlError> {
     let mut workers = ctx.store.list_workers().await?;
     if let Some(seconds) = body.get("last_seen").and_then(Value::as_i64).filter(|s| *s > 0) {
         let since = chrono::Utc::now() - chrono::Duration::seconds(seconds);
         workers.retain(|w| w.last_seen >= since);
     }
+    let mut extras = extras::all(ctx, Kind::Worker).await?;
+    let mut found: Vec<_> = workers
+        .into_iter()
+        .map(|w| {
+            let e = extras.remove(&w.id).unwrap_or_default();
+            (w, e)
+        })
+        .collect();
     for field in ["tags", "system_tags"] {
-        if str_list(body, field)?.unwrap_or_default().iter().any(|t| !t.starts_with('-')) {
-            workers.clear();
+        if let Some(filter) = TagFilter::of(body, field)? {
+            found.retain(|(_, e)| filter.matches(&crate::tags::of_doc(&Value::Object(e.clone()), field)));
         }
     }
-    Ok(workers)
+    Ok(found)
 }
 
 /// `workers.get_all`: the workers as ClearML's worker documents (their queues by id and name,
-/// the task each runs).
+/// the task each runs or says it runs, their tags).
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let workers = selected(ctx, body).await?;
     // A worker's queues are kept as it named them: by name or by id.
@@ -150,7 +187,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     };
     let docs: Vec<Value> = workers
         .iter()
-        .map(|w| {
+        .map(|(w, extras)| {
+            let task = w.task.as_deref().or(extras.get("task").and_then(Value::as_str));
             json!({
                 "id": w.id,
                 "company": {"id": "", "name": ""},
@@ -158,9 +196,9 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
                 "last_activity_time": iso(w.last_seen),
                 "last_report_time": iso(w.last_seen),
                 "queues": w.queues.iter().map(queue).collect::<Vec<_>>(),
-                "task": w.task.as_ref().map(|t| json!({"id": t})),
-                "tags": [],
-                "system_tags": [],
+                "task": task.map(|t| json!({"id": t})),
+                "tags": extras.get("tags").cloned().unwrap_or_else(|| json!([])),
+                "system_tags": extras.get("system_tags").cloned().unwrap_or_else(|| json!([])),
             })
         })
         .collect();

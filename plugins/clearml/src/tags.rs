@@ -1,0 +1,202 @@
+//! ClearML's tag filters and tag reads. A filter on a list field (`tags`, `system_tags`) is a
+//! list of terms: a value includes, `-value` or `__$not value` excludes, `null` also matches an
+//! empty list; `__$any`/`__$or` (the default) and `__$all`/`__$and` set how the includes that
+//! follow combine, the first one also how the groups combine (else all must hold).
+
+use crate::envelope::{flag, str_list, Answer, ClearmlError};
+use crate::Ctx;
+use runyard_api::Action;
+use runyard_daemon::store::Principal;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// A parsed list-field filter.
+#[derive(Debug, Default)]
+pub struct TagFilter {
+    any: Vec<String>,
+    all: Vec<String>,
+    none: Vec<String>,
+    /// The groups combine with OR (else AND).
+    or: bool,
+    allow_empty: bool,
+}
+
+impl TagFilter {
+    /// The filter a request's `field` holds, if any.
+    pub fn of(body: &Value, field: &str) -> Result<Option<TagFilter>, ClearmlError> {
+        match body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(terms)) => Self::parse(field, terms).map(Some),
+            Some(one) => Self::parse(field, std::slice::from_ref(one)).map(Some),
+        }
+    }
+
+    fn parse(field: &str, terms: &[Value]) -> Result<TagFilter, ClearmlError> {
+        let bad = |why: String| ClearmlError::validation(format!("Validation error: {field}: {why}"));
+        let mut filter = TagFilter::default();
+        let (mut all_context, mut global, mut negate, mut legacy) = (false, None, false, true);
+        for term in terms {
+            let value = match term {
+                Value::Null => {
+                    filter.allow_empty = true;
+                    continue;
+                }
+                Value::String(s) => s.as_str(),
+                other => return Err(bad(format!("a string expected, not {other}"))),
+            };
+            match value {
+                "__$not" => {
+                    negate = true;
+                    continue;
+                }
+                "__$all" | "__$and" | "__$any" | "__$or" => {
+                    all_context = matches!(value, "__$all" | "__$and");
+                    global.get_or_insert(all_context);
+                    legacy = false;
+                    continue;
+                }
+                "__$nop" => {
+                    all_context = false;
+                    continue;
+                }
+                op if op.starts_with("__$") => return Err(bad(format!("unsupported operator {op}"))),
+                _ => {}
+            }
+            let (value, include) = match value.strip_prefix('-') {
+                Some(rest) if legacy && !negate => (rest.to_string(), false),
+                _ => (value.to_string(), !negate),
+            };
+            negate = false;
+            if value.is_empty() {
+                return Err(bad("an empty tag".into()));
+            }
+            match (include, all_context) {
+                (false, _) => filter.none.push(value),
+                (true, true) => filter.all.push(value),
+                (true, false) => filter.any.push(value),
+            }
+        }
+        filter.or = global == Some(false);
+        let mut named = 0;
+        for list in [&mut filter.any, &mut filter.all, &mut filter.none] {
+            list.sort_unstable();
+            list.dedup();
+            named += list.len();
+        }
+        let most = runyard_daemon::services::tasks::MAX_TAG_FILTER;
+        if named > most {
+            return Err(bad(format!("names {named} tags, at most {most} are allowed")));
+        }
+        Ok(filter)
+    }
+
+    /// Whether a list of tags passes.
+    pub fn matches(&self, have: &[String]) -> bool {
+        let has = |t: &String| have.contains(t);
+        let mut groups = Vec::with_capacity(3);
+        if !self.any.is_empty() {
+            groups.push(self.any.iter().any(has));
+        }
+        if !self.all.is_empty() {
+            groups.push(self.all.iter().all(has));
+        }
+        if !self.none.is_empty() {
+            groups.push(!self.none.iter().any(has));
+        }
+        let passed = groups.is_empty() || if self.or { groups.iter().any(|g| *g) } else { groups.iter().all(|g| *g) };
+        passed || (self.allow_empty && have.is_empty())
+    }
+
+    /// The one tag a store query can preselect by (an include that every match has).
+    pub fn required(&self) -> Option<&str> {
+        match (self.any.as_slice(), self.all.as_slice()) {
+            ([one], []) if !self.or && !self.allow_empty => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// The tags of a document's list field.
+pub fn of_doc(doc: &Value, field: &str) -> Vec<String> {
+    doc[field].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
+/// Keeps the documents that pass the request's `tags` and `system_tags` filters.
+pub fn retain(docs: &mut Vec<Value>, body: &Value) -> Result<(), ClearmlError> {
+    for field in ["tags", "system_tags"] {
+        if let Some(filter) = TagFilter::of(body, field)? {
+            docs.retain(|d| filter.matches(&of_doc(d, field)));
+        }
+    }
+    Ok(())
+}
+
+/// The tags (and with `include_system`, system tags) of `docs`, sorted.
+fn collect(docs: &[Value], include_system: bool) -> Value {
+    let gather = |field: &str| -> BTreeSet<String> { docs.iter().flat_map(|d| of_doc(d, field)).collect() };
+    let mut out = json!({"tags": gather("tags")});
+    if include_system {
+        out["system_tags"] = json!(gather("system_tags"));
+    }
+    out
+}
+
+/// What a tags read selects its entities by: `projects`, and the `filter`'s tag filters.
+fn selection(body: &Value) -> Value {
+    let filter = body.get("filter").cloned().unwrap_or(Value::Null);
+    json!({
+        "project": body.get("projects").cloned().unwrap_or(Value::Null),
+        "tags": filter.get("tags").cloned().unwrap_or(Value::Null),
+        "system_tags": filter.get("system_tags").cloned().unwrap_or(Value::Null),
+        "search_hidden": true,
+        "only_fields": ["tags", "system_tags"],
+    })
+}
+
+fn listed<'a>(answer: &'a Value, key: &str) -> &'a [Value] {
+    answer[key].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// `projects.get_task_tags`: the tags of the tasks of the given projects (all when none).
+pub async fn task_tags(ctx: &Ctx, body: &Value) -> Answer {
+    let tasks = crate::tasks::get_all(ctx, &selection(body)).await?;
+    Ok(collect(listed(&tasks, "tasks"), flag(body, "include_system")))
+}
+
+/// `projects.get_model_tags`: the tags of the models of the given projects (all when none).
+pub async fn model_tags(ctx: &Ctx, body: &Value) -> Answer {
+    let models = crate::models::get_all(ctx, &selection(body)).await?;
+    Ok(collect(listed(&models, "models"), flag(body, "include_system")))
+}
+
+/// `projects.get_project_tags`: the projects' own tags.
+pub async fn project_tags(ctx: &Ctx, body: &Value) -> Answer {
+    let mut select = selection(body);
+    select["id"] = select["project"].take();
+    let projects = crate::projects::get_all(ctx, &select).await?;
+    Ok(collect(listed(&projects, "projects"), flag(body, "include_system")))
+}
+
+/// `organization.get_tags`: the tags of every task and model.
+pub async fn organization_tags(ctx: &Ctx, body: &Value) -> Answer {
+    let select = selection(body);
+    let tasks = crate::tasks::get_all(ctx, &select).await?;
+    let models = crate::models::get_all(ctx, &select).await?;
+    let docs: Vec<Value> = listed(&tasks, "tasks").iter().chain(listed(&models, "models")).cloned().collect();
+    Ok(collect(&docs, flag(body, "include_system")))
+}
+
+/// `tasks.update_tags`: tags added to and removed from several tasks, in any state.
+pub async fn update_task_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let ids = str_list(body, "ids")?
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
+    for (field, action) in [("add_tags", Action::AddTag), ("remove_tags", Action::RemoveTag)] {
+        let tags = str_list(body, field)?.unwrap_or_default();
+        if !tags.is_empty() {
+            let req = runyard_api::ActionRequest { ids: ids.clone(), tags, ..Default::default() };
+            ctx.tasks.act(who, action, req).await?;
+        }
+    }
+    Ok(json!({"updated": ids.len()}))
+}
