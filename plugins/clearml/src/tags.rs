@@ -195,7 +195,11 @@ pub async fn update_task_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answe
         let tags = str_list(body, field)?.unwrap_or_default();
         if !tags.is_empty() {
             let req = runyard_api::ActionRequest { ids: ids.clone(), tags, ..Default::default() };
-            ctx.tasks.act(who, action, req).await?;
+            let response = ctx.tasks.act(who, action, req).await?;
+            if let Some(why) = response.results.into_iter().find_map(|r| r.error) {
+                let forbidden = ["belongs to another", "may not", "is not held by"].iter().any(|w| why.contains(w));
+                return Err(ClearmlError::new(if forbidden { 403 } else { 400 }, 0, why));
+            }
         }
     }
     Ok(json!({"updated": ids.len()}))

@@ -48,6 +48,26 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "tasks.get_types"
         | "models.get_frameworks" => (json!({}), READ),
         "users.get_by_id" => (json!({"user": f.unique}), READ),
+        "projects.get_task_tags"
+        | "projects.get_model_tags"
+        | "projects.get_project_tags"
+        | "projects.get_hyper_parameters"
+        | "projects.get_model_metadata_keys"
+        | "organization.get_tags" => (json!({"projects": [f.project], "project": f.project}), READ),
+        "projects.get_hyperparam_values" => (json!({"projects": [f.project], "section": "Args", "name": "lr"}), READ),
+        "projects.get_model_metadata_values" => (json!({"key": "k"}), READ),
+        "queues.peek_task" => (json!({"queue": f.queue}), READ),
+        "queues.update" => (json!({"queue": f.queue, "tags": ["t"]}), ADMIN),
+        "queues.add_or_update_metadata" => {
+            (json!({"queue": f.queue, "metadata": [{"key": "k", "value": "v", "type": "str"}]}), ADMIN)
+        }
+        "queues.delete_metadata" => (json!({"queue": f.queue, "keys": ["k"]}), ADMIN),
+        "queues.clear_queue" => (json!({"queue": f.queue}), OWNER),
+        "tasks.update" => (json!({"task": f.draft, "comment": "changed"}), OWNER),
+        "tasks.update_tags" => (json!({"ids": [f.draft], "add_tags": ["t"]}), OWNER),
+        "models.update_tags" => (json!({"ids": [f.model], "add_tags": ["t"]}), OWNER),
+        "models.delete_metadata" => (json!({"model": f.model, "keys": ["k"]}), OWNER),
+        "models.publish_many" => (json!({"ids": [f.model]}), OWNER),
         "events.scalar_metrics_iter_raw" => (json!({"task": f.draft, "metric": {"metric": "m"}}), READ),
         "events.multi_task_scalar_metrics_iter_histogram" => (json!({"tasks": [f.draft]}), READ),
         "projects.delete" => (json!({"project": f.project, "force": true, "delete_contents": true}), OWNER),
@@ -200,7 +220,8 @@ fn refused(status: u16, answer: &Value) -> bool {
     status == 403
         || ["belongs to another", "may not", "only an", "is not held by"].iter().any(|why| text.contains(why))
             && (answer["data"]["succeeded"].as_array().is_some_and(Vec::is_empty)
-                || answer["data"]["added"] == json!(0))
+                || answer["data"]["added"] == json!(0)
+                || answer["meta"]["result_subcode"] == json!(131))
 }
 
 async fn clearml_permission_matrix(server: TestServer) {
