@@ -197,10 +197,19 @@ pub fn str_list(body: &Value, field: &str) -> Result<Option<Vec<String>>, Clearm
 /// The `name` filter of a `get_all`: a regular expression (the SDK anchors and escapes it), at
 /// most [`MAX_PATTERN_BYTES`] long.
 pub fn name_filter(body: &Value, case_insensitive: bool) -> Result<Option<regex::Regex>, ClearmlError> {
-    let Some(pattern) = body.get("name").and_then(Value::as_str) else { return Ok(None) };
+    pattern(body, "name", case_insensitive)
+}
+
+/// A pattern filter of a `get_all` on another text field (`comment`), case-insensitive.
+pub fn pattern_filter(body: &Value, field: &str) -> Result<Option<regex::Regex>, ClearmlError> {
+    pattern(body, field, true)
+}
+
+fn pattern(body: &Value, field: &str, case_insensitive: bool) -> Result<Option<regex::Regex>, ClearmlError> {
+    let Some(pattern) = body.get(field).and_then(Value::as_str) else { return Ok(None) };
     if pattern.len() > MAX_PATTERN_BYTES {
         return Err(ClearmlError::validation(format!(
-            "Validation error: name is a pattern of {} bytes, at most {MAX_PATTERN_BYTES} are allowed",
+            "Validation error: {field} is a pattern of {} bytes, at most {MAX_PATTERN_BYTES} are allowed",
             pattern.len()
         )));
     }
@@ -209,7 +218,7 @@ pub fn name_filter(body: &Value, case_insensitive: bool) -> Result<Option<regex:
         .size_limit(1 << 20)
         .build()
         .map(Some)
-        .map_err(|e| ClearmlError::validation(format!("Validation error: name is not a valid pattern: {e}")))
+        .map_err(|e| ClearmlError::validation(format!("Validation error: {field} is not a valid pattern: {e}")))
 }
 
 /// The page of `items` that `page` and `page_size` ask for (all of them without a `page_size`);
@@ -220,6 +229,44 @@ pub fn page_of<T>(body: &Value, items: Vec<T>) -> Vec<T> {
     let page = body.get("page").and_then(Value::as_u64).unwrap_or(0);
     let skip = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
     items.into_iter().skip(skip).take(size as usize).collect()
+}
+
+/// The items a scroll reads at a time when a request names no `size` (ClearML's largest page).
+const SCROLL_SIZE: usize = 500;
+
+/// The items a `get_all` answers: with `scroll_id` (null to begin), `size` items from where the
+/// scroll stands, and the scroll's next id (`refresh_scroll` reads it all again from the
+/// start); with `start`, `size` items from there; else [`page_of`]. A scroll id is the
+/// position, opaque to the clients.
+pub fn scroll_of<T>(body: &Value, items: Vec<T>) -> Result<(Vec<T>, Option<String>), ClearmlError> {
+    let size = || -> Result<usize, ClearmlError> {
+        match body.get("size") {
+            None | Some(Value::Null) => Ok(SCROLL_SIZE),
+            Some(v) => match v.as_u64().filter(|s| *s >= 1) {
+                Some(size) => Ok(size.min(MAX_LIST as u64) as usize),
+                None => Err(ClearmlError::validation("Validation error: size must be a positive number")),
+            },
+        }
+    };
+    let Some(scroll) = body.get("scroll_id") else {
+        if let Some(start) = body.get("start").and_then(Value::as_u64) {
+            let skip = usize::try_from(start).unwrap_or(usize::MAX);
+            return Ok((items.into_iter().skip(skip).take(size()?).collect(), None));
+        }
+        return Ok((page_of(body, items), None));
+    };
+    let at = match scroll {
+        Value::Null => 0,
+        Value::String(id) => id
+            .strip_prefix("scroll-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| ClearmlError::validation(format!("Validation error: invalid scroll_id '{id}'")))?,
+        _ => return Err(ClearmlError::validation("Validation error: scroll_id must be a string")),
+    };
+    let (from, size) = if flag(body, "refresh_scroll") { (0, size()?.max(at)) } else { (at, size()?) };
+    let page: Vec<T> = items.into_iter().skip(from).take(size).collect();
+    let next = from + page.len();
+    Ok((page, Some(format!("scroll-{next}"))))
 }
 
 pub fn flag(body: &Value, field: &str) -> bool {

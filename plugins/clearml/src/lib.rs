@@ -18,8 +18,10 @@ pub mod metrics;
 pub mod models;
 pub mod order;
 pub mod params;
+pub mod project_stats;
 pub mod projects;
 pub mod queues;
+pub mod ranges;
 pub mod tags;
 pub mod tasks;
 pub mod users;
@@ -267,7 +269,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
             let worker = workers::worker_of(headers, &Value::Null);
             tasks::act_as(ctx, who, Action::Started, &body, worker).await
         }
-        "tasks.completed" => tasks::act(ctx, who, Action::Completed, &body).await,
+        "tasks.completed" => tasks::completed(ctx, who, &body).await,
         "tasks.failed" => tasks::act(ctx, who, Action::Failed, &body).await,
         "tasks.stopped" => tasks::stopped(ctx, who, &body).await,
         "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,

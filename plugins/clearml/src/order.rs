@@ -1,8 +1,8 @@
 //! `order_by` of `tasks.get_all`: fields of the task document, `-` first for descending, and
 //! `last_metrics.<metric key>.<variant key>.<value|min_value|max_value>` (the keys as
 //! [`crate::document::metric_key`] makes them), and `hyperparams.<section>.<name>` (numbers by
-//! value). Tasks without the metric or parameter come last either way; fields Runyard does not
-//! keep leave the order to the next key.
+//! value). Tasks without the metric, parameter or value (not started, no comment) come last
+//! either way; fields Runyard does not keep leave the order to the next key.
 
 use crate::document::metric_key;
 use crate::envelope::ClearmlError;
@@ -28,6 +28,7 @@ enum Field {
     LastChange,
     LastIteration,
     Name,
+    Comment,
     Status,
     Type,
     Id,
@@ -67,6 +68,7 @@ impl SortKey {
             "last_change" | "status_changed" => Field::LastChange,
             "last_iteration" => Field::LastIteration,
             "name" => Field::Name,
+            "comment" => Field::Comment,
             "status" => Field::Status,
             "type" => Field::Type,
             "id" => Field::Id,
@@ -109,8 +111,13 @@ impl SortKey {
         let ordered = |o: Ordering| if self.descending { o.reverse() } else { o };
         match &self.field {
             Field::Created => ordered(a.created.cmp(&b.created)),
-            Field::Started => ordered(a.started.cmp(&b.started)),
-            Field::Completed => ordered(a.completed.cmp(&b.completed)),
+            Field::Started => last_when_unset(a.started.as_ref(), b.started.as_ref(), ordered),
+            Field::Completed => last_when_unset(a.completed.as_ref(), b.completed.as_ref(), ordered),
+            Field::Comment => last_when_unset(
+                Some(&a.comment).filter(|c| !c.is_empty()),
+                Some(&b.comment).filter(|c| !c.is_empty()),
+                ordered,
+            ),
             Field::LastUpdate => ordered(a.last_update.cmp(&b.last_update)),
             Field::LastChange => ordered(a.last_change.cmp(&b.last_change)),
             Field::LastIteration => ordered(a.last_iteration.cmp(&b.last_iteration)),
@@ -144,6 +151,16 @@ impl SortKey {
                 }
             }
         }
+    }
+}
+
+/// Values in the key's direction, unset ones last either way (as ClearML orders them).
+fn last_when_unset<T: Ord>(a: Option<&T>, b: Option<&T>, ordered: impl Fn(Ordering) -> Ordering) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => ordered(x.cmp(y)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     }
 }
 

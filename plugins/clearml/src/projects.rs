@@ -68,7 +68,8 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let extras = extras::all(ctx, Kind::Project).await?;
     let mut docs: Vec<Value> = projects.iter().map(|p| document(p, &ids, extras.get(&p.id))).collect();
     crate::tags::retain(&mut docs, body)?;
-    let docs = crate::envelope::page_of(body, docs);
+    let mut docs = crate::envelope::page_of(body, docs);
+    crate::project_stats::add(ctx, body, &mut docs, &all).await?;
     let only = str_list(body, "only_fields")?;
     Ok(json!({"projects": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
 }

@@ -121,10 +121,14 @@ pub fn of_doc(doc: &Value, field: &str) -> Vec<String> {
     doc[field].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
 }
 
-/// Keeps the documents that pass the request's `tags` and `system_tags` filters.
+/// Keeps the documents that pass the request's `tags` and `system_tags` filters, and its
+/// `filters` on them.
 pub fn retain(docs: &mut Vec<Value>, body: &Value) -> Result<(), ClearmlError> {
     for field in ["tags", "system_tags"] {
         if let Some(filter) = TagFilter::of(body, field)? {
+            docs.retain(|d| filter.matches(&of_doc(d, field)));
+        }
+        if let Some(filter) = ListFilter::of(body, field)? {
             docs.retain(|d| filter.matches(&of_doc(d, field)));
         }
     }
@@ -203,4 +207,86 @@ pub async fn update_task_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answe
         }
     }
     Ok(json!({"updated": ids.len()}))
+}
+
+/// One part (`any` or `all`) of a `filters` entry: terms to include and to exclude (`null` for
+/// an empty list).
+#[derive(Debug, Default)]
+struct Part {
+    include: Vec<Option<String>>,
+    exclude: Vec<Option<String>>,
+}
+
+/// A `filters` entry on a list field: `{any: {include, exclude}, all: {include, exclude}, op}`.
+/// `any` holds when one of its terms does (an excluded tag holds when missing), `all` when all
+/// do; the two combine by `op` (`and` unless `or`).
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    any: Option<Part>,
+    all: Option<Part>,
+    or: bool,
+}
+
+impl ListFilter {
+    /// The request's `filters` on `field`, if any.
+    pub fn of(body: &Value, field: &str) -> Result<Option<ListFilter>, ClearmlError> {
+        let Some(spec) = body.get("filters").and_then(|f| f.get(field)) else { return Ok(None) };
+        let bad = |why: &str| ClearmlError::validation(format!("Validation error: filters.{field}: {why}"));
+        let spec = spec.as_object().ok_or_else(|| bad("must be an object"))?;
+        let mut filter = ListFilter::default();
+        for (key, value) in spec {
+            let part = match key.as_str() {
+                "op" => {
+                    filter.or = match value.as_str() {
+                        Some("and") => false,
+                        Some("or") => true,
+                        _ => return Err(bad("op is and or or")),
+                    };
+                    continue;
+                }
+                "any" => &mut filter.any,
+                "all" => &mut filter.all,
+                other => return Err(bad(&format!("unknown condition '{other}' (any, all or op)"))),
+            };
+            let mut parsed = Part::default();
+            for (kind, terms) in value.as_object().ok_or_else(|| bad("a condition is an object"))? {
+                let list = match kind.as_str() {
+                    "include" => &mut parsed.include,
+                    "exclude" => &mut parsed.exclude,
+                    other => return Err(bad(&format!("unknown list '{other}' (include or exclude)"))),
+                };
+                for term in terms.as_array().ok_or_else(|| bad("include and exclude are lists"))? {
+                    match term {
+                        Value::Null => list.push(None),
+                        Value::String(s) => list.push(Some(s.clone())),
+                        _ => return Err(bad("terms are strings or null")),
+                    }
+                }
+            }
+            *part = Some(parsed);
+        }
+        Ok(Some(filter))
+    }
+
+    pub fn matches(&self, have: &[String]) -> bool {
+        let included = |t: &Option<String>| t.as_ref().map_or(have.is_empty(), |t| have.contains(t));
+        let excluded = |t: &Option<String>| !included(t);
+        let any = self.any.as_ref().map(|p| {
+            let mut pieces = Vec::new();
+            if !p.include.is_empty() {
+                pieces.push(p.include.iter().any(included));
+            }
+            if !p.exclude.is_empty() {
+                pieces.push(p.exclude.iter().any(excluded));
+            }
+            pieces.is_empty() || pieces.iter().any(|x| *x)
+        });
+        let all = self.all.as_ref().map(|p| p.include.iter().all(included) && p.exclude.iter().all(excluded));
+        match (any, all) {
+            (Some(a), Some(b)) if self.or => a || b,
+            (Some(a), Some(b)) => a && b,
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => true,
+        }
+    }
 }

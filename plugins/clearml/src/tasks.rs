@@ -153,17 +153,27 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     if let Some(re) = crate::envelope::name_filter(body, true)? {
         tasks.retain(|t| re.is_match(&t.name));
     }
-    if let Some(statuses) = str_list(body, "status")? {
-        tasks.retain(|t| statuses.iter().any(|s| s == t.status.as_str()));
+    if let Some(re) = crate::envelope::pattern_filter(body, "comment")? {
+        tasks.retain(|t| re.is_match(&t.comment));
+    }
+    let ranges = crate::ranges::Ranges::of(body)?;
+    if !ranges.is_empty() {
+        tasks.retain(|t| ranges.matches(t));
+    }
+    if let Some(statuses) = crate::tags::TagFilter::of(body, "status")? {
+        tasks.retain(|t| statuses.matches(&[t.status.as_str().to_string()]));
     }
     if let Some(parents) = str_list(body, "parent")? {
         tasks.retain(|t| t.parent.as_ref().is_some_and(|p| parents.contains(p)));
     }
-    if let Some(types) = str_list(body, "type")? {
-        tasks.retain(|t| types.iter().any(|k| k == t.kind.as_str()));
+    if let Some(types) = crate::tags::TagFilter::of(body, "type")? {
+        tasks.retain(|t| types.matches(&[t.kind.as_str().to_string()]));
     }
     for (field, system) in [("system_tags", true), ("tags", false)] {
         if let Some(filter) = crate::tags::TagFilter::of(body, field)? {
+            tasks.retain(|t| filter.matches(if system { &t.system_tags } else { &t.tags }));
+        }
+        if let Some(filter) = crate::tags::ListFilter::of(body, field)? {
             tasks.retain(|t| filter.matches(if system { &t.system_tags } else { &t.tags }));
         }
     }
@@ -190,8 +200,12 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
             keys.iter().map(|k| k.compare(a, b)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
         });
     }
-    let tasks = crate::envelope::page_of(body, tasks);
-    Ok(json!({"tasks": documents(ctx, &tasks, only_fields.as_deref(), summaries).await?}))
+    let (tasks, scroll_id) = crate::envelope::scroll_of(body, tasks)?;
+    let mut answer = json!({"tasks": documents(ctx, &tasks, only_fields.as_deref(), summaries).await?});
+    if let Some(id) = scroll_id {
+        answer["scroll_id"] = json!(id);
+    }
+    Ok(answer)
 }
 
 /// `tasks.edit`: top-level fields merged into the task; with `force`, in any status but
@@ -399,6 +413,20 @@ pub async fn publish(ctx: &Ctx, who: &Principal, id: &str, force: bool) -> Resul
     let answer = act(ctx, who, Action::Publish, &json!({"task": id})).await?;
     crate::models::publish_output(ctx, &task).await?;
     Ok(Some(answer))
+}
+
+/// `tasks.completed`: the task completes, and with `publish` is published too.
+pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let mut answer = act(ctx, who, Action::Completed, body).await?;
+    answer["published"] = json!(0);
+    if flag(body, "publish") {
+        if let Some(published) = publish(ctx, who, task_id(body)?, false).await? {
+            answer["fields"] = published["fields"].clone();
+            answer["updated"] = json!(1);
+            answer["published"] = json!(1);
+        }
+    }
+    Ok(answer)
 }
 
 /// `tasks.publish`: the task and its last output model.
