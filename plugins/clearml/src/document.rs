@@ -42,7 +42,7 @@ pub fn document(t: &Task) -> Value {
         "name": t.name,
         "user": t.user,
         "company": "",
-        "project": t.project,
+        "project": project_id(t),
         "type": t.kind.as_str(),
         "status": t.status.as_str(),
         "status_reason": t.status_reason,
@@ -169,6 +169,12 @@ pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
         slot.insert(parts[parts.len() - 1].clone(), value.clone());
     }
     Value::Object(out)
+}
+
+/// A task's project as ClearML names it: none for Runyard's `unassigned` project, where the
+/// tasks created in no project go.
+pub fn project_id(t: &Task) -> Option<&str> {
+    (t.project_name != runyard_daemon::services::projects::UNASSIGNED).then_some(t.project.as_str())
 }
 
 /// A key of a field path as ClearML escapes it (`.` as `%2E`, `$` as `%24`, `__` as `%_%_`,

@@ -7,6 +7,7 @@
 //! error codes); `document` maps ClearML's task document to and from Runyard's task; `tasks`,
 //! `projects` and `events` map the calls; `files` is the files server.
 
+pub mod cleanup;
 pub mod distinct;
 pub mod document;
 pub mod envelope;
@@ -274,10 +275,11 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.stopped" => tasks::stopped(ctx, who, &body).await,
         "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
         "tasks.stop" => tasks::stop(ctx, who, &body).await,
-        "tasks.reset" => tasks::reset(ctx, who, &body).await,
+        "tasks.reset" => cleanup::reset(ctx, who, &body).await,
+        "tasks.validate" => cleanup::validate(&body).await,
         "tasks.publish" => tasks::publish_one(ctx, who, &body).await,
         "tasks.clone" => tasks::clone(ctx, who, &body).await,
-        "tasks.delete" => tasks::delete(ctx, who, &body).await,
+        "tasks.delete" => cleanup::delete(ctx, who, &body).await,
         "tasks.reset_many" => tasks::many(ctx, who, Action::Reset, &body).await,
         "tasks.delete_many" => tasks::many(ctx, who, Action::Delete, &body).await,
         "tasks.get_types" => tasks::get_types(ctx, &body).await,

@@ -197,7 +197,7 @@ async fn publish(ctx: &Ctx, who: &Principal, id: &str, body: &Value) -> Result<V
     let publish_task = body.get("publish_task").and_then(Value::as_bool).unwrap_or(true);
     if let Some(task) = doc.get("task").and_then(Value::as_str).filter(|_| publish_task) {
         let force = flag(body, "force_publish_task");
-        if let Some(data) = crate::tasks::publish(ctx, who, task, force).await? {
+        if let Some(data) = crate::tasks::publish(ctx, who, task, force, true).await? {
             published_task = json!({"id": task, "data": data});
         }
     }
@@ -381,4 +381,42 @@ pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer
     let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
     attach(ctx, who, task_id, &name, &id, uri, true).await?;
     Ok(json!({"id": id, "created": created, "updated": 1}))
+}
+
+/// The output models of a task (those naming it as their task), as `(id, published)`.
+pub async fn outputs_of(ctx: &Ctx, task: &str) -> Result<Vec<(String, bool)>, ClearmlError> {
+    let rows = sqlx::query("SELECT id, document FROM clearml_models WHERE task_id = $1")
+        .bind(task)
+        .fetch_all(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
+        let doc: Value = serde_json::from_str(&text).unwrap_or_default();
+        found.push((row.try_get("id").map_err(runyard_daemon::error::Error::from)?, doc["ready"] == json!(true)));
+    }
+    Ok(found)
+}
+
+/// With their task reset or deleted: its draft output models deleted (`delete_drafts`), their
+/// URIs answered; the others kept without the task (how many).
+pub async fn release_outputs(ctx: &Ctx, task: &str, delete_drafts: bool) -> Result<(Vec<String>, usize), ClearmlError> {
+    let (mut deleted, mut kept) = (Vec::new(), 0);
+    for (id, published) in outputs_of(ctx, task).await? {
+        let mut doc = load(ctx, &id).await?;
+        if delete_drafts && !published {
+            sqlx::query("DELETE FROM clearml_models WHERE id = $1")
+                .bind(&id)
+                .execute(ctx.store.pool())
+                .await
+                .map_err(runyard_daemon::error::Error::from)?;
+            deleted.extend(doc.get("uri").and_then(Value::as_str).map(str::to_string));
+        } else {
+            doc.insert("task".into(), Value::Null);
+            save(ctx, &doc, false).await?;
+            kept += 1;
+        }
+    }
+    Ok((deleted, kept))
 }

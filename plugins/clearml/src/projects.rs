@@ -92,7 +92,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let description = body.get("description").and_then(Value::as_str).unwrap_or("");
     let mut doc = Map::new();
     extras::apply(&mut doc, body)?;
-    let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await?;
+    let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await.map_err(not_unique)?;
     if !doc.is_empty() {
         extras::put(ctx, Kind::Project, &p.id, &doc).await?;
     }
@@ -119,14 +119,17 @@ pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     let mut doc = extras::get(ctx, Kind::Project, &current.id).await?;
     fields.extend(extras::apply(&mut doc, body)?);
-    ctx.store.update_project(&current.id, &UpdateProject { name, description }, &who.user_id).await?;
+    ctx.store
+        .update_project(&current.id, &UpdateProject { name, description }, &who.user_id)
+        .await
+        .map_err(not_unique)?;
     extras::put(ctx, Kind::Project, &current.id, &doc).await?;
     Ok(json!({"updated": 1, "fields": fields}))
 }
 
 /// `projects.get_task_parents`: the tasks that are parents of tasks in the given projects (all
 /// when none), of active or archived children only (`tasks_state`), their names matching
-/// `task_name`; oldest first.
+/// `task_name`; by name.
 pub async fn get_task_parents(ctx: &Ctx, body: &Value) -> Answer {
     let projects = body.get("projects").cloned().unwrap_or(Value::Null);
     let children = crate::tasks::get_all(ctx, &json!({"project": projects, "search_hidden": true})).await?;
@@ -156,12 +159,23 @@ pub async fn get_task_parents(ctx: &Ctx, body: &Value) -> Answer {
     };
     let mut found = ctx.tasks.get_many(&parents).await?;
     found.retain(|t| name.as_ref().is_none_or(|re| re.is_match(&t.name)));
-    found.sort_by_key(|t| t.created);
+    found.sort_by(|a, b| a.name.cmp(&b.name));
     let docs: Vec<Value> = found
         .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "project": {"id": t.project, "name": t.project_name}}))
+        .map(|t| match crate::document::project_id(t) {
+            Some(project) => json!({"id": t.id, "name": t.name, "project": {"id": project, "name": t.project_name}}),
+            None => json!({"id": t.id, "name": t.name}),
+        })
         .collect();
     Ok(json!({"parents": docs}))
+}
+
+/// A name taken already: ClearML's 400/801.
+fn not_unique(e: runyard_daemon::error::Error) -> ClearmlError {
+    match e {
+        runyard_daemon::error::Error::Conflict(why) => ClearmlError::new(400, 801, why),
+        other => other.into(),
+    }
 }
 
 fn invalid_project(id: &str) -> ClearmlError {

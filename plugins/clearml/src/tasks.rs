@@ -12,7 +12,7 @@ use runyard_api::{
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
 
-fn task_id(body: &Value) -> Result<&str, ClearmlError> {
+pub(crate) fn task_id(body: &Value) -> Result<&str, ClearmlError> {
     required_str(body, "task")
 }
 
@@ -38,7 +38,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     };
     match body.get("project").and_then(Value::as_str) {
         Some(p) => req.project_id = Some(p.to_string()),
-        None => req.project = Some("ClearML".into()),
+        None => req.project = Some(runyard_daemon::services::projects::UNASSIGNED.into()),
     }
     if let Some(s) = body.get("script") {
         req.script = script_of(s, Script::default());
@@ -350,29 +350,6 @@ pub async fn stopped(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
 }
 
-/// `tasks.reset`: back to Draft, its results cleared. A Draft is one already, a queued task
-/// leaves its queue; a running task is stopped first and a Published one stays as it is.
-pub async fn reset(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let task = load(ctx, id).await?;
-    let urls = json!({"model_urls": [], "event_urls": [], "artifact_urls": []});
-    match task.status {
-        TaskStatus::Created => {
-            ctx.tasks.edit(who, id, EditTask::default()).await?;
-            Ok(json!({"updated": 0, "fields": {"status": "created"}, "urls": urls}))
-        }
-        TaskStatus::Queued => {
-            ctx.tasks.act_one(who, id, Action::Dequeue, ActionRequest::default()).await?;
-            Ok(json!({"updated": 1, "fields": {"status": "created"}, "dequeued": {"removed": 1}, "urls": urls}))
-        }
-        _ => {
-            let mut answer = act(ctx, who, Action::Reset, body).await?;
-            answer["urls"] = urls;
-            Ok(answer)
-        }
-    }
-}
-
 /// [`act`] on behalf of a worker: a task leased to it (popped from a queue) can be started only
 /// by it.
 pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, worker: Option<String>) -> Answer {
@@ -401,7 +378,13 @@ pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, wo
 
 /// Publishes a task that is not yet (with `force`, a running one, stopped first), its last
 /// output model with it; the publish's answer, `None` when it was published already.
-pub async fn publish(ctx: &Ctx, who: &Principal, id: &str, force: bool) -> Result<Option<Value>, ClearmlError> {
+pub async fn publish(
+    ctx: &Ctx,
+    who: &Principal,
+    id: &str,
+    force: bool,
+    with_model: bool,
+) -> Result<Option<Value>, ClearmlError> {
     let task = load(ctx, id).await?;
     if task.status == TaskStatus::Published {
         return Ok(None);
@@ -411,7 +394,9 @@ pub async fn publish(ctx: &Ctx, who: &Principal, id: &str, force: bool) -> Resul
         ctx.tasks.act_one(who, id, Action::Stopped, req).await?;
     }
     let answer = act(ctx, who, Action::Publish, &json!({"task": id})).await?;
-    crate::models::publish_output(ctx, &task).await?;
+    if with_model {
+        crate::models::publish_output(ctx, &task).await?;
+    }
     Ok(Some(answer))
 }
 
@@ -420,7 +405,7 @@ pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let mut answer = act(ctx, who, Action::Completed, body).await?;
     answer["published"] = json!(0);
     if flag(body, "publish") {
-        if let Some(published) = publish(ctx, who, task_id(body)?, false).await? {
+        if let Some(published) = publish(ctx, who, task_id(body)?, false, true).await? {
             answer["fields"] = published["fields"].clone();
             answer["updated"] = json!(1);
             answer["published"] = json!(1);
@@ -429,10 +414,11 @@ pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(answer)
 }
 
-/// `tasks.publish`: the task and its last output model.
+/// `tasks.publish`: the task and (unless `publish_model` is false) its last output model.
 pub async fn publish_one(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
-    let answer = publish(ctx, who, id, flag(body, "force")).await?;
+    let with_model = body.get("publish_model").and_then(Value::as_bool).unwrap_or(true);
+    let answer = publish(ctx, who, id, flag(body, "force"), with_model).await?;
     Ok(answer.unwrap_or_else(|| json!({"updated": 0, "fields": {"status": "published"}})))
 }
 
@@ -576,18 +562,6 @@ pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         project_id.get_or_insert(ctx.tasks.get(id).await?.project);
     }
     Ok(json!({"project_id": project_id}))
-}
-
-/// `tasks.delete`: the task and everything kept for it (archived first, as Runyard deletes
-/// from the archive).
-pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let task = load(ctx, id).await?;
-    if !task.system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG) {
-        ctx.tasks.act_one(who, id, Action::Archive, ActionRequest::default()).await?;
-    }
-    ctx.tasks.act_one(who, id, Action::Delete, ActionRequest::default()).await?;
-    Ok(json!({"deleted": 1}))
 }
 
 /// `tasks.delete_artifacts`: drops artifacts by `key`.
