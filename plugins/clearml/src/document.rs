@@ -137,12 +137,17 @@ pub(crate) fn docker_cmd(c: &Container) -> Value {
     }
 }
 
-/// `only_fields` as a projection: dotted paths pick nested values; `id` is always kept.
+/// `only_fields` as a projection: dotted paths pick nested values (`a.*` all of `a`, `*`
+/// everything); `id` is always kept.
 pub fn project(doc: &Value, only_fields: Option<&[String]>) -> Value {
     let Some(fields) = only_fields.filter(|f| !f.is_empty()) else { return doc.clone() };
+    if fields.iter().any(|f| f == "*") {
+        return doc.clone();
+    }
     let mut out = Map::new();
     out.insert("id".into(), doc["id"].clone());
     for field in fields {
+        let field = field.strip_suffix(".*").unwrap_or(field);
         let parts: Vec<String> = field.split('.').map(unescape_key).collect();
         let mut value = doc;
         let mut found = true;

@@ -25,6 +25,7 @@ pub mod queues;
 pub mod ranges;
 pub mod tags;
 pub mod tasks;
+pub mod transitions;
 pub mod users;
 pub mod workers;
 
@@ -238,7 +239,8 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "projects.validate_delete" => projects::validate_delete(ctx, &body).await,
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
-        "tasks.get_all" | "tasks.get_all_ex" => tasks::get_all(ctx, &body).await,
+        "tasks.get_all" => tasks::get_all(ctx, &body).await,
+        "tasks.get_all_ex" => tasks::get_all_ex(ctx, &body).await,
         "tasks.edit" => tasks::edit(ctx, who, &body).await,
         "tasks.update" => tasks::update(ctx, who, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
@@ -247,7 +249,9 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.add_or_update_model" => models::add_to_task(ctx, who, &body).await,
         "models.create" => models::create(ctx, who, &body).await,
         "models.get_by_id" => models::get_by_id(ctx, &body).await,
-        "models.get_all" | "models.get_all_ex" => models::get_all(ctx, &body).await,
+        "models.get_all" => models::get_all(ctx, &body).await,
+        "models.get_all_ex" => models::get_all_ex(ctx, &body).await,
+        "models.move" => models::move_to(ctx, who, &body).await,
         "models.edit" | "models.update" => models::edit(ctx, who, &body).await,
         "models.get_frameworks" => models::get_frameworks(ctx, &body).await,
         "models.set_ready" => models::set_ready(ctx, who, &body).await,
@@ -268,31 +272,31 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "models.update_for_task" => models::update_for_task(ctx, who, &body).await,
         "tasks.started" => {
             let worker = workers::worker_of(headers, &Value::Null);
-            tasks::act_as(ctx, who, Action::Started, &body, worker).await
+            transitions::act_as(ctx, who, Action::Started, &body, worker).await
         }
-        "tasks.completed" => tasks::completed(ctx, who, &body).await,
-        "tasks.failed" => tasks::act(ctx, who, Action::Failed, &body).await,
-        "tasks.stopped" => tasks::stopped(ctx, who, &body).await,
-        "tasks.ping" => tasks::act(ctx, who, Action::Ping, &body).await,
-        "tasks.stop" => tasks::stop(ctx, who, &body).await,
+        "tasks.completed" => transitions::completed(ctx, who, &body).await,
+        "tasks.failed" => transitions::act(ctx, who, Action::Failed, &body).await,
+        "tasks.stopped" => transitions::stopped(ctx, who, &body).await,
+        "tasks.ping" => transitions::act(ctx, who, Action::Ping, &body).await,
+        "tasks.stop" => transitions::stop(ctx, who, &body).await,
         "tasks.reset" => cleanup::reset(ctx, who, &body).await,
         "tasks.validate" => cleanup::validate(&body).await,
-        "tasks.publish" => tasks::publish_one(ctx, who, &body).await,
+        "tasks.publish" => transitions::publish_one(ctx, who, &body).await,
         "tasks.clone" => tasks::clone(ctx, who, &body).await,
         "tasks.delete" => cleanup::delete(ctx, who, &body).await,
-        "tasks.reset_many" => tasks::many(ctx, who, Action::Reset, &body).await,
-        "tasks.delete_many" => tasks::many(ctx, who, Action::Delete, &body).await,
+        "tasks.reset_many" => transitions::many(ctx, who, Action::Reset, &body).await,
+        "tasks.delete_many" => transitions::many(ctx, who, Action::Delete, &body).await,
         "tasks.get_types" => tasks::get_types(ctx, &body).await,
-        "tasks.archive" => tasks::archive(ctx, who, &body).await,
+        "tasks.archive" => transitions::archive(ctx, who, &body).await,
         "tasks.move" => tasks::move_to(ctx, who, &body).await,
-        "tasks.archive_many" => tasks::many(ctx, who, Action::Archive, &body).await,
-        "tasks.unarchive_many" => tasks::many(ctx, who, Action::Restore, &body).await,
-        "tasks.enqueue_many" => tasks::many(ctx, who, Action::Enqueue, &body).await,
-        "tasks.dequeue_many" => tasks::many(ctx, who, Action::Dequeue, &body).await,
-        "tasks.stop_many" => tasks::many(ctx, who, Action::Abort, &body).await,
-        "tasks.publish_many" => tasks::many(ctx, who, Action::Publish, &body).await,
-        "tasks.enqueue" => tasks::enqueue(ctx, who, &body).await,
-        "tasks.dequeue" => tasks::dequeue(ctx, who, &body).await,
+        "tasks.archive_many" => transitions::many(ctx, who, Action::Archive, &body).await,
+        "tasks.unarchive_many" => transitions::many(ctx, who, Action::Restore, &body).await,
+        "tasks.enqueue_many" => transitions::many(ctx, who, Action::Enqueue, &body).await,
+        "tasks.dequeue_many" => transitions::many(ctx, who, Action::Dequeue, &body).await,
+        "tasks.stop_many" => transitions::many(ctx, who, Action::Abort, &body).await,
+        "tasks.publish_many" => transitions::many(ctx, who, Action::Publish, &body).await,
+        "tasks.enqueue" => transitions::enqueue(ctx, who, &body).await,
+        "tasks.dequeue" => transitions::dequeue(ctx, who, &body).await,
         "tasks.get_hyper_params" => params::get_hyper_params(ctx, &body).await,
         "tasks.edit_hyper_params" => params::edit_hyper_params(ctx, who, &body).await,
         "tasks.delete_hyper_params" => params::delete_hyper_params(ctx, who, &body).await,

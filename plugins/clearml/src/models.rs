@@ -162,6 +162,57 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     Ok(json!({"models": docs.iter().map(|d| project(d, only.as_deref())).collect::<Vec<_>>()}))
 }
 
+/// `models.get_all_ex`: `models.get_all` with the project and the task as objects with their
+/// names.
+pub async fn get_all_ex(ctx: &Ctx, body: &Value) -> Answer {
+    let mut answer = get_all(ctx, body).await?;
+    let projects = ctx.store.list_projects().await?;
+    let tasks: Vec<String> = answer["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["task"].as_str().map(str::to_string))
+        .collect();
+    let tasks = ctx.tasks.get_many(&tasks).await?;
+    for model in answer["models"].as_array_mut().into_iter().flatten() {
+        if let Some(id) = model.get("project").and_then(Value::as_str).map(str::to_string) {
+            let name = projects.iter().find(|p| p.id == id).map(|p| p.name.clone());
+            model["project"] = json!({"id": id, "name": name});
+        }
+        if let Some(id) = model.get("task").and_then(Value::as_str).map(str::to_string) {
+            let name = tasks.iter().find(|t| t.id == id).map(|t| t.name.clone());
+            model["task"] = json!({"id": id, "name": name});
+        }
+    }
+    Ok(answer)
+}
+
+/// `models.move`: the models in `ids` into the project given by id (`project`) or by name
+/// (`project_name`, made when missing), or into none.
+pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let ids = str_list(body, "ids")?
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
+    let project = match (body.get("project").and_then(Value::as_str), body.get("project_name").and_then(Value::as_str))
+    {
+        (Some(id), _) => Some(ctx.store.project(id).await.map_err(|_| crate::projects::invalid_project(id))?.id),
+        (None, Some(name)) => {
+            let name = name.trim_matches('/');
+            Some(match ctx.store.project(name).await {
+                Ok(p) => p.id,
+                Err(_) => ctx.store.create_project(name, "", &who.user_id).await?.id,
+            })
+        }
+        (None, None) => None,
+    };
+    for id in &ids {
+        let mut doc = load_owned(ctx, who, id).await?;
+        doc.insert("project".into(), json!(project));
+        save(ctx, &doc, false).await?;
+    }
+    Ok(json!({"project_id": project}))
+}
+
 /// `models.get_frameworks`: the frameworks of the models (of the given projects).
 pub async fn get_frameworks(ctx: &Ctx, body: &Value) -> Answer {
     let listed = get_all(ctx, &json!({"project": body.get("projects").cloned().unwrap_or(Value::Null)})).await?;
@@ -197,7 +248,7 @@ async fn publish(ctx: &Ctx, who: &Principal, id: &str, body: &Value) -> Result<V
     let publish_task = body.get("publish_task").and_then(Value::as_bool).unwrap_or(true);
     if let Some(task) = doc.get("task").and_then(Value::as_str).filter(|_| publish_task) {
         let force = flag(body, "force_publish_task");
-        if let Some(data) = crate::tasks::publish(ctx, who, task, force, true).await? {
+        if let Some(data) = crate::transitions::publish(ctx, who, task, force, true).await? {
             published_task = json!({"id": task, "data": data});
         }
     }

@@ -178,7 +178,7 @@ fn not_unique(e: runyard_daemon::error::Error) -> ClearmlError {
     }
 }
 
-fn invalid_project(id: &str) -> ClearmlError {
+pub(crate) fn invalid_project(id: &str) -> ClearmlError {
     ClearmlError::new(400, 401, format!("Invalid project id: id={id}"))
 }
 

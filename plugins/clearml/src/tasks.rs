@@ -6,8 +6,7 @@ use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::order::SortKey;
 use crate::Ctx;
 use runyard_api::{
-    Action, ActionRequest, Artifact, CreateTask, EditTask, RegisterOutputs, Script, Task, TaskQuery, TaskStatus,
-    TaskType,
+    Action, ActionRequest, Artifact, CreateTask, EditTask, Queue, RegisterOutputs, Script, Task, TaskQuery, TaskType,
 };
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
@@ -64,7 +63,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let task = load(ctx, task_id(body)?).await?;
-    let doc = documents(ctx, std::slice::from_ref(&task), None, None).await?.remove(0);
+    let doc = documents(ctx, std::slice::from_ref(&task), None, None, false).await?.remove(0);
     Ok(json!({"task": doc}))
 }
 
@@ -78,7 +77,12 @@ async fn documents(
     tasks: &[Task],
     only_fields: Option<&[String]>,
     known: Option<Summaries>,
+    ex: bool,
 ) -> Result<Vec<Value>, ClearmlError> {
+    let queues = match ex {
+        true => ctx.store.list_queues().await?,
+        false => Vec::new(),
+    };
     let wanted = only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| f.starts_with("last_metrics")));
     let mut summaries = match known {
         _ if !wanted => Summaries::default(),
@@ -95,15 +99,47 @@ async fn documents(
             if let Some(s) = summaries.remove(&t.id) {
                 doc["last_metrics"] = last_metrics(&s);
             }
+            if ex {
+                expand(&mut doc, t, &queues);
+            }
             project(&doc, only_fields)
         })
         .collect())
 }
 
+/// `tasks.get_all_ex`'s documents: references as objects (the project, the parent, the queue
+/// with their names, the user).
+fn expand(doc: &mut Value, t: &Task, queues: &[Queue]) {
+    if let Some(p) = project_id(t) {
+        doc["project"] = json!({"id": p, "name": t.project_name});
+    }
+    if let Some(parent) = &t.parent {
+        doc["parent"] = json!({"id": parent});
+    }
+    if let Some(queue) = &t.execution.queue {
+        let known = queues.iter().find(|q| q.id == *queue || q.name == *queue);
+        let (id, name) = known.map_or((queue, queue), |q| (&q.id, &q.name));
+        doc["execution"]["queue"] = json!({"id": id, "name": name});
+    }
+    doc["user"] = json!({"id": t.user, "name": t.user});
+}
+
+/// `tasks.get_all_ex`: `tasks.get_all` with references as objects.
+pub async fn get_all_ex(ctx: &Ctx, body: &Value) -> Answer {
+    select(ctx, body, true).await
+}
+
 /// `tasks.get_all`: filters `id`, `project`, `name` (a regex), `status`, `system_tags` and
 /// `tags` (`-tag` excludes), `parent`; `only_fields`; `page`/`page_size`; `order_by`.
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
-    let only_fields = str_list(body, "only_fields")?;
+    select(ctx, body, false).await
+}
+
+async fn select(ctx: &Ctx, body: &Value, ex: bool) -> Answer {
+    let only_fields = match str_list(body, "only_fields")? {
+        Some(fields) => Some(fields),
+        None => str_list(body, "projection")?,
+    };
     let mut tasks: Vec<Task> = match str_list(body, "id")? {
         Some(ids) => ctx.tasks.get_many(&ids).await?,
         None => {
@@ -201,7 +237,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         });
     }
     let (tasks, scroll_id) = crate::envelope::scroll_of(body, tasks)?;
-    let mut answer = json!({"tasks": documents(ctx, &tasks, only_fields.as_deref(), summaries).await?});
+    let mut answer = json!({"tasks": documents(ctx, &tasks, only_fields.as_deref(), summaries, ex).await?});
     if let Some(id) = scroll_id {
         answer["scroll_id"] = json!(id);
     }
@@ -328,113 +364,16 @@ pub async fn add_or_update_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -
     Ok(json!({"updated": n}))
 }
 
-/// A lifecycle action; moving a task to the status it already has succeeds (the SDK and the
-/// agent both do it).
-pub async fn act(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
-    act_as(ctx, who, action, body, None).await
-}
-
-/// `tasks.stopped`: a running task's agent reports it stopped. With `force` (what the SDK sends
-/// after closing a run it hands over to an agent), a finished task is reset for its run there
-/// and a Draft stays one; a Published task stays as it is.
-pub async fn stopped(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let task = load(ctx, id).await?;
-    match task.status {
-        TaskStatus::Completed | TaskStatus::Failed if flag(body, "force") => {
-            ctx.tasks.act_one(who, id, Action::Reset, ActionRequest::default()).await?;
-            Ok(json!({"updated": 1, "fields": {"status": "created"}}))
-        }
-        TaskStatus::Created if flag(body, "force") => Ok(json!({"updated": 0, "fields": {"status": "created"}})),
-        _ => act(ctx, who, Action::Stopped, body).await,
-    }
-}
-
-/// [`act`] on behalf of a worker: a task leased to it (popped from a queue) can be started only
-/// by it.
-pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, worker: Option<String>) -> Answer {
-    let id = task_id(body)?;
-    let task = load(ctx, id).await?;
-    let same = matches!(
-        (action, task.status),
-        (Action::Started, TaskStatus::InProgress)
-            | (Action::Completed, TaskStatus::Completed)
-            | (Action::Failed, TaskStatus::Failed)
-            | (Action::Stopped, TaskStatus::Stopped)
-    );
-    if same {
-        return Ok(json!({"updated": 0, "fields": {"status": task.status.as_str()}}));
-    }
-    let req = ActionRequest {
-        reason: body.get("status_reason").and_then(text_of).filter(|s| !s.is_empty()),
-        message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
-        worker: worker.or_else(|| task.worker.clone()),
-        ..Default::default()
-    };
-    let outcome = ctx.tasks.act_one(who, id, action, req).await?;
-    let status = outcome.status.map(TaskStatus::as_str);
-    Ok(json!({"updated": 1, "fields": {"status": status}}))
-}
-
-/// Publishes a task that is not yet (with `force`, a running one, stopped first), its last
-/// output model with it; the publish's answer, `None` when it was published already.
-pub async fn publish(
-    ctx: &Ctx,
-    who: &Principal,
-    id: &str,
-    force: bool,
-    with_model: bool,
-) -> Result<Option<Value>, ClearmlError> {
-    let task = load(ctx, id).await?;
-    if task.status == TaskStatus::Published {
-        return Ok(None);
-    }
-    if force && task.status == TaskStatus::InProgress {
-        let req = ActionRequest { worker: task.worker.clone(), ..Default::default() };
-        ctx.tasks.act_one(who, id, Action::Stopped, req).await?;
-    }
-    let answer = act(ctx, who, Action::Publish, &json!({"task": id})).await?;
-    if with_model {
-        crate::models::publish_output(ctx, &task).await?;
-    }
-    Ok(Some(answer))
-}
-
-/// `tasks.completed`: the task completes, and with `publish` is published too.
-pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let mut answer = act(ctx, who, Action::Completed, body).await?;
-    answer["published"] = json!(0);
-    if flag(body, "publish") {
-        if let Some(published) = publish(ctx, who, task_id(body)?, false, true).await? {
-            answer["fields"] = published["fields"].clone();
-            answer["updated"] = json!(1);
-            answer["published"] = json!(1);
-        }
-    }
-    Ok(answer)
-}
-
-/// `tasks.publish`: the task and (unless `publish_model` is false) its last output model.
-pub async fn publish_one(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let with_model = body.get("publish_model").and_then(Value::as_bool).unwrap_or(true);
-    let answer = publish(ctx, who, id, flag(body, "force"), with_model).await?;
-    Ok(answer.unwrap_or_else(|| json!({"updated": 0, "fields": {"status": "published"}})))
-}
-
-/// `tasks.stop`: a running task is asked to stop (`status_message: "stopping"`, which the SDK
-/// and agents watch for); any other stops at once.
-pub async fn stop(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    act(ctx, who, Action::Abort, body).await
-}
-
 /// `tasks.clone`: a new Draft with the source's definition, not its results.
 pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     load(ctx, id).await?;
+    let new_project = body.get("new_project_name").and_then(Value::as_str).map(|n| n.trim_matches('/').to_string());
     let req = ActionRequest {
         name: body.get("new_task_name").and_then(Value::as_str).map(str::to_string),
-        project: body.get("new_task_project").and_then(Value::as_str).map(str::to_string),
+        project: new_project
+            .clone()
+            .or_else(|| body.get("new_task_project").and_then(Value::as_str).map(str::to_string)),
         ..Default::default()
     };
     let outcome = ctx.tasks.act_one(who, id, Action::Clone, req).await?;
@@ -459,62 +398,14 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if edit != EditTask::default() {
         ctx.tasks.edit(who, &new_id, edit).await?;
     }
-    Ok(json!({"id": new_id, "new_project": null}))
-}
-
-/// `tasks.enqueue`: into the queue given by id (or name), or the default queue.
-pub async fn enqueue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    load(ctx, id).await?;
-    let queue =
-        body.get("queue").or_else(|| body.get("queue_name")).and_then(Value::as_str).unwrap_or("default").to_string();
-    let req = ActionRequest { queue: Some(queue), ..Default::default() };
-    ctx.tasks.act_one(who, id, Action::Enqueue, req).await?;
-    Ok(json!({"queued": 1, "updated": 1, "fields": {"status": "queued"}}))
-}
-
-/// `tasks.dequeue`: back to Draft (a task already taken off its queue keeps its status).
-pub async fn dequeue(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let task = load(ctx, id).await?;
-    if task.status != TaskStatus::Queued {
-        return Ok(json!({"dequeued": 0, "updated": 0}));
-    }
-    ctx.tasks.act_one(who, id, Action::Dequeue, ActionRequest::default()).await?;
-    Ok(json!({"dequeued": 1, "updated": 1, "fields": {"status": "created"}}))
-}
-
-/// `tasks.*_many`: one action on many tasks in one transaction; each task that the action is
-/// not valid for is listed in `failed` with the reason.
-pub async fn many(ctx: &Ctx, who: &Principal, action: Action, body: &Value) -> Answer {
-    let ids = str_list(body, "ids")?
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
-    if action == Action::Delete {
-        // ClearML deletes without archiving first; Runyard deletes from the archive.
-        // Tasks archived already are skipped by the archive and deleted all the same.
-        let archive = ActionRequest { ids: ids.clone(), ..Default::default() };
-        ctx.tasks.act(who, Action::Archive, archive).await?;
-    }
-    let queue = body.get("queue").and_then(Value::as_str).or((action == Action::Enqueue).then_some("default"));
-    let req = ActionRequest {
-        ids,
-        queue: queue.map(str::to_string),
-        reason: body.get("status_reason").and_then(text_of).filter(|s| !s.is_empty()),
-        message: body.get("status_message").and_then(text_of).filter(|s| !s.is_empty()),
-        ..Default::default()
-    };
-    let response = ctx.tasks.act(who, action, req).await?;
-    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
-    for r in response.results {
-        if r.ok {
-            succeeded.push(json!({"id": r.id, "updated": 1, "fields": {"status": r.status.map(TaskStatus::as_str)}}));
-        } else {
-            let msg = r.error.unwrap_or_default();
-            failed.push(json!({"id": r.id, "error": {"codes": [400, 110], "msg": msg, "data": {}}}));
+    let new_project = match new_project {
+        Some(_) => {
+            let clone = ctx.tasks.get(&new_id).await?;
+            json!({"id": clone.project, "name": clone.project_name})
         }
-    }
-    Ok(json!({"succeeded": succeeded, "failed": failed}))
+        None => Value::Null,
+    };
+    Ok(json!({"id": new_id, "new_project": new_project}))
 }
 
 /// `tasks.get_types`: the types of the tasks (of the given projects).
@@ -528,20 +419,6 @@ pub async fn get_types(ctx: &Ctx, body: &Value) -> Answer {
     Ok(json!({"types": types}))
 }
 
-/// `tasks.archive`: archives the tasks listed in `tasks` (those archived already count too),
-/// each under its own rules: a refusal names the task and why.
-pub async fn archive(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let ids = str_list(body, "tasks")?
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'tasks'"))?;
-    for id in &ids {
-        if !load(ctx, id).await?.archived() {
-            ctx.tasks.act_one(who, id, Action::Archive, ActionRequest::default()).await?;
-        }
-    }
-    Ok(json!({"archived": ids.len()}))
-}
-
 /// `tasks.move`: the tasks in `ids` into the project given by id (`project`) or by name
 /// (`project_name`, made when missing).
 pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -552,16 +429,18 @@ pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     {
         (Some(id), _) => id.to_string(),
         (None, Some(name)) => name.trim_matches('/').to_string(),
-        (None, None) => return Err(ClearmlError::validation("Validation error: project or project_name is required")),
+        // No project: the top, where tasks are in none.
+        (None, None) => runyard_daemon::services::projects::UNASSIGNED.to_string(),
     };
-    let mut project_id = None;
+    let mut moved_to = None;
     for id in &ids {
         load(ctx, id).await?;
         let req = ActionRequest { project: Some(project.clone()), ..Default::default() };
         ctx.tasks.act_one(who, id, Action::Move, req).await?;
-        project_id.get_or_insert(ctx.tasks.get(id).await?.project);
+        let moved = ctx.tasks.get(id).await?;
+        moved_to.get_or_insert(project_id(&moved).map(str::to_string));
     }
-    Ok(json!({"project_id": project_id}))
+    Ok(json!({"project_id": moved_to.flatten()}))
 }
 
 /// `tasks.delete_artifacts`: drops artifacts by `key`.

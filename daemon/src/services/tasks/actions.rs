@@ -381,14 +381,14 @@ pub(super) fn task_patch(
         match status {
             TaskStatus::Queued | TaskStatus::Created | TaskStatus::Published => {
                 patch.status_reason = Some(reason.unwrap_or("").to_string());
-                patch.status_message = Some(String::new());
+                patch.status_message = Some(message);
             }
             TaskStatus::InProgress => {
                 patch.started = Some(Some(now));
                 patch.completed = Some(None);
                 patch.worker = Some(req.worker.clone());
-                patch.status_reason = Some(String::new());
-                patch.status_message = Some(String::new());
+                patch.status_reason = Some(reason.unwrap_or("").to_string());
+                patch.status_message = Some(message);
             }
             TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Stopped => {
                 let default = match (action, status) {
@@ -415,6 +415,11 @@ pub(super) fn task_patch(
         patch.output_models = Some(Vec::new());
     }
     patch.archived = t.archived;
+    // Archiving keeps the status, and records why when told.
+    if t.archived.is_some() && t.status.is_none() {
+        patch.status_reason = req.reason.clone().or(patch.status_reason);
+        patch.status_message = req.message.clone().or(patch.status_message);
+    }
     if t.join_queue {
         patch.queue_id = Some(queue.map(str::to_string));
         patch.priority = req.priority;
