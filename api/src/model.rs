@@ -333,6 +333,15 @@ pub struct RegisterOutputs {
     pub remove_artifacts: Vec<String>,
     pub input_models: Vec<ModelRef>,
     pub output_models: Vec<ModelRef>,
+    /// Names of input models to drop.
+    pub remove_input_models: Vec<String>,
+    /// Names of output models to drop.
+    pub remove_output_models: Vec<String>,
+    /// Ids of models deleted: every entry naming one leaves the task's inputs and outputs.
+    pub deleted_models: Vec<String>,
+    /// The iteration the outputs were made at: the task's `last_iteration` advances to it
+    /// (never moves back).
+    pub iteration: Option<i64>,
 }
 
 impl EditTask {

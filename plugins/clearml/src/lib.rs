@@ -251,6 +251,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "models.get_by_id" => models::get_by_id(ctx, &body).await,
         "models.get_all" => models::get_all(ctx, &body).await,
         "models.get_all_ex" => models::get_all_ex(ctx, &body).await,
+        "tasks.delete_models" => models::delete_from_task(ctx, who, &body).await,
         "models.move" => models::move_to(ctx, who, &body).await,
         "models.edit" | "models.update" => models::edit(ctx, who, &body).await,
         "models.get_frameworks" => models::get_frameworks(ctx, &body).await,

@@ -233,6 +233,11 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let mut doc = load_owned(ctx, who, id).await?;
     apply(&mut doc, body)?;
     save(ctx, &doc, false).await?;
+    let task = doc.get("task").and_then(Value::as_str);
+    if let (Some(task), Some(iteration)) = (task, body.get("iteration").and_then(Value::as_i64)) {
+        let req = RegisterOutputs { iteration: Some(iteration), ..Default::default() };
+        ctx.tasks.register_outputs(who, task, req).await?;
+    }
     Ok(json!({"updated": 1, "fields": {}}))
 }
 
@@ -319,9 +324,28 @@ pub async fn update_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(json!({"updated": ids.len()}))
 }
 
+/// `models.delete`: a model made by a published task only with `force` (the task keeps naming
+/// it, as a published task is never changed); another task's entry for it goes with it.
 pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
     let doc = load_owned(ctx, who, id).await?;
+    if let Some(task) = doc.get("task").and_then(Value::as_str) {
+        match ctx.tasks.get(task).await {
+            Ok(t) if t.status == runyard_api::TaskStatus::Published => {
+                if !flag(body, "force") {
+                    let msg = format!(
+                        "task that created this model exists and published, use force=True to delete: task={task}"
+                    );
+                    return Err(ClearmlError::new(400, 206, msg));
+                }
+            }
+            Ok(_) => {
+                let req = RegisterOutputs { deleted_models: vec![id.to_string()], ..Default::default() };
+                ctx.tasks.register_outputs(who, task, req).await?;
+            }
+            Err(_) => {}
+        }
+    }
     sqlx::query("DELETE FROM clearml_models WHERE id = $1")
         .bind(id)
         .execute(ctx.store.pool())
@@ -368,22 +392,27 @@ pub async fn leave_projects(ctx: &Ctx, ids: &[String], delete: bool) -> Result<(
     Ok(())
 }
 
-/// Records a model on Runyard's task as an input or output model.
+/// The entry naming a model on a task.
+fn model_ref(doc: &Map<String, Value>, name: &str, id: &str) -> ModelRef {
+    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
+    ModelRef { name: name.to_string(), uri, model_id: Some(id.to_string()) }
+}
+
+/// Records a model on Runyard's task as an input or output model (an output made at
+/// `iteration`).
 async fn attach(
     ctx: &Ctx,
     who: &Principal,
     task: &str,
-    name: &str,
-    model: &str,
-    uri: Option<String>,
+    entry: ModelRef,
     output: bool,
+    iteration: Option<i64>,
 ) -> Result<(), ClearmlError> {
     if !runyard_api::is_valid_id(task) {
         return Err(ClearmlError::invalid_task(task));
     }
-    let entry = ModelRef { name: name.to_string(), uri, model_id: Some(model.to_string()) };
     let req = if output {
-        RegisterOutputs { output_models: vec![entry], ..Default::default() }
+        RegisterOutputs { output_models: vec![entry], iteration, ..Default::default() }
     } else {
         RegisterOutputs { input_models: vec![entry], ..Default::default() }
     };
@@ -395,11 +424,55 @@ async fn attach(
 pub async fn add_to_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let task = required_str(body, "task")?;
     let model = required_str(body, "model")?;
-    let doc = load(ctx, model).await?;
+    // ClearML keeps whatever id it is given; a model Runyard knows lends its URI.
+    let doc = load(ctx, model).await.unwrap_or_default();
     let name = body.get("name").and_then(Value::as_str).unwrap_or(model);
-    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
     let output = body.get("type").and_then(Value::as_str) != Some("input");
-    attach(ctx, who, task, name, model, uri, output).await?;
+    attach(ctx, who, task, model_ref(&doc, name, model), output, None).await?;
+    Ok(json!({"updated": 1}))
+}
+
+/// `models` of `tasks.create` / `tasks.edit` (`{"input": [{name, model}], "output": [...]}`):
+/// the task's model entries become those given.
+pub async fn set_on_task(
+    ctx: &Ctx,
+    who: &Principal,
+    task: &runyard_api::Task,
+    models: &Value,
+) -> Result<(), ClearmlError> {
+    let mut req = RegisterOutputs {
+        remove_input_models: task.models.input.iter().map(|m| m.name.clone()).collect(),
+        remove_output_models: task.models.output.iter().map(|m| m.name.clone()).collect(),
+        ..Default::default()
+    };
+    for (kind, entries) in [("input", &mut req.input_models), ("output", &mut req.output_models)] {
+        for (i, entry) in models.get(kind).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let field = |f: &str| entry.get(f).and_then(Value::as_str).filter(|s| !s.is_empty());
+            let (Some(name), Some(model)) = (field("name"), field("model")) else {
+                let msg = format!("Validation error: models.{kind}[{i}] needs a name and a model");
+                return Err(ClearmlError::validation(msg));
+            };
+            entries.push(model_ref(&load(ctx, model).await.unwrap_or_default(), name, model));
+        }
+    }
+    ctx.tasks.register_outputs(who, &task.id, req).await?;
+    Ok(())
+}
+
+/// `tasks.delete_models`: the task's model entries named (`{name, type}`) are dropped.
+pub async fn delete_from_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
+    let task = required_str(body, "task")?;
+    crate::tasks::load(ctx, task).await?;
+    let mut req = RegisterOutputs::default();
+    for entry in body.get("models").and_then(Value::as_array).into_iter().flatten() {
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        match entry.get("type").and_then(Value::as_str) {
+            Some("input") => req.remove_input_models.push(name),
+            Some("output") => req.remove_output_models.push(name),
+            _ => return Err(ClearmlError::validation("Validation error: models[].type is input or output")),
+        }
+    }
+    ctx.tasks.register_outputs(who, task, req).await?;
     Ok(json!({"updated": 1}))
 }
 
@@ -428,9 +501,9 @@ pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer
         }
     };
     let doc = load(ctx, &id).await?;
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
-    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
-    attach(ctx, who, task_id, &name, &id, uri, true).await?;
+    let name = doc.get("name").and_then(Value::as_str).unwrap_or("model");
+    let iteration = body.get("iteration").and_then(Value::as_i64);
+    attach(ctx, who, task_id, model_ref(&doc, name, &id), true, iteration).await?;
     Ok(json!({"id": id, "created": created, "updated": 1}))
 }
 

@@ -58,6 +58,9 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     let job = ctx.tasks.prepare_create(who, req)?;
     let task = ctx.tasks.create(job).await?;
+    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
+        crate::models::set_on_task(ctx, who, &task, models).await?;
+    }
     Ok(json!({"id": task.id}))
 }
 
@@ -297,6 +300,9 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     } else {
         ctx.tasks.edit(who, id, edit).await?
     };
+    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
+        crate::models::set_on_task(ctx, who, &edited, models).await?;
+    }
     // Runyard keeps `archived` as a state of its own: the system tag archives or restores.
     if let Some(system_tags) = str_list(body, "system_tags")? {
         let archive = system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG);

@@ -128,7 +128,13 @@ pub(super) async fn register_outputs(
             None => task.artifacts.push(a),
         }
     }
-    for (models, new) in [(&mut task.models.input, req.input_models), (&mut task.models.output, req.output_models)] {
+    let kinds = [
+        (&mut task.models.input, req.input_models, &req.remove_input_models),
+        (&mut task.models.output, req.output_models, &req.remove_output_models),
+    ];
+    for (models, new, removed) in kinds {
+        models.retain(|m| !removed.contains(&m.name));
+        models.retain(|m| !m.model_id.as_ref().is_some_and(|id| req.deleted_models.contains(id)));
         for m in new {
             match models.iter_mut().find(|x| x.name == m.name) {
                 Some(existing) => *existing = m,
@@ -140,6 +146,7 @@ pub(super) async fn register_outputs(
         artifacts: Some(task.artifacts),
         input_models: Some(task.models.input),
         output_models: Some(task.models.output),
+        last_iteration: req.iteration.filter(|&i| i > task.last_iteration),
         ..TaskPatch::changed_at(now_ms())
     };
     store.update_tasks(&mut tx, &[id], &patch).await?;
