@@ -92,7 +92,8 @@ pub struct SingleEvent {
     pub time: Option<DateTime<Utc>>,
 }
 
-/// A Plotly figure (`data`, `layout`, …).
+/// A Plotly figure (`data`, `layout`, …), as an object or as text (kept as sent; read back as
+/// the object it parses to, else as the text).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlotEvent {

@@ -44,8 +44,8 @@ fn convert(e: &Value) -> Result<Event, String> {
             Ok(Event::Scalar(ScalarEvent { task, metric, variant, iteration: iter, value: Float(value), time }))
         }
         "plot" => {
-            let plot = str_of(e, "plot_str")?;
-            let figure = serde_json::from_str(&plot).map_err(|err| format!("plot_str is not JSON: {err}"))?;
+            // Kept as sent: the text is the figure.
+            let figure = Value::String(str_of(e, "plot_str")?);
             Ok(Event::Plot(PlotEvent {
                 task,
                 metric: str_of(e, "metric")?,
@@ -111,6 +111,14 @@ fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
 /// A value as JSON: NaN and ±Inf as ClearML's clients expect them, strings.
 pub(crate) fn float(v: f64) -> Value {
     serde_json::to_value(Float(v)).unwrap_or(Value::Null)
+}
+
+/// A figure as ClearML's `plot_str`: the text it was sent as.
+pub(crate) fn plot_str(figure: &Value) -> String {
+    match figure {
+        Value::String(text) => text.clone(),
+        object => object.to_string(),
+    }
 }
 
 /// A task id from a request, checked.
@@ -200,49 +208,10 @@ pub async fn get_task_plots(ctx: &Ctx, body: &Value) -> Answer {
         .iter()
         .map(|p| {
             json!({"type": "plot", "task": task, "metric": p.metric, "variant": p.variant, "iter": p.iteration,
-                   "timestamp": ms(p.time), "plot_str": p.figure.to_string()})
+                   "timestamp": ms(p.time), "plot_str": plot_str(&p.figure)})
         })
         .collect();
     Ok(json!({"plots": events, "returned": events.len(), "total": events.len(), "scroll_id": null}))
-}
-
-/// `events.debug_images`: per requested task and metric (optionally some variants), the debug
-/// samples of its latest `iters` iterations, newest first. The scroll ends on the second call
-/// (the whole answer fits the first).
-pub async fn debug_images(ctx: &Ctx, body: &Value) -> Answer {
-    let iters = body.get("iters").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
-    let scrolled = body.get("scroll_id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    let mut metrics = Vec::new();
-    for wanted in body.get("metrics").and_then(Value::as_array).into_iter().flatten() {
-        let task = wanted.get("task").and_then(Value::as_str).unwrap_or_default().to_string();
-        let metric = wanted.get("metric").and_then(Value::as_str).map(str::to_string);
-        let variants = crate::envelope::str_list(wanted, "variants")?.unwrap_or_default();
-        let mut iterations: Vec<Value> = Vec::new();
-        if !scrolled && runyard_api::is_valid_id(&task) {
-            let q = runyard_api::tracking::SampleQuery {
-                metric: metric.clone(),
-                all_iterations: true,
-                ..Default::default()
-            };
-            let mut samples = runyard_tracking::reads::samples(&ctx.store, &task, q).await?;
-            samples.retain(|s| variants.is_empty() || variants.contains(&s.variant));
-            let mut by_iteration: std::collections::BTreeMap<i64, Vec<Value>> = Default::default();
-            for s in samples {
-                by_iteration.entry(s.iteration).or_default().push(json!({
-                    "type": "training_debug_image", "task": task, "metric": s.metric, "variant": s.variant,
-                    "iter": s.iteration, "timestamp": ms(s.time), "url": s.uri, "key": s.uri,
-                }));
-            }
-            iterations = by_iteration
-                .into_iter()
-                .rev()
-                .take(iters)
-                .map(|(iter, events)| json!({"iter": iter, "events": events}))
-                .collect();
-        }
-        metrics.push(json!({"task": task, "metric": metric, "iterations": iterations}));
-    }
-    Ok(json!({"metrics": metrics, "scroll_id": "end"}))
 }
 
 /// Whether `metric`/`variant` passes a request's `metrics: [{metric, variants}]` filter.
@@ -300,7 +269,7 @@ pub async fn get_task_events(ctx: &Ctx, body: &Value) -> Answer {
         for p in runyard_tracking::reads::plots(&ctx.store, q).await? {
             if wanted(&filter, &p.metric, &p.variant) {
                 let e = json!({"type": "plot", "task": task, "metric": p.metric, "variant": p.variant, "iter": p.iteration,
-                               "timestamp": ms(p.time), "plot_str": p.figure.to_string()});
+                               "timestamp": ms(p.time), "plot_str": plot_str(&p.figure)});
                 events.push((ms(p.time), p.iteration, e));
             }
         }

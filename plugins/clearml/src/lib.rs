@@ -23,6 +23,7 @@ pub mod project_stats;
 pub mod projects;
 pub mod queues;
 pub mod ranges;
+pub mod samples;
 pub mod tags;
 pub mod tasks;
 pub mod transitions;
@@ -313,7 +314,12 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "projects.get_unique_metric_variants" => metrics::get_unique_metric_variants(ctx, &body).await,
         "events.get_task_single_value_metrics" => events::get_task_single_value_metrics(ctx, &body).await,
         "events.get_task_plots" => events::get_task_plots(ctx, &body).await,
-        "events.debug_images" => events::debug_images(ctx, &body).await,
+        "events.debug_images" => samples::debug_images(ctx, &body).await,
+        "events.plots" => samples::plots(ctx, &body).await,
+        "events.get_plot_sample" => samples::get_plot_sample(ctx, &body).await,
+        "events.next_plot_sample" => samples::next_plot_sample(ctx, &body).await,
+        "events.get_debug_image_sample" => samples::get_debug_image_sample(ctx, &body).await,
+        "events.next_debug_image_sample" => samples::next_debug_image_sample(ctx, &body).await,
         "queues.get_all" => queues::get_all(ctx, &body, false).await,
         "queues.get_all_ex" => queues::get_all(ctx, &body, true).await,
         "queues.update" => queues::update(ctx, who, &body).await,

@@ -92,11 +92,13 @@ fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
         Event::Single(e) => check_name(index, "name", &e.name),
         Event::Plot(e) => {
             series(&e.metric, &e.variant)?;
-            match e.figure.is_object() {
+            match e.figure.is_object() || e.figure.is_string() {
                 true => Ok(()),
-                false => {
-                    Err(reject(index, Some("figure"), "must be a Plotly figure: a JSON object with data and layout"))
-                }
+                false => Err(reject(
+                    index,
+                    Some("figure"),
+                    "must be a Plotly figure: a JSON object with data and layout, or its text",
+                )),
             }
         }
         Event::Sample(e) => {
@@ -202,7 +204,10 @@ pub async fn store_events(
             }
             Event::Plot(PlotEvent { metric, variant, iteration, figure, time, .. }) => {
                 *touch = Some(touch.map_or(*iteration, |i| i.max(*iteration)));
-                let figure = figure.to_string();
+                let figure = match figure {
+                    serde_json::Value::String(text) => text.clone(),
+                    object => object.to_string(),
+                };
                 writes.plots.push((
                     task.to_string(),
                     metric.clone(),
