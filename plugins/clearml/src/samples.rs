@@ -14,6 +14,7 @@ use crate::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -128,7 +129,7 @@ async fn pages(ctx: &Ctx, kind: Kind, body: &Value) -> Answer {
         let mut chosen: Vec<i64> = match last {
             None => all.iter().rev().take(iters).copied().collect(),
             Some((min, _)) if earlier => all.range(..min).rev().take(iters).copied().collect(),
-            Some((_, max)) => all.range(max + 1..).take(iters).copied().collect(),
+            Some((_, max)) => all.range((Excluded(max), Unbounded)).take(iters).copied().collect(),
         };
         chosen.sort_unstable_by(|a, b| b.cmp(a));
         after.pages.push(match (chosen.last(), chosen.first()) {

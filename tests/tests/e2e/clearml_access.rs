@@ -82,7 +82,17 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "events.scalar_metrics_iter_histogram"
         | "events.get_task_single_value_metrics"
         | "events.get_task_plots" => (json!({"task": f.draft, "tasks": [f.draft]}), READ),
-        "events.debug_images" => (json!({"metrics": [{"task": f.draft}]}), READ),
+        "events.debug_images" | "events.plots" => (json!({"metrics": [{"task": f.draft}]}), READ),
+        "events.get_plot_sample" | "events.get_debug_image_sample" => {
+            (json!({"task": f.draft, "metric": "m", "variant": "v"}), READ)
+        }
+        // A scroll standing nowhere: hex of `null`.
+        "events.next_plot_sample" | "events.next_debug_image_sample" => {
+            (json!({"task": f.draft, "scroll_id": "6e756c6c"}), READ)
+        }
+        "tasks.validate" => (json!({"name": "t", "type": "training"}), READ),
+        "models.move" => (json!({"ids": [f.model], "project": f.project}), OWNER),
+        "tasks.delete_models" => (json!({"task": f.draft, "models": [{"name": "m", "type": "output"}]}), OWNER),
         "models.get_by_id" => (model, READ),
         "queues.get_by_id" | "queues.get_num_entries" => (json!({"queue": f.queue}), READ),
         "projects.create" => (json!({"name": f.unique, "description": ""}), PEOPLE),
