@@ -209,7 +209,16 @@ pub struct Artifact {
     pub size: Option<u64>,
     pub hash: Option<String>,
     pub preview: Option<String>,
+    /// `input` (part of the task's definition: kept on reset and clone) or `output` (the
+    /// default: a result).
     pub mode: Option<String>,
+}
+
+impl Artifact {
+    /// Part of the task's definition, not a result.
+    pub fn is_input(&self) -> bool {
+        self.mode.as_deref() == Some("input")
+    }
 }
 
 /// A task, as the API returns it.

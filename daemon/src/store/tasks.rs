@@ -337,6 +337,16 @@ impl Store {
         self.update_where(conn, ids, None, patch).await.map(|_| ())
     }
 
+    /// Drops the tasks' output artifacts, keeping their inputs (part of their definition).
+    pub async fn clear_output_artifacts(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
+        for id in ids {
+            let task = self.get_task_in(conn, id).await?;
+            let inputs: Vec<Artifact> = task.artifacts.into_iter().filter(Artifact::is_input).collect();
+            self.update_tasks(conn, &[id], &TaskPatch { artifacts: Some(inputs), ..Default::default() }).await?;
+        }
+        Ok(())
+    }
+
     /// Compare-and-set: writes `patch` on each task of `tasks` only if it still has the status
     /// given with it (`UPDATE … WHERE id IN (…) AND status = ?`). A task whose status changed
     /// meanwhile fails the whole write with a conflict, so its transaction changes nothing.

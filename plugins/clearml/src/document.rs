@@ -24,9 +24,10 @@ pub fn document(t: &Task) -> Value {
         .collect();
     let configuration: Map<String, Value> =
         t.configuration.iter().map(|(name, c)| (name.clone(), config_item(name, c))).collect();
-    let artifacts: Vec<Value> = t
-        .artifacts
-        .iter()
+    let mut artifacts: Vec<&runyard_api::Artifact> = t.artifacts.iter().collect();
+    artifacts.sort_by(|a, b| (&a.name, &a.kind).cmp(&(&b.name, &b.kind)));
+    let artifacts: Vec<Value> = artifacts
+        .into_iter()
         .map(|a| {
             json!({"key": a.name, "type": a.kind, "mode": a.mode.clone().unwrap_or_else(|| "output".into()),
                    "uri": a.uri, "content_size": a.size, "hash": a.hash,

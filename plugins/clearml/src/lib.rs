@@ -7,6 +7,7 @@
 //! error codes); `document` maps ClearML's task document to and from Runyard's task; `tasks`,
 //! `projects` and `events` map the calls; `files` is the files server.
 
+pub mod artifacts;
 pub mod cleanup;
 pub mod distinct;
 pub mod document;
@@ -245,8 +246,8 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.edit" => tasks::edit(ctx, who, &body).await,
         "tasks.update" => tasks::update(ctx, who, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
-        "tasks.add_or_update_artifacts" => tasks::add_or_update_artifacts(ctx, who, &body).await,
-        "tasks.delete_artifacts" => tasks::delete_artifacts(ctx, who, &body).await,
+        "tasks.add_or_update_artifacts" => artifacts::add_or_update(ctx, who, &body).await,
+        "tasks.delete_artifacts" => artifacts::delete(ctx, who, &body).await,
         "tasks.add_or_update_model" => models::add_to_task(ctx, who, &body).await,
         "models.create" => models::create(ctx, who, &body).await,
         "models.get_by_id" => models::get_by_id(ctx, &body).await,

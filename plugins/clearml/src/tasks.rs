@@ -6,7 +6,7 @@ use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::order::SortKey;
 use crate::Ctx;
 use runyard_api::{
-    Action, ActionRequest, Artifact, CreateTask, EditTask, Queue, RegisterOutputs, Script, Task, TaskQuery, TaskType,
+    Action, ActionRequest, CreateTask, EditTask, Queue, Script, Task, TaskQuery, TaskType,
 };
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
@@ -61,6 +61,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(models) = body.get("models").filter(|m| m.is_object()) {
         crate::models::set_on_task(ctx, who, &task, models).await?;
     }
+    crate::artifacts::set_from(ctx, who, &task, body.get("execution")).await?;
     Ok(json!({"id": task.id}))
 }
 
@@ -303,6 +304,7 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(models) = body.get("models").filter(|m| m.is_object()) {
         crate::models::set_on_task(ctx, who, &edited, models).await?;
     }
+    crate::artifacts::set_from(ctx, who, &edited, body.get("execution")).await?;
     // Runyard keeps `archived` as a state of its own: the system tag archives or restores.
     if let Some(system_tags) = str_list(body, "system_tags")? {
         let archive = system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG);
@@ -343,33 +345,6 @@ pub async fn set_requirements(ctx: &Ctx, who: &Principal, body: &Value) -> Answe
     Ok(json!({"updated": 1}))
 }
 
-pub async fn add_or_update_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    let artifacts = body
-        .get("artifacts")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'artifacts'"))?;
-    let artifacts: Vec<Artifact> = artifacts
-        .iter()
-        .map(|a| Artifact {
-            name: a.get("key").and_then(text_of).unwrap_or_default(),
-            kind: a.get("type").and_then(text_of).unwrap_or_default(),
-            uri: a.get("uri").and_then(text_of),
-            size: a.get("content_size").and_then(Value::as_u64),
-            hash: a.get("hash").and_then(text_of),
-            preview: a.pointer("/type_data/preview").and_then(text_of),
-            mode: a.get("mode").and_then(text_of),
-        })
-        .collect();
-    let n = artifacts.len();
-    let req = RegisterOutputs { artifacts, ..Default::default() };
-    if !runyard_api::is_valid_id(id) {
-        return Err(ClearmlError::invalid_task(id));
-    }
-    ctx.tasks.register_outputs(who, id, req).await?;
-    Ok(json!({"updated": n}))
-}
-
 /// `tasks.clone`: a new Draft with the source's definition, not its results.
 pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
@@ -403,6 +378,10 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     edit.system_tags = str_list(body, "new_task_system_tags")?;
     if edit != EditTask::default() {
         ctx.tasks.edit(who, &new_id, edit).await?;
+    }
+    if let Some(overrides) = body.get("execution_overrides") {
+        let clone = ctx.tasks.get(&new_id).await?;
+        crate::artifacts::set_from(ctx, who, &clone, Some(overrides)).await?;
     }
     let new_project = match new_project {
         Some(_) => {
@@ -447,20 +426,4 @@ pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         moved_to.get_or_insert(project_id(&moved).map(str::to_string));
     }
     Ok(json!({"project_id": moved_to.flatten()}))
-}
-
-/// `tasks.delete_artifacts`: drops artifacts by `key`.
-pub async fn delete_artifacts(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let id = task_id(body)?;
-    load(ctx, id).await?;
-    let keys: Vec<String> = body
-        .get("artifacts")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'artifacts'"))?
-        .iter()
-        .filter_map(|a| a.get("key").and_then(text_of))
-        .collect();
-    let n = keys.len();
-    ctx.tasks.register_outputs(who, id, RegisterOutputs { remove_artifacts: keys, ..Default::default() }).await?;
-    Ok(json!({"deleted": n}))
 }

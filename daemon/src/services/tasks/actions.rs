@@ -343,6 +343,7 @@ async fn apply(
     }
     if t.clear_outputs {
         Store::clear_console(tx, ids).await?;
+        store.clear_output_artifacts(tx, ids).await?;
     }
     let patch = task_patch(action, req, t, queue, project, now);
     let from: Vec<(&str, TaskStatus)> = ids.iter().map(|id| (*id, heads[*id].status)).collect();
@@ -411,7 +412,6 @@ pub(super) fn task_patch(
         patch.completed = Some(None);
         patch.worker = Some(None);
         patch.last_iteration = Some(0);
-        patch.artifacts = Some(Vec::new());
         patch.output_models = Some(Vec::new());
     }
     patch.archived = t.archived;
@@ -506,7 +506,7 @@ async fn clone_task(
         attempt: 0,
         runtime: Default::default(),
         models: runyard_api::Models { input: source.models.input.clone(), output: Vec::new() },
-        artifacts: Vec::new(),
+        artifacts: source.artifacts.iter().filter(|a| a.is_input()).cloned().collect(),
         ..source
     };
     let project_id = project.map(str::to_string).unwrap_or_else(|| clone.project.clone());
