@@ -60,17 +60,7 @@ pub fn document(t: &Task) -> Value {
         "last_change": iso(t.last_change),
         "last_iteration": t.last_iteration,
         "last_worker": t.worker,
-        "script": {
-            "repository": s.repository.clone().unwrap_or_default(),
-            "branch": s.branch.clone().unwrap_or_default(),
-            "tag": s.tag.clone().unwrap_or_default(),
-            "version_num": s.commit.clone().unwrap_or_default(),
-            "entry_point": s.entry_point.clone().unwrap_or_default(),
-            "working_dir": s.working_dir.clone().unwrap_or_default(),
-            "binary": s.binary.clone().unwrap_or_else(|| "python3".into()),
-            "diff": s.diff.clone().or_else(|| s.code.clone()).unwrap_or_default(),
-            "requirements": {"pip": s.requirements.clone().unwrap_or_default()},
-        },
+        "script": script_doc(s),
         "execution": {
             "queue": t.execution.queue,
             "artifacts": artifacts,
@@ -136,6 +126,27 @@ pub(crate) fn docker_cmd(c: &Container) -> Value {
         (Some(image), _) => Value::String(image.clone()),
         _ => Value::Null,
     }
+}
+
+/// A script as ClearML has it: only the fields that are set.
+fn script_doc(s: &Script) -> Value {
+    let mut doc = Map::new();
+    for (name, value) in [
+        ("repository", &s.repository),
+        ("branch", &s.branch),
+        ("tag", &s.tag),
+        ("version_num", &s.commit),
+        ("entry_point", &s.entry_point),
+        ("working_dir", &s.working_dir),
+        ("diff", if s.diff.is_some() { &s.diff } else { &s.code }),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            doc.insert(name.into(), json!(v));
+        }
+    }
+    doc.insert("binary".into(), json!(s.binary.as_deref().unwrap_or("python3")));
+    doc.insert("requirements".into(), s.requirements.as_ref().map_or(json!({}), |r| json!({"pip": r})));
+    Value::Object(doc)
 }
 
 /// `only_fields` as a projection: dotted paths pick nested values (`a.*` all of `a`, `*`

@@ -1,5 +1,6 @@
-//! ClearML's attributes of Runyard's queues, projects and workers that Runyard's own model does
-//! not carry (tags, system tags, a display name, metadata, the task a worker says it runs): one JSON document per entity in the plugin's
+//! ClearML's attributes of Runyard's queues, projects, workers and tasks that Runyard's own model
+//! does not carry (tags, system tags, a display name, metadata, the task a worker says it runs, a
+//! task's fields as sent): one JSON document per entity in the plugin's
 //! `clearml_extras` table, laid over the entity's ClearML document on reads. Metadata, ClearML's
 //! `{key: {key, type, value}}` map, is edited the same way on models, queues and projects.
 
@@ -16,6 +17,7 @@ pub enum Kind {
     Queue,
     Project,
     Worker,
+    Task,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Queue => "queue",
             Kind::Project => "project",
             Kind::Worker => "worker",
+            Kind::Task => "task",
         }
     }
 }
@@ -36,11 +39,32 @@ pub async fn all(ctx: &Ctx, kind: Kind) -> Result<HashMap<String, Map<String, Va
         .await
         .map_err(Error::from)?;
     let mut found = HashMap::with_capacity(rows.len());
+    by_id(rows, &mut found)?;
+    Ok(found)
+}
+
+/// Rows of `id, document` into `found`.
+fn by_id(rows: Vec<sqlx::any::AnyRow>, found: &mut HashMap<String, Map<String, Value>>) -> Result<(), ClearmlError> {
     for row in rows {
         let text: String = row.try_get("document").map_err(Error::from)?;
         if let Ok(Value::Object(doc)) = serde_json::from_str(&text) {
             found.insert(row.try_get("id").map_err(Error::from)?, doc);
         }
+    }
+    Ok(())
+}
+
+/// The extras of the given entities, by id (those with none left out).
+pub async fn of(ctx: &Ctx, kind: Kind, ids: &[String]) -> Result<HashMap<String, Map<String, Value>>, ClearmlError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT id, document FROM clearml_extras WHERE kind = $1 AND id IN ({})", marks.join(", "));
+        let mut query = sqlx::query(&sql).bind(kind.name());
+        for id in chunk {
+            query = query.bind(id);
+        }
+        by_id(query.fetch_all(ctx.store.pool()).await.map_err(Error::from)?, &mut found)?;
     }
     Ok(found)
 }

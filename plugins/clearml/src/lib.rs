@@ -29,6 +29,7 @@ pub mod tags;
 pub mod tasks;
 pub mod transitions;
 pub mod users;
+pub mod verbatim;
 pub mod workers;
 
 use axum::body::Bytes;

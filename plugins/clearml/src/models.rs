@@ -495,6 +495,10 @@ pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer
             let mut fields = body.as_object().cloned().unwrap_or_default();
             fields.entry("name").or_insert_with(|| json!(task.name));
             fields.entry("project").or_insert_with(|| json!(task.project));
+            let made_by = crate::extras::get(ctx, crate::extras::Kind::Task, &task.id).await?;
+            if let Some(framework) = made_by.get("framework") {
+                fields.entry("framework").or_insert_with(|| framework.clone());
+            }
             fields.entry("comment").or_insert_with(|| json!(format!("Created by task `{}` ({})", task.name, task.id)));
             let ready = task.status == runyard_api::TaskStatus::Published;
             (create_model(ctx, who, &Value::Object(fields), ready).await?, true)

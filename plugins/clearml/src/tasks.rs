@@ -5,11 +5,12 @@ use crate::document::*;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::order::SortKey;
 use crate::Ctx;
-use runyard_api::{
-    Action, ActionRequest, CreateTask, EditTask, Queue, Script, Task, TaskQuery, TaskType,
-};
+use runyard_api::{Action, ActionRequest, CreateTask, EditTask, Queue, Script, Task, TaskQuery, TaskType};
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
+
+/// The system tag of a task the SDK runs by hand rather than through an agent.
+const DEVELOPMENT: &str = "development";
 
 pub(crate) fn task_id(body: &Value) -> Result<&str, ClearmlError> {
     required_str(body, "task")
@@ -62,6 +63,7 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         crate::models::set_on_task(ctx, who, &task, models).await?;
     }
     crate::artifacts::set_from(ctx, who, &task, body.get("execution")).await?;
+    crate::verbatim::save(ctx, &task.id, body.get("script"), body.get("execution")).await?;
     Ok(json!({"id": task.id}))
 }
 
@@ -87,6 +89,8 @@ async fn documents(
         true => ctx.store.list_queues().await?,
         false => Vec::new(),
     };
+    let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+    let extras = crate::extras::of(ctx, crate::extras::Kind::Task, &ids).await?;
     let wanted = only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| f.starts_with("last_metrics")));
     let mut summaries = match known {
         _ if !wanted => Summaries::default(),
@@ -102,6 +106,9 @@ async fn documents(
             let mut doc = document(t);
             if let Some(s) = summaries.remove(&t.id) {
                 doc["last_metrics"] = last_metrics(&s);
+            }
+            if let Some(extras) = extras.get(&t.id) {
+                crate::verbatim::lay_over(&mut doc, t, extras);
             }
             if ex {
                 expand(&mut doc, t, &queues);
@@ -305,6 +312,7 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         crate::models::set_on_task(ctx, who, &edited, models).await?;
     }
     crate::artifacts::set_from(ctx, who, &edited, body.get("execution")).await?;
+    crate::verbatim::save(ctx, id, body.get("script"), body.get("execution")).await?;
     // Runyard keeps `archived` as a state of its own: the system tag archives or restores.
     if let Some(system_tags) = str_list(body, "system_tags")? {
         let archive = system_tags.iter().any(|t| t == runyard_api::ARCHIVED_TAG);
@@ -342,13 +350,15 @@ pub async fn set_requirements(ctx: &Ctx, who: &Principal, body: &Value) -> Answe
     let mut script = task.script.clone();
     script.requirements = body.get("requirements").and_then(requirements_text);
     ctx.tasks.edit_forced(who, id, EditTask { script: Some(script), ..Default::default() }).await?;
+    let requirements = json!({"requirements": body.get("requirements").cloned().unwrap_or(json!({}))});
+    crate::verbatim::save(ctx, id, Some(&requirements), None).await?;
     Ok(json!({"updated": 1}))
 }
 
 /// `tasks.clone`: a new Draft with the source's definition, not its results.
 pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
-    load(ctx, id).await?;
+    let source = load(ctx, id).await?;
     let new_project = body.get("new_project_name").and_then(Value::as_str).map(|n| n.trim_matches('/').to_string());
     let req = ActionRequest {
         name: body.get("new_task_name").and_then(Value::as_str).map(str::to_string),
@@ -375,14 +385,23 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(c) = body.get("new_task_configuration").filter(|c| c.is_object()) {
         edit.configuration = Some(configuration_of(c));
     }
-    edit.system_tags = str_list(body, "new_task_system_tags")?;
+    // A clone is no longer the development run its source was.
+    edit.system_tags = match str_list(body, "new_task_system_tags")? {
+        Some(tags) => Some(tags),
+        None => source
+            .system_tags
+            .contains(&DEVELOPMENT.to_string())
+            .then(|| source.system_tags.iter().filter(|t| *t != DEVELOPMENT).cloned().collect()),
+    };
     if edit != EditTask::default() {
         ctx.tasks.edit(who, &new_id, edit).await?;
     }
-    if let Some(overrides) = body.get("execution_overrides") {
+    let overrides = body.get("execution_overrides");
+    if overrides.is_some() {
         let clone = ctx.tasks.get(&new_id).await?;
-        crate::artifacts::set_from(ctx, who, &clone, Some(overrides)).await?;
+        crate::artifacts::set_from(ctx, who, &clone, overrides).await?;
     }
+    crate::verbatim::copy(ctx, id, &new_id, overrides).await?;
     let new_project = match new_project {
         Some(_) => {
             let clone = ctx.tasks.get(&new_id).await?;
