@@ -337,6 +337,26 @@ impl Store {
         self.update_where(conn, ids, None, patch).await.map(|_| ())
     }
 
+    /// The tasks that name a model among their input models.
+    pub async fn tasks_using_model(&self, model_id: &str) -> Result<Vec<String>> {
+        // The pattern narrows the rows (its wildcards made single-character ones); each row's
+        // inputs are then read exactly.
+        let select = Query::select()
+            .columns([col("id"), col("input_models")])
+            .from(col("tasks"))
+            .and_where(Expr::col(col("input_models")).like(format!("%{}%", model_id.replace(['%', '\\'], "_"))))
+            .to_owned();
+        let rows = super::fetch_all(&mut *self.pool.acquire().await?, &select).await?;
+        let mut using = Vec::new();
+        for row in &rows {
+            let inputs = json::<Vec<ModelRef>>(row, "input_models")?;
+            if inputs.iter().any(|m| m.model_id.as_deref() == Some(model_id)) {
+                using.push(row.try_get("id")?);
+            }
+        }
+        Ok(using)
+    }
+
     /// Drops the tasks' output artifacts, keeping their inputs (part of their definition).
     pub async fn clear_output_artifacts(&self, conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
         for id in ids {

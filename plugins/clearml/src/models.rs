@@ -32,7 +32,7 @@ fn iso(ms: i64) -> Value {
     json!(runyard_daemon::store::to_time(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
 }
 
-async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
+pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
     let row = sqlx::query("SELECT document FROM clearml_models WHERE id = $1")
         .bind(id)
         .fetch_optional(ctx.store.pool())
@@ -324,11 +324,18 @@ pub async fn update_tags(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(json!({"updated": ids.len()}))
 }
 
-/// `models.delete`: a model made by a published task only with `force` (the task keeps naming
-/// it, as a published task is never changed); another task's entry for it goes with it.
+/// `models.delete`: a model made by a published task or taken as input by any task only with
+/// `force` (those tasks keep naming it); the entry of the unpublished task that made it goes
+/// with it.
 pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "model")?;
     let doc = load_owned(ctx, who, id).await?;
+    let using = ctx.store.tasks_using_model(id).await?;
+    if !using.is_empty() && !flag(body, "force") {
+        let msg =
+            format!("model is used by tasks: as execution model, use force=True to delete: num_tasks={}", using.len());
+        return Err(ClearmlError::new(400, 205, msg));
+    }
     if let Some(task) = doc.get("task").and_then(Value::as_str) {
         match ctx.tasks.get(task).await {
             Ok(t) if t.status == runyard_api::TaskStatus::Published => {
@@ -433,16 +440,21 @@ pub async fn add_to_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 }
 
 /// `models` of `tasks.create` / `tasks.edit` (`{"input": [{name, model}], "output": [...]}`):
-/// the task's model entries become those given.
+/// the task's model entries of each kind given become those given. The legacy
+/// `execution.model` is its one input model.
 pub async fn set_on_task(
     ctx: &Ctx,
     who: &Principal,
     task: &runyard_api::Task,
     models: &Value,
 ) -> Result<(), ClearmlError> {
+    let names = |list: &[ModelRef], kind: &str| match models.get(kind) {
+        Some(_) => list.iter().map(|m| m.name.clone()).collect(),
+        None => Vec::new(),
+    };
     let mut req = RegisterOutputs {
-        remove_input_models: task.models.input.iter().map(|m| m.name.clone()).collect(),
-        remove_output_models: task.models.output.iter().map(|m| m.name.clone()).collect(),
+        remove_input_models: names(&task.models.input, "input"),
+        remove_output_models: names(&task.models.output, "output"),
         ..Default::default()
     };
     for (kind, entries) in [("input", &mut req.input_models), ("output", &mut req.output_models)] {
@@ -458,6 +470,19 @@ pub async fn set_on_task(
     ctx.tasks.register_outputs(who, &task.id, req).await?;
     Ok(())
 }
+
+/// A request's models: `models`, else the legacy `execution.model` as the one input model.
+pub fn requested(body: &Value) -> Option<Value> {
+    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
+        return Some(models.clone());
+    }
+    let legacy = body.pointer("/execution/model")?;
+    let input = legacy.as_str().filter(|m| !m.is_empty()).map(|m| json!({"name": INPUT_MODEL, "model": m}));
+    Some(json!({"input": input.into_iter().collect::<Vec<_>>()}))
+}
+
+/// The name ClearML gives a task's legacy input model.
+pub const INPUT_MODEL: &str = "Input Model";
 
 /// `tasks.delete_models`: the task's model entries named (`{name, type}`) are dropped.
 pub async fn delete_from_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
@@ -533,7 +558,8 @@ pub async fn release_outputs(ctx: &Ctx, task: &str, delete_drafts: bool) -> Resu
     let (mut deleted, mut kept) = (Vec::new(), 0);
     for (id, published) in outputs_of(ctx, task).await? {
         let mut doc = load(ctx, &id).await?;
-        if delete_drafts && !published {
+        // A draft model another task takes as input stays.
+        if delete_drafts && !published && ctx.store.tasks_using_model(&id).await?.is_empty() {
             sqlx::query("DELETE FROM clearml_models WHERE id = $1")
                 .bind(&id)
                 .execute(ctx.store.pool())

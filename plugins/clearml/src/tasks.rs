@@ -59,8 +59,8 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     let job = ctx.tasks.prepare_create(who, req)?;
     let task = ctx.tasks.create(job).await?;
-    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
-        crate::models::set_on_task(ctx, who, &task, models).await?;
+    if let Some(models) = crate::models::requested(body) {
+        crate::models::set_on_task(ctx, who, &task, &models).await?;
     }
     crate::artifacts::set_from(ctx, who, &task, body.get("execution")).await?;
     crate::verbatim::save(ctx, &task.id, body.get("script"), body.get("execution")).await?;
@@ -308,8 +308,8 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     } else {
         ctx.tasks.edit(who, id, edit).await?
     };
-    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
-        crate::models::set_on_task(ctx, who, &edited, models).await?;
+    if let Some(models) = crate::models::requested(body) {
+        crate::models::set_on_task(ctx, who, &edited, &models).await?;
     }
     crate::artifacts::set_from(ctx, who, &edited, body.get("execution")).await?;
     crate::verbatim::save(ctx, id, body.get("script"), body.get("execution")).await?;
@@ -359,6 +359,15 @@ pub async fn set_requirements(ctx: &Ctx, who: &Principal, body: &Value) -> Answe
 pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let source = load(ctx, id).await?;
+    let overrides = body.get("execution_overrides");
+    let new_input = overrides.and_then(|o| o.get("model")).and_then(Value::as_str);
+    let mut referenced: Vec<&str> = new_input.into_iter().collect();
+    if flag(body, "validate_references") && new_input.is_none() {
+        referenced.extend(source.models.input.iter().filter_map(|m| m.model_id.as_deref()));
+    }
+    for model in referenced {
+        crate::models::load(ctx, model).await?;
+    }
     let new_project = body.get("new_project_name").and_then(Value::as_str).map(|n| n.trim_matches('/').to_string());
     let req = ActionRequest {
         name: body.get("new_task_name").and_then(Value::as_str).map(str::to_string),
@@ -396,10 +405,12 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if edit != EditTask::default() {
         ctx.tasks.edit(who, &new_id, edit).await?;
     }
-    let overrides = body.get("execution_overrides");
-    if overrides.is_some() {
+    if let Some(overrides) = overrides {
         let clone = ctx.tasks.get(&new_id).await?;
-        crate::artifacts::set_from(ctx, who, &clone, overrides).await?;
+        crate::artifacts::set_from(ctx, who, &clone, Some(overrides)).await?;
+        if let Some(models) = crate::models::requested(&json!({"execution": overrides})) {
+            crate::models::set_on_task(ctx, who, &clone, &models).await?;
+        }
     }
     crate::verbatim::copy(ctx, id, &new_id, overrides).await?;
     let new_project = match new_project {
