@@ -336,6 +336,7 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
             format!("model is used by tasks: as execution model, use force=True to delete: num_tasks={}", using.len());
         return Err(ClearmlError::new(400, 205, msg));
     }
+    let mut still_naming = using;
     if let Some(task) = doc.get("task").and_then(Value::as_str) {
         match ctx.tasks.get(task).await {
             Ok(t) if t.status == runyard_api::TaskStatus::Published => {
@@ -345,6 +346,7 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
                     );
                     return Err(ClearmlError::new(400, 206, msg));
                 }
+                still_naming.push(task.to_string());
             }
             Ok(_) => {
                 let req = RegisterOutputs { deleted_models: vec![id.to_string()], ..Default::default() };
@@ -358,6 +360,9 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         .execute(ctx.store.pool())
         .await
         .map_err(runyard_daemon::error::Error::from)?;
+    for task in still_naming {
+        crate::verbatim::model_deleted(ctx, &task, id).await?;
+    }
     Ok(json!({"deleted": true, "url": doc.get("uri").cloned().unwrap_or(Value::Null)}))
 }
 

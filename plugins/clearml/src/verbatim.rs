@@ -1,7 +1,9 @@
 //! What ClearML's task document holds that Runyard's task keeps in another form or not at all:
 //! `script.requirements` as sent (pip lines as a list or text, `conda`, `orig_pip`), and
-//! `execution.framework` and `execution.model_labels`. Kept as the task's extras and laid over
-//! its document; the requirements only while Runyard's own pip text still is what they say.
+//! `execution.framework` and `execution.model_labels`, and which of the models it names were
+//! deleted (shown as `__DELETED__<id>`, as ClearML marks them). Kept as the task's extras and
+//! laid over its document; the requirements only while Runyard's own pip text still is what
+//! they say.
 
 use crate::document::requirements_text;
 use crate::envelope::ClearmlError;
@@ -55,6 +57,19 @@ pub async fn copy(ctx: &Ctx, from: &str, to: &str, overrides: Option<&Value>) ->
     Ok(())
 }
 
+/// The mark of a deleted model in the entries of the tasks that still name it.
+const DELETED: &str = "__DELETED__";
+
+/// Notes that a model the task names (and cannot stop naming) was deleted.
+pub async fn model_deleted(ctx: &Ctx, task: &str, model: &str) -> Result<(), ClearmlError> {
+    let mut doc = extras::get(ctx, Kind::Task, task).await?;
+    let deleted = doc.entry("deleted_models").or_insert_with(|| json!([]));
+    if let Some(list) = deleted.as_array_mut() {
+        list.push(json!(model));
+    }
+    extras::put(ctx, Kind::Task, task, &doc).await
+}
+
 /// Lays a task's extras over its document.
 pub fn lay_over(doc: &mut Value, task: &Task, extras: &Map<String, Value>) {
     let held = extras.get("requirements_text").cloned().unwrap_or(Value::Null);
@@ -64,6 +79,20 @@ pub fn lay_over(doc: &mut Value, task: &Task, extras: &Map<String, Value>) {
     for field in EXECUTION {
         if let Some(v) = extras.get(field) {
             doc["execution"][field] = v.clone();
+        }
+    }
+    let deleted: Vec<&str> = extras
+        .get("deleted_models")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for kind in ["input", "output"] {
+        for entry in doc["models"][kind].as_array_mut().into_iter().flatten() {
+            if let Some(id) = entry["model"].as_str().filter(|id| deleted.contains(id)) {
+                entry["model"] = json!(format!("{DELETED}{id}"));
+            }
         }
     }
 }
