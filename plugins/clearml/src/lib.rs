@@ -327,6 +327,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "queues.update" => queues::update(ctx, who, &body).await,
         "queues.add_or_update_metadata" => queues::edit_metadata(ctx, who, &body, false).await,
         "queues.delete_metadata" => queues::edit_metadata(ctx, who, &body, true).await,
+        "queues.get_queue_metrics" => queues::get_queue_metrics(ctx, &body).await,
         "queues.peek_task" => queues::peek_task(ctx, &body).await,
         "queues.clear_queue" => queues::clear_queue(ctx, who, &body).await,
         "queues.get_by_id" => queues::get_by_id(ctx, &body).await,

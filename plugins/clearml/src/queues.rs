@@ -231,3 +231,45 @@ pub async fn remove_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     ctx.tasks.act_one(who, task, runyard_api::Action::Dequeue, req).await?;
     Ok(json!({"removed": 1}))
 }
+
+/// `queues.get_queue_metrics`: per queue (`queue_ids`, else all), its length and the wait of
+/// its oldest entry (seconds) averaged over each `interval` seconds between `from_date` and
+/// `to_date` (seconds since the epoch), from the queue's sampled history; an interval that
+/// reaches now ends with the queue as it is now.
+pub async fn get_queue_metrics(ctx: &Ctx, body: &Value) -> Answer {
+    let seconds = |field: &str| -> Result<f64, ClearmlError> {
+        body.get(field)
+            .and_then(Value::as_f64)
+            .filter(|s| s.is_finite())
+            .ok_or_else(|| ClearmlError::validation(format!("Validation error: {field} must be a number of seconds")))
+    };
+    let (from, to) = ((seconds("from_date")? * 1000.0) as i64, (seconds("to_date")? * 1000.0) as i64);
+    let interval = body.get("interval").and_then(Value::as_i64).unwrap_or(60);
+    let mut queues = ctx.store.list_queues().await?;
+    if let Some(ids) = str_list(body, "queue_ids")? {
+        queues.retain(|q| ids.contains(&q.id));
+    }
+    let now = runyard_daemon::store::now_ms();
+    let mut metrics = Vec::new();
+    for q in queues {
+        let wanted = ["length".to_string(), "oldest_wait_seconds".to_string()];
+        let history = ctx.store.history(&format!("queue:{}", q.id), &wanted, from, to, interval).await?;
+        let step = history.interval_seconds as i64 * 1000;
+        let points = |metric: &str| history.series.get(metric).cloned().unwrap_or_default();
+        let (lengths, waits) = (points("length"), points("oldest_wait_seconds"));
+        let mut dates: Vec<i64> = lengths.iter().map(|p| p.t.timestamp_millis()).collect();
+        let mut queue_lengths: Vec<f64> = lengths.iter().map(|p| p.avg).collect();
+        let mut waiting: Vec<f64> = waits.iter().map(|p| p.avg).collect();
+        let current = now - now.rem_euclid(step.max(1));
+        if to >= current && dates.last().is_none_or(|&d| d < current) {
+            let wait = q.oldest_entry.map_or(0.0, |t| (now - t.timestamp_millis()) as f64 / 1000.0);
+            dates.push(current);
+            queue_lengths.push(q.length as f64);
+            waiting.push(wait);
+        }
+        waiting.resize(dates.len(), 0.0);
+        metrics.push(json!({"queue": q.id, "dates": dates, "queue_lengths": queue_lengths,
+                            "avg_waiting_times": waiting}));
+    }
+    Ok(json!({"queues": metrics}))
+}

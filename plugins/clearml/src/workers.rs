@@ -211,13 +211,13 @@ pub async fn get_count(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 /// `queues.get_next_task`: the atomic pop. `{entry: {task, added}}`, or `{}` when the queue is
-/// empty.
+/// empty. A caller that names no worker takes the task as a worker of its own name.
 pub async fn get_next_task(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
     let queue = body
         .get("queue")
         .and_then(Value::as_str)
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'queue'"))?;
-    let worker = required_worker(headers, body)?;
+    let worker = worker_of(headers, body).unwrap_or_else(|| who.name.clone());
     if ctx.store.worker(&worker).await.is_err() {
         register_for(ctx, who, &worker, vec![queue.to_string()], None).await?;
     }

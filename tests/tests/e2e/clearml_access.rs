@@ -57,6 +57,7 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         "projects.get_hyperparam_values" => (json!({"projects": [f.project], "section": "Args", "name": "lr"}), READ),
         "projects.get_model_metadata_values" => (json!({"key": "k"}), READ),
         "queues.peek_task" => (json!({"queue": f.queue}), READ),
+        "queues.get_queue_metrics" => (json!({"queue_ids": [f.queue], "from_date": 0, "to_date": 1e10}), READ),
         "queues.update" => (json!({"queue": f.queue, "tags": ["t"]}), ADMIN),
         "queues.add_or_update_metadata" => {
             (json!({"queue": f.queue, "metadata": [{"key": "k", "value": "v", "type": "str"}]}), ADMIN)

@@ -193,6 +193,7 @@ const ENDPOINTS: &[&str] = &[
     "queues.get_by_id",
     "queues.get_default",
     "queues.get_next_task",
+    "queues.get_queue_metrics",
     "queues.get_num_entries",
     "queues.move_task_backward",
     "queues.move_task_forward",
@@ -320,6 +321,10 @@ const FIELDS: &[&str] = &[
     "refresh",
     "project_name",
     "new_project_name",
+    "from_date",
+    "to_date",
+    "interval",
+    "queue_ids",
 ];
 
 /// A bad value of some kind: a wrong shape, a huge list or string, an extreme number.
