@@ -1,6 +1,7 @@
 //! Serving connections: HTTP/1.1 and HTTP/2 over TCP, with a deadline on each request's headers
 //! (a client trickling bytes cannot hold a connection open), `TCP_NODELAY`, and a graceful
-//! shutdown that lets in-flight requests finish.
+//! shutdown that lets in-flight requests finish. Each request carries its peer's address as
+//! `ConnectInfo`.
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -26,9 +27,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: pause rather than spin.
                 Err(error) => {
                     tracing::warn!(%error, "accepting a connection failed");
@@ -42,7 +43,12 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let service = TowerToHyperService::new(router.clone());
+        // Each request knows the peer it came from (`ConnectInfo`).
+        let service = tower::ServiceExt::map_request(router.clone(), move |mut req: axum::extract::Request<_>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        });
+        let service = TowerToHyperService::new(service);
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

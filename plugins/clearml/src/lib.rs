@@ -34,11 +34,11 @@ pub mod workers;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::routing::any;
-use axum::Router;
+use axum::{Extension, Router};
 use envelope::{parse_body, respond, Answer, ClearmlError, API_VERSION};
 use runyard_api::Action;
 use runyard_daemon::auth::Auth;
@@ -169,6 +169,7 @@ async fn call(
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (name, version) = envelope::endpoint(&path);
@@ -191,7 +192,10 @@ async fn call(
                 Err(e) => {
                     Err(ClearmlError::new(401, if header.starts_with("Bearer") { 30 } else { 22 }, e.to_string()))
                 }
-                Ok(who) => dispatch(&ctx, &who, &headers, &name, &version, &body).await,
+                Ok(who) => {
+                    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+                    dispatch(&ctx, &who, &headers, peer, &name, &version, &body).await
+                }
             },
         }
     };
@@ -226,7 +230,15 @@ async fn login(ctx: &Ctx, authorization: Option<&str>, query: Option<&str>) -> A
     Ok(json!({"token": token.token}))
 }
 
-async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, version: &str, bytes: &[u8]) -> Answer {
+async fn dispatch(
+    ctx: &Ctx,
+    who: &Principal,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    name: &str,
+    version: &str,
+    bytes: &[u8],
+) -> Answer {
     // Batches are json-lines; everything else one JSON object.
     if name == "events.add_batch" || name == "events.add" {
         return events::add_batch(ctx, who, bytes).await;
@@ -243,7 +255,7 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,
         "tasks.get_all" => tasks::get_all(ctx, &body).await,
-        "tasks.get_all_ex" => tasks::get_all_ex(ctx, &body).await,
+        "tasks.get_all_ex" | "tasks.get_by_id_ex" => tasks::get_all_ex(ctx, &body).await,
         "tasks.edit" => tasks::edit(ctx, who, &body).await,
         "tasks.update" => tasks::update(ctx, who, &body).await,
         "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
@@ -347,9 +359,9 @@ async fn dispatch(ctx: &Ctx, who: &Principal, headers: &HeaderMap, name: &str, v
         "workers.get_all" => workers::get_all(ctx, &body).await,
         "workers.get_count" => workers::get_count(ctx, &body).await,
         "workers.set_runtime_properties" => workers::set_runtime_properties(ctx, who, headers, &body).await,
-        "workers.register" => workers::register(ctx, who, headers, &body).await,
+        "workers.register" => workers::register(ctx, who, headers, peer, &body).await,
         "workers.unregister" => workers::unregister(ctx, who, headers, &body).await,
-        "workers.status_report" => workers::status_report(ctx, who, headers, &body).await,
+        "workers.status_report" => workers::status_report(ctx, who, headers, peer, &body).await,
         _ => Err(ClearmlError::new(404, 0, format!("Unable to find endpoint for name {name} and version {version}"))),
     }
 }

@@ -55,10 +55,15 @@ pub async fn get_all(ctx: &Ctx, body: &Value, ex: bool) -> Answer {
         queues.retain(|q| re.is_match(&q.name));
     }
     let max = body.get("max_task_entries").and_then(Value::as_u64).map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+    let listeners = if ex { crate::workers::listeners(ctx).await? } else { Vec::new() };
     for q in &queues {
         let mut doc = document(q, extras.get(&q.id));
         if q.length > 0 {
             doc["entries"] = entries(&ctx.store.queue_detail(&q.id).await?.entries, max, ex);
+        }
+        if ex {
+            let listening = listeners.iter().filter(|(queues, _)| queues.iter().any(|n| *n == q.id || *n == q.name));
+            doc["workers"] = json!(listening.map(|(_, w)| w).collect::<Vec<_>>());
         }
         docs.push(doc);
     }

@@ -86,8 +86,8 @@ async fn documents(
     ex: bool,
 ) -> Result<Vec<Value>, ClearmlError> {
     let queues = match ex {
-        true => ctx.store.list_queues().await?,
-        false => Vec::new(),
+        true => (ctx.store.list_queues().await?, crate::extras::all(ctx, crate::extras::Kind::Queue).await?),
+        false => Default::default(),
     };
     let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
     let extras = crate::extras::of(ctx, crate::extras::Kind::Task, &ids).await?;
@@ -120,7 +120,7 @@ async fn documents(
 
 /// `tasks.get_all_ex`'s documents: references as objects (the project, the parent, the queue
 /// with their names, the user).
-fn expand(doc: &mut Value, t: &Task, queues: &[Queue]) {
+fn expand(doc: &mut Value, t: &Task, (queues, extras): &(Vec<Queue>, Extras)) {
     if let Some(p) = project_id(t) {
         doc["project"] = json!({"id": p, "name": t.project_name});
     }
@@ -130,12 +130,16 @@ fn expand(doc: &mut Value, t: &Task, queues: &[Queue]) {
     if let Some(queue) = &t.execution.queue {
         let known = queues.iter().find(|q| q.id == *queue || q.name == *queue);
         let (id, name) = known.map_or((queue, queue), |q| (&q.id, &q.name));
-        doc["execution"]["queue"] = json!({"id": id, "name": name});
+        let display_name = extras.get(id).and_then(|e| e.get("display_name"));
+        doc["execution"]["queue"] = json!({"id": id, "name": name, "display_name": display_name});
     }
     doc["user"] = json!({"id": t.user, "name": t.user});
 }
 
-/// `tasks.get_all_ex`: `tasks.get_all` with references as objects.
+/// Extras by id.
+type Extras = std::collections::HashMap<String, serde_json::Map<String, Value>>;
+
+/// `tasks.get_all_ex` (and `get_by_id_ex`): `tasks.get_all` with references as objects.
 pub async fn get_all_ex(ctx: &Ctx, body: &Value) -> Answer {
     select(ctx, body, true).await
 }

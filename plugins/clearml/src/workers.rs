@@ -13,6 +13,7 @@ use runyard_daemon::error::Error;
 use runyard_daemon::services::fleet;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
+use std::net::IpAddr;
 
 /// A clearml-agent reports every 30 s by default; it is dropped after this much silence.
 const TIMEOUT_SECONDS: u64 = 600;
@@ -63,9 +64,19 @@ async fn register_for(
 
 /// Keeps what a call says of the worker that Runyard's worker does not carry: its tags and
 /// system tags (when given), and the task it reports.
-async fn remember(ctx: &Ctx, id: &str, body: &Value, task: Option<Option<&str>>) -> Result<(), ClearmlError> {
+async fn remember(
+    ctx: &Ctx,
+    (who, peer): (&Principal, Option<IpAddr>),
+    id: &str,
+    body: &Value,
+    task: Option<Option<&str>>,
+) -> Result<(), ClearmlError> {
     let mut doc = extras::get(ctx, Kind::Worker, id).await?;
     let before = doc.clone();
+    doc.insert("user".into(), json!({"id": who.user_id, "name": who.name}));
+    if let Some(ip) = peer {
+        doc.insert("ip".into(), json!(ip.to_string()));
+    }
     for field in ["tags", "system_tags"] {
         if let Some(tags) = str_list(body, field)? {
             doc.insert(field.into(), json!(tags));
@@ -80,11 +91,11 @@ async fn remember(ctx: &Ctx, id: &str, body: &Value, task: Option<Option<&str>>)
     Ok(())
 }
 
-pub async fn register(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn register(ctx: &Ctx, who: &Principal, headers: &HeaderMap, peer: Option<IpAddr>, body: &Value) -> Answer {
     let id = required_worker(headers, body)?;
     let timeout = body.get("timeout").and_then(Value::as_u64);
     register_for(ctx, who, &id, str_list(body, "queues")?.unwrap_or_default(), timeout).await?;
-    remember(ctx, &id, body, None).await?;
+    remember(ctx, (who, peer), &id, body, None).await?;
     Ok(json!({}))
 }
 
@@ -109,7 +120,13 @@ fn average(v: Option<&Value>) -> f64 {
 /// `workers.status_report`: a sign of life with the machine's use (ClearML reports memory in
 /// MB), its tags and the task it runs. A task the worker does not hold (one a person started by
 /// hand) is kept as what it says it runs; the worker gains no rights over it.
-pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body: &Value) -> Answer {
+pub async fn status_report(
+    ctx: &Ctx,
+    who: &Principal,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    body: &Value,
+) -> Answer {
     let id = required_worker(headers, body)?;
     let stats = body.get("machine_stats").cloned().unwrap_or(Value::Null);
     const MB: f64 = 1024.0 * 1024.0;
@@ -135,7 +152,7 @@ pub async fn status_report(ctx: &Ctx, who: &Principal, headers: &HeaderMap, body
             other?;
         }
     }
-    remember(ctx, &id, body, Some(task)).await?;
+    remember(ctx, (who, peer), &id, body, Some(task)).await?;
     Ok(json!({}))
 }
 
@@ -171,8 +188,8 @@ async fn selected(ctx: &Ctx, body: &Value) -> Result<Vec<(runyard_api::Worker, M
     Ok(found)
 }
 
-/// `workers.get_all`: the workers as ClearML's worker documents (their queues by id and name,
-/// the task each runs or says it runs, their tags).
+/// `workers.get_all`: the workers as ClearML's worker documents (their queues by id, name and
+/// display name, the task each runs or says it runs, their tags, key and address).
 pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
     let workers = selected(ctx, body).await?;
     // A worker's queues are kept as it named them: by name or by id.
@@ -181,16 +198,24 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         listed.iter().map(|q| (q.id.as_str(), q.name.as_str())).collect();
     let by_name: std::collections::HashMap<&str, &str> =
         listed.iter().map(|q| (q.name.as_str(), q.id.as_str())).collect();
-    let queue = |q: &String| match by_id.get(q.as_str()) {
-        Some(name) => json!({"id": q, "name": name}),
-        None => json!({"id": by_name.get(q.as_str()).copied().unwrap_or_default(), "name": q}),
+    let queue_extras = extras::all(ctx, Kind::Queue).await?;
+    let queue = |q: &String| {
+        let (id, name) = match by_id.get(q.as_str()) {
+            Some(name) => (q.as_str(), *name),
+            None => (by_name.get(q.as_str()).copied().unwrap_or_default(), q.as_str()),
+        };
+        let display_name = queue_extras.get(id).and_then(|e| e.get("display_name"));
+        json!({"id": id, "name": name, "display_name": display_name})
     };
     let docs: Vec<Value> = workers
         .iter()
         .map(|(w, extras)| {
-            let task = w.task.as_deref().or(extras.get("task").and_then(Value::as_str));
+            let task = running_task(w, extras);
             json!({
                 "id": w.id,
+                "key": key(w, extras),
+                "ip": extras.get("ip"),
+                "user": extras.get("user"),
                 "company": {"id": "", "name": ""},
                 "register_time": iso(w.registered),
                 "last_activity_time": iso(w.last_seen),
@@ -203,6 +228,33 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
         })
         .collect();
     Ok(json!({"workers": docs}))
+}
+
+/// A worker's key as ClearML forms it: `worker_<company>_<user>_<worker>`.
+fn key(w: &runyard_api::Worker, extras: &Map<String, Value>) -> String {
+    let user = extras.get("user").and_then(|u| u["id"].as_str()).unwrap_or_default();
+    format!("worker__{user}_{}", w.id)
+}
+
+/// The workers with the queues each listens to (by id or name, as it named them), as
+/// `queues.get_all_ex` lists them: name, address, key, and the task it runs with its name.
+pub async fn listeners(ctx: &Ctx) -> Result<Vec<(Vec<String>, Value)>, ClearmlError> {
+    let workers = selected(ctx, &Value::Null).await?;
+    let running: Vec<String> = workers.iter().filter_map(|(w, e)| running_task(w, e).map(str::to_string)).collect();
+    let names: std::collections::HashMap<String, String> =
+        ctx.tasks.get_many(&running).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    Ok(workers
+        .iter()
+        .map(|(w, e)| {
+            let task = running_task(w, e).map(|t| json!({"id": t, "name": names.get(t)}));
+            (w.queues.clone(), json!({"name": w.id, "ip": e.get("ip"), "key": key(w, e), "task": task}))
+        })
+        .collect())
+}
+
+/// The task a worker holds, else the one it says it runs.
+fn running_task<'a>(w: &'a runyard_api::Worker, extras: &'a Map<String, Value>) -> Option<&'a str> {
+    w.task.as_deref().or(extras.get("task").and_then(Value::as_str))
 }
 
 /// `workers.get_count`: how many workers `workers.get_all` would list.

@@ -33,6 +33,7 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "projects.get_all_ex"
         | "tasks.get_all"
         | "tasks.get_all_ex"
+        | "tasks.get_by_id_ex"
         | "models.get_all"
         | "models.get_all_ex"
         | "queues.get_all"

@@ -226,6 +226,7 @@ const ENDPOINTS: &[&str] = &[
     "tasks.get_all",
     "tasks.get_all_ex",
     "tasks.get_by_id",
+    "tasks.get_by_id_ex",
     "tasks.get_configuration_names",
     "tasks.get_configurations",
     "tasks.get_hyper_params",
