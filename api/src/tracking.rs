@@ -92,8 +92,7 @@ pub struct SingleEvent {
     pub time: Option<DateTime<Utc>>,
 }
 
-/// A Plotly figure (`data`, `layout`, …), as an object or as text (kept as sent; read back as
-/// the object it parses to, else as the text).
+/// A Plotly figure (`data`, `layout`, …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlotEvent {
@@ -104,6 +103,10 @@ pub struct PlotEvent {
     pub figure: serde_json::Value,
     #[serde(default)]
     pub time: Option<DateTime<Utc>>,
+    /// Set by importers whose clients send figures as text (ClearML's `plot_str`): a string
+    /// figure is stored as that text, and read back as the object it parses to, else as the text.
+    #[serde(skip)]
+    pub as_text: bool,
 }
 
 /// Console output, appended to the task's console.

@@ -53,6 +53,7 @@ fn convert(e: &Value) -> Result<Event, String> {
                 iteration: iteration()?,
                 figure,
                 time,
+                as_text: true,
             }))
         }
         "log" => Ok(Event::Log(LogEvent {

@@ -92,13 +92,11 @@ fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
         Event::Single(e) => check_name(index, "name", &e.name),
         Event::Plot(e) => {
             series(&e.metric, &e.variant)?;
-            match e.figure.is_object() || e.figure.is_string() {
+            match e.figure.is_object() || (e.as_text && e.figure.is_string()) {
                 true => Ok(()),
-                false => Err(reject(
-                    index,
-                    Some("figure"),
-                    "must be a Plotly figure: a JSON object with data and layout, or its text",
-                )),
+                false => {
+                    Err(reject(index, Some("figure"), "must be a Plotly figure: a JSON object with data and layout"))
+                }
             }
         }
         Event::Sample(e) => {
