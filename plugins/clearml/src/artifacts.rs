@@ -4,7 +4,7 @@
 
 use crate::document::text_of;
 use crate::envelope::{Answer, ClearmlError};
-use crate::tasks::{load, task_id};
+use crate::lookup::{task as load, task_id};
 use crate::Ctx;
 use runyard_api::{Artifact, RegisterOutputs, Task};
 use runyard_daemon::store::Principal;

@@ -4,7 +4,7 @@
 //! refusals `force` overrides (a published task, published children or models).
 
 use crate::envelope::{flag, Answer, ClearmlError};
-use crate::tasks::{load, task_id};
+use crate::lookup::{task as load, task_id};
 use crate::transitions::act;
 use crate::Ctx;
 use runyard_api::{Action, ActionRequest, EditTask, Task, TaskStatus};

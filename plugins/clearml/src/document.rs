@@ -351,6 +351,22 @@ pub(crate) fn container_of(c: &Value) -> Container {
     Container { image: field("image"), arguments: field("arguments"), setup_script: field("setup_shell_script") }
 }
 
+/// The iteration the SDK gives single values (`report_single_value`), under metric `Summary`.
+pub(crate) const SINGLE_VALUE_ITERATION: i64 = i32::MIN as i64;
+
+/// A value as JSON: NaN and ±Inf as ClearML's clients expect them, strings.
+pub(crate) fn float(v: f64) -> Value {
+    serde_json::to_value(runyard_api::tracking::Float(v)).unwrap_or(Value::Null)
+}
+
+/// A figure as ClearML's `plot_str`: the text it was sent as.
+pub(crate) fn plot_str(figure: &Value) -> String {
+    match figure {
+        Value::String(text) => text.clone(),
+        object => object.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

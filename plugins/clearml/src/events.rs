@@ -1,13 +1,12 @@
 //! `events.add_batch` / `events.add`: ClearML's events mapped onto the tracking plugin's.
 
+use crate::document::{float, plot_str, SINGLE_VALUE_ITERATION};
 use crate::envelope::{json_lines, Answer};
+use crate::lookup::task_of;
 use crate::Ctx;
 use runyard_api::tracking::{Event, Float, LogEvent, PlotEvent, RejectedEvent, SampleEvent, ScalarEvent, SingleEvent};
 use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
-
-/// The iteration the SDK gives single values (`report_single_value`), under metric `Summary`.
-pub(crate) const SINGLE_VALUE_ITERATION: i64 = i32::MIN as i64;
 
 fn time_of(e: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
     e.get("timestamp").and_then(Value::as_i64).and_then(chrono::DateTime::from_timestamp_millis)
@@ -107,28 +106,6 @@ pub async fn add_batch(ctx: &Ctx, who: &Principal, body: &[u8]) -> Answer {
 
 fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()
-}
-
-/// A value as JSON: NaN and ±Inf as ClearML's clients expect them, strings.
-pub(crate) fn float(v: f64) -> Value {
-    serde_json::to_value(Float(v)).unwrap_or(Value::Null)
-}
-
-/// A figure as ClearML's `plot_str`: the text it was sent as.
-pub(crate) fn plot_str(figure: &Value) -> String {
-    match figure {
-        Value::String(text) => text.clone(),
-        object => object.to_string(),
-    }
-}
-
-/// A task id from a request, checked.
-pub(crate) fn task_of(body: &Value) -> Result<String, crate::envelope::ClearmlError> {
-    let id = crate::envelope::required_str(body, "task")?;
-    if !runyard_api::is_valid_id(id) {
-        return Err(crate::envelope::ClearmlError::invalid_task(id));
-    }
-    Ok(id.to_string())
 }
 
 /// `events.get_task_log`: the console as log events, from the head (`order: asc`) or the tail,

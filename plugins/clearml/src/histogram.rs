@@ -3,8 +3,8 @@
 //! `events.multi_task_scalar_metrics_iter_histogram`). Single values (iteration -2^31) are not
 //! part of a series here.
 
+use crate::document::{float, SINGLE_VALUE_ITERATION};
 use crate::envelope::{str_list, Answer, ClearmlError};
-use crate::events::{float, SINGLE_VALUE_ITERATION};
 use crate::Ctx;
 use runyard_api::tracking::{Float, ScalarQuery, Series, XAxis};
 use serde_json::{json, Map, Value};
@@ -88,7 +88,7 @@ async fn read(
 
 /// `events.scalar_metrics_iter_histogram`: `{metric: {variant: {name, x, y}}}`.
 pub async fn task(ctx: &Ctx, body: &Value) -> Answer {
-    let task = crate::events::task_of(body)?;
+    let task = crate::lookup::task_of(body)?;
     let mut out = Map::new();
     for (s, x, y) in read(ctx, body, &[task]).await? {
         let metric = out.entry(s.metric.clone()).or_insert_with(|| json!({}));

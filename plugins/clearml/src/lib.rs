@@ -16,6 +16,7 @@ pub mod events;
 pub mod extras;
 pub mod files;
 pub mod histogram;
+pub mod lookup;
 pub mod metrics;
 pub mod models;
 pub mod order;
@@ -25,7 +26,9 @@ pub mod projects;
 pub mod queues;
 pub mod ranges;
 pub mod samples;
+pub mod tag_reads;
 pub mod tags;
+pub mod task_models;
 pub mod tasks;
 pub mod transitions;
 pub mod users;
@@ -261,12 +264,12 @@ async fn dispatch(
         "tasks.set_requirements" => tasks::set_requirements(ctx, who, &body).await,
         "tasks.add_or_update_artifacts" => artifacts::add_or_update(ctx, who, &body).await,
         "tasks.delete_artifacts" => artifacts::delete(ctx, who, &body).await,
-        "tasks.add_or_update_model" => models::add_to_task(ctx, who, &body).await,
+        "tasks.add_or_update_model" => task_models::add_to_task(ctx, who, &body).await,
         "models.create" => models::create(ctx, who, &body).await,
         "models.get_by_id" => models::get_by_id(ctx, &body).await,
         "models.get_all" => models::get_all(ctx, &body).await,
         "models.get_all_ex" => models::get_all_ex(ctx, &body).await,
-        "tasks.delete_models" => models::delete_from_task(ctx, who, &body).await,
+        "tasks.delete_models" => task_models::delete_from_task(ctx, who, &body).await,
         "models.move" => models::move_to(ctx, who, &body).await,
         "models.edit" | "models.update" => models::edit(ctx, who, &body).await,
         "models.get_frameworks" => models::get_frameworks(ctx, &body).await,
@@ -280,12 +283,12 @@ async fn dispatch(
         "projects.get_hyperparam_values" => distinct::hyperparam_values(ctx, &body).await,
         "projects.get_model_metadata_keys" => distinct::model_metadata_keys(ctx, &body).await,
         "projects.get_model_metadata_values" => distinct::model_metadata_values(ctx, &body).await,
-        "projects.get_task_tags" => tags::task_tags(ctx, &body).await,
-        "projects.get_model_tags" => tags::model_tags(ctx, &body).await,
-        "projects.get_project_tags" => tags::project_tags(ctx, &body).await,
-        "organization.get_tags" => tags::organization_tags(ctx, &body).await,
+        "projects.get_task_tags" => tag_reads::task_tags(ctx, &body).await,
+        "projects.get_model_tags" => tag_reads::model_tags(ctx, &body).await,
+        "projects.get_project_tags" => tag_reads::project_tags(ctx, &body).await,
+        "organization.get_tags" => tag_reads::organization_tags(ctx, &body).await,
         "models.delete" => models::delete(ctx, who, &body).await,
-        "models.update_for_task" => models::update_for_task(ctx, who, &body).await,
+        "models.update_for_task" => task_models::update_for_task(ctx, who, &body).await,
         "tasks.started" => {
             let worker = workers::worker_of(headers, &Value::Null);
             transitions::act_as(ctx, who, Action::Started, &body, worker).await

@@ -50,7 +50,7 @@ pub async fn scalar_metrics_iter_raw(ctx: &Ctx, body: &Value) -> Answer {
         returned += points.len();
         last = last.max(points.last().map_or(after, |p| p.iteration));
         let iters: Vec<i64> = points.iter().map(|p| p.iteration).collect();
-        let ys: Vec<Value> = points.iter().map(|p| crate::events::float(p.value)).collect();
+        let ys: Vec<Value> = points.iter().map(|p| crate::document::float(p.value)).collect();
         out.insert(variant.clone(), json!({"iter": iters, "y": ys}));
     }
     let mut answer = json!({"variants": out, "returned": returned, "scroll_id": scroll(last, batch)});

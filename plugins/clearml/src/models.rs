@@ -5,11 +5,23 @@
 use crate::document::project;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
 use crate::Ctx;
-use runyard_api::{ModelRef, RegisterOutputs};
+use runyard_api::RegisterOutputs;
 use runyard_daemon::services::access;
 use runyard_daemon::store::{new_id, now_ms, Principal};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
+
+/// A model of the plugin's registry, as its ClearML document.
+pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
+    let row = sqlx::query("SELECT document FROM clearml_models WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ctx.store.pool())
+        .await
+        .map_err(runyard_daemon::error::Error::from)?
+        .ok_or_else(|| ClearmlError::new(400, 201, format!("Invalid model id: id={id}")))?;
+    let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
+    serde_json::from_str(&text).map_err(|e| ClearmlError::new(500, 0, format!("a stored model is damaged: {e}")))
+}
 
 /// The fields a request may set on a model.
 const FIELDS: [&str; 13] = [
@@ -32,18 +44,7 @@ fn iso(ms: i64) -> Value {
     json!(runyard_daemon::store::to_time(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
 }
 
-pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Map<String, Value>, ClearmlError> {
-    let row = sqlx::query("SELECT document FROM clearml_models WHERE id = $1")
-        .bind(id)
-        .fetch_optional(ctx.store.pool())
-        .await
-        .map_err(runyard_daemon::error::Error::from)?
-        .ok_or_else(|| ClearmlError::new(400, 201, format!("Invalid model id: id={id}")))?;
-    let text: String = row.try_get("document").map_err(runyard_daemon::error::Error::from)?;
-    serde_json::from_str(&text).map_err(|e| ClearmlError::new(500, 0, format!("a stored model is damaged: {e}")))
-}
-
-async fn save(ctx: &Ctx, doc: &Map<String, Value>, insert: bool) -> Result<(), ClearmlError> {
+pub(crate) async fn save(ctx: &Ctx, doc: &Map<String, Value>, insert: bool) -> Result<(), ClearmlError> {
     let text = serde_json::to_string(doc).expect("JSON");
     let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
     let sql = if insert {
@@ -66,14 +67,14 @@ async fn save(ctx: &Ctx, doc: &Map<String, Value>, insert: bool) -> Result<(), C
 }
 
 /// A model to change: loaded, and checked that `who` may (its creator and admins).
-async fn load_owned(ctx: &Ctx, who: &Principal, id: &str) -> Result<Map<String, Value>, ClearmlError> {
+pub(crate) async fn load_owned(ctx: &Ctx, who: &Principal, id: &str) -> Result<Map<String, Value>, ClearmlError> {
     let doc = load(ctx, id).await?;
     access::owned(who, doc.get("user").and_then(Value::as_str), &format!("model '{id}'"))?;
     Ok(doc)
 }
 
 /// Copies the settable fields of a request onto a model document.
-fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ClearmlError> {
+pub(crate) fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ClearmlError> {
     for field in FIELDS {
         if let Some(v) = body.get(field) {
             doc.insert(field.to_string(), v.clone());
@@ -92,7 +93,12 @@ fn apply(doc: &mut Map<String, Value>, body: &Value) -> Result<(), ClearmlError>
 }
 
 /// A new model from a request, published as `ready` unless the request says.
-async fn create_model(ctx: &Ctx, who: &Principal, body: &Value, ready: bool) -> Result<String, ClearmlError> {
+pub(crate) async fn create_model(
+    ctx: &Ctx,
+    who: &Principal,
+    body: &Value,
+    ready: bool,
+) -> Result<String, ClearmlError> {
     let id = new_id();
     let mut doc = Map::new();
     doc.insert("id".into(), json!(id));
@@ -195,7 +201,7 @@ pub async fn move_to(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
         .ok_or_else(|| ClearmlError::validation("Validation error: missing required field 'ids'"))?;
     let project = match (body.get("project").and_then(Value::as_str), body.get("project_name").and_then(Value::as_str))
     {
-        (Some(id), _) => Some(ctx.store.project(id).await.map_err(|_| crate::projects::invalid_project(id))?.id),
+        (Some(id), _) => Some(ctx.store.project(id).await.map_err(|_| crate::lookup::invalid_project(id))?.id),
         (None, Some(name)) => {
             let name = name.trim_matches('/');
             Some(match ctx.store.project(name).await {
@@ -250,10 +256,10 @@ async fn publish(ctx: &Ctx, who: &Principal, id: &str, body: &Value) -> Result<V
         return Err(ClearmlError::new(400, 203, format!("Model is ready: model={id}")));
     }
     let mut published_task = Value::Null;
-    let publish_task = body.get("publish_task").and_then(Value::as_bool).unwrap_or(true);
-    if let Some(task) = doc.get("task").and_then(Value::as_str).filter(|_| publish_task) {
+    let with_task = body.get("publish_task").and_then(Value::as_bool).unwrap_or(true);
+    if let Some(task) = doc.get("task").and_then(Value::as_str).filter(|_| with_task) {
         let force = flag(body, "force_publish_task");
-        if let Some(data) = crate::transitions::publish(ctx, who, task, force, true).await? {
+        if let Some(data) = publish_task(ctx, who, task, force, true).await? {
             published_task = json!({"id": task, "data": data});
         }
     }
@@ -281,8 +287,33 @@ pub async fn publish_many(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     Ok(json!({"succeeded": succeeded, "failed": failed}))
 }
 
+/// Publishes a task that is not yet (with `force`, a running one, stopped first), its last
+/// output model with it; the publish's answer, `None` when it was published already.
+pub async fn publish_task(
+    ctx: &Ctx,
+    who: &Principal,
+    id: &str,
+    force: bool,
+    with_model: bool,
+) -> Result<Option<Value>, ClearmlError> {
+    use runyard_api::{Action, ActionRequest, TaskStatus};
+    let task = crate::lookup::task(ctx, id).await?;
+    if task.status == TaskStatus::Published {
+        return Ok(None);
+    }
+    if force && task.status == TaskStatus::InProgress {
+        let req = ActionRequest { worker: task.worker.clone(), ..Default::default() };
+        ctx.tasks.act_one(who, id, Action::Stopped, req).await?;
+    }
+    ctx.tasks.act_one(who, id, Action::Publish, ActionRequest::default()).await?;
+    if with_model {
+        publish_output(ctx, &task).await?;
+    }
+    Ok(Some(json!({"updated": 1, "fields": {"status": TaskStatus::Published.as_str()}})))
+}
+
 /// With their task published: its last output model is published too.
-pub async fn publish_output(ctx: &Ctx, task: &runyard_api::Task) -> Result<(), ClearmlError> {
+async fn publish_output(ctx: &Ctx, task: &runyard_api::Task) -> Result<(), ClearmlError> {
     let Some(id) = task.models.output.iter().rev().find_map(|m| m.model_id.as_deref()) else { return Ok(()) };
     let Ok(mut doc) = load(ctx, id).await else { return Ok(()) };
     if !doc.get("ready").and_then(Value::as_bool).unwrap_or(false) {
@@ -402,143 +433,6 @@ pub async fn leave_projects(ctx: &Ctx, ids: &[String], delete: bool) -> Result<(
         }
     }
     Ok(())
-}
-
-/// The entry naming a model on a task.
-fn model_ref(doc: &Map<String, Value>, name: &str, id: &str) -> ModelRef {
-    let uri = doc.get("uri").and_then(Value::as_str).map(str::to_string);
-    ModelRef { name: name.to_string(), uri, model_id: Some(id.to_string()) }
-}
-
-/// Records a model on Runyard's task as an input or output model (an output made at
-/// `iteration`).
-async fn attach(
-    ctx: &Ctx,
-    who: &Principal,
-    task: &str,
-    entry: ModelRef,
-    output: bool,
-    iteration: Option<i64>,
-) -> Result<(), ClearmlError> {
-    if !runyard_api::is_valid_id(task) {
-        return Err(ClearmlError::invalid_task(task));
-    }
-    let req = if output {
-        RegisterOutputs { output_models: vec![entry], iteration, ..Default::default() }
-    } else {
-        RegisterOutputs { input_models: vec![entry], ..Default::default() }
-    };
-    ctx.tasks.register_outputs(who, task, req).await?;
-    Ok(())
-}
-
-/// `tasks.add_or_update_model`: a model becomes one of the task's inputs or outputs.
-pub async fn add_to_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let task = required_str(body, "task")?;
-    let model = required_str(body, "model")?;
-    // ClearML keeps whatever id it is given; a model Runyard knows lends its URI.
-    let doc = load(ctx, model).await.unwrap_or_default();
-    let name = body.get("name").and_then(Value::as_str).unwrap_or(model);
-    let output = body.get("type").and_then(Value::as_str) != Some("input");
-    attach(ctx, who, task, model_ref(&doc, name, model), output, None).await?;
-    Ok(json!({"updated": 1}))
-}
-
-/// `models` of `tasks.create` / `tasks.edit` (`{"input": [{name, model}], "output": [...]}`):
-/// the task's model entries of each kind given become those given. The legacy
-/// `execution.model` is its one input model.
-pub async fn set_on_task(
-    ctx: &Ctx,
-    who: &Principal,
-    task: &runyard_api::Task,
-    models: &Value,
-) -> Result<(), ClearmlError> {
-    let names = |list: &[ModelRef], kind: &str| match models.get(kind) {
-        Some(_) => list.iter().map(|m| m.name.clone()).collect(),
-        None => Vec::new(),
-    };
-    let mut req = RegisterOutputs {
-        remove_input_models: names(&task.models.input, "input"),
-        remove_output_models: names(&task.models.output, "output"),
-        ..Default::default()
-    };
-    for (kind, entries) in [("input", &mut req.input_models), ("output", &mut req.output_models)] {
-        for (i, entry) in models.get(kind).and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let field = |f: &str| entry.get(f).and_then(Value::as_str).filter(|s| !s.is_empty());
-            let (Some(name), Some(model)) = (field("name"), field("model")) else {
-                let msg = format!("Validation error: models.{kind}[{i}] needs a name and a model");
-                return Err(ClearmlError::validation(msg));
-            };
-            entries.push(model_ref(&load(ctx, model).await.unwrap_or_default(), name, model));
-        }
-    }
-    ctx.tasks.register_outputs(who, &task.id, req).await?;
-    Ok(())
-}
-
-/// A request's models: `models`, else the legacy `execution.model` as the one input model.
-pub fn requested(body: &Value) -> Option<Value> {
-    if let Some(models) = body.get("models").filter(|m| m.is_object()) {
-        return Some(models.clone());
-    }
-    let legacy = body.pointer("/execution/model")?;
-    let input = legacy.as_str().filter(|m| !m.is_empty()).map(|m| json!({"name": INPUT_MODEL, "model": m}));
-    Some(json!({"input": input.into_iter().collect::<Vec<_>>()}))
-}
-
-/// The name ClearML gives a task's legacy input model.
-pub const INPUT_MODEL: &str = "Input Model";
-
-/// `tasks.delete_models`: the task's model entries named (`{name, type}`) are dropped.
-pub async fn delete_from_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let task = required_str(body, "task")?;
-    crate::tasks::load(ctx, task).await?;
-    let mut req = RegisterOutputs::default();
-    for entry in body.get("models").and_then(Value::as_array).into_iter().flatten() {
-        let name = entry.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        match entry.get("type").and_then(Value::as_str) {
-            Some("input") => req.remove_input_models.push(name),
-            Some("output") => req.remove_output_models.push(name),
-            _ => return Err(ClearmlError::validation("Validation error: models[].type is input or output")),
-        }
-    }
-    ctx.tasks.register_outputs(who, task, req).await?;
-    Ok(json!({"updated": 1}))
-}
-
-/// `models.update_for_task`: the task's output model (the one named by `override_model_id`,
-/// else its last), created if need be: named after the task, in its project, published when
-/// the task is.
-pub async fn update_for_task(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
-    let task_id = required_str(body, "task")?;
-    let task = ctx.tasks.get(task_id).await.map_err(|_| ClearmlError::invalid_task(task_id))?;
-    let last_output = task.models.output.iter().rev().find_map(|m| m.model_id.clone());
-    let existing = body.get("override_model_id").and_then(Value::as_str).map(str::to_string).or(last_output);
-    let (id, created) = match existing {
-        Some(id) if load(ctx, &id).await.is_ok() => {
-            let mut doc = load_owned(ctx, who, &id).await?;
-            apply(&mut doc, body)?;
-            save(ctx, &doc, false).await?;
-            (id, false)
-        }
-        _ => {
-            let mut fields = body.as_object().cloned().unwrap_or_default();
-            fields.entry("name").or_insert_with(|| json!(task.name));
-            fields.entry("project").or_insert_with(|| json!(task.project));
-            let made_by = crate::extras::get(ctx, crate::extras::Kind::Task, &task.id).await?;
-            if let Some(framework) = made_by.get("framework") {
-                fields.entry("framework").or_insert_with(|| framework.clone());
-            }
-            fields.entry("comment").or_insert_with(|| json!(format!("Created by task `{}` ({})", task.name, task.id)));
-            let ready = task.status == runyard_api::TaskStatus::Published;
-            (create_model(ctx, who, &Value::Object(fields), ready).await?, true)
-        }
-    };
-    let doc = load(ctx, &id).await?;
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("model");
-    let iteration = body.get("iteration").and_then(Value::as_i64);
-    attach(ctx, who, task_id, model_ref(&doc, name, &id), true, iteration).await?;
-    Ok(json!({"id": id, "created": created, "updated": 1}))
 }
 
 /// The output models of a task (those naming it as their task), as `(id, published)`.

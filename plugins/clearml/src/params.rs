@@ -23,7 +23,7 @@ async fn tasks_of(ctx: &Ctx, body: &Value) -> Result<Vec<Task>, ClearmlError> {
 }
 
 async fn load(ctx: &Ctx, body: &Value) -> Result<Task, ClearmlError> {
-    crate::tasks::load(ctx, required_str(body, "task")?).await
+    crate::lookup::task(ctx, required_str(body, "task")?).await
 }
 
 /// Writes the task's hyperparameters: only user properties changed → any status; else the

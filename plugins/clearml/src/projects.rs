@@ -76,7 +76,7 @@ pub async fn get_all(ctx: &Ctx, body: &Value) -> Answer {
 
 pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     let id = required_str(body, "project")?;
-    let p = ctx.store.project(id).await.map_err(|_| invalid_project(id))?;
+    let p = ctx.store.project(id).await.map_err(|_| crate::lookup::invalid_project(id))?;
     let parent = match p.name.rsplit_once('/') {
         Some((parent, _)) => ctx.store.project(parent).await.ok().map(|pp| (parent.to_string(), pp.id)),
         None => None,
@@ -178,10 +178,6 @@ fn not_unique(e: runyard_daemon::error::Error) -> ClearmlError {
     }
 }
 
-pub(crate) fn invalid_project(id: &str) -> ClearmlError {
-    ClearmlError::new(400, 401, format!("Invalid project id: id={id}"))
-}
-
 /// What a project and its subprojects hold, as `projects.validate_delete` counts it: tasks and
 /// models of its regular projects, dataset projects (`…/.datasets/…`) with versions, pipeline
 /// projects (`…/.pipelines/…`) with runs.
@@ -194,9 +190,9 @@ struct Contents {
 
 async fn contents(ctx: &Ctx, id: &str) -> Result<Contents, ClearmlError> {
     if !runyard_api::is_valid_id(id) {
-        return Err(invalid_project(id));
+        return Err(crate::lookup::invalid_project(id));
     }
-    let (subtree, _) = ctx.store.project_subtree(id).await.map_err(|_| invalid_project(id))?;
+    let (subtree, _) = ctx.store.project_subtree(id).await.map_err(|_| crate::lookup::invalid_project(id))?;
     let (mut regular, mut tasks, mut datasets, mut pipelines) = (Vec::new(), Vec::new(), 0, 0);
     for (project, path) in &subtree {
         let held = ctx.store.tasks_in_projects(std::slice::from_ref(project)).await?;

@@ -8,8 +8,9 @@
 //! only. A plot sample is every variant of a metric at one iteration; an image sample is one
 //! variant. Samples are ordered by iteration, then metric, then variant.
 
+use crate::document::plot_str;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
-use crate::events::{plot_str, task_of};
+use crate::lookup::task_of;
 use crate::Ctx;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -69,7 +70,7 @@ async fn reported(ctx: &Ctx, kind: Kind, task: &str, metric: Option<&str>) -> Re
             let q = runyard_api::tracking::SampleQuery { metric, all_iterations: true, ..Default::default() };
             let mut samples = runyard_tracking::reads::samples(&ctx.store, task, q).await?;
             // The newest of each URL wins.
-            samples.sort_by(|a, b| (b.iteration, b.time).cmp(&(a.iteration, a.time)));
+            samples.sort_by_key(|s| std::cmp::Reverse((s.iteration, s.time)));
             let mut seen = BTreeSet::new();
             samples.retain(|s| seen.insert((s.metric.clone(), s.variant.clone(), s.uri.clone())));
             samples

@@ -1,14 +1,13 @@
-//! ClearML's tag filters and tag reads. A filter on a list field (`tags`, `system_tags`) is a
+//! ClearML's tag filters, and `tasks.update_tags`. A filter on a list field (`tags`, `system_tags`) is a
 //! list of terms: a value includes, `-value` or `__$not value` excludes, `null` also matches an
 //! empty list; `__$any`/`__$or` (the default) and `__$all`/`__$and` set how the includes that
 //! follow combine, the first one also how the groups combine (else all must hold).
 
-use crate::envelope::{flag, str_list, Answer, ClearmlError};
+use crate::envelope::{str_list, Answer, ClearmlError};
 use crate::Ctx;
 use runyard_api::Action;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
 
 /// A parsed list-field filter.
 #[derive(Debug, Default)]
@@ -133,61 +132,6 @@ pub fn retain(docs: &mut Vec<Value>, body: &Value) -> Result<(), ClearmlError> {
         }
     }
     Ok(())
-}
-
-/// The tags (and with `include_system`, system tags) of `docs`, sorted.
-fn collect(docs: &[Value], include_system: bool) -> Value {
-    let gather = |field: &str| -> BTreeSet<String> { docs.iter().flat_map(|d| of_doc(d, field)).collect() };
-    let mut out = json!({"tags": gather("tags")});
-    if include_system {
-        out["system_tags"] = json!(gather("system_tags"));
-    }
-    out
-}
-
-/// What a tags read selects its entities by: `projects`, and the `filter`'s tag filters.
-fn selection(body: &Value) -> Value {
-    let filter = body.get("filter").cloned().unwrap_or(Value::Null);
-    json!({
-        "project": body.get("projects").cloned().unwrap_or(Value::Null),
-        "tags": filter.get("tags").cloned().unwrap_or(Value::Null),
-        "system_tags": filter.get("system_tags").cloned().unwrap_or(Value::Null),
-        "search_hidden": true,
-        "only_fields": ["tags", "system_tags"],
-    })
-}
-
-fn listed<'a>(answer: &'a Value, key: &str) -> &'a [Value] {
-    answer[key].as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-/// `projects.get_task_tags`: the tags of the tasks of the given projects (all when none).
-pub async fn task_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = crate::tasks::get_all(ctx, &selection(body)).await?;
-    Ok(collect(listed(&tasks, "tasks"), flag(body, "include_system")))
-}
-
-/// `projects.get_model_tags`: the tags of the models of the given projects (all when none).
-pub async fn model_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let models = crate::models::get_all(ctx, &selection(body)).await?;
-    Ok(collect(listed(&models, "models"), flag(body, "include_system")))
-}
-
-/// `projects.get_project_tags`: the projects' own tags.
-pub async fn project_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let mut select = selection(body);
-    select["id"] = select["project"].take();
-    let projects = crate::projects::get_all(ctx, &select).await?;
-    Ok(collect(listed(&projects, "projects"), flag(body, "include_system")))
-}
-
-/// `organization.get_tags`: the tags of every task and model.
-pub async fn organization_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let select = selection(body);
-    let tasks = crate::tasks::get_all(ctx, &select).await?;
-    let models = crate::models::get_all(ctx, &select).await?;
-    let docs: Vec<Value> = listed(&tasks, "tasks").iter().chain(listed(&models, "models")).cloned().collect();
-    Ok(collect(&docs, flag(body, "include_system")))
 }
 
 /// `tasks.update_tags`: tags added to and removed from several tasks, in any state.

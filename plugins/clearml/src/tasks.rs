@@ -3,6 +3,7 @@
 
 use crate::document::*;
 use crate::envelope::{flag, required_str, str_list, Answer, ClearmlError};
+use crate::lookup::{task as load, task_id};
 use crate::order::SortKey;
 use crate::Ctx;
 use runyard_api::{Action, ActionRequest, CreateTask, EditTask, Queue, Script, Task, TaskQuery, TaskType};
@@ -11,17 +12,6 @@ use serde_json::{json, Value};
 
 /// The system tag of a task the SDK runs by hand rather than through an agent.
 const DEVELOPMENT: &str = "development";
-
-pub(crate) fn task_id(body: &Value) -> Result<&str, ClearmlError> {
-    required_str(body, "task")
-}
-
-pub(crate) async fn load(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
-    if !runyard_api::is_valid_id(id) {
-        return Err(ClearmlError::invalid_task(id));
-    }
-    Ok(ctx.tasks.get(id).await?)
-}
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let name = required_str(body, "name")?;
@@ -59,8 +49,8 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     }
     let job = ctx.tasks.prepare_create(who, req)?;
     let task = ctx.tasks.create(job).await?;
-    if let Some(models) = crate::models::requested(body) {
-        crate::models::set_on_task(ctx, who, &task, &models).await?;
+    if let Some(models) = crate::task_models::requested(body) {
+        crate::task_models::set_on_task(ctx, who, &task, &models).await?;
     }
     crate::artifacts::set_from(ctx, who, &task, body.get("execution")).await?;
     crate::verbatim::save(ctx, &task.id, body.get("script"), body.get("execution")).await?;
@@ -312,8 +302,8 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     } else {
         ctx.tasks.edit(who, id, edit).await?
     };
-    if let Some(models) = crate::models::requested(body) {
-        crate::models::set_on_task(ctx, who, &edited, &models).await?;
+    if let Some(models) = crate::task_models::requested(body) {
+        crate::task_models::set_on_task(ctx, who, &edited, &models).await?;
     }
     crate::artifacts::set_from(ctx, who, &edited, body.get("execution")).await?;
     crate::verbatim::save(ctx, id, body.get("script"), body.get("execution")).await?;
@@ -412,8 +402,8 @@ pub async fn clone(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(overrides) = overrides {
         let clone = ctx.tasks.get(&new_id).await?;
         crate::artifacts::set_from(ctx, who, &clone, Some(overrides)).await?;
-        if let Some(models) = crate::models::requested(&json!({"execution": overrides})) {
-            crate::models::set_on_task(ctx, who, &clone, &models).await?;
+        if let Some(models) = crate::task_models::requested(&json!({"execution": overrides})) {
+            crate::task_models::set_on_task(ctx, who, &clone, &models).await?;
         }
     }
     crate::verbatim::copy(ctx, id, &new_id, overrides).await?;

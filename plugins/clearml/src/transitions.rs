@@ -3,7 +3,7 @@
 
 use crate::document::text_of;
 use crate::envelope::{flag, str_list, Answer, ClearmlError};
-use crate::tasks::{load, task_id};
+use crate::lookup::{task as load, task_id};
 use crate::Ctx;
 use runyard_api::{Action, ActionRequest, TaskStatus};
 use runyard_daemon::store::Principal;
@@ -61,36 +61,12 @@ pub async fn act_as(ctx: &Ctx, who: &Principal, action: Action, body: &Value, wo
     Ok(json!({"updated": 1, "fields": {"status": status}}))
 }
 
-/// Publishes a task that is not yet (with `force`, a running one, stopped first), its last
-/// output model with it; the publish's answer, `None` when it was published already.
-pub async fn publish(
-    ctx: &Ctx,
-    who: &Principal,
-    id: &str,
-    force: bool,
-    with_model: bool,
-) -> Result<Option<Value>, ClearmlError> {
-    let task = load(ctx, id).await?;
-    if task.status == TaskStatus::Published {
-        return Ok(None);
-    }
-    if force && task.status == TaskStatus::InProgress {
-        let req = ActionRequest { worker: task.worker.clone(), ..Default::default() };
-        ctx.tasks.act_one(who, id, Action::Stopped, req).await?;
-    }
-    let answer = act(ctx, who, Action::Publish, &json!({"task": id})).await?;
-    if with_model {
-        crate::models::publish_output(ctx, &task).await?;
-    }
-    Ok(Some(answer))
-}
-
 /// `tasks.completed`: the task completes, and with `publish` is published too.
 pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let mut answer = act(ctx, who, Action::Completed, body).await?;
     answer["published"] = json!(0);
     if flag(body, "publish") {
-        if let Some(published) = publish(ctx, who, task_id(body)?, false, true).await? {
+        if let Some(published) = crate::models::publish_task(ctx, who, task_id(body)?, false, true).await? {
             answer["fields"] = published["fields"].clone();
             answer["updated"] = json!(1);
             answer["published"] = json!(1);
@@ -103,7 +79,7 @@ pub async fn completed(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
 pub async fn publish_one(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = task_id(body)?;
     let with_model = body.get("publish_model").and_then(Value::as_bool).unwrap_or(true);
-    let answer = publish(ctx, who, id, flag(body, "force"), with_model).await?;
+    let answer = crate::models::publish_task(ctx, who, id, flag(body, "force"), with_model).await?;
     Ok(answer.unwrap_or_else(|| json!({"updated": 0, "fields": {"status": "published"}})))
 }
 

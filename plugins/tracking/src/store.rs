@@ -454,7 +454,7 @@ pub async fn plots(
                 variant: r.try_get("variant")?,
                 iteration: r.try_get("iteration")?,
                 time: to_time(r.try_get("time")?),
-                figure: serde_json::from_str(&figure).unwrap_or_else(|_| serde_json::Value::String(figure)),
+                figure: serde_json::from_str(&figure).unwrap_or(serde_json::Value::String(figure)),
             })
         })
         .collect()
