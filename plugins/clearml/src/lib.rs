@@ -20,7 +20,9 @@ pub mod lookup;
 pub mod metrics;
 pub mod models;
 pub mod order;
+pub mod organization;
 pub mod params;
+pub mod project_moves;
 pub mod project_stats;
 pub mod projects;
 pub mod queues;
@@ -254,6 +256,9 @@ async fn dispatch(
         "projects.update" => projects::update(ctx, who, &body).await,
         "projects.delete" => projects::delete(ctx, who, &body).await,
         "projects.get_task_parents" => projects::get_task_parents(ctx, &body).await,
+        "projects.move" => project_moves::move_to(ctx, who, &body).await,
+        "projects.merge" => project_moves::merge(ctx, who, &body).await,
+        "organization.get_entities_count" => organization::get_entities_count(ctx, &body).await,
         "projects.validate_delete" => projects::validate_delete(ctx, &body).await,
         "tasks.create" => tasks::create(ctx, who, &body).await,
         "tasks.get_by_id" => tasks::get_by_id(ctx, &body).await,

@@ -1,7 +1,7 @@
 //! What `projects.get_all_ex` adds on request: `include_stats` (each project's active tasks,
 //! its subprojects' included: counts by status, total run time, tasks ended in the last day,
-//! the latest start; and its subprojects) and `check_own_contents` (the active tasks and models
-//! right in it).
+//! the latest start; and its subprojects), `check_own_contents` (the active tasks and models
+//! right in it) and `include_dataset_stats` (a dataset's files and bytes).
 
 use crate::envelope::{flag, ClearmlError};
 use crate::Ctx;
@@ -49,6 +49,19 @@ fn stats(tasks: &[Task]) -> Value {
     }})
 }
 
+/// A dataset project's files and bytes, as its versions (tasks) record them in their runtime
+/// (`ds_file_count`, `ds_total_size`); none when no version does.
+fn dataset_stats(tasks: &[Task]) -> Value {
+    let sum = |key: &str| -> Option<i64> {
+        let values: Vec<i64> = tasks.iter().filter_map(|t| t.runtime.get(key).and_then(Value::as_i64)).collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    };
+    match (sum("ds_file_count"), sum("ds_total_size")) {
+        (None, None) => Value::Null,
+        (files, bytes) => json!({"file_count": files.unwrap_or(0), "total_size": bytes.unwrap_or(0)}),
+    }
+}
+
 /// Adds what the request asks for to each project document.
 pub async fn add(
     ctx: &Ctx,
@@ -57,7 +70,8 @@ pub async fn add(
     all: &[runyard_api::Project],
 ) -> Result<(), ClearmlError> {
     let (with_stats, own) = (flag(body, "include_stats"), flag(body, "check_own_contents"));
-    if !with_stats && !own {
+    let datasets = flag(body, "include_dataset_stats");
+    if !with_stats && !own && !datasets {
         return Ok(());
     }
     for doc in docs.iter_mut() {
@@ -71,6 +85,9 @@ pub async fn add(
             let mut subs: Vec<&runyard_api::Project> = all.iter().filter(|p| p.name.starts_with(&prefix)).collect();
             subs.sort_by(|a, b| a.name.cmp(&b.name));
             doc["sub_projects"] = subs.iter().map(|p| json!({"id": p.id, "name": p.name})).collect();
+        }
+        if datasets {
+            doc["dataset_stats"] = dataset_stats(&active_tasks(ctx, &id, false).await?);
         }
         if own {
             doc["own_tasks"] = json!(active_tasks(ctx, &id, false).await?.len());

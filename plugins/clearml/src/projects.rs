@@ -4,8 +4,10 @@ use crate::document::project;
 use crate::envelope::{flag, name_filter, required_str, str_list, Answer, ClearmlError};
 use crate::extras::{self, Kind};
 use crate::Ctx;
+use runyard_api::{Action, ActionRequest};
 use runyard_api::{Project, UpdateProject};
 use runyard_daemon::services::access;
+use runyard_daemon::services::projects::UNASSIGNED;
 use runyard_daemon::store::Principal;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -83,16 +85,23 @@ pub async fn get_by_id(ctx: &Ctx, body: &Value) -> Answer {
     };
     let ids: HashMap<&str, &str> = parent.iter().map(|(path, id)| (path.as_str(), id.as_str())).collect();
     let extras = extras::get(ctx, Kind::Project, &p.id).await?;
-    Ok(json!({"project": document(&p, &ids, Some(&extras))}))
+    let mut doc = document(&p, &ids, Some(&extras));
+    // By id, the parent is its id (listings give it with its name).
+    doc["parent"] = doc["parent"]["id"].clone();
+    Ok(json!({"project": doc}))
 }
 
 pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     access::person(who, "create projects")?;
     let name = required_str(body, "name")?;
     let description = body.get("description").and_then(Value::as_str).unwrap_or("");
+    let name = name.trim_matches('/');
+    if name.is_empty() {
+        return Err(ClearmlError::new(400, 407, "invalid project name: a project needs a name"));
+    }
     let mut doc = Map::new();
     extras::apply(&mut doc, body)?;
-    let p = ctx.store.create_project(name.trim_matches('/'), description, &who.user_id).await.map_err(not_unique)?;
+    let p = ctx.store.create_project(name, description, &who.user_id).await.map_err(not_unique)?;
     if !doc.is_empty() {
         extras::put(ctx, Kind::Project, &p.id, &doc).await?;
     }
@@ -105,10 +114,15 @@ pub async fn update(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     access::person(who, "change projects")?;
     let id = required_str(body, "project")?;
     let current = ctx.store.project(id).await?;
-    let name = body.get("name").and_then(Value::as_str).map(|n| match current.name.rsplit_once('/') {
-        Some((parent, _)) if !n.contains('/') => format!("{parent}/{n}"),
+    let parent_of = |path: &str| path.trim_matches('/').rsplit_once('/').map(|(parent, _)| parent.to_string());
+    let name = body.get("name").and_then(Value::as_str).map(|n| match parent_of(&current.name) {
+        Some(parent) if !n.contains('/') => format!("{parent}/{n}"),
         _ => n.to_string(),
     });
+    // A new name keeps the project where it is: `projects.move` moves it.
+    if name.as_deref().is_some_and(|n| parent_of(n) != parent_of(&current.name)) {
+        return Err(ClearmlError::new(400, 408, "Cannot update project location. Use projects.move instead"));
+    }
     let description = body.get("description").and_then(Value::as_str).map(str::to_string);
     let mut fields = serde_json::Map::new();
     if let Some(n) = &name {
@@ -171,7 +185,7 @@ pub async fn get_task_parents(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 /// A name taken already: ClearML's 400/801.
-fn not_unique(e: runyard_daemon::error::Error) -> ClearmlError {
+pub(crate) fn not_unique(e: runyard_daemon::error::Error) -> ClearmlError {
     match e {
         runyard_daemon::error::Error::Conflict(why) => ClearmlError::new(400, 801, why),
         other => other.into(),
@@ -229,8 +243,8 @@ pub async fn validate_delete(ctx: &Ctx, body: &Value) -> Answer {
 }
 
 /// `projects.delete`: refused while it holds active tasks, models, dataset versions or pipeline
-/// runs, unless `force`; its tasks and models deleted with it (`delete_contents`), else kept
-/// outside it (tasks move to the parent project, `unassigned` at the top).
+/// runs, unless `force`; its tasks and models deleted with it (`delete_contents`), else kept in
+/// no project.
 pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     let id = required_str(body, "project")?;
     let c = contents(ctx, id).await?;
@@ -246,14 +260,23 @@ pub async fn delete(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
             return Err(ClearmlError::new(400, code, format!("{why}: use force=true, id={id}")));
         }
     }
+    // Kept tasks leave for no project, as in ClearML (Runyard's own deletion moves them up).
+    let mut disassociated = 0;
+    if !delete_contents {
+        for (task, _) in &c.tasks {
+            let req = ActionRequest { project: Some(UNASSIGNED.into()), ..Default::default() };
+            ctx.tasks.act_one(who, task, Action::Move, req).await?;
+            disassociated += 1;
+        }
+    }
     let q = runyard_api::DeleteProject { delete_contents, force: true };
     let done = runyard_daemon::services::projects::delete(&ctx.store, &ctx.tasks, who, id, &q).await?;
     extras::remove(ctx, Kind::Project, id).await?;
     let models: Vec<String> = c.models.into_iter().map(|(id, _)| id).collect();
     crate::models::leave_projects(ctx, &models, delete_contents).await?;
     Ok(json!({
-        "deleted": 1,
-        "disassociated_tasks": done.moved_tasks,
+        "deleted": done.deleted_projects,
+        "disassociated_tasks": disassociated + done.moved_tasks,
         "deleted_tasks": done.deleted_tasks,
         "deleted_models": if delete_contents { models.len() } else { 0 },
         "urls": {"model_urls": [], "event_urls": [], "artifact_urls": []},

@@ -2,7 +2,7 @@
 //! selects (`projects.get_task_tags`, `get_model_tags`, `get_project_tags`,
 //! `organization.get_tags`).
 
-use crate::envelope::{flag, Answer};
+use crate::envelope::{flag, str_list, Answer, ClearmlError};
 use crate::tags::of_doc;
 use crate::Ctx;
 use serde_json::{json, Value};
@@ -18,16 +18,27 @@ fn collect(docs: &[Value], include_system: bool) -> Value {
     out
 }
 
-/// What a tags read selects its entities by: `projects`, and the `filter`'s tag filters.
-fn selection(body: &Value) -> Value {
+/// What a tags read selects its entities by: `projects` (their subprojects' too; those that no
+/// longer exist select nothing), and the `filter`'s tag filters. `None` when it selects nothing.
+async fn selection(ctx: &Ctx, body: &Value) -> Result<Option<Value>, ClearmlError> {
+    let mut projects = str_list(body, "projects")?;
+    if let Some(ids) = projects.as_mut() {
+        let known: Vec<String> = ctx.store.list_projects().await?.into_iter().map(|p| p.id).collect();
+        let named = !ids.is_empty();
+        ids.retain(|id| known.contains(id));
+        if named && ids.is_empty() {
+            return Ok(None);
+        }
+    }
     let filter = body.get("filter").cloned().unwrap_or(Value::Null);
-    json!({
-        "project": body.get("projects").cloned().unwrap_or(Value::Null),
+    Ok(Some(json!({
+        "project": projects,
         "tags": filter.get("tags").cloned().unwrap_or(Value::Null),
         "system_tags": filter.get("system_tags").cloned().unwrap_or(Value::Null),
+        "include_subprojects": true,
         "search_hidden": true,
         "only_fields": ["tags", "system_tags"],
-    })
+    })))
 }
 
 fn listed<'a>(answer: &'a Value, key: &str) -> &'a [Value] {
@@ -36,19 +47,21 @@ fn listed<'a>(answer: &'a Value, key: &str) -> &'a [Value] {
 
 /// `projects.get_task_tags`: the tags of the tasks of the given projects (all when none).
 pub async fn task_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = crate::tasks::get_all(ctx, &selection(body)).await?;
+    let Some(select) = selection(ctx, body).await? else { return Ok(collect(&[], flag(body, "include_system"))) };
+    let tasks = crate::tasks::get_all(ctx, &select).await?;
     Ok(collect(listed(&tasks, "tasks"), flag(body, "include_system")))
 }
 
 /// `projects.get_model_tags`: the tags of the models of the given projects (all when none).
 pub async fn model_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let models = crate::models::get_all(ctx, &selection(body)).await?;
+    let Some(select) = selection(ctx, body).await? else { return Ok(collect(&[], flag(body, "include_system"))) };
+    let models = crate::models::get_all(ctx, &select).await?;
     Ok(collect(listed(&models, "models"), flag(body, "include_system")))
 }
 
 /// `projects.get_project_tags`: the projects' own tags.
 pub async fn project_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let mut select = selection(body);
+    let Some(mut select) = selection(ctx, body).await? else { return Ok(collect(&[], flag(body, "include_system"))) };
     select["id"] = select["project"].take();
     let projects = crate::projects::get_all(ctx, &select).await?;
     Ok(collect(listed(&projects, "projects"), flag(body, "include_system")))
@@ -56,7 +69,7 @@ pub async fn project_tags(ctx: &Ctx, body: &Value) -> Answer {
 
 /// `organization.get_tags`: the tags of every task and model.
 pub async fn organization_tags(ctx: &Ctx, body: &Value) -> Answer {
-    let select = selection(body);
+    let Some(select) = selection(ctx, body).await? else { return Ok(collect(&[], flag(body, "include_system"))) };
     let tasks = crate::tasks::get_all(ctx, &select).await?;
     let models = crate::models::get_all(ctx, &select).await?;
     let docs: Vec<Value> = listed(&tasks, "tasks").iter().chain(listed(&models, "models")).cloned().collect();

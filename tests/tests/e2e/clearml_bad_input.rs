@@ -165,6 +165,7 @@ const ENDPOINTS: &[&str] = &[
     "models.update",
     "models.update_for_task",
     "models.update_tags",
+    "organization.get_entities_count",
     "organization.get_tags",
     "projects.create",
     "projects.delete",
@@ -180,6 +181,8 @@ const ENDPOINTS: &[&str] = &[
     "projects.get_task_parents",
     "projects.get_task_tags",
     "projects.get_unique_metric_variants",
+    "projects.merge",
+    "projects.move",
     "projects.update",
     "projects.validate_delete",
     "queues.add_or_update_metadata",
@@ -193,8 +196,8 @@ const ENDPOINTS: &[&str] = &[
     "queues.get_by_id",
     "queues.get_default",
     "queues.get_next_task",
-    "queues.get_queue_metrics",
     "queues.get_num_entries",
+    "queues.get_queue_metrics",
     "queues.move_task_backward",
     "queues.move_task_forward",
     "queues.move_task_to_back",
@@ -326,6 +329,11 @@ const FIELDS: &[&str] = &[
     "to_date",
     "interval",
     "queue_ids",
+    "new_location",
+    "destination_project",
+    "include_dataset_stats",
+    "active_users",
+    "datasets",
 ];
 
 /// A bad value of some kind: a wrong shape, a huge list or string, an extreme number.
