@@ -79,16 +79,19 @@ async fn documents(
         true => (ctx.store.list_queues().await?, crate::extras::all(ctx, crate::extras::Kind::Queue).await?),
         false => Default::default(),
     };
+    // What a projection leaves out is not read.
+    let wants = |prefixes: &[&str]| {
+        only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| prefixes.iter().any(|p| f.starts_with(p))))
+    };
     let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-    let extras = crate::extras::of(ctx, crate::extras::Kind::Task, &ids).await?;
-    let wanted = only_fields.is_none_or(|f| f.is_empty() || f.iter().any(|f| f.starts_with("last_metrics")));
+    let extras = match wants(&["script", "execution", "models", "*"]) {
+        true => crate::extras::of(ctx, crate::extras::Kind::Task, &ids).await?,
+        false => Default::default(),
+    };
     let mut summaries = match known {
-        _ if !wanted => Summaries::default(),
+        _ if !wants(&["last_metrics"]) => Summaries::default(),
         Some(known) => known,
-        None => {
-            let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
-            runyard_tracking::store::summaries_of(&ctx.store, &ids).await?
-        }
+        None => runyard_tracking::store::summaries_of(&ctx.store, &ids).await?,
     };
     Ok(tasks
         .iter()
