@@ -110,7 +110,7 @@ pub struct PlotEvent {
 }
 
 /// Console output, appended to the task's console.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogEvent {
     pub task: String,
@@ -121,6 +121,14 @@ pub struct LogEvent {
     pub worker: Option<String>,
     #[serde(default)]
     pub time: Option<DateTime<Utc>>,
+    /// The iteration, metric and variant the line is filed under, if any: logs can be read
+    /// and cleared by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// A debug sample: a file (image, audio, …) by reference.
@@ -171,7 +179,8 @@ pub struct BatchResult {
     pub rejected: Vec<RejectedEvent>,
 }
 
-/// Last, min, max (each with its iteration), first and count of one metric/variant of a task.
+/// Last, min, max (each with its iteration), first, count and mean of one metric/variant of a
+/// task. The last is the newest report: by its time, then its iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MetricSummary {
     pub metric: String,
@@ -187,6 +196,8 @@ pub struct MetricSummary {
     pub min_iteration: i64,
     pub max: Float,
     pub max_iteration: i64,
+    /// The mean of the values; NaN once a NaN was reported.
+    pub mean: Float,
 }
 
 /// A single value (the comparison view's "Summary").

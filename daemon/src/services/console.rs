@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::services::access;
-use crate::store::{now_ms, Principal, Store};
+use crate::store::{now_ms, LogMetrics, Principal, Store};
 use runyard_api::{is_valid_id, Action, AppendConsole, ConsolePage, ConsoleQuery, TaskStatus};
 use std::time::Duration;
 
@@ -33,6 +33,24 @@ pub async fn append(store: &Store, who: &Principal, task_id: &str, req: AppendCo
     }
     let time = req.time.map(|t| t.timestamp_millis()).unwrap_or_else(now_ms);
     store.append_console(task_id, time, &req.text).await
+}
+
+/// Removes a task's log lines that `metrics` takes (and, with `before`, only older ones):
+/// its owner's or an admin's call; a published task's console is read-only.
+pub async fn clear(
+    store: &Store,
+    who: &Principal,
+    task_id: &str,
+    metrics: LogMetrics<'_>,
+    before: Option<i64>,
+) -> Result<u64> {
+    let heads = store.read_heads(&[task_id]).await?;
+    let head = heads.get(task_id).ok_or_else(|| Error::not_found("task", task_id))?;
+    access::task(who, Action::Edit, &access::TaskAccess::of(head))?;
+    if head.status == TaskStatus::Published {
+        return Err(Error::Conflict(format!("task '{task_id}' is published: its console is read-only")));
+    }
+    store.clear_log_lines(task_id, metrics, before).await
 }
 
 pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<ConsolePage> {

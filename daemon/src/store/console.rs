@@ -16,6 +16,43 @@ pub struct ConsoleLine<'a> {
     pub text: std::borrow::Cow<'a, str>,
     pub level: Option<&'a str>,
     pub worker: Option<&'a str>,
+    pub iteration: Option<i64>,
+    pub metric: Option<&'a str>,
+    pub variant: Option<&'a str>,
+}
+
+/// Which log lines a read or a clear takes, by the metric they are filed under (a line with
+/// none is filed under "").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogMetrics<'a> {
+    /// Only these metrics (`None`: any).
+    pub include: Option<&'a [String]>,
+    /// Never these.
+    pub exclude: &'a [String],
+}
+
+impl LogMetrics<'_> {
+    /// ` AND …` over `COALESCE(metric, '')`.
+    fn condition(&self) -> sea_query::Condition {
+        use sea_query::{Cond, Expr};
+        let metric = || Expr::expr(Expr::cust("COALESCE(metric, '')"));
+        let mut cond = Cond::all();
+        if let Some(include) = self.include {
+            cond = cond.add(metric().is_in(include.iter().map(String::as_str)));
+        }
+        if !self.exclude.is_empty() {
+            cond = cond.add(metric().is_not_in(self.exclude.iter().map(String::as_str)));
+        }
+        cond
+    }
+}
+
+/// A page of log lines read by time.
+pub struct LogPage {
+    /// In the order read: newest first when reading earlier lines.
+    pub lines: Vec<ConsoleEntry>,
+    /// Every line of the task the metric filter takes, whatever the time.
+    pub total: i64,
 }
 
 impl Store {
@@ -49,9 +86,9 @@ impl Store {
     pub async fn append_console_lines(conn: &mut sqlx::AnyConnection, lines: &[ConsoleLine<'_>]) -> Result<()> {
         for chunk in lines.chunks(super::CHUNK / 5) {
             let mut insert = Query::insert();
-            insert
-                .into_table(Alias::new("task_console"))
-                .columns(["task_id", "time", "text", "level", "worker"].map(Alias::new));
+            insert.into_table(Alias::new("task_console")).columns(
+                ["task_id", "time", "text", "level", "worker", "iteration", "metric", "variant"].map(Alias::new),
+            );
             for line in chunk {
                 insert.values_panic([
                     line.task.into(),
@@ -59,6 +96,9 @@ impl Store {
                     line.text.as_ref().into(),
                     line.level.into(),
                     line.worker.into(),
+                    line.iteration.into(),
+                    line.metric.into(),
+                    line.variant.into(),
                 ]);
             }
             super::execute(conn, &insert).await?;
@@ -89,7 +129,8 @@ impl Store {
         };
         // The bytes of text before each chunk of the page, so a page stops once it is big.
         let sql = format!(
-            "SELECT id, time, text, level, worker, in_page FROM (SELECT id, time, text, level, worker, \
+            "SELECT id, time, text, level, worker, iteration, metric, variant, in_page FROM (SELECT id, time, text, \
+             level, worker, iteration, metric, variant, \
              SUM({bytes}) OVER (ORDER BY id {order}) - {bytes} AS bytes_before, COUNT(*) OVER () AS in_page \
              FROM task_console \
              WHERE task_id = $1 AND {bound}{filter} ORDER BY id {order} LIMIT $3) page \
@@ -108,26 +149,104 @@ impl Store {
             None => 0,
         };
         let more = in_page == limit as i64 || (rows.len() as i64) < in_page;
-        let mut entries = rows
-            .iter()
-            .map(|r| {
-                Ok(ConsoleEntry {
-                    id: r.try_get("id")?,
-                    time: to_time(r.try_get("time")?),
-                    text: r.try_get("text")?,
-                    level: r.try_get("level")?,
-                    worker: r.try_get("worker")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut entries = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
         if before.is_some() {
             entries.reverse();
         }
         Ok((entries, more))
     }
 
+    /// Up to `limit` log lines of a task by time: before `from` (newest first; from the end
+    /// without `from`) or, with `earlier` false, after it (oldest first; from the start).
+    pub async fn log_lines(
+        &self,
+        task_id: &str,
+        metrics: LogMetrics<'_>,
+        from: Option<i64>,
+        earlier: bool,
+        limit: u32,
+    ) -> Result<LogPage> {
+        use sea_query::{Expr, Order};
+        let of_task = || {
+            let mut q = Query::select();
+            q.from(Alias::new("task_console"))
+                .and_where(Expr::col(Alias::new("task_id")).eq(task_id))
+                .cond_where(metrics.condition());
+            q
+        };
+        let mut page = of_task();
+        page.columns(["id", "time", "text", "level", "worker", "iteration", "metric", "variant"].map(Alias::new))
+            .limit(limit.into());
+        let order = if earlier { Order::Desc } else { Order::Asc };
+        if let Some(from) = from {
+            let time = Expr::col(Alias::new("time"));
+            page.and_where(if earlier { time.lt(from) } else { time.gt(from) });
+        }
+        page.order_by(Alias::new("time"), order.clone()).order_by(Alias::new("id"), order);
+        let lines = super::fetch_all(&mut *self.pool.acquire().await?, &page)
+            .await?
+            .iter()
+            .map(entry)
+            .collect::<Result<Vec<_>>>()?;
+        let mut count = of_task();
+        count.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
+        let total = super::fetch_all(&mut *self.pool.acquire().await?, &count).await?[0].try_get("n")?;
+        Ok(LogPage { lines, total })
+    }
+
+    /// Removes a task's log lines that `metrics` takes and, with `before`, that are older than
+    /// that time. Returns how many went.
+    pub async fn clear_log_lines(&self, task_id: &str, metrics: LogMetrics<'_>, before: Option<i64>) -> Result<u64> {
+        use sea_query::Expr;
+        let mut delete = Query::delete();
+        delete
+            .from_table(Alias::new("task_console"))
+            .and_where(Expr::col(Alias::new("task_id")).eq(task_id))
+            .cond_where(metrics.condition());
+        if let Some(before) = before {
+            delete.and_where(Expr::col(Alias::new("time")).lt(before));
+        }
+        let mut tx = self.write().await?;
+        let deleted = super::execute(&mut tx, &delete).await?;
+        tx.changed(Change::Console { task: task_id.to_string() });
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// The distinct metrics a task's log lines are filed under (none for lines with no metric).
+    pub async fn log_metrics(&self, task_ids: &[String]) -> Result<Vec<(String, String, String)>> {
+        use sea_query::Expr;
+        let mut q = Query::select();
+        q.distinct()
+            .columns(["task_id", "metric", "variant"].map(Alias::new))
+            .from(Alias::new("task_console"))
+            .and_where(Expr::col(Alias::new("task_id")).is_in(task_ids.iter().map(String::as_str)))
+            .and_where(Expr::col(Alias::new("metric")).is_not_null());
+        super::fetch_all(&mut *self.pool.acquire().await?, &q)
+            .await?
+            .iter()
+            .map(|r| {
+                let variant: Option<String> = r.try_get("variant")?;
+                Ok((r.try_get("task_id")?, r.try_get("metric")?, variant.unwrap_or_default()))
+            })
+            .collect()
+    }
+
     /// Empties the consoles of tasks (a reset).
     pub async fn clear_console(conn: &mut sqlx::AnyConnection, task_ids: &[&str]) -> Result<()> {
         super::delete_in(conn, "task_console", "task_id", task_ids).await
     }
+}
+
+fn entry(r: &sqlx::any::AnyRow) -> Result<ConsoleEntry> {
+    Ok(ConsoleEntry {
+        id: r.try_get("id")?,
+        time: to_time(r.try_get("time")?),
+        text: r.try_get("text")?,
+        level: r.try_get("level")?,
+        worker: r.try_get("worker")?,
+        iteration: r.try_get("iteration")?,
+        metric: r.try_get("metric")?,
+        variant: r.try_get("variant")?,
+    })
 }

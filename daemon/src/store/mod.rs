@@ -11,7 +11,7 @@
 
 pub mod changes;
 mod console;
-pub use console::ConsoleLine;
+pub use console::{ConsoleLine, LogMetrics, LogPage};
 pub mod history;
 pub mod inserts;
 pub mod patch;

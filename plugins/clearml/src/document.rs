@@ -113,6 +113,7 @@ pub fn last_metrics(summaries: &[MetricSummary]) -> Value {
             "first_value": finite(s.first.0),
             "first_value_iteration": s.first_iteration,
             "count": s.count,
+            "mean_value": finite(s.mean.0),
         });
         let metric = out.entry(metric_key(&s.metric)).or_insert_with(|| json!({}));
         metric[metric_key(&s.variant)] = entry;
@@ -391,6 +392,7 @@ mod tests {
             min_iteration: 1,
             max: f(3.0),
             max_iteration: 0,
+            mean: f(f64::NAN),
         };
         let lm = last_metrics(&[s]);
         let entry = &lm["81513effdf5790b79549208838404407"]["c03410a5204b21cd8229ff754688d743"];

@@ -6,10 +6,16 @@ use crate::lookup::task_of;
 use crate::Ctx;
 use runyard_api::tracking::{Event, Float, LogEvent, PlotEvent, RejectedEvent, SampleEvent, ScalarEvent, SingleEvent};
 use runyard_daemon::store::Principal;
+use runyard_tracking::ingest::Fields;
 use serde_json::{json, Map, Value};
 
 fn time_of(e: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
     e.get("timestamp").and_then(Value::as_i64).and_then(chrono::DateTime::from_timestamp_millis)
+}
+
+/// A name ClearML lets a client leave out: empty when missing.
+fn name_of(e: &Value, field: &str) -> String {
+    str_of(e, field).unwrap_or_default()
 }
 
 fn str_of(e: &Value, field: &str) -> Result<String, String> {
@@ -36,7 +42,7 @@ fn convert(e: &Value) -> Result<Event, String> {
                 }
                 _ => return Err("missing field 'value'".into()),
             };
-            let (metric, variant, iter) = (str_of(e, "metric")?, str_of(e, "variant")?, iteration()?);
+            let (metric, variant, iter) = (name_of(e, "metric"), name_of(e, "variant"), iteration()?);
             if iter == SINGLE_VALUE_ITERATION && metric == "Summary" {
                 return Ok(Event::Single(SingleEvent { task, name: variant, value: Float(value), time }));
             }
@@ -47,8 +53,8 @@ fn convert(e: &Value) -> Result<Event, String> {
             let figure = Value::String(str_of(e, "plot_str")?);
             Ok(Event::Plot(PlotEvent {
                 task,
-                metric: str_of(e, "metric")?,
-                variant: str_of(e, "variant")?,
+                metric: name_of(e, "metric"),
+                variant: name_of(e, "variant"),
                 iteration: iteration()?,
                 figure,
                 time,
@@ -57,17 +63,20 @@ fn convert(e: &Value) -> Result<Event, String> {
         }
         "log" => Ok(Event::Log(LogEvent {
             task,
-            msg: str_of(e, "msg")?,
+            msg: name_of(e, "msg"),
             level: e.get("level").and_then(Value::as_str).map(str::to_lowercase),
             worker: e.get("worker").and_then(Value::as_str).map(str::to_string),
             time,
+            iteration: e.get("iter").and_then(Value::as_i64),
+            metric: str_of(e, "metric").ok().filter(|m| !m.is_empty()),
+            variant: str_of(e, "variant").ok(),
         })),
         "training_debug_image" => Ok(Event::Sample(SampleEvent {
             task,
-            metric: str_of(e, "metric")?,
-            variant: str_of(e, "variant")?,
+            metric: name_of(e, "metric"),
+            variant: name_of(e, "variant"),
             iteration: iteration()?,
-            uri: str_of(e, "url").or_else(|_| str_of(e, "key"))?,
+            uri: str_of(e, "url").or_else(|_| str_of(e, "key")).unwrap_or_default(),
             time,
         })),
         "" => Err("missing field 'type'".into()),
@@ -85,7 +94,7 @@ pub async fn add_batch(ctx: &Ctx, who: &Principal, body: &[u8]) -> Answer {
             Err(reason) => rejected.push(RejectedEvent { index, field: None, reason }),
         }
     }
-    let result = runyard_tracking::ingest::store_events(&ctx.store, who, parsed, rejected).await?;
+    let result = runyard_tracking::ingest::store_events(&ctx.store, who, parsed, rejected, Fields::MayBeEmpty).await?;
     let errors: Map<String, Value> = result
         .rejected
         .iter()
@@ -108,46 +117,11 @@ fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// `events.get_task_log`: the console as log events, from the head (`order: asc`) or the tail,
-/// a batch at a time; `scroll_id` continues where the last batch ended.
-pub async fn get_task_log(ctx: &Ctx, body: &Value) -> Answer {
-    let task = task_of(body)?;
-    let batch = body.get("batch_size").and_then(Value::as_u64).unwrap_or(500).clamp(1, 10_000) as u32;
-    let from_tail = body.get("from").and_then(Value::as_str) == Some("tail")
-        || body.get("order").and_then(Value::as_str) == Some("desc");
-    let cursor = body.get("scroll_id").and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok());
-    let q = runyard_api::ConsoleQuery {
-        after: if from_tail { None } else { cursor },
-        before: if from_tail { cursor } else { None },
-        tail: from_tail,
-        limit: Some(batch),
-        ..Default::default()
-    };
-    let page = runyard_daemon::services::console::read(&ctx.store, &task, q).await?;
-    let next = if from_tail { page.entries.first().map(|e| e.id) } else { page.entries.last().map(|e| e.id) };
-    let mut events: Vec<Value> = page
-        .entries
-        .iter()
-        .map(|e| {
-            json!({"type": "log", "task": task, "timestamp": ms(e.time), "level": e.level.clone().unwrap_or_else(|| "info".into()),
-                   "worker": e.worker, "msg": e.text.trim_end_matches('\n')})
-        })
-        .collect();
-    if from_tail && body.get("order").and_then(Value::as_str) == Some("desc") {
-        events.reverse();
-    }
-    Ok(json!({"events": events, "returned": events.len(), "total": events.len(),
-              "scroll_id": next.map(|n| n.to_string()).or(cursor.map(|c| c.to_string()))}))
-}
-
 /// `events.get_task_single_value_metrics`: per task that has any, its single values: the
 /// `Summary` values and every scalar reported at the single-value iteration, filtered by
 /// `metrics`, with the task's name.
 pub async fn get_task_single_value_metrics(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = crate::envelope::str_list(body, "tasks")?.unwrap_or_default();
-    if tasks.iter().any(|t| !runyard_api::is_valid_id(t)) || tasks.is_empty() {
-        return Err(crate::envelope::ClearmlError::validation("Validation error: tasks must be task ids"));
-    }
+    let tasks = crate::lookup::task_ids(body)?;
     let keep = crate::histogram::wanted(body)?;
     let singles = runyard_tracking::reads::single_values(&ctx.store, &tasks.join(",")).await?;
     let summaries = runyard_tracking::store::summaries_of(&ctx.store, &tasks).await?;
@@ -155,12 +129,14 @@ pub async fn get_task_single_value_metrics(ctx: &Ctx, body: &Value) -> Answer {
     for task in ctx.tasks.get_many(&tasks).await? {
         let summary =
             singles.get(&task.id).into_iter().flatten().map(|v| ("Summary", v.name.as_str(), v.value.0, v.time));
-        let at_single = summaries
-            .get(&task.id)
-            .into_iter()
-            .flatten()
-            .filter(|s| s.first_iteration == SINGLE_VALUE_ITERATION)
-            .map(|s| (s.metric.as_str(), s.variant.as_str(), s.first.0, s.last_time));
+        let at_single =
+            summaries.get(&task.id).into_iter().flatten().filter(|s| s.first_iteration == SINGLE_VALUE_ITERATION).map(
+                |s| {
+                    // The newest report if it was a single value, else the first one.
+                    let value = if s.last_iteration == SINGLE_VALUE_ITERATION { s.last.0 } else { s.first.0 };
+                    (s.metric.as_str(), s.variant.as_str(), value, s.last_time)
+                },
+            );
         let values: Vec<Value> = summary
             .chain(at_single)
             .filter(|(metric, variant, _, _)| keep(metric, variant))
@@ -181,7 +157,7 @@ pub async fn get_task_plots(ctx: &Ctx, body: &Value) -> Answer {
     let task = task_of(body)?;
     let all = body.get("iters").and_then(Value::as_u64).unwrap_or(1) > 1;
     let q = runyard_api::tracking::PlotQuery { tasks: task.clone(), all_iterations: all, ..Default::default() };
-    let plots = runyard_tracking::reads::plots(&ctx.store, q).await?;
+    let plots = runyard_tracking::reads::plots_as_sent(&ctx.store, q).await?;
     let events: Vec<Value> = plots
         .iter()
         .map(|p| {
@@ -244,7 +220,7 @@ pub async fn get_task_events(ctx: &Ctx, body: &Value) -> Answer {
     }
     if of("plot") {
         let q = runyard_api::tracking::PlotQuery { tasks: task.clone(), all_iterations: true, ..Default::default() };
-        for p in runyard_tracking::reads::plots(&ctx.store, q).await? {
+        for p in runyard_tracking::reads::plots_as_sent(&ctx.store, q).await? {
             if wanted(&filter, &p.metric, &p.variant) {
                 let e = json!({"type": "plot", "task": task, "metric": p.metric, "variant": p.variant, "iter": p.iteration,
                                "timestamp": ms(p.time), "plot_str": plot_str(&p.figure)});
@@ -268,12 +244,9 @@ pub async fn get_task_events(ctx: &Ctx, body: &Value) -> Answer {
             let q = runyard_api::ConsoleQuery { after, limit: Some(10_000), ..Default::default() };
             let page = runyard_daemon::services::console::read(&ctx.store, &task, q).await?;
             let Some(last) = page.entries.last().map(|e| e.id) else { break };
-            events.extend(page.entries.iter().map(|e| {
-                let event = json!({"type": "log", "task": task, "timestamp": ms(e.time), "iter": 0,
-                                   "level": e.level.clone().unwrap_or_else(|| "info".into()), "worker": e.worker,
-                                   "msg": e.text.trim_end_matches('\n')});
-                (ms(e.time), 0, event)
-            }));
+            events.extend(
+                page.entries.iter().map(|e| (ms(e.time), e.iteration.unwrap_or(0), crate::logs::event(&task, e))),
+            );
             after = Some(last);
         }
     }

@@ -100,10 +100,7 @@ pub async fn task(ctx: &Ctx, body: &Value) -> Answer {
 /// `events.multi_task_scalar_metrics_iter_histogram`: `{metrics: {metric: {variant: {task:
 /// {name, x, y}}}}}`, the task's name as `name`.
 pub async fn tasks(ctx: &Ctx, body: &Value) -> Answer {
-    let tasks = str_list(body, "tasks")?.unwrap_or_default();
-    if tasks.is_empty() || tasks.len() > 100 || tasks.iter().any(|t| !runyard_api::is_valid_id(t)) {
-        return Err(ClearmlError::validation("Validation error: tasks must be 1 to 100 task ids"));
-    }
+    let tasks = crate::lookup::task_ids(body)?;
     let names: std::collections::HashMap<String, String> =
         ctx.tasks.get_many(&tasks).await?.into_iter().map(|t| (t.id, t.name)).collect();
     let mut out = Map::new();

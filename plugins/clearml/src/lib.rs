@@ -8,6 +8,7 @@
 //! `projects` and `events` map the calls; `files` is the files server.
 
 pub mod artifacts;
+pub mod catalogue;
 pub mod cleanup;
 pub mod distinct;
 pub mod document;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod extras;
 pub mod files;
 pub mod histogram;
+pub mod logs;
 pub mod lookup;
 pub mod metrics;
 pub mod models;
@@ -328,7 +330,12 @@ async fn dispatch(
         "tasks.get_configuration_names" => params::get_configuration_names(ctx, &body).await,
         "tasks.edit_configuration" => params::edit_configuration(ctx, who, &body).await,
         "tasks.delete_configuration" => params::delete_configuration(ctx, who, &body).await,
-        "events.get_task_log" => events::get_task_log(ctx, &body).await,
+        "events.get_task_log" => logs::get_task_log(ctx, &body).await,
+        "events.clear_task_log" => logs::clear_task_log(ctx, who, &body).await,
+        "events.get_task_metrics" => catalogue::get_task_metrics(ctx, &body).await,
+        "events.get_multi_task_metrics" => catalogue::get_multi_task_metrics(ctx, &body).await,
+        "events.get_multi_task_plots" => catalogue::get_multi_task_plots(ctx, &body).await,
+        "events.get_task_latest_scalar_values" => catalogue::get_task_latest_scalar_values(ctx, &body).await,
         "events.get_task_events" => events::get_task_events(ctx, &body).await,
         "events.scalar_metrics_iter_histogram" => histogram::task(ctx, &body).await,
         "events.scalar_metrics_iter_raw" => metrics::scalar_metrics_iter_raw(ctx, &body).await,

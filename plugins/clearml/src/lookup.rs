@@ -20,6 +20,15 @@ pub(crate) fn task_of(body: &Value) -> Result<String, ClearmlError> {
     Ok(id.to_string())
 }
 
+/// The request's `tasks`: 1 to 100 task ids.
+pub(crate) fn task_ids(body: &Value) -> Result<Vec<String>, ClearmlError> {
+    let tasks = crate::envelope::str_list(body, "tasks")?.unwrap_or_default();
+    if tasks.is_empty() || tasks.len() > 100 || tasks.iter().any(|t| !runyard_api::is_valid_id(t)) {
+        return Err(ClearmlError::validation("Validation error: tasks must be 1 to 100 task ids"));
+    }
+    Ok(tasks)
+}
+
 /// A task by id.
 pub(crate) async fn task(ctx: &Ctx, id: &str) -> Result<Task, ClearmlError> {
     if !runyard_api::is_valid_id(id) {

@@ -53,7 +53,7 @@ async fn reported(ctx: &Ctx, kind: Kind, task: &str, metric: Option<&str>) -> Re
                 all_iterations: true,
                 ..Default::default()
             };
-            runyard_tracking::reads::plots(&ctx.store, q)
+            runyard_tracking::reads::plots_as_sent(&ctx.store, q)
                 .await?
                 .into_iter()
                 .map(|p| Reported {

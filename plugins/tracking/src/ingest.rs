@@ -65,8 +65,16 @@ fn parse(index: usize, raw: &RawValue) -> Result<Event, RejectedEvent> {
     })
 }
 
-fn check_name(index: usize, field: &str, value: &str) -> Result<(), RejectedEvent> {
-    if value.is_empty() {
+/// Whether an event's metric, variant and sample URI may be empty. Runyard's own API requires
+/// them; ClearML's lets a client leave them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    Required,
+    MayBeEmpty,
+}
+
+fn check_name(index: usize, field: &str, value: &str, fields: Fields) -> Result<(), RejectedEvent> {
+    if value.is_empty() && fields == Fields::Required {
         return Err(reject(index, Some(field), "must not be empty"));
     }
     if value.len() > MAX_NAME {
@@ -79,17 +87,17 @@ fn check_name(index: usize, field: &str, value: &str) -> Result<(), RejectedEven
 }
 
 /// The checks that need no database.
-fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
+fn validate(index: usize, event: &Event, fields: Fields) -> Result<(), RejectedEvent> {
     if !is_valid_id(event.task()) {
         return Err(reject(index, Some("task"), format!("no task '{}'", event.task())));
     }
     let series = |metric: &str, variant: &str| {
-        check_name(index, "metric", metric)?;
-        check_name(index, "variant", variant)
+        check_name(index, "metric", metric, fields)?;
+        check_name(index, "variant", variant, fields)
     };
     match event {
         Event::Scalar(e) => series(&e.metric, &e.variant),
-        Event::Single(e) => check_name(index, "name", &e.name),
+        Event::Single(e) => check_name(index, "name", &e.name, Fields::Required),
         Event::Plot(e) => {
             series(&e.metric, &e.variant)?;
             match e.figure.is_object() || (e.as_text && e.figure.is_string()) {
@@ -101,7 +109,7 @@ fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
         }
         Event::Sample(e) => {
             series(&e.metric, &e.variant)?;
-            match e.uri.trim().is_empty() {
+            match e.uri.trim().is_empty() && fields == Fields::Required {
                 true => Err(reject(index, Some("uri"), "must not be empty")),
                 false => Ok(()),
             }
@@ -110,7 +118,13 @@ fn validate(index: usize, event: &Event) -> Result<(), RejectedEvent> {
         Event::Log(e) if e.level.as_ref().is_some_and(|l| l.len() > 32) => {
             Err(reject(index, Some("level"), "must be at most 32 bytes"))
         }
-        Event::Log(_) => Ok(()),
+        Event::Log(e) => {
+            let names = [("metric", &e.metric), ("variant", &e.variant)];
+            names.into_iter().try_for_each(|(field, name)| match name {
+                Some(name) => check_name(index, field, name, Fields::MayBeEmpty),
+                None => Ok(()),
+            })
+        }
     }
 }
 
@@ -124,7 +138,7 @@ pub async fn ingest(store: &Store, who: &Principal, raws: &[Box<RawValue>]) -> R
             Err(r) => rejected.push(r),
         }
     }
-    store_events(store, who, events, rejected).await
+    store_events(store, who, events, rejected, Fields::Required).await
 }
 
 /// Checks and stores parsed events (each with its position in the batch), adding to the
@@ -134,10 +148,11 @@ pub async fn store_events(
     who: &Principal,
     parsed: Vec<(usize, Event)>,
     mut rejected: Vec<RejectedEvent>,
+    fields: Fields,
 ) -> Result<BatchResult> {
     let mut events = Vec::with_capacity(parsed.len());
     for (index, event) in parsed {
-        match validate(index, &event) {
+        match validate(index, &event, fields) {
             Ok(()) => events.push((index, event)),
             Err(r) => rejected.push(r),
         }
@@ -227,7 +242,7 @@ pub async fn store_events(
                     uri,
                 ));
             }
-            Event::Log(LogEvent { msg, level, worker, time, .. }) => {
+            Event::Log(LogEvent { msg, level, worker, time, iteration, metric, variant, .. }) => {
                 let text = if msg.ends_with('\n') { msg.into() } else { format!("{msg}\n").into() };
                 logs.push(ConsoleLine {
                     task,
@@ -235,6 +250,9 @@ pub async fn store_events(
                     text,
                     level: level.as_deref(),
                     worker: worker.as_deref(),
+                    iteration: *iteration,
+                    metric: metric.as_deref(),
+                    variant: variant.as_deref(),
                 });
             }
         }

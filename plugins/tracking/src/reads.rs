@@ -146,7 +146,14 @@ pub async fn raw(store: &Store, task: &str, q: RawScalarQuery) -> Result<RawScal
 
 pub async fn plots(store: &Store, q: PlotQuery) -> Result<Vec<Plot>> {
     let ids = known_tasks(store, &q.tasks).await?;
-    store::plots(store, &ids, q.metric.as_deref(), q.variant.as_deref(), q.all_iterations).await
+    store::plots(store, &ids, q.metric.as_deref(), q.variant.as_deref(), q.all_iterations, store::Figure::Parsed).await
+}
+
+/// As [`plots`], each figure the text its client sent (a JSON string), for APIs that give it
+/// back verbatim.
+pub async fn plots_as_sent(store: &Store, q: PlotQuery) -> Result<Vec<Plot>> {
+    let ids = known_tasks(store, &q.tasks).await?;
+    store::plots(store, &ids, q.metric.as_deref(), q.variant.as_deref(), q.all_iterations, store::Figure::AsSent).await
 }
 
 pub async fn samples(store: &Store, task: &str, q: SampleQuery) -> Result<Vec<Sample>> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 const MAX_PARAMS: usize = 10_000;
 
 /// The columns of `scalar_summaries`.
-const SUMMARY_COLUMNS: [&str; 13] = [
+const SUMMARY_COLUMNS: [&str; 14] = [
     "task_id",
     "metric",
     "variant",
@@ -27,12 +27,15 @@ const SUMMARY_COLUMNS: [&str; 13] = [
     "min_iter",
     "max_value",
     "max_iter",
+    "total",
 ];
 
-/// Last, min, max, first and count of the points of one series in one batch.
+/// Last, min, max, first, count and sum of the points of one series in one batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub count: i64,
+    /// NaN once any value is.
+    pub total: f64,
     pub first: (f64, i64),
     /// Value, iteration, time.
     pub last: (f64, i64, i64),
@@ -42,12 +45,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of points in report order: on equal iterations the later report is the
-    /// "last" and the earlier the "first".
+    /// The summary of points in report order: the "last" is the newest report (by time, then
+    /// iteration, then report order), the "first" the earliest iteration's first report.
     pub fn of(points: &[Point]) -> Summary {
         let p0 = points[0];
         let mut s = Summary {
             count: points.len() as i64,
+            total: points.iter().map(|p| p.value).sum(),
             first: (p0.value, p0.iteration),
             last: (p0.value, p0.iteration, p0.time),
             min: None,
@@ -57,7 +61,7 @@ impl Summary {
             if p.iteration < s.first.1 {
                 s.first = (p.value, p.iteration);
             }
-            if p.iteration >= s.last.1 {
+            if (p.time, p.iteration) >= (s.last.2, s.last.1) {
                 s.last = (p.value, p.iteration, p.time);
             }
             if !p.value.is_nan() {
@@ -145,11 +149,13 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Keeps a summary row current: counts add up, first/last follow the iterations, min/max
+/// Keeps a summary row current: counts and sums add up, the last is the newest report (by
+/// time, then iteration; the later batch on a tie), the first follows the iterations, min/max
 /// ignore NaN (a NULL bound is "none yet").
 fn summary_merge() -> OnConflict {
     let first = "excluded.first_iter < scalar_summaries.first_iter";
-    let last = "excluded.last_iter >= scalar_summaries.last_iter";
+    let last = "excluded.last_time > scalar_summaries.last_time OR (excluded.last_time = scalar_summaries.last_time \
+                AND excluded.last_iter >= scalar_summaries.last_iter)";
     let min = "scalar_summaries.min_value IS NULL OR excluded.min_value < scalar_summaries.min_value";
     let max = "scalar_summaries.max_value IS NULL OR excluded.max_value > scalar_summaries.max_value";
     let pick = |column: &str, when: &str| {
@@ -159,6 +165,7 @@ fn summary_merge() -> OnConflict {
     OnConflict::columns([col("task_id"), col("metric"), col("variant")])
         .values([
             (col("count"), Expr::cust("scalar_summaries.count + excluded.count")),
+            (col("total"), Expr::cust("scalar_summaries.total + excluded.total")),
             pick("first_value", first),
             pick("first_iter", first),
             pick("last_value", last),
@@ -213,6 +220,7 @@ pub async fn write(conn: &mut AnyConnection, w: &Writes, now: i64) -> Result<()>
                     int(m.min.map_or(0, |x| x.1)),
                     opt_float(m.max.map(|x| x.0)),
                     int(m.max.map_or(0, |x| x.1)),
+                    float(m.total),
                 ]
             })
             .collect();
@@ -274,10 +282,10 @@ pub async fn summaries_of(store: &Store, tasks: &[String]) -> Result<BTreeMap<St
             .order_by(col("variant"), Order::Asc)
             .to_owned();
         for r in fetch_all(&mut conn, &select).await? {
+            let count: i64 = r.try_get("count")?;
             out.entry(r.try_get("task_id")?).or_default().push(MetricSummary {
                 metric: r.try_get("metric")?,
                 variant: r.try_get("variant")?,
-                count: r.try_get("count")?,
                 first: nan_if_null(r.try_get("first_value")?),
                 first_iteration: r.try_get("first_iter")?,
                 last: nan_if_null(r.try_get("last_value")?),
@@ -287,6 +295,11 @@ pub async fn summaries_of(store: &Store, tasks: &[String]) -> Result<BTreeMap<St
                 min_iteration: r.try_get("min_iter")?,
                 max: nan_if_null(r.try_get("max_value")?),
                 max_iteration: r.try_get("max_iter")?,
+                mean: match r.try_get::<Option<f64>, _>("total")? {
+                    Some(total) if count > 0 => Float(total / count as f64),
+                    _ => Float(f64::NAN),
+                },
+                count,
             });
         }
     }
@@ -437,12 +450,22 @@ pub async fn raw_points(
 }
 
 /// Plots of tasks: the last reported iteration of each metric/variant, or every iteration.
+/// How a plot's stored text is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// As JSON (text that is not JSON stays a string).
+    Parsed,
+    /// As the text sent.
+    AsSent,
+}
+
 pub async fn plots(
     store: &Store,
     tasks: &[String],
     metric: Option<&str>,
     variant: Option<&str>,
     all_iterations: bool,
+    read: Figure,
 ) -> Result<Vec<Plot>> {
     let rows = reported(store, "plots", "figure", tasks, metric, variant, None, all_iterations).await?;
     rows.iter()
@@ -454,7 +477,10 @@ pub async fn plots(
                 variant: r.try_get("variant")?,
                 iteration: r.try_get("iteration")?,
                 time: to_time(r.try_get("time")?),
-                figure: serde_json::from_str(&figure).unwrap_or(serde_json::Value::String(figure)),
+                figure: match read {
+                    Figure::Parsed => serde_json::from_str(&figure).unwrap_or(serde_json::Value::String(figure)),
+                    Figure::AsSent => serde_json::Value::String(figure),
+                },
             })
         })
         .collect()

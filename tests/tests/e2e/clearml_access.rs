@@ -83,7 +83,12 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "events.get_task_events"
         | "events.scalar_metrics_iter_histogram"
         | "events.get_task_single_value_metrics"
-        | "events.get_task_plots" => (json!({"task": f.draft, "tasks": [f.draft]}), READ),
+        | "events.get_task_plots"
+        | "events.get_task_metrics"
+        | "events.get_multi_task_metrics"
+        | "events.get_multi_task_plots"
+        | "events.get_task_latest_scalar_values" => (json!({"task": f.draft, "tasks": [f.draft]}), READ),
+        "events.clear_task_log" => (json!({"task": f.draft, "exclude_metrics": ["m"]}), OWNER),
         "events.debug_images" | "events.plots" => (json!({"metrics": [{"task": f.draft}]}), READ),
         "events.get_plot_sample" | "events.get_debug_image_sample" => {
             (json!({"task": f.draft, "metric": "m", "variant": "v"}), READ)

@@ -240,7 +240,7 @@ async fn lifecycle_hooks(server: TestServer) {
     let report = |id: &str| {
         vec![
             scalar(id, "m", "v", 5, 1.0),
-            Event::Log(LogEvent { task: id.into(), msg: "hello".into(), level: None, worker: None, time: None }),
+            Event::Log(LogEvent { task: id.into(), msg: "hello".into(), ..Default::default() }),
             Event::Single(SingleEvent { task: id.into(), name: "s".into(), value: Float(1.0), time: None }),
         ]
     };
@@ -304,9 +304,7 @@ async fn console_pages_from_either_end(server: TestServer) {
             Event::Log(LogEvent {
                 task: t.id.clone(),
                 msg: format!("{} line {i}", if i % 10 == 0 { "Checkpoint_100%" } else { "step" }),
-                level: None,
-                worker: None,
-                time: None,
+                ..Default::default()
             })
         })
         .collect();
