@@ -67,6 +67,7 @@ fn report_samples(r: &WorkerReport) -> Vec<(String, f64)> {
         ("disk_used_bytes".to_string(), r.disk_used_bytes as f64),
         ("network_rx_bytes_per_second".to_string(), r.network_rx_bytes_per_second),
         ("network_tx_bytes_per_second".to_string(), r.network_tx_bytes_per_second),
+        (crate::store::history::RUNNING.to_string(), if r.task.is_some() { 1.0 } else { 0.0 }),
     ];
     for g in &r.gpus {
         out.push((format!("gpu{}_utilization_percent", g.index), g.utilization_percent));

@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 pub const RESOLUTIONS: [(i64, i64); 4] =
     [(10, 24 * 3600), (60, 7 * 24 * 3600), (600, 30 * 24 * 3600), (3600, 365 * 24 * 3600)];
 
+/// The metric each report of a worker records: 1 while it runs a task, else 0. Which workers
+/// reported when, and which were busy, are read from it.
+pub const RUNNING: &str = "running";
+
 /// Most points one history answer may hold per series.
 pub const MAX_POINTS: i64 = 10_000;
 
@@ -93,13 +97,7 @@ impl Store {
                 format!("the range would hold more than {MAX_POINTS} points"),
             ));
         }
-        let age = (super::now_ms() - from) / 1000;
-        let (width, _) = RESOLUTIONS
-            .iter()
-            .copied()
-            .find(|(w, keep)| *keep >= age && *w <= interval.max(RESOLUTIONS[0].0))
-            .unwrap_or(RESOLUTIONS[RESOLUTIONS.len() - 1]);
-        let step = (interval.max(width) / width) * width * 1000;
+        let (width, step) = resolution(from, interval);
         let mut select = Query::select();
         select
             .columns(["metric", "bucket", "n", "sum", "min", "max"].map(Alias::new))
@@ -151,6 +149,61 @@ impl Store {
         })
     }
 
+    /// The metrics recorded for the subjects whose name starts with `prefix` (`worker:`), as
+    /// `(subject, metric)` pairs.
+    pub async fn history_metrics(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let (coarsest, _) = RESOLUTIONS[RESOLUTIONS.len() - 1];
+        let mut select = Query::select();
+        select
+            .distinct()
+            .columns(["subject", "metric"].map(Alias::new))
+            .from(Alias::new("history"))
+            .and_where(Expr::col(Alias::new("resolution")).eq(coarsest))
+            .and_where(Expr::col(Alias::new("subject")).like(format!("{prefix}%")))
+            .order_by(Alias::new("subject"), Order::Asc)
+            .order_by(Alias::new("metric"), Order::Asc);
+        let mut conn = self.pool.acquire().await?;
+        super::fetch_all(&mut conn, &select)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("subject")?, r.try_get("metric")?)))
+            .collect()
+    }
+
+    /// For each point `interval` seconds wide between `from` and `to` (ms) in which subjects
+    /// whose name starts with `prefix` recorded `metric`: its start (ms), how many subjects
+    /// did, and how many of them with a value above 0.
+    pub async fn history_presence(
+        &self,
+        prefix: &str,
+        metric: &str,
+        from: i64,
+        to: i64,
+        interval: i64,
+    ) -> Result<Vec<(i64, usize, usize)>> {
+        let (width, step) = resolution(from, interval.max(1));
+        let mut select = Query::select();
+        select
+            .columns(["subject", "bucket", "max"].map(Alias::new))
+            .from(Alias::new("history"))
+            .and_where(Expr::col(Alias::new("subject")).like(format!("{prefix}%")))
+            .and_where(Expr::col(Alias::new("metric")).eq(metric))
+            .and_where(Expr::col(Alias::new("resolution")).eq(width))
+            .and_where(Expr::col(Alias::new("bucket")).between(from - from.rem_euclid(width * 1000), to));
+        let mut conn = self.pool.acquire().await?;
+        let mut points: BTreeMap<i64, BTreeMap<String, bool>> = BTreeMap::new();
+        for row in super::fetch_all(&mut conn, &select).await? {
+            let bucket: i64 = row.try_get("bucket")?;
+            let max: f64 = row.try_get("max")?;
+            let seen = points.entry(bucket - bucket.rem_euclid(step)).or_default();
+            *seen.entry(row.try_get("subject")?).or_default() |= max > 0.0;
+        }
+        Ok(points
+            .into_iter()
+            .map(|(start, subjects)| (start, subjects.len(), subjects.values().filter(|a| **a).count()))
+            .collect())
+    }
+
     /// Drops buckets older than their resolution keeps.
     pub async fn prune_history(&self, now: i64) -> Result<()> {
         let mut tx = self.write().await?;
@@ -163,4 +216,16 @@ impl Store {
         }
         tx.commit().await
     }
+}
+
+/// The resolution to read for points `interval` seconds wide from `from` (ms) on: the finest
+/// that still covers `from`, and the width of a point in ms (a multiple of it).
+fn resolution(from: i64, interval: i64) -> (i64, i64) {
+    let age = (super::now_ms() - from) / 1000;
+    let (width, _) = RESOLUTIONS
+        .iter()
+        .copied()
+        .find(|(w, keep)| *keep >= age && *w <= interval.max(RESOLUTIONS[0].0))
+        .unwrap_or(RESOLUTIONS[RESOLUTIONS.len() - 1]);
+    (width, (interval.max(width) / width) * width * 1000)
 }

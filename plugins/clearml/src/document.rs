@@ -65,6 +65,7 @@ pub fn document(t: &Task) -> Value {
             "queue": t.execution.queue,
             "artifacts": artifacts,
             "parameters": legacy_parameters(t),
+            "model_desc": legacy_configuration(t),
             "docker_cmd": docker_cmd(&t.container),
         },
         "output": {"destination": t.execution.output_uri},
@@ -318,17 +319,59 @@ pub(crate) fn hyperparams_of(v: &Value) -> BTreeMap<String, BTreeMap<String, Par
 /// Section of the legacy `execution.parameters` named `TF_DEFINE/<name>`; the others are `Args`.
 const TF_DEFINE: &str = "TF_DEFINE";
 
+/// The type of hyperparameters and configuration items set through the legacy fields.
+const LEGACY: &str = "legacy";
+
+fn is_legacy(kind: &Option<String>) -> bool {
+    kind.as_deref() == Some(LEGACY)
+}
+
 /// The legacy `execution.parameters` (`{name: value}`, API 2.8 and before) as hyperparameters
-/// of type `legacy`, in `Args` (or `TF_DEFINE` for `TF_DEFINE/<name>`), over `hyperparams`.
-pub(crate) fn add_legacy_parameters(hyperparams: &mut BTreeMap<String, BTreeMap<String, Param>>, execution: &Value) {
-    for (name, value) in execution.get("parameters").and_then(Value::as_object).into_iter().flatten() {
+/// of type `legacy`, in `Args` (or `TF_DEFINE` for `TF_DEFINE/<name>`), over `hyperparams`;
+/// with `replace`, in place of the legacy ones there were.
+pub(crate) fn add_legacy_parameters(
+    hyperparams: &mut BTreeMap<String, BTreeMap<String, Param>>,
+    execution: &Value,
+    replace: bool,
+) {
+    let Some(legacy) = execution.get("parameters").and_then(Value::as_object) else { return };
+    if replace {
+        for params in hyperparams.values_mut() {
+            params.retain(|_, p| !is_legacy(&p.kind));
+        }
+        hyperparams.retain(|_, params| !params.is_empty());
+    }
+    for (name, value) in legacy {
         let (section, name) = match name.strip_prefix("TF_DEFINE/") {
             Some(rest) => (TF_DEFINE, rest),
             None => ("Args", name.as_str()),
         };
-        let param = Param { value: text_of(value).unwrap_or_default(), kind: Some("legacy".into()), description: None };
+        let param = Param { value: text_of(value).unwrap_or_default(), kind: Some(LEGACY.into()), description: None };
         hyperparams.entry(section.to_string()).or_default().insert(name.to_string(), param);
     }
+}
+
+/// The legacy `execution.model_desc` (`{name: value}`) as configuration items of type
+/// `legacy`; with `replace`, in place of the legacy ones there were.
+pub(crate) fn add_legacy_configuration(
+    configuration: &mut BTreeMap<String, ConfigItem>,
+    execution: &Value,
+    replace: bool,
+) {
+    let Some(legacy) = execution.get("model_desc").and_then(Value::as_object) else { return };
+    if replace {
+        configuration.retain(|_, c| !is_legacy(&c.kind));
+    }
+    for (name, value) in legacy {
+        let item =
+            ConfigItem { value: text_of(value).unwrap_or_default(), kind: Some(LEGACY.into()), description: None };
+        configuration.insert(name.clone(), item);
+    }
+}
+
+/// The legacy `execution.model_desc` view of the configuration items set through it.
+fn legacy_configuration(t: &Task) -> Value {
+    t.configuration.iter().filter(|(_, c)| is_legacy(&c.kind)).map(|(name, c)| (name.clone(), json!(c.value))).collect()
 }
 
 /// The legacy `execution.parameters` view of the `Args` and `TF_DEFINE` hyperparameters.

@@ -17,6 +17,7 @@ pub mod events;
 pub mod extras;
 pub mod files;
 pub mod histogram;
+pub mod legacy_tags;
 pub mod logs;
 pub mod lookup;
 pub mod metrics;
@@ -37,6 +38,7 @@ pub mod tasks;
 pub mod transitions;
 pub mod users;
 pub mod verbatim;
+pub mod worker_stats;
 pub mod workers;
 
 use axum::body::Bytes;
@@ -250,7 +252,26 @@ async fn dispatch(
     if name == "events.add_batch" || name == "events.add" {
         return events::add_batch(ctx, who, bytes).await;
     }
-    let body: Value = parse_body(bytes)?;
+    let mut body: Value = parse_body(bytes)?;
+    if !legacy_tags::applies(version) {
+        return route(ctx, who, headers, peer, name, version, body).await;
+    }
+    legacy_tags::split(name, &mut body);
+    let mut answer = route(ctx, who, headers, peer, name, version, body).await?;
+    legacy_tags::merge(&mut answer);
+    Ok(answer)
+}
+
+/// The endpoint's handler.
+async fn route(
+    ctx: &Ctx,
+    who: &Principal,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    name: &str,
+    version: &str,
+    body: Value,
+) -> Answer {
     match name {
         "projects.get_all" | "projects.get_all_ex" => projects::get_all(ctx, &body).await,
         "projects.get_by_id" => projects::get_by_id(ctx, &body).await,
@@ -372,6 +393,9 @@ async fn dispatch(
         "users.get_current_user" => users::get_current_user(ctx, who).await,
         "users.get_by_id" => users::get_by_id(ctx, &body).await,
         "workers.get_all" => workers::get_all(ctx, &body).await,
+        "workers.get_metric_keys" => worker_stats::get_metric_keys(ctx, &body).await,
+        "workers.get_stats" => worker_stats::get_stats(ctx, &body).await,
+        "workers.get_activity_report" => worker_stats::get_activity_report(ctx, &body).await,
         "workers.get_count" => workers::get_count(ctx, &body).await,
         "workers.set_runtime_properties" => workers::set_runtime_properties(ctx, who, headers, &body).await,
         "workers.register" => workers::register(ctx, who, headers, peer, &body).await,

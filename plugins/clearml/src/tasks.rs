@@ -38,11 +38,12 @@ pub async fn create(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(h) = body.get("hyperparams") {
         req.hyperparams = hyperparams_of(h);
     }
-    if let Some(execution) = body.get("execution") {
-        add_legacy_parameters(&mut req.hyperparams, execution);
-    }
     if let Some(c) = body.get("configuration") {
         req.configuration = configuration_of(c);
+    }
+    if let Some(execution) = body.get("execution") {
+        add_legacy_parameters(&mut req.hyperparams, execution, false);
+        add_legacy_configuration(&mut req.configuration, execution, false);
     }
     if let Some(dest) = body.pointer("/output/destination").and_then(Value::as_str) {
         req.execution.output_uri = Some(dest.to_string());
@@ -281,13 +282,21 @@ pub async fn edit(ctx: &Ctx, who: &Principal, body: &Value) -> Answer {
     if let Some(h) = body.get("hyperparams") {
         edit.hyperparams = Some(hyperparams_of(h));
     }
-    if let Some(execution) = body.get("execution").filter(|e| e.get("parameters").is_some()) {
-        let mut hyperparams = edit.hyperparams.take().unwrap_or_else(|| task.hyperparams.clone());
-        add_legacy_parameters(&mut hyperparams, execution);
-        edit.hyperparams = Some(hyperparams);
-    }
     if let Some(c) = body.get("configuration") {
         edit.configuration = Some(configuration_of(c));
+    }
+    // The legacy fields replace what was set through them, unless the new ones come too.
+    if let Some(execution) = body.get("execution").filter(|e| e.get("parameters").is_some()) {
+        let replace = edit.hyperparams.is_none();
+        let mut hyperparams = edit.hyperparams.take().unwrap_or_else(|| task.hyperparams.clone());
+        add_legacy_parameters(&mut hyperparams, execution, replace);
+        edit.hyperparams = Some(hyperparams);
+    }
+    if let Some(execution) = body.get("execution").filter(|e| e.get("model_desc").is_some()) {
+        let replace = edit.configuration.is_none();
+        let mut configuration = edit.configuration.take().unwrap_or_else(|| task.configuration.clone());
+        add_legacy_configuration(&mut configuration, execution, replace);
+        edit.configuration = Some(configuration);
     }
     if let Some(Value::Object(runtime)) = body.get("runtime") {
         edit.runtime = Some(runtime.iter().map(|(k, v)| (k.clone(), v.clone())).collect());

@@ -128,6 +128,7 @@ pub async fn status_report(
     body: &Value,
 ) -> Answer {
     let id = required_worker(headers, body)?;
+    let samples = crate::worker_stats::samples(body)?;
     let stats = body.get("machine_stats").cloned().unwrap_or(Value::Null);
     const MB: f64 = 1024.0 * 1024.0;
     let used = average(stats.get("memory_used")) * MB;
@@ -152,6 +153,7 @@ pub async fn status_report(
             other?;
         }
     }
+    crate::worker_stats::record(ctx, &id, body, samples, task.is_some()).await?;
     remember(ctx, (who, peer), &id, body, Some(task)).await?;
     Ok(json!({}))
 }

@@ -184,6 +184,13 @@ async fn sdk_flows(server: TestServer) {
 }
 scenario!(sdk, super::sdk_flows);
 
+/// The `data` of a call as the admin that must succeed.
+pub(crate) async fn data(server: &TestServer, path: &str, body: Value) -> Value {
+    let (status, answer) = call(server, path, Some((ACCESS_KEY, SECRET_KEY)), &body.to_string()).await;
+    assert_eq!(status, 200, "{path}: {answer}");
+    answer["data"].clone()
+}
+
 /// A raw call: (HTTP status, body).
 pub(crate) async fn call(server: &TestServer, path: &str, auth: Option<(&str, &str)>, body: &str) -> (u16, Value) {
     let mut req = server.http().post(format!("{}/clearml/{path}", server.url)).body(body.to_string());

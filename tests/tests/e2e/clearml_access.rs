@@ -43,7 +43,13 @@ fn rule(endpoint: &str, f: &Fixture) -> Option<(Value, [bool; 4])> {
         | "projects.validate_delete"
         | "projects.get_unique_metric_variants"
         | "projects.get_task_parents" => (json!({"project": f.project}), READ),
+        "workers.get_stats" => (
+            json!({"from_date": 0, "to_date": 1e9, "interval": 1e8, "items": [{"key": "cpu_usage", "aggregation": "avg"}]}),
+            READ,
+        ),
+        "workers.get_activity_report" => (json!({"from_date": 0, "to_date": 1e9, "interval": 1e8}), READ),
         "users.get_current_user"
+        | "workers.get_metric_keys"
         | "workers.get_all"
         | "workers.get_count"
         | "tasks.get_types"

@@ -2,7 +2,7 @@
 //! then a seeded fuzz of every endpoint that fails on a 5xx, an answer slower than 2 s, or the
 //! daemon's death.
 
-use crate::clearml::call;
+use crate::clearml::{call, data};
 use crate::harness::{Backend, TestServer, ACCESS_KEY, SECRET_KEY};
 use crate::scenario;
 use rand::{Rng, SeedableRng};
@@ -10,13 +10,6 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const OK: Option<(&str, &str)> = Some((ACCESS_KEY, SECRET_KEY));
-
-/// The `data` of a call that must succeed.
-async fn data(server: &TestServer, path: &str, body: Value) -> Value {
-    let (status, answer) = call(server, path, OK, &body.to_string()).await;
-    assert_eq!(status, 200, "{path}: {answer}");
-    answer["data"].clone()
-}
 
 async fn healthy(server: &TestServer) -> bool {
     let health = server.http().get(format!("{}/healthz", server.url)).timeout(Duration::from_secs(5)).send().await;
@@ -256,8 +249,11 @@ const ENDPOINTS: &[&str] = &[
     "tasks.validate",
     "users.get_by_id",
     "users.get_current_user",
+    "workers.get_activity_report",
     "workers.get_all",
     "workers.get_count",
+    "workers.get_metric_keys",
+    "workers.get_stats",
     "workers.register",
     "workers.set_runtime_properties",
     "workers.status_report",
@@ -311,6 +307,10 @@ const FIELDS: &[&str] = &[
     "include_metrics",
     "exclude_metrics",
     "threshold_sec",
+    "worker_ids",
+    "items",
+    "split_by_variant",
+    "machine_stats",
     "order",
     "event_type",
     "variants",

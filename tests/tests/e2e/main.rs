@@ -14,6 +14,7 @@ mod clearml_automation;
 mod clearml_bad_input;
 mod clearml_files;
 mod clearml_metrics;
+mod clearml_reads;
 mod cli;
 mod dispatch;
 mod docker;
