@@ -7,7 +7,7 @@ mod output;
 mod runtime;
 mod watch;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Orchestrate machine-learning experiments: queue tasks, run them on your workers, compare.
@@ -47,6 +47,13 @@ enum Command {
     User(commands::admin::UserCommand),
     /// Pull tasks from queues and run them on this machine.
     Agent(commands::agent::AgentArgs),
+    /// Fill a `demo` project with a small sweep, run for real by the local agent.
+    Demo(commands::demo::DemoArgs),
+    /// Print shell completions: `runyard completions bash > /etc/bash_completion.d/runyard`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Load generators that measure the daemon.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -109,6 +116,14 @@ pub fn main_impl() -> ExitCode {
             Command::User(cmd) => commands::admin::user(&ctx, cmd).await,
             Command::Agent(args) => commands::agent::agent(args, ctx.server.as_deref()).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
+            Command::Demo(args) => commands::demo::demo(&ctx, args).await,
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "runyard", &mut script);
+                // A closed pipe (`| head`) is not an error worth a panic.
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+                Ok(ExitCode::SUCCESS)
+            }
             Command::TaskGuard { .. } => unreachable!("the guard runs before the runtime"),
         }
     });
@@ -118,5 +133,33 @@ pub fn main_impl() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every subcommand says what it is for.
+    #[test]
+    fn every_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                let builtin = ["help", "version"].contains(&arg.get_id().as_str());
+                if arg.get_help().is_none() && arg.get_long_help().is_none() && !builtin {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "runyard", &mut missing);
+        assert!(missing.is_empty(), "flags without a help line:\n{}", missing.join("\n"));
     }
 }

@@ -13,7 +13,9 @@ pub enum ProjectCommand {
     List,
     /// Create a project and its missing parents.
     Create {
+        /// The project's path, e.g. `team/vision`.
         name: String,
+        /// What the project is for.
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -21,9 +23,12 @@ pub enum ProjectCommand {
     /// (its tasks are deleted too) or --force (they move to the parent project); archived
     /// tasks move out unless deleted with it.
     Delete {
+        /// The project, by path or id.
         project: String,
+        /// Delete its active tasks with it.
         #[arg(long)]
         delete_contents: bool,
+        /// Move its active tasks to the parent project.
         #[arg(long)]
         force: bool,
     },
@@ -37,59 +42,80 @@ pub enum QueueCommand {
         #[arg(long)]
         watch: bool,
     },
+    /// Create a queue.
     Create {
+        /// The queue's name.
         name: String,
     },
     /// A queue's entries in dispatch order.
     Show {
+        /// The queue, by name or id.
         queue: String,
         /// Keep the queue on screen, updated as it changes.
         #[arg(long)]
         watch: bool,
     },
+    /// Rename a queue.
     Rename {
+        /// The queue, by name or id.
         queue: String,
+        /// Its new name.
         name: String,
     },
     /// Delete a queue; one holding tasks needs --force (its tasks go back to Draft).
     Delete {
+        /// The queue, by name or id.
         queue: String,
+        /// Delete it even when it holds tasks.
         #[arg(long)]
         force: bool,
     },
     /// Move a waiting task: --to top|bottom|N, --before TASK or --after TASK.
     Move {
+        /// The queue, by name or id.
         queue: String,
+        /// The waiting task's id.
         task: String,
+        /// Where to: the top, the bottom or position N (0 is the top).
         #[arg(long, value_name = "top|bottom|N", required_unless_present_any = ["before", "after"])]
         to: Option<String>,
+        /// Just before this waiting task.
         #[arg(long, conflicts_with_all = ["to", "after"])]
         before: Option<String>,
+        /// Just after this waiting task.
         #[arg(long, conflicts_with = "to")]
         after: Option<String>,
     },
     /// Take a task out of the queue (back to Draft).
     Remove {
+        /// The queue, by name or id.
         queue: String,
+        /// The waiting task's id.
         task: String,
     },
 }
 
 #[derive(Subcommand)]
 pub enum WorkerCommand {
+    /// Workers with their queues, task and last report.
     List {
         /// Keep the list on screen, updated as workers report.
         #[arg(long)]
         watch: bool,
     },
+    /// One worker: its queues, task, capabilities and resource use.
     Show {
+        /// The worker's id.
         id: String,
     },
     /// Finish the current task, then pull nothing more.
     Drain {
+        /// The worker's id.
         id: String,
     },
+    /// Pull tasks again after a drain.
     Undrain {
+        /// The worker's id.
         id: String,
     },
 }
@@ -116,6 +142,7 @@ impl From<RoleArg> for Role {
 pub enum UserCommand {
     /// Create a user and print their key pair (the secret is shown only once).
     Create {
+        /// The user's name.
         name: String,
         /// What the key pair may do: `user` creates tasks and changes its own; `admin` everything;
         /// `agent` only registers workers, pops their queues and reports on their tasks (give
@@ -130,13 +157,27 @@ pub enum UserCommand {
     List,
     /// Remove a user: every key pair and token stops working at once; the name stays on
     /// their tasks.
-    Remove { user: String },
+    Remove {
+        /// The user's name or id.
+        user: String,
+    },
     /// Make another key pair for a user (yourself, or anyone as an admin).
-    CreateKey { user: String },
+    CreateKey {
+        /// The user's name or id.
+        user: String,
+    },
     /// Revoke one of a user's key pairs.
-    RevokeKey { user: String, access_key: String },
+    RevokeKey {
+        /// The user's name or id.
+        user: String,
+        /// The key pair's access key.
+        access_key: String,
+    },
     /// Revoke every token a user holds (their sessions and their tasks' tokens).
-    RevokeTokens { user: String },
+    RevokeTokens {
+        /// The user's name or id.
+        user: String,
+    },
 }
 
 pub async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<ExitCode> {

@@ -53,6 +53,7 @@ pub struct AgentArgs {
 enum AgentCommand {
     /// Run one task here, in the foreground (to debug it on one's own machine).
     Execute {
+        /// The task's id.
         #[arg(long)]
         task: String,
     },

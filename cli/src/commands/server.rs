@@ -234,7 +234,8 @@ pub async fn up(args: UpArgs) -> Result<ExitCode> {
             }
         }))
     };
-    say!("Try: runyard task create --project demo --name hello --script train.py --queue default");
+    say!("Try: runyard task create --project hello --name first --example train --queue default");
+    say!("Or fill a demo project to look around: runyard demo");
     // On shutdown the agent goes first: it aborts its task and reports it while the daemon listens.
     let shutdown = async move {
         crate::runtime::shutdown_signal().await;

@@ -5,34 +5,40 @@ use crate::Ctx;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use runyard_api::table::TableQuery;
-use runyard_api::{
-    Action, ActionRequest, ActionResponse, Change, Container, CreateTask, EntryKind, Environment, Execution, Param,
-    Script, Task, TaskStatus, TaskType,
-};
-use std::path::{Path, PathBuf};
+use runyard_api::{Action, ActionRequest, ActionResponse, Change, Task, TaskStatus};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum TaskCommand {
     /// Create a task: a Draft, or Pending at once with --queue.
-    Create(Box<CreateArgs>),
+    Create(Box<super::task_create::CreateArgs>),
     /// List tasks, newest first.
     List(ListArgs),
     /// Show one task.
-    Show { id: String },
+    Show {
+        /// The task's id.
+        id: String,
+    },
     /// Print a task's console output.
     Log {
+        /// The task's id.
         id: String,
         /// Keep printing new output until the task ends.
         #[arg(long, short)]
         follow: bool,
     },
     /// A task's reported metrics: last, min and max of each scalar series, and single values.
-    Metrics { id: String },
+    Metrics {
+        /// The task's id.
+        id: String,
+    },
     /// Put tasks in a queue (Draft or Aborted -> Pending).
     Enqueue {
+        /// The tasks' ids.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// The queue, by name or id.
         #[arg(long)]
         queue: String,
         /// Higher goes first in the queue (default: the task's own).
@@ -49,8 +55,10 @@ pub enum TaskCommand {
     AbortChildren(Reasoned),
     /// Enqueue failed tasks again, in their last queue unless --queue is given.
     Retry {
+        /// The tasks' ids.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// The queue, by name or id (default: each task's last queue).
         #[arg(long)]
         queue: Option<String>,
     },
@@ -64,6 +72,7 @@ pub enum TaskCommand {
     Delete(Ids),
     /// Make editable Draft copies of tasks.
     Clone {
+        /// The tasks' ids.
         #[arg(required = true)]
         ids: Vec<String>,
         /// Name of the copy (default "Clone Of <name>").
@@ -75,17 +84,22 @@ pub enum TaskCommand {
     },
     /// Move tasks to another project.
     Move {
+        /// The tasks' ids.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// The project, by path (made when missing) or id.
         #[arg(long)]
         project: String,
     },
     /// Add or remove tags.
     Tag {
+        /// The tasks' ids.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// A tag to add (repeatable).
         #[arg(long = "add", value_name = "TAG")]
         add: Vec<String>,
+        /// A tag to remove (repeatable).
         #[arg(long = "remove", value_name = "TAG")]
         remove: Vec<String>,
     },
@@ -93,82 +107,19 @@ pub enum TaskCommand {
 
 #[derive(Args)]
 pub struct Ids {
+    /// The tasks' ids.
     #[arg(required = true)]
     ids: Vec<String>,
 }
 
 #[derive(Args)]
 pub struct Reasoned {
+    /// The tasks' ids.
     #[arg(required = true)]
     ids: Vec<String>,
     /// Recorded as the status reason.
     #[arg(long)]
     reason: Option<String>,
-}
-
-#[derive(Args)]
-pub struct CreateArgs {
-    #[arg(long)]
-    project: String,
-    #[arg(long)]
-    name: String,
-    /// training, testing, inference, data_processing, application, monitor, controller, optimizer, service, qc, custom
-    #[arg(long = "type", default_value = "training")]
-    kind: String,
-    #[arg(long)]
-    comment: Option<String>,
-    #[arg(long = "tag", value_name = "TAG")]
-    tags: Vec<String>,
-    /// Git repository URL.
-    #[arg(long)]
-    repo: Option<String>,
-    #[arg(long, conflicts_with_all = ["tag_ref", "commit"])]
-    branch: Option<String>,
-    #[arg(long = "git-tag", id = "tag_ref", conflicts_with = "commit")]
-    git_tag: Option<String>,
-    #[arg(long)]
-    commit: Option<String>,
-    /// A script to run (path inside the repository or working dir).
-    #[arg(long, conflicts_with_all = ["module", "code_file"])]
-    script: Option<String>,
-    /// A Python module to run with `python -m`.
-    #[arg(long, conflicts_with = "code_file")]
-    module: Option<String>,
-    /// A local file whose content becomes the task's custom code.
-    #[arg(long)]
-    code_file: Option<PathBuf>,
-    /// The interpreter (default python3).
-    #[arg(long)]
-    binary: Option<String>,
-    #[arg(long)]
-    workdir: Option<String>,
-    /// A hyperparameter of the Args section, passed to the script as --KEY VALUE.
-    #[arg(long = "arg", value_name = "KEY=VALUE")]
-    args: Vec<String>,
-    /// An environment variable for the task.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
-    env: Vec<String>,
-    /// A requirements.txt to record with the task.
-    #[arg(long, conflicts_with = "packages")]
-    requirements: Option<PathBuf>,
-    /// Packages to install, space separated.
-    #[arg(long)]
-    packages: Option<String>,
-    #[arg(long)]
-    docker_image: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    docker_args: Option<String>,
-    /// A bash script run in the container before the environment is set up.
-    #[arg(long)]
-    startup_script: Option<PathBuf>,
-    #[arg(long)]
-    output_uri: Option<String>,
-    /// Enqueue at once instead of saving a Draft.
-    #[arg(long)]
-    queue: Option<String>,
-    /// Higher goes first in its queue; ties keep queue order.
-    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
-    priority: i64,
 }
 
 /// `task list`: the task table's query model (the README documents its syntax).
@@ -307,73 +258,6 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn key_value(s: &str, flag: &str) -> Result<(String, String)> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => bail!("{flag} takes KEY=VALUE, got '{s}'"),
-    }
-}
-
-fn read(path: &Path, flag: &str) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("{flag}: could not read {}", path.display()))
-}
-
-fn build_create(a: CreateArgs) -> Result<CreateTask> {
-    let kind = TaskType::parse(&a.kind).with_context(|| {
-        let all: Vec<_> = TaskType::ALL.iter().map(|t| t.as_str()).collect();
-        format!("--type must be one of {}", all.join(", "))
-    })?;
-    let mut script = Script {
-        repository: a.repo,
-        branch: a.branch,
-        tag: a.git_tag,
-        commit: a.commit,
-        binary: a.binary,
-        working_dir: a.workdir,
-        ..Default::default()
-    };
-    if let Some(s) = a.script {
-        script.entry_point = Some(s);
-    } else if let Some(m) = a.module {
-        script.entry_kind = EntryKind::Module;
-        script.entry_point = Some(m);
-    } else if let Some(f) = a.code_file {
-        script.entry_kind = EntryKind::Code;
-        script.code = Some(read(&f, "--code-file")?);
-        script.entry_point = f.file_name().map(|n| n.to_string_lossy().into_owned());
-    }
-    if let Some(r) = a.requirements {
-        script.requirements = Some(read(&r, "--requirements")?);
-    }
-    let mut task = CreateTask {
-        name: a.name,
-        project: Some(a.project),
-        kind,
-        comment: a.comment.unwrap_or_default(),
-        tags: a.tags,
-        script,
-        environment: Environment { packages: a.packages, ..Default::default() },
-        container: Container {
-            image: a.docker_image,
-            arguments: a.docker_args,
-            setup_script: a.startup_script.map(|p| read(&p, "--startup-script")).transpose()?,
-        },
-        execution: Execution { output_uri: a.output_uri, queue: None },
-        queue: a.queue,
-        priority: a.priority,
-        ..Default::default()
-    };
-    for kv in a.args {
-        let (k, v) = key_value(&kv, "--arg")?;
-        task.hyperparams.entry("Args".into()).or_default().insert(k, Param { value: v, ..Default::default() });
-    }
-    for kv in a.env {
-        let (k, v) = key_value(&kv, "--env")?;
-        task.environment.variables.insert(k, v);
-    }
-    Ok(task)
-}
-
 fn print_task(ctx: &Ctx, t: &Task) {
     if ctx.json {
         return output::json(t);
@@ -443,7 +327,7 @@ fn ids(ids: Vec<String>) -> ActionRequest {
 pub async fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<ExitCode> {
     match cmd {
         TaskCommand::Create(a) => {
-            let task = ctx.client()?.create_task(&build_create(*a)?).await?;
+            let task = ctx.client()?.create_task(&super::task_create::build(*a)?).await?;
             print_task(ctx, &task);
             Ok(ExitCode::SUCCESS)
         }

@@ -266,7 +266,7 @@ async fn killed_agent_loses_its_task_and_two_agents_share_a_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn up_runs_tasks_with_its_local_agent() {
+async fn up_runs_its_hint_and_the_demo() {
     let home = tempfile::tempdir().unwrap();
     let mut up = Command::new(BIN)
         .args(["up", "--bind", "127.0.0.1:0", "--data-dir"])
@@ -280,8 +280,18 @@ async fn up_runs_tasks_with_its_local_agent() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("runyard up");
+    let stdout = up.stdout.take().unwrap();
+    // Stopped on every way out, a failed assertion included.
+    struct Up(std::process::Child);
+    impl Drop for Up {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut up = Up(up);
     let mut line = String::new();
-    let mut stdout = std::io::BufReader::new(up.stdout.take().unwrap());
+    let mut stdout = std::io::BufReader::new(stdout);
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let url = line.trim().strip_prefix("Runyard is up at ").unwrap_or_else(|| panic!("{line}")).to_string();
     // The CLI config `up` wrote is all a user needs.
@@ -296,23 +306,17 @@ async fn up_runs_tasks_with_its_local_agent() {
             .output()
             .unwrap()
     };
-    let script = home.path().join("hello.sh");
-    std::fs::write(&script, "echo hello from the local agent\n").unwrap();
-    let out = cli(&[
-        "--json",
-        "task",
-        "create",
-        "--project",
-        "demo",
-        "--name",
-        "hello",
-        "--code-file",
-        script.to_str().unwrap(),
-        "--binary",
-        "bash",
-        "--queue",
-        "default",
-    ]);
+    // The hint `up` prints runs as printed, on a machine with nothing but python3.
+    let hint = loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0, "up printed no hint");
+        if let Some(command) = line.trim().strip_prefix("Try: runyard ") {
+            break command.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        }
+    };
+    let mut args = vec!["--json"];
+    args.extend(hint.iter().map(String::as_str));
+    let out = cli(&args);
     assert!(out.status.success(), "{}", describe(&out));
     let id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_string();
     let creds: toml::Value =
@@ -320,10 +324,28 @@ async fn up_runs_tasks_with_its_local_agent() {
     let c = Client::new(&url, creds["access_key"].as_str().unwrap(), creds["secret_key"].as_str().unwrap());
     let t = finished(&c, &id).await;
     assert_eq!(t.status, TaskStatus::Completed, "{}", console(&c, &id).await);
+    let metrics = c.task_metrics(&id).await.unwrap();
+    let losses: Vec<&str> = metrics.scalars.iter().filter(|s| s.metric == "loss").map(|s| s.variant.as_str()).collect();
+    assert_eq!(losses, ["train", "validation"], "{metrics:?}");
+    assert_eq!(metrics.single_values[0].name, "accuracy");
+    assert_eq!(metrics.plots["fit"], ["validation"]);
     let out = cli(&["task", "log", &id]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("hello from the local agent"), "{}", describe(&out));
-    let _ = Command::new("kill").args(["-TERM", &up.id().to_string()]).status();
-    assert!(up.wait().unwrap().success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("done: w="), "{}", describe(&out));
+
+    // The demo: a sweep run for real, one run failed, one aborted, one still queued.
+    let out = cli(&["demo", "--wait"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let q = runyard_api::TaskQuery { project: Some("demo".into()), ..Default::default() };
+    let demo = c.list_tasks(&q).await.unwrap().tasks;
+    let mut statuses: Vec<String> = demo.iter().map(|t| t.status.to_string()).collect();
+    statuses.sort();
+    let mut expected = vec!["completed"; 9];
+    expected.extend(["failed", "queued", "stopped"]);
+    expected.sort();
+    assert_eq!(statuses, expected);
+    assert!(demo.iter().all(|t| t.project_name.starts_with("demo/")), "in the demo's two subprojects");
+    let _ = Command::new("kill").args(["-TERM", &up.0.id().to_string()]).status();
+    assert!(up.0.wait().unwrap().success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

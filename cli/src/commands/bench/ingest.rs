@@ -15,8 +15,10 @@ use std::time::Instant;
 /// concurrent clients.
 #[derive(Args)]
 pub struct Load {
+    /// Tasks reporting.
     #[arg(long, default_value_t = 8)]
     pub tasks: usize,
+    /// Scalar series per task.
     #[arg(long, default_value_t = 10)]
     pub metrics: usize,
     /// Iterations per metric and task.
@@ -60,6 +62,7 @@ pub struct IngestArgs {
     /// Tasks in the comparison read (each with one metric of `--compare-points` points).
     #[arg(long, default_value_t = 100)]
     compare_tasks: usize,
+    /// Points of each compared series.
     #[arg(long, default_value_t = 10_000)]
     compare_points: usize,
     /// Print the results as JSON.

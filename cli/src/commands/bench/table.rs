@@ -28,6 +28,7 @@ pub struct TableArgs {
     /// Tasks in the comparison (each with 3 metrics of `--compare-points` points).
     #[arg(long, default_value_t = 100)]
     compare_tasks: usize,
+    /// Points of each compared series.
     #[arg(long, default_value_t = 10_000)]
     compare_points: usize,
     /// Seed by SQL straight into the SQLite file (the rows the API would write, with the
