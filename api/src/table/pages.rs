@@ -79,6 +79,8 @@ pub struct SelectionSummary {
     pub total: u64,
     /// Action name → tasks of the selection it is valid for.
     pub actions: std::collections::BTreeMap<String, u64>,
+    /// Tasks Retry is valid for that have no previous queue: retrying them needs one.
+    pub retry_without_queue: u64,
 }
 
 /// The actions a user applies to selections of the table: all but the agents' reports and

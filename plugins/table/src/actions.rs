@@ -16,13 +16,15 @@ use sqlx::Row;
 pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> {
     let plan = query::plan(store, q, chrono::Utc::now().timestamp_millis()).await?;
     let has_worker = || Expr::cust("CASE WHEN t.worker IS NULL THEN 0 ELSE 1 END");
+    let has_queue = || Expr::cust("CASE WHEN t.queue_id IS NULL THEN 0 ELSE 1 END");
     let mut statement = plan.selection();
     statement
         .expr_as(c("t.status"), col("status"))
         .expr_as(c("t.archived"), col("archived"))
         .expr_as(has_worker(), col("has_worker"))
+        .expr_as(has_queue(), col("has_queue"))
         .expr_as(count_all(), col("n"))
-        .add_group_by([c("t.status"), c("t.archived"), has_worker()]);
+        .add_group_by([c("t.status"), c("t.archived"), has_worker(), has_queue()]);
     let mut out = SelectionSummary::default();
     for action in table_actions() {
         out.actions.insert(action.as_str().to_string(), 0);
@@ -42,6 +44,9 @@ pub async fn summary(store: &Store, q: &TableQuery) -> Result<SelectionSummary> 
             if transition(action, state).is_ok() {
                 *out.actions.get_mut(action.as_str()).expect("every action listed") += n;
             }
+        }
+        if transition(Action::Retry, state).is_ok() && r.try_get::<i64, _>("has_queue")? == 0 {
+            out.retry_without_queue += n;
         }
     }
     Ok(out)

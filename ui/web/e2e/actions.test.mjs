@@ -1,5 +1,6 @@
 // Actions: the context menu enabled by state, the batch bar's counts, archive / restore /
-// delete, and a custom action issued by the server.
+// delete (only what applies to archived tasks offered in the archive), Retry asking for a queue
+// when a task has none to go back to, and a custom action issued by the server.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -85,8 +86,14 @@ test("archive, then restore and delete in the archive", async () => {
   await page.getByRole("button", { name: "Open archive" }).click();
   await eventually(async () => (await count()) === "3 tasks", 10000, "3 archived");
   await screenshot(page, "archive");
-  // Restore one from its context menu.
+  // In the archive only what applies to archived tasks is offered.
   await row(tasks[0]).click({ button: "right" });
+  const archived = page.getByRole("menu", { name: "Task actions" });
+  await eventually(async () => !(await archived.getByRole("menuitem", { name: "Restore" }).isDisabled()));
+  for (const name of ["Enqueue", "Reset", "Retry", "Publish", "Clone", "Move to project"]) {
+    assert.equal(await archived.getByRole("menuitem", { name, exact: true }).count(), 0, `${name} in the archive`);
+  }
+  // Restore one from its context menu.
   await page.getByRole("menuitem", { name: "Restore" }).click();
   await eventually(async () => (await count()) === "2 tasks", 10000, "2 archived");
   // Delete one, confirming.
@@ -119,4 +126,22 @@ test("a custom action is issued by the server for the tasks in its states", asyn
   assert.equal(calls[0].method, "POST");
   assert.equal(calls[0].url, `/runs?tasks=${tasks[3].id}`);
   assert.deepEqual(JSON.parse(calls[0].body), { tasks: [tasks[3].id] });
+});
+
+test("retry asks for a queue when the task has none to go back to", async () => {
+  const clear = page.getByRole("button", { name: "Clear selection" });
+  if (await clear.count()) await clear.click();
+  const [lone] = await createTasks(server, "actions", [{ name: "never queued" }]);
+  await server.api("POST", `/api/v1/tasks/${lone.id}/started`, {});
+  await server.api("POST", `/api/v1/tasks/${lone.id}/failed`, {});
+  await eventually(async () => (await row(lone).locator("[data-status]").getAttribute("data-status")) === "failed", 10000, "failed");
+  await row(lone).click({ button: "right" });
+  const menu = page.getByRole("menu", { name: "Task actions" });
+  await eventually(async () => !(await menu.getByRole("menuitem", { name: "Retry" }).isDisabled()));
+  await menu.getByRole("menuitem", { name: "Retry" }).click();
+  const dialog = page.getByRole("dialog");
+  await eventually(async () => (await dialog.textContent()).includes("1 task has no previous queue"), 5000, "the dialog says why");
+  await screenshot(page, "retry-asks-queue");
+  await dialog.getByRole("button", { name: "Retry" }).click();
+  await eventually(async () => (await row(lone).locator("[data-status]").getAttribute("data-status")) === "queued", 10000, "queued");
 });

@@ -17,25 +17,36 @@ interface ActionInfo {
   /** Asked before applying: a confirmation, or a parameter. */
   ask?: "confirm" | "queue" | "tags" | "project";
   confirm?: string;
-  /** Shown only in the archive (or only outside it). */
+  /** Shown only in the archive (true) or only outside it (false). */
   archive?: boolean;
 }
 
 export const ACTIONS: ActionInfo[] = [
-  { name: "enqueue", label: "Enqueue", icon: "⏵", ask: "queue" },
+  { name: "enqueue", label: "Enqueue", icon: "⏵", ask: "queue", archive: false },
   { name: "dequeue", label: "Dequeue", icon: "⏏" },
-  { name: "reset", label: "Reset", icon: "↺", ask: "confirm", confirm: "Reset deletes the console, scalars, plots and output files of the previous run." },
+  { name: "reset", label: "Reset", icon: "↺", ask: "confirm", archive: false, confirm: "Reset deletes the console, scalars, plots and output files of the previous run." },
   { name: "abort", label: "Abort", icon: "■", ask: "confirm", confirm: "Abort stops the running process." },
   { name: "abort_children", label: "Abort all children", icon: "⏹", ask: "confirm", confirm: "Abort every running task whose parent is selected." },
-  { name: "retry", label: "Retry", icon: "⟳" },
-  { name: "publish", label: "Publish", icon: "✔", ask: "confirm", confirm: "Published tasks are read-only for good." },
+  { name: "retry", label: "Retry", icon: "⟳", archive: false },
+  { name: "publish", label: "Publish", icon: "✔", ask: "confirm", archive: false, confirm: "Published tasks are read-only for good." },
   { name: "add_tag", label: "Add tag", icon: "#", ask: "tags" },
-  { name: "clone", label: "Clone", icon: "⧉" },
-  { name: "move", label: "Move to project", icon: "→", ask: "project" },
+  { name: "clone", label: "Clone", icon: "⧉", archive: false },
+  { name: "move", label: "Move to project", icon: "→", ask: "project", archive: false },
   { name: "archive", label: "Archive", icon: "▤", archive: false },
   { name: "restore", label: "Restore", icon: "↥", archive: true },
   { name: "delete", label: "Delete", icon: "✖", ask: "confirm", archive: true, confirm: "Delete removes the tasks with their logs, results, artifacts and debug samples. This cannot be undone." },
 ];
+
+/** The actions offered in the archive view, or outside it. */
+export const actionsFor = (archived: boolean) => ACTIONS.filter((a) => a.archive === undefined || a.archive === archived);
+
+/** Retry asks for a queue when some of the tasks have no previous queue to go back to. */
+export function asked(a: ActionInfo, summary: Schemas["SelectionSummary"] | null): ActionInfo {
+  const without = summary?.retry_without_queue ?? 0;
+  if (a.name !== "retry" || without === 0) return a;
+  const tasks = without === 1 ? "1 task has" : `${without} tasks have`;
+  return { ...a, ask: "queue", confirm: `${tasks} no previous queue. Retry in:` };
+}
 
 /** An action's parameters (the selection travels in the query string). */
 export const actionRequest = (p: Partial<Schemas["ActionRequest"]>) => ({ ids: [], tags: [], ...p }) as Schemas["ActionRequest"];
@@ -129,6 +140,7 @@ function AskDialog({ action, count, onCancel, onSubmit }: { action: ActionInfo; 
   if (action.ask === "queue")
     field = (
       <label>
+        {action.confirm && <p>{action.confirm}</p>}
         Queue
         <select name="queue" required defaultValue={queues[0]?.name}>
           {queues.map((q) => (
@@ -230,9 +242,9 @@ export function ActionMenu(props: {
         {props.taskId &&
           item("View worker", () => navigate(`/workers/${encodeURIComponent(task?.worker ?? "")}`), task?.status !== "in_progress" || !task?.worker)}
         {props.taskId && <hr />}
-        {ACTIONS.filter((a) => a.archive === undefined || a.archive === props.archived).map((a) => {
+        {actionsFor(props.archived).map((a) => {
           const n = summary?.actions[a.name] ?? 0;
-          return item(a.label, () => props.run(a, props.selection, n), n === 0, total > 1 ? `${n}/${total}` : undefined);
+          return item(a.label, () => props.run(asked(a, summary), props.selection, n), n === 0, total > 1 ? `${n}/${total}` : undefined);
         })}
         {custom.length > 0 && <hr />}
         {custom.map((a) =>
@@ -259,7 +271,7 @@ export function BatchBar(props: {
   return (
     <div className="batchbar" role="toolbar" aria-label="Batch actions">
       <span className="count">{props.label}</span>
-      {ACTIONS.filter((a) => a.archive === undefined || a.archive === props.archived).map((a) => {
+      {actionsFor(props.archived).map((a) => {
         const n = summary?.actions[a.name] ?? 0;
         return (
           <button
@@ -268,7 +280,7 @@ export function BatchBar(props: {
             title={`${a.label}: applies to ${n} of ${total} selected tasks`}
             data-action={a.name}
             data-count={n}
-            onClick={() => props.run(a, props.selection, n)}
+            onClick={() => props.run(asked(a, summary), props.selection, n)}
           >
             <span className="glyph">{a.icon}</span> {a.label}
           </button>
