@@ -163,3 +163,18 @@ pub async fn csv(store: Arc<Store>, q: &TableQuery) -> Result<impl Stream<Item =
     });
     Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }
+
+/// The name a CSV download gets: the project's path (`-` for `/`; "tasks" for all projects),
+/// the number of tasks when the query names them (`ids`: the rows on screen), and the date.
+pub async fn file_name(store: &Store, q: &TableQuery) -> Result<String> {
+    let project = match &q.project {
+        Some(p) => store.resolve_project(p).await?.1,
+        None => "tasks".to_string(),
+    };
+    let mut name: String =
+        project.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
+    if !q.ids.is_empty() {
+        name.push_str(&format!("-{}-tasks", q.ids.len()));
+    }
+    Ok(format!("{name}-{}.csv", chrono::Utc::now().format("%Y-%m-%d")))
+}

@@ -118,12 +118,13 @@ async fn values(State(store): State<Arc<Store>>, AppQuery(q): AppQuery<ValuesQue
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
 async fn csv(State(store): State<Arc<Store>>, RawQuery(raw): RawQuery) -> Result<Response> {
     let q = parse(raw)?;
+    let name = export::file_name(&store, &q).await?;
     let stream = export::csv(store, &q).await?;
     Ok((
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"tasks.csv\""),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
         ],
         Body::from_stream(stream),
     )

@@ -72,6 +72,11 @@ test("the batch bar shows how many selected tasks each action applies to", async
   assert.ok(await action("abort").isDisabled());
   assert.match(await action("dequeue").getAttribute("title"), /applies to 2 of 4/);
   await screenshot(page, "batch-bar");
+  // Icons are SVG the UI ships, not font glyphs a machine may lack.
+  for (const button of await bar.locator("[data-action]").all()) {
+    assert.equal(await button.locator("svg[data-icon]").count(), 1, await button.getAttribute("data-action"));
+    assert.equal((await button.textContent()).trim(), await button.getAttribute("title").then((t) => t.split(":")[0]));
+  }
   // Dequeue applies to the two queued ones only.
   await action("dequeue").click();
   await eventually(async () => (await page.locator('.grid-body [data-status="queued"]').count()) === 0, 10000, "none queued");

@@ -126,6 +126,12 @@ test("tags: ANY, ALL, and NOT on a second click", async () => {
   await mark("odd"); // cleared
   await mark("best"); // best: NOT
   await expectCount(8);
+  // The tag's name toggles as the box does.
+  await f.locator("label", { hasText: "best" }).getByText("best", { exact: true }).click(); // best: cleared
+  await expectCount(12);
+  await f.locator("label", { hasText: "even" }).getByText("even", { exact: true }).click();
+  await expectCount(6);
+  assert.equal(await f.locator("label", { hasText: "even" }).locator('[role="checkbox"]').getAttribute("aria-checked"), "true");
   await page.keyboard.press("Escape");
   await page.getByRole("button", { name: "Clear all filters" }).click();
   await expectCount(12);
@@ -169,11 +175,23 @@ test("CSV: all items matching the filters, onscreen items; displayed columns onl
   assert.equal(csv[0], headers.join(","));
   assert.equal(csv.length, 3);
   assert.ok(csv.slice(1).every((line) => line.includes("queued")), csv.join("\n"));
+  const day = /\d{4}-\d{2}-\d{2}\.csv$/;
+  assert.ok(download.suggestedFilename().startsWith("vision-resnet-") && day.test(download.suggestedFilename()), download.suggestedFilename());
   await page.getByRole("button", { name: "Clear all filters" }).click();
   await expectCount(12);
+  // Onscreen: the rows in view, not every loaded one.
+  await page.setViewportSize({ width: 1440, height: 420 });
+  const shown = await page.$$eval(".grid-body .row[data-id]", (rows) => {
+    const grid = document.querySelector(".grid").getBoundingClientRect();
+    const head = document.querySelector(".grid-head").getBoundingClientRect();
+    return rows.filter((r) => r.getBoundingClientRect().bottom > head.bottom && r.getBoundingClientRect().top < grid.bottom).length;
+  });
+  assert.ok(shown > 0 && shown < 12, `${shown} rows on screen`);
   await page.getByRole("button", { name: "Download CSV" }).click();
   const [onscreen] = await Promise.all([page.waitForEvent("download"), page.getByRole("menuitem", { name: "Download onscreen items" }).click()]);
-  assert.equal(readFileSync(await onscreen.path(), "utf8").trim().split("\n").length, 13);
+  assert.equal(readFileSync(await onscreen.path(), "utf8").trim().split("\n").length, shown + 1);
+  assert.ok(onscreen.suggestedFilename().startsWith(`vision-resnet-${shown}-tasks-`), onscreen.suggestedFilename());
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test("keyboard: arrows move through the rows, Enter opens the details, Space selects", async () => {

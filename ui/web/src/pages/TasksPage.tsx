@@ -60,6 +60,7 @@ export function TasksPage() {
   const [menu, setMenu] = useState<{ id: string; x: number; y: number } | null>(null);
   const [columnsAt, setColumnsAt] = useState<{ x: number; y: number } | null>(null);
   const [csvAt, setCsvAt] = useState<{ x: number; y: number } | null>(null);
+  const onScreen = useRef<() => string[]>(() => rows.map((r) => r.id));
   const [creating, setCreating] = useState(false);
   const searchTimer = useRef<number | undefined>(undefined);
   const [projectInfo, setProjectInfo] = useState<Project | null>(null);
@@ -109,10 +110,11 @@ export function TasksPage() {
   function csv(all: boolean) {
     setCsvAt(null);
     const p = toParams(state);
-    if (!all) p.set("ids", rows.map((r) => r.id).join(","));
+    if (!all) p.set("ids", onScreen.current().join(","));
+    // The server names the file after the project, the rows and the date.
     const a = document.createElement("a");
     a.href = `/api/v1/table/csv?${p}`;
-    a.download = `${projectInfo?.name.replace(/\//g, "-") ?? "tasks"}.csv`;
+    a.download = "";
     a.click();
   }
 
@@ -207,6 +209,7 @@ export function TasksPage() {
               setParams(p, { replace: true });
             }}
             onOpen={(id) => setView("details", id)}
+            onScreen={onScreen}
             onMenu={(id, x, y) => setMenu({ id, x, y })}
           />
         )}

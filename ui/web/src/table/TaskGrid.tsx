@@ -34,6 +34,8 @@ interface Props {
   onActivate(id: string): void;
   onOpen(id: string): void;
   onMenu(id: string, x: number, y: number): void;
+  /** Set to a function that gives the ids of the rows on screen at the time of the call. */
+  onScreen?: { current: () => string[] };
 }
 
 /** A cell's display text and tooltip. */
@@ -194,6 +196,18 @@ export function TaskGrid(props: Props) {
   });
   const items = virtual.getVirtualItems();
   const last = items[items.length - 1];
+  if (props.onScreen)
+    props.onScreen.current = () => {
+      const el = scroller.current;
+      if (!el) return [];
+      // Rows lie below the sticky header; a row partly in view counts.
+      const head = el.querySelector<HTMLElement>(".grid-head")?.offsetHeight ?? 0;
+      const [top, bottom] = [el.scrollTop, el.scrollTop + el.clientHeight - head];
+      return virtual
+        .getVirtualItems()
+        .filter((i) => i.index < rows.length && i.end > top && i.start < bottom)
+        .map((i) => rows[i.index].id);
+    };
   useEffect(() => {
     if (last && last.index >= rows.length - 25 && props.hasMore && !props.loading) props.loadMore();
   }, [last?.index, rows.length, props.hasMore, props.loading]); // eslint-disable-line react-hooks/exhaustive-deps

@@ -6,6 +6,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useNavigate } from "react-router";
 import { api, data, messageOf, raw, type Schemas } from "../api/client";
+import { Icon, type IconName } from "../icons";
 import { Modal, Popup, useToast } from "../ui";
 
 export type ActionName = Schemas["Action"];
@@ -13,7 +14,7 @@ export type ActionName = Schemas["Action"];
 interface ActionInfo {
   name: ActionName;
   label: string;
-  icon: string;
+  icon: IconName;
   /** Asked before applying: a confirmation, or a parameter. */
   ask?: "confirm" | "queue" | "tags" | "project";
   confirm?: string;
@@ -22,19 +23,19 @@ interface ActionInfo {
 }
 
 export const ACTIONS: ActionInfo[] = [
-  { name: "enqueue", label: "Enqueue", icon: "⏵", ask: "queue", archive: false },
-  { name: "dequeue", label: "Dequeue", icon: "⏏" },
-  { name: "reset", label: "Reset", icon: "↺", ask: "confirm", archive: false, confirm: "Reset deletes the console, scalars, plots and output files of the previous run." },
-  { name: "abort", label: "Abort", icon: "■", ask: "confirm", confirm: "Abort stops the running process." },
-  { name: "abort_children", label: "Abort all children", icon: "⏹", ask: "confirm", confirm: "Abort every running task whose parent is selected." },
-  { name: "retry", label: "Retry", icon: "⟳", archive: false },
-  { name: "publish", label: "Publish", icon: "✔", ask: "confirm", archive: false, confirm: "Published tasks are read-only for good." },
-  { name: "add_tag", label: "Add tag", icon: "#", ask: "tags" },
-  { name: "clone", label: "Clone", icon: "⧉", archive: false },
-  { name: "move", label: "Move to project", icon: "→", ask: "project", archive: false },
-  { name: "archive", label: "Archive", icon: "▤", archive: false },
-  { name: "restore", label: "Restore", icon: "↥", archive: true },
-  { name: "delete", label: "Delete", icon: "✖", ask: "confirm", archive: true, confirm: "Delete removes the tasks with their logs, results, artifacts and debug samples. This cannot be undone." },
+  { name: "enqueue", label: "Enqueue", icon: "enqueue", ask: "queue", archive: false },
+  { name: "dequeue", label: "Dequeue", icon: "dequeue" },
+  { name: "reset", label: "Reset", icon: "reset", ask: "confirm", archive: false, confirm: "Reset deletes the console, scalars, plots and output files of the previous run." },
+  { name: "abort", label: "Abort", icon: "abort", ask: "confirm", confirm: "Abort stops the running process." },
+  { name: "abort_children", label: "Abort all children", icon: "abort_children", ask: "confirm", confirm: "Abort every running task whose parent is selected." },
+  { name: "retry", label: "Retry", icon: "retry", archive: false },
+  { name: "publish", label: "Publish", icon: "publish", ask: "confirm", archive: false, confirm: "Published tasks are read-only for good." },
+  { name: "add_tag", label: "Add tag", icon: "add_tag", ask: "tags" },
+  { name: "clone", label: "Clone", icon: "clone", archive: false },
+  { name: "move", label: "Move to project", icon: "move", ask: "project", archive: false },
+  { name: "archive", label: "Archive", icon: "archive", archive: false },
+  { name: "restore", label: "Restore", icon: "restore", archive: true },
+  { name: "delete", label: "Delete", icon: "delete", ask: "confirm", archive: true, confirm: "Delete removes the tasks with their logs, results, artifacts and debug samples. This cannot be undone." },
 ];
 
 /** The actions offered in the archive view, or outside it. */
@@ -282,7 +283,7 @@ export function BatchBar(props: {
             data-count={n}
             onClick={() => props.run(asked(a, summary), props.selection, n)}
           >
-            <span className="glyph">{a.icon}</span> {a.label}
+            <Icon name={a.icon} /> {a.label}
           </button>
         );
       })}

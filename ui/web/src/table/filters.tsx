@@ -214,20 +214,33 @@ function TagsFilter({ column, state, onApply }: Props) {
       <div className="list">
         {values.map((v) => {
           const m = marks.get(v.value);
+          const cycle = () => {
+            const next = new Map(marks);
+            if (!m) next.set(v.value, "in");
+            else if (m === "in") next.set(v.value, "out");
+            else next.delete(v.value);
+            apply(next, all);
+          };
+          // The whole row toggles: the box, the tag's name and its count.
           return (
-            <label key={v.value} className={m === "out" ? "excluded" : ""}>
+            <label
+              key={v.value}
+              className={m === "out" ? "excluded" : ""}
+              onClick={(e) => {
+                e.preventDefault();
+                cycle();
+              }}
+            >
               <span
                 role="checkbox"
                 aria-checked={m === "in" ? "true" : m === "out" ? "mixed" : "false"}
                 className={`tri ${m ?? ""}`}
                 tabIndex={0}
-                onClick={(e) => {
-                  e.preventDefault();
-                  const next = new Map(marks);
-                  if (!m) next.set(v.value, "in");
-                  else if (m === "in") next.set(v.value, "out");
-                  else next.delete(v.value);
-                  apply(next, all);
+                onKeyDown={(e) => {
+                  if (e.key === " " || e.key === "Enter") {
+                    e.preventDefault();
+                    cycle();
+                  }
                 }}
               >
                 {m === "in" ? "✓" : m === "out" ? "✕" : ""}
