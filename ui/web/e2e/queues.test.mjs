@@ -42,5 +42,15 @@ test("workers: a registered worker with its queues, drain", async () => {
   await pane.getByRole("button", { name: "Drain" }).click();
   await eventually(async () => (await server.api("GET", "/api/v1/workers/box-1")).drained, 10000, "drained");
   await pane.getByRole("button", { name: "Resume" }).waitFor();
+  // The task it runs, by name.
+  const [job] = await createTasks(server, "fleet", [{ name: "on box-1" }]);
+  await server.api("POST", "/api/v1/queues", { name: "box-only" });
+  await server.api("POST", `/api/v1/tasks/${job.id}/enqueue`, { queue: "box-only" });
+  await pane.getByRole("button", { name: "Resume" }).click();
+  const popped = await server.api("POST", "/api/v1/queues/pop", { queues: ["box-only"], worker: "box-1", wait_seconds: 5 });
+  assert.equal(popped.task?.id, job.id);
+  await server.api("POST", `/api/v1/tasks/${job.id}/started`, { worker: "box-1" });
+  await server.api("POST", "/api/v1/workers/box-1/report", { task: job.id });
+  await pane.getByRole("link", { name: "on box-1 (fleet)" }).waitFor({ timeout: 10000 });
   await screenshot(page, "worker");
 });

@@ -1,4 +1,5 @@
 /** Workers: what each runs, its queues, CPU / memory / GPU history, and drain. */
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, data, messageOf, type Schemas } from "../api/client";
 import { useLive } from "../api/events";
@@ -36,6 +37,12 @@ export function WorkersPage() {
 function WorkerDetail({ worker, onChanged }: { worker: Schemas["Worker"]; onChanged(): void }) {
   const toast = useToast();
   const history = useHistory(`/api/v1/workers/${encodeURIComponent(worker.id)}/history`, "worker", worker.id);
+  // The current task by its name.
+  const [task, setTask] = useState<Schemas["Task"] | null>(null);
+  useEffect(() => {
+    setTask(null);
+    if (worker.task) data(api.GET("/api/v1/tasks/{id}", { params: { path: { id: worker.task } } })).then(setTask).catch(() => {});
+  }, [worker.task]);
   const r = worker.last_report;
   async function drain(on: boolean) {
     try {
@@ -60,7 +67,15 @@ function WorkerDetail({ worker, onChanged }: { worker: Schemas["Worker"]; onChan
       <div className="fields">
         <div className="field">
           <span className="label">Current task</span>
-          <span className="value">{worker.task ? <Link to={`/tasks/${worker.task}`}>{worker.task}</Link> : "idle"}</span>
+          <span className="value">
+            {worker.task ? (
+              <Link to={`/tasks/${worker.task}`} title={worker.task}>
+                {task ? `${task.name} (${task.project_name})` : worker.task}
+              </Link>
+            ) : (
+              "idle"
+            )}
+          </span>
         </div>
         <div className="field">
           <span className="label">Queues</span>
