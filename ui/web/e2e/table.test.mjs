@@ -71,6 +71,15 @@ test("custom metric and hyperparameter columns; sorting by a metric", async () =
   const cell = page.locator('.grid-body .row[data-id="' + tasks[11].id + '"] [data-column="metric:loss/train.last"] span').first();
   assert.equal(await cell.getAttribute("title"), String(1 / 20 + 11 * 0.01));
   await screenshot(page, "table-custom-columns");
+  // Precise values: the column widens so they show whole.
+  await cell.hover();
+  await page.locator('.grid-body .row[data-id="' + tasks[11].id + '"] [data-column="metric:loss/train.last"] button.expand').click();
+  await eventually(async () => (await cell.textContent()) === String(1 / 20 + 11 * 0.01), 5000, "precise");
+  await eventually(
+    async () => (await cell.evaluate((el) => el.scrollWidth <= el.clientWidth && el.closest("[data-column]").scrollWidth <= el.closest("[data-column]").clientWidth)),
+    5000,
+    "the precise value fits its column",
+  );
 });
 
 test("value-set filter on status; clear all", async () => {

@@ -227,13 +227,14 @@ export function TaskGrid(props: Props) {
     setState({ ...state, columns: cols });
   }
 
-  function autofit(id: string) {
+  /** Widens (or narrows) a column to its content; `exactOnes`: the columns shown precisely. */
+  function autofit(id: string, exactOnes = exact) {
     if (!measure) return;
     measure.font = getComputedStyle(scroller.current ?? document.body).font;
     const index = props.columns.indexOf(id);
     let width = measure.measureText(columnLabel(id)).width + 56;
     for (const r of rows.slice(0, 500)) {
-      const text = id === "tags" ? ((r.values[index] as string[]) ?? []).join("    ") : cellText(id, r.values[index], exact.has(id)).text;
+      const text = id === "tags" ? ((r.values[index] as string[]) ?? []).join("    ") : cellText(id, r.values[index], exactOnes.has(id)).text;
       width = Math.max(width, measure.measureText(text).width + (id === "status" ? 60 : 24));
     }
     setState({ ...state, columns: state.columns.map((c) => (c.id === id ? { ...c, width: Math.min(800, Math.ceil(width)) } : c)) });
@@ -285,15 +286,20 @@ export function TaskGrid(props: Props) {
     [widths, props.columns, exact], // eslint-disable-line react-hooks/exhaustive-deps
   );
   // Handlers that never change identity (so rows stay memoised), calling the latest props.
-  const latest = useRef({ props, toggle, exact });
-  latest.current = { props, toggle, exact };
+  const latest = useRef({ props, toggle, exact, autofit });
+  latest.current = { props, toggle, exact, autofit };
   const handlers = useMemo<RowHandlers>(
     () => ({
       activate: (id) => latest.current.props.onActivate(id),
       open: (id) => latest.current.props.onOpen(id),
       menu: (id, x, y) => latest.current.props.onMenu(id, x, y),
       toggle: (id) => latest.current.toggle(id),
-      expand: (column) => setExact(new Set(latest.current.exact).add(column)),
+      // Precise values are longer: the column widens to show them whole.
+      expand: (column) => {
+        const next = new Set(latest.current.exact).add(column);
+        setExact(next);
+        latest.current.autofit(column, next);
+      },
     }),
     [],
   );
