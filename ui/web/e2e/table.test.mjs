@@ -267,3 +267,19 @@ test("columns: hide, reorder by drag, resize; kept per project in the browser", 
   await eventually(async () => (await page.$$eval(".grid-head [role=columnheader]", (hs) => hs.map((h) => h.dataset.column)))[0] === "status", 10000, "saved layout");
   assert.equal(await page.locator('.grid-head [data-column="project"]').count(), 0);
 });
+
+test("a Filtered selection is what the filters matched; changing them clears it", async () => {
+  const f = await openFilter("status");
+  await f.getByText("Pending").click();
+  await expectCount(2);
+  await page.keyboard.press("Escape");
+  await page.getByRole("button", { name: "Selection options" }).click();
+  await page.getByRole("menuitem", { name: "Filtered" }).click();
+  const bar = page.getByRole("toolbar", { name: "Batch actions" });
+  await bar.getByText("All filtered tasks selected").waitFor();
+  await eventually(async () => (await bar.locator('[data-action="archive"]').getAttribute("data-count")) === "2", 10000, "2 of 2");
+  await page.getByRole("button", { name: "Clear all filters" }).click();
+  await expectCount(12);
+  assert.equal(await bar.count(), 0, "the selection went with the filter");
+  assert.equal(await page.locator('.grid-body .row[aria-selected="true"]').count(), 0);
+});

@@ -55,8 +55,14 @@ export function TasksPage() {
   };
 
   const { rows, columns, hasMore, loading, error, count, loadMore, refresh } = useTableRows(state);
-  const [selection, setSelection] = useState<Selection>({ mode: "ids", ids: new Set() });
-  useEffect(() => setSelection({ mode: "ids", ids: new Set() }), [project, state.archived]);
+  const [selection, setSelectionNow] = useState<Selection>({ mode: "ids", ids: new Set() });
+  useEffect(() => setSelectionNow({ mode: "ids", ids: new Set() }), [project, state.archived]);
+  // "All filtered" is the tasks the filters matched when it was chosen: a batch action acts on
+  // those only, and a change of filter or search clears it.
+  const setSelection = (s: Selection) =>
+    setSelectionNow(s.mode === "filtered" && !s.query ? { mode: "filtered", query: filtered().toString() } : s);
+  const filterKey = JSON.stringify([state.filters, state.search]);
+  useEffect(() => setSelectionNow((s) => (s.mode === "filtered" ? { mode: "ids", ids: new Set() } : s)), [filterKey]);
   const [menu, setMenu] = useState<{ id: string; x: number; y: number } | null>(null);
   const [columnsAt, setColumnsAt] = useState<{ x: number; y: number } | null>(null);
   const [csvAt, setCsvAt] = useState<{ x: number; y: number } | null>(null);
@@ -97,7 +103,13 @@ export function TasksPage() {
     return p;
   };
   const selectionQuery: SelectionQuery | null =
-    selection.mode === "all" ? scope() : selection.mode === "filtered" ? filtered() : selection.ids.size ? scope({ ids: [...selection.ids].join(",") }) : null;
+    selection.mode === "all"
+      ? scope()
+      : selection.mode === "filtered"
+        ? new URLSearchParams(selection.query ?? filtered().toString())
+        : selection.ids.size
+          ? scope({ ids: [...selection.ids].join(",") })
+          : null;
   const selectedCount = selection.mode === "ids" ? selection.ids.size : null;
   const selectionLabel =
     selection.mode === "all" ? "All tasks selected" : selection.mode === "filtered" ? "All filtered tasks selected" : `${selection.ids.size} selected`;

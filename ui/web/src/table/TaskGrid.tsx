@@ -14,7 +14,9 @@ import { columnKind, columnLabel, columnWidth, withFilters, type TableState } fr
 
 export const ROW_HEIGHT = 34;
 
-export type Selection = { mode: "ids"; ids: Set<string> } | { mode: "all" } | { mode: "filtered" };
+/** What is selected: ticked ids, every task of the view, or every task the filters matched
+ * when the selection was made (`query`: that query, kept). */
+export type Selection = { mode: "ids"; ids: Set<string> } | { mode: "all" } | { mode: "filtered"; query?: string };
 
 export function isSelected(selection: Selection, id: string) {
   return selection.mode !== "ids" || selection.ids.has(id);
