@@ -99,6 +99,9 @@ fn ids(sel: &Selection) -> Vec<String> {
     sel.tasks.iter().map(|t| t.id.clone()).collect()
 }
 
+/// The prefix of the metrics agents report about the machine a task runs on.
+const MACHINE_METRICS: &str = ":monitor:";
+
 /// Every series of the tasks, a chart per metric/variant, each line downsampled on the
 /// chart's shared x range; and the single values as one table.
 pub async fn scalars(store: &Store, sel: &Selection) -> Result<CompareScalars> {
@@ -114,7 +117,8 @@ pub async fn scalars(store: &Store, sel: &Selection) -> Result<CompareScalars> {
         let first = points.iter().map(|p| p.time).min().unwrap_or(0);
         origin.entry(task.as_str()).and_modify(|o| *o = (*o).min(first)).or_insert(first);
     }
-    let mut charts: BTreeMap<(String, String), Vec<Line>> = BTreeMap::new();
+    // Keyed so the task's own metrics come first, the agents' machine metrics after them.
+    let mut charts: BTreeMap<(bool, String, String), Vec<Line>> = BTreeMap::new();
     for ((task, metric, variant), points) in &all {
         let zero = origin.get(task.as_str()).copied().unwrap_or(0);
         let mut xy: Vec<(f64, f64)> = points
@@ -131,12 +135,13 @@ pub async fn scalars(store: &Store, sel: &Selection) -> Result<CompareScalars> {
         if sel.x != XAxis::Iteration {
             xy.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
-        charts.entry((metric.clone(), variant.clone())).or_default().push((task.clone(), xy));
+        let machine = metric.starts_with(MACHINE_METRICS);
+        charts.entry((machine, metric.clone(), variant.clone())).or_default().push((task.clone(), xy));
     }
     let order: HashMap<&str, usize> = sel.tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
     let charts = charts
         .into_iter()
-        .map(|((metric, variant), mut lines)| {
+        .map(|((_, metric, variant), mut lines)| {
             lines.sort_by_key(|(task, _)| order.get(task.as_str()).copied().unwrap_or(usize::MAX));
             let lo = lines.iter().filter_map(|(_, xy)| xy.first().map(|p| p.0)).fold(f64::INFINITY, f64::min);
             let hi = lines.iter().filter_map(|(_, xy)| xy.last().map(|p| p.0)).fold(f64::NEG_INFINITY, f64::max);

@@ -40,10 +40,15 @@ test("details: double-click opens the info panel; scalars, plots, configuration,
 
 test("comparison of the selected tasks: charts per metric, summary, plots, hyperparameters", async () => {
   await page.getByRole("tab", { name: "Table" }).click();
+  // An agent's machine metric: charted after the tasks' own.
+  const monitor = { type: "scalar", task: tasks[0].id, metric: ":monitor:machine", variant: "cpu_usage", iteration: 0, value: 50 };
+  await server.api("POST", "/api/v1/events/batch", { events: [monitor] });
   for (const t of tasks.slice(0, 3)) await page.locator(`.grid-body .row[data-id="${t.id}"] input[type="checkbox"]`).check();
   await page.getByRole("toolbar", { name: "Batch actions" }).getByRole("button", { name: "Compare" }).click();
   const compare = page.getByRole("region", { name: "Comparison" });
   await compare.locator('[data-chart="loss › train"] canvas').waitFor();
+  const charts = await compare.locator("[data-chart]").evaluateAll((cs) => cs.map((c) => c.dataset.chart));
+  assert.equal(charts.at(-1), ":monitor:machine › cpu_usage", charts.join(" | "));
   await compare.locator('[data-chart="accuracy › val"] canvas').waitFor();
   // One line per task in the legend.
   const legend = await compare.locator('[data-chart="loss › train"] .u-legend .u-series').count();
@@ -52,6 +57,9 @@ test("comparison of the selected tasks: charts per metric, summary, plots, hyper
   await screenshot(page, "compare-scalars");
   await compare.getByLabel("Compare").selectOption("plots");
   await compare.locator('[data-plot="curves › roc"] .main-svg').first().waitFor({ timeout: 20000 });
+  // Each plot is labelled with its metric and variant.
+  await eventually(async () => (await compare.locator('[data-plot="curves › roc"] .gtitle').first().textContent()) === "curves › roc", 10000, "a titled plot");
+  await screenshot(page, "compare-plots");
   await compare.getByLabel("Compare").selectOption("hyperparameters");
   const lr = compare.locator("tr", { hasText: "Args/lr" });
   await lr.waitFor();
@@ -65,6 +73,11 @@ test("with nothing selected, the first visible tasks are compared", async () => 
   await page.getByRole("tab", { name: "Compare" }).click();
   const compare = page.getByRole("region", { name: "Comparison" });
   await compare.getByText("12 tasks").waitFor();
+  // Every task keeps a colour of its own in the Summary, past the ten of a default palette.
+  const legend = compare.locator('[data-plot="Summary"] .legend .traces');
+  await eventually(async () => (await legend.count()) === 12, 20000, "12 tasks in the Summary's legend");
+  const colours = await legend.evaluateAll((ts) => ts.map((t) => t.querySelector("path")?.style.fill));
+  assert.equal(new Set(colours).size, 12, colours.join(" "));
 });
 
 test("a ClearML results link (…/tasks/<id>/output/log) opens the task", async () => {

@@ -14,6 +14,23 @@ export interface Figure {
   layout?: Record<string, unknown>;
 }
 
+/** A title as Plotly 3 takes it: `{text}` (a bare string, as many figures carry, shows nothing). */
+function titleOf(t: unknown): unknown {
+  return typeof t === "string" ? { text: t } : t;
+}
+
+/** The layout with every title (the figure's, its axes') in Plotly 3's form. */
+function withTitles(layout: Record<string, unknown>, title?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...layout, title: titleOf(title ?? layout.title) };
+  for (const [key, value] of Object.entries(layout)) {
+    if (/^[xyz]axis\d*$/.test(key) && value && typeof value === "object") {
+      const axis = value as Record<string, unknown>;
+      out[key] = { ...axis, title: titleOf(axis.title) };
+    }
+  }
+  return out;
+}
+
 export function PlotlyFigure({ figure, title }: { figure: Figure; title?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const [error, setError] = useState("");
@@ -23,8 +40,7 @@ export function PlotlyFigure({ figure, title }: { figure: Figure; title?: string
     let live = true;
     const dark = document.documentElement.dataset.theme === "dark";
     const layout = {
-      ...(figure.layout ?? {}),
-      title: title ?? (figure.layout as { title?: unknown } | undefined)?.title,
+      ...withTitles(figure.layout ?? {}, title),
       autosize: true,
       height: 320,
       margin: { l: 50, r: 20, t: 40, b: 40 },

@@ -23,6 +23,26 @@ export interface ChartOptions {
 
 export const PALETTE = ["#2f6fed", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d", "#862e9c", "#1864ab"];
 
+/** `#rrggbb` of a hue (degrees), saturation and lightness (0–1). */
+function hsl(h: number, s: number, l: number): string {
+  const a = s * Math.min(l, 1 - l);
+  const channel = (n: number) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))))
+      .toString(16)
+      .padStart(2, "0");
+  };
+  return `#${channel(0)}${channel(8)}${channel(4)}`;
+}
+
+/** The colour of the i-th series: the palette, then hues a golden angle apart at three
+ * lightnesses, so a comparison of a hundred tasks repeats none. */
+export function seriesColor(i: number): string {
+  if (i < PALETTE.length) return PALETTE[i];
+  const n = i - PALETTE.length;
+  return hsl((n * 137.508 + 20) % 360, 0.65, [0.45, 0.58, 0.35][Math.floor(n / 7) % 3]);
+}
+
 const num = (v: number | string | null) => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** TensorBoard's debiased exponential moving average. */
@@ -56,7 +76,7 @@ export function ScalarChart({ title, lines, options, height = 240 }: { title: st
       : [[]];
     const series: uPlot.Series[] = [{ label: options.x === "iteration" ? "iteration" : options.x === "time" ? "time" : "seconds" }];
     lines.forEach((l, i) => {
-      const color = PALETTE[i % PALETTE.length];
+      const color = seriesColor(i);
       if (smoothed && options.raw) series.push({ label: `${l.label} (raw)`, stroke: color + "44", width: 1, spanGaps: true });
       series.push({ label: l.label, stroke: color, width: 1.5, spanGaps: true });
     });

@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { messageOf, raw, type Schemas } from "../api/client";
 import { PlotlyFigure, type Figure } from "../charts/PlotlyFigure";
-import { ChartTools, ScalarChart, type ChartOptions } from "../charts/ScalarChart";
+import { ChartTools, ScalarChart, seriesColor, type ChartOptions } from "../charts/ScalarChart";
 
 type Tab = "scalars" | "plots" | "hyperparameters";
 
@@ -50,7 +50,13 @@ function CompareScalars({ ids }: { ids: string }) {
   const chartKey = (c: Schemas["CompareChart"]) => `${c.metric} › ${c.variant}`;
   const singles = result.single_values;
   const summary: Figure = {
-    data: result.tasks.map((t, i) => ({ type: "bar", name: t.name, x: singles.names, y: singles.values[i].map((v) => (typeof v === "number" ? v : null)) })),
+    data: result.tasks.map((t, i) => ({
+      type: "bar",
+      name: t.name,
+      marker: { color: seriesColor(i) },
+      x: singles.names,
+      y: singles.values[i].map((v) => (typeof v === "number" ? v : null)),
+    })),
     layout: { barmode: "group" },
   };
   return (
