@@ -52,7 +52,7 @@ pub struct CompareScalars {
 pub struct CompareFigure {
     pub task: String,
     pub iteration: i64,
-    #[schema(value_type = Object)]
+    /// A Plotly figure (an object), or the text a client sent when that is not JSON.
     pub figure: serde_json::Value,
 }
 

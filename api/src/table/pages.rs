@@ -25,7 +25,7 @@ pub struct TableRow {
     /// status column's indicator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<f64>,
-    #[schema(value_type = Vec<Object>)]
+    /// One per column, any JSON value (see above).
     pub values: Vec<serde_json::Value>,
 }
 
