@@ -111,7 +111,7 @@ pub async fn demo(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     let later =
         Run { subproject: "sweep", name: "lr 1.0 (queued)".into(), args: vec![("lr", "1.0".into())], priority: 0 };
     client.create_task(&task(&a.project, &later, Some(&waiting))).await?;
-    println!("Created 12 tasks in {}/sweep and {}/baselines.", a.project, a.project);
+    println!("Created {} tasks in {}/sweep and {}/baselines.", ids.len() + 1, a.project, a.project);
     if !served {
         println!(
             "No agent serves the queue \"{}\": start one with `runyard agent --queue {}` (or use `runyard up`).",
