@@ -231,7 +231,8 @@ async fn a_tasks_files_stay_within_its_quota(server: TestServer) {
 }
 scenario!(files_within_quota, super::a_tasks_files_stay_within_its_quota, &["--task-files-quota-bytes", "1000"]);
 
-/// Two long-polls of an agent's worker, waiting `seconds`: they hold two places in flight.
+/// Two long-polls of an agent's worker, waiting `seconds`: they hold two places in flight
+/// (each tries again while the places are taken).
 async fn hold_two_places(server: &TestServer, seconds: f64) -> Vec<tokio::task::JoinHandle<runyard_api::PopResponse>> {
     let c = server.client();
     let worker = runyard_api::RegisterWorker { id: "w".into(), queues: vec!["default".into()], ..Default::default() };
@@ -246,7 +247,15 @@ async fn hold_two_places(server: &TestServer, seconds: f64) -> Vec<tokio::task::
                     wait_seconds: seconds,
                     order_fairness: false,
                 };
-                c.pop(&pop).await.unwrap()
+                // A probe may take a place before this poll does: try again until it is in.
+                loop {
+                    match c.pop(&pop).await {
+                        Err(e) if e.code() == Some(runyard_api::ErrorCode::Unavailable) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                        }
+                        polled => return polled.unwrap(),
+                    }
+                }
             })
         })
         .collect()

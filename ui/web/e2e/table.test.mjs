@@ -157,6 +157,8 @@ test("the URL reproduces the table (leaderboard)", async () => {
   let f = await openFilter("tags");
   await f.locator("label", { hasText: "even" }).locator('[role="checkbox"]').click();
   await expectCount(6);
+  // The count and the rows are separate requests: wait for the rows too.
+  await eventually(async () => (await names()).length === 6, 10000, "six rows");
   await page.keyboard.press("Escape");
   const url = page.url();
   assert.match(url, /sort=-metric%3Aloss%2Ftrain\.last/);
@@ -164,6 +166,7 @@ test("the URL reproduces the table (leaderboard)", async () => {
   const rows = await names();
   const other = await signedIn(browser, server, url.replace(server.url, ""));
   await eventually(async () => (await other.getByTestId("task-count").textContent()) === "6 tasks");
+  await eventually(async () => (await columnTexts(other, "name")).length === 6, 10000, "six rows in the other page");
   assert.deepEqual(await other.$$eval(".grid-head [role=columnheader]", (hs) => hs.map((h) => h.dataset.column)), headers);
   assert.deepEqual(await columnTexts(other, "name"), rows);
   assert.ok(await other.locator('.grid-head [data-column="tags"] .filter-btn.on').count());
