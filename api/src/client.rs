@@ -65,6 +65,11 @@ impl Client {
         }
     }
 
+    /// The server's base URL, as given.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -457,6 +462,16 @@ impl Client {
 
     pub async fn project_metrics(&self, project: &str) -> Result<MetricCatalogue, ClientError> {
         self.get(&format!("/api/v1/projects/{}/metrics", seg(project)), None::<&()>).await
+    }
+
+    /// Saves a table state under a name (a leaderboard the whole team can open).
+    pub async fn save_view(&self, view: &crate::table::SaveView) -> Result<crate::table::SavedView, ClientError> {
+        self.call(Method::POST, "/api/v1/table/views", None, Some(view)).await
+    }
+
+    /// The views saved for a project (a path or id).
+    pub async fn list_views(&self, project: &str) -> Result<Vec<crate::table::SavedView>, ClientError> {
+        self.get("/api/v1/table/views", Some(&serde_json::json!({ "project": project }))).await
     }
 
     pub async fn scalars(&self, q: &ScalarQuery) -> Result<ScalarSeries, ClientError> {

@@ -5,7 +5,10 @@ use super::task_create::EXAMPLES;
 use crate::Ctx;
 use anyhow::{Context, Result};
 use clap::Args;
-use runyard_api::{Action, ActionRequest, Client, CreateQueue, CreateTask, EntryKind, Param, Script, Task, TaskStatus};
+use runyard_api::table::SaveView;
+use runyard_api::{
+    Action, ActionRequest, Client, CreateQueue, CreateTask, EntryKind, ErrorCode, Param, Script, Task, TaskStatus,
+};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -83,6 +86,27 @@ fn task(project: &str, run: &Run, queue: Option<&str>) -> CreateTask {
     }
 }
 
+/// The demo's leaderboard: the table with the runs' validation loss, accuracy and
+/// hyperparameters as columns, best first. Saved as the project's view "leaderboard" (kept if
+/// one exists) and returned as the web UI's address of that table.
+async fn leaderboard(client: &Client, project: &str) -> Result<String> {
+    let id = client
+        .list_projects()
+        .await?
+        .into_iter()
+        .find(|p| p.name == project)
+        .map(|p| p.id)
+        .with_context(|| format!("the project '{project}' the demo made is missing"))?;
+    let state = "columns=name,status,project~140,metric:loss/validation.last~200,metric:loss/validation.min~200,\
+                 param:Args/lr~110,param:Args/batch_size~150,iteration,updated&sort=metric:loss/validation.last";
+    let view = SaveView { name: "leaderboard".into(), project: Some(id.clone()), state: state.into() };
+    match client.save_view(&view).await {
+        Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
+        saved => drop(saved.context("saving the demo's leaderboard")?),
+    }
+    Ok(format!("{}/projects/{id}/tasks?{state}", client.server()))
+}
+
 /// Polls a task until `done` holds, for at most `limit`.
 async fn wait_for(client: &Client, id: &str, limit: Duration, done: impl Fn(&Task) -> bool) -> Result<Task> {
     let start = Instant::now();
@@ -112,6 +136,7 @@ pub async fn demo(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         Run { subproject: "sweep", name: "lr 1.0 (queued)".into(), args: vec![("lr", "1.0".into())], priority: 0 };
     client.create_task(&task(&a.project, &later, Some(&waiting))).await?;
     println!("Created {} tasks in {}/sweep and {}/baselines.", ids.len() + 1, a.project, a.project);
+    println!("Open the leaderboard: {}", leaderboard(&client, &a.project).await?);
     if !served {
         println!(
             "No agent serves the queue \"{}\": start one with `runyard agent --queue {}` (or use `runyard up`).",

@@ -335,6 +335,11 @@ async fn up_runs_its_hint_and_the_demo() {
     // The demo: a sweep run for real, one run failed, one aborted, one still queued.
     let out = cli(&["demo", "--wait"]);
     assert!(out.status.success(), "{}", describe(&out));
+    // Its leaderboard: printed as the web UI's address, saved as the project's view.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(&format!("Open the leaderboard: {url}/projects/")), "{printed}");
+    let views = c.list_views("demo").await.expect("the demo's views");
+    assert_eq!(views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["leaderboard"]);
     let q = runyard_api::TaskQuery { project: Some("demo".into()), ..Default::default() };
     let demo = c.list_tasks(&q).await.unwrap().tasks;
     let mut statuses: Vec<String> = demo.iter().map(|t| t.status.to_string()).collect();

@@ -50,9 +50,8 @@ test("comparison of the selected tasks: charts per metric, summary, plots, hyper
   const charts = await compare.locator("[data-chart]").evaluateAll((cs) => cs.map((c) => c.dataset.chart));
   assert.equal(charts.at(-1), ":monitor:machine › cpu_usage", charts.join(" | "));
   await compare.locator('[data-chart="accuracy › val"] canvas').waitFor();
-  // One line per task in the legend.
-  const legend = await compare.locator('[data-chart="loss › train"] .u-legend .u-series').count();
-  assert.equal(legend, 1 + 3);
+  // One entry per task in the charts' shared legend.
+  assert.equal(await compare.getByRole("group", { name: "Series" }).locator("li").count(), 3);
   await compare.locator('[data-plot="Summary"] .main-svg').first().waitFor({ timeout: 20000 });
   await screenshot(page, "compare-scalars");
   await compare.getByLabel("Compare").selectOption("plots");
@@ -73,11 +72,17 @@ test("with nothing selected, the first visible tasks are compared", async () => 
   await page.getByRole("tab", { name: "Compare" }).click();
   const compare = page.getByRole("region", { name: "Comparison" });
   await compare.getByText("12 tasks").waitFor();
-  // Every task keeps a colour of its own in the Summary, past the ten of a default palette.
-  const legend = compare.locator('[data-plot="Summary"] .legend .traces');
-  await eventually(async () => (await legend.count()) === 12, 20000, "12 tasks in the Summary's legend");
-  const colours = await legend.evaluateAll((ts) => ts.map((t) => t.querySelector("path")?.style.fill));
+  // Every task keeps a colour of its own, past the ten of a default palette: in the legend and
+  // in the Summary's bars.
+  const legend = compare.getByRole("group", { name: "Series" }).locator("li i");
+  await eventually(async () => (await legend.count()) === 12, 20000, "12 tasks in the legend");
+  const colours = await legend.evaluateAll((is) => is.map((i) => i.style.background));
   assert.equal(new Set(colours).size, 12, colours.join(" "));
+  // The Summary's bars in the same colours, task by task.
+  const bars = compare.locator('[data-plot="Summary"] .trace.bars');
+  await eventually(async () => (await bars.count()) === 12, 20000, "12 tasks in the Summary");
+  const fills = await bars.evaluateAll((ts) => ts.map((t) => t.querySelector("path")?.style.fill));
+  assert.deepEqual(fills, colours, "bars coloured as their tasks in the legend");
 });
 
 test("a ClearML results link (…/tasks/<id>/output/log) opens the task", async () => {

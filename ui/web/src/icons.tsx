@@ -17,6 +17,8 @@ const PATHS = {
   archive: "M2 3h12v3H2z M3 6v7h10V6 M6.5 9h3",
   restore: "M8 12V3 M4 7l4-4 4 4 M3 14h10",
   delete: "M4 4l8 8 M12 4l-8 8",
+  expand: "M2 6V2h4 M10 2h4v4 M14 10v4h-4 M6 14H2v-4",
+  collapse: "M6 2v4H2 M14 6h-4V2 M10 14v-4h4 M2 10h4v4",
 } as const;
 
 export type IconName = keyof typeof PATHS;

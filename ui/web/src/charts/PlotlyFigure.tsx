@@ -31,31 +31,41 @@ function withTitles(layout: Record<string, unknown>, title?: string): Record<str
   return out;
 }
 
-export function PlotlyFigure({ figure, title }: { figure: Figure; title?: string }) {
+/** `title` names the figure (and titles it unless `untitled`, where a card's caption does). */
+export function PlotlyFigure({ figure, title, height = 320, untitled = false }: { figure: Figure; title?: string; height?: number; untitled?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   const [error, setError] = useState("");
+  const mounted = useRef(true);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    let live = true;
     const dark = document.documentElement.dataset.theme === "dark";
+    const own = withTitles(figure.layout ?? {}, untitled ? undefined : title);
+    const grid = dark ? { gridcolor: "#333a44", zerolinecolor: "#555b66", linecolor: "#555b66" } : {};
     const layout = {
-      ...withTitles(figure.layout ?? {}, title),
-      autosize: true,
-      height: 320,
       margin: { l: 50, r: 20, t: 40, b: 40 },
+      ...own,
+      xaxis: { ...grid, ...(own.xaxis as object) },
+      yaxis: { ...grid, ...(own.yaxis as object) },
+      autosize: true,
+      height,
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: dark ? "#dde" : "#222" },
     };
+    // Drawn anew in place (Plotly.react), so a change such as a highlight does not flicker.
     plotly()
-      .then((p) => live && p.react(el, figure.data ?? [], layout, { responsive: true, displaylogo: false }))
+      .then((p) => mounted.current && p.react(el, figure.data ?? [], layout, { responsive: true, displaylogo: false }))
       .catch((e) => setError(String(e)));
+  }, [figure, title, height, untitled]);
+  useEffect(() => {
+    const el = box.current;
+    mounted.current = true;
     return () => {
-      live = false;
-      void plotly().then((p) => p.purge(el));
+      mounted.current = false;
+      if (el) void plotly().then((p) => p.purge(el));
     };
-  }, [figure, title]);
+  }, []);
   return (
     <div className="figure" data-plot={title}>
       {error && <p className="error">{error}</p>}

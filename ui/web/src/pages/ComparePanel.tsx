@@ -2,7 +2,8 @@
 import { useEffect, useMemo, useState } from "react";
 import { messageOf, raw, type Schemas } from "../api/client";
 import { PlotlyFigure, type Figure } from "../charts/PlotlyFigure";
-import { ChartTools, ScalarChart, seriesColor, type ChartOptions } from "../charts/ScalarChart";
+import { ChartGrid, type GridChart, type LegendEntry } from "../charts/ChartGrid";
+import { ChartTools, seriesColor, type ChartOptions, type SeriesFocus } from "../charts/ScalarChart";
 
 type Tab = "scalars" | "plots" | "hyperparameters";
 
@@ -42,23 +43,42 @@ function useCompare<T>(what: string, ids: string, extra = "") {
 function CompareScalars({ ids }: { ids: string }) {
   const [options, setOptions] = useState<ChartOptions>({ x: "iteration", smoothing: 0, log: false, raw: false });
   const { result, error } = useCompare<Schemas["CompareScalars"]>("scalars", ids, `&x=${options.x}`);
-  const [hidden, setHidden] = useState<Set<string>>(new Set());
+  const [hiddenCharts, setHiddenCharts] = useState<Set<string>>(new Set());
   const [choosing, setChoosing] = useState(false);
-  const names = useMemo(() => new Map(result?.tasks.map((t) => [t.id, t.name]) ?? []), [result]);
+  // One colour and one legend entry per task, the same in every chart.
+  const entries = useMemo<LegendEntry[]>(() => result?.tasks.map((t, i) => ({ key: t.id, label: t.name, color: seriesColor(i) })) ?? [], [result]);
+  const charts = useMemo<GridChart[]>(() => {
+    const byId = new Map(entries.map((e) => [e.key, e]));
+    return (result?.charts ?? [])
+      .filter((c) => !hiddenCharts.has(chartKey(c)))
+      .map((c) => ({
+        title: chartKey(c),
+        lines: c.lines.map((l) => ({ key: l.task, label: byId.get(l.task)?.label ?? l.task, color: byId.get(l.task)?.color, x: l.x, y: l.y })),
+      }));
+  }, [result, entries, hiddenCharts]);
   if (error) return <p className="error">{error}</p>;
   if (!result) return <p className="muted">Loading…</p>;
-  const chartKey = (c: Schemas["CompareChart"]) => `${c.metric} › ${c.variant}`;
   const singles = result.single_values;
-  const summary: Figure = {
-    data: result.tasks.map((t, i) => ({
-      type: "bar",
-      name: t.name,
-      marker: { color: seriesColor(i) },
-      x: singles.names,
-      y: singles.values[i].map((v) => (typeof v === "number" ? v : null)),
-    })),
-    layout: { barmode: "group" },
-  };
+  // The single values as grouped bars, one colour per task; the grid's legend names them.
+  const summary = (focus: SeriesFocus, height: number) => (
+    <PlotlyFigure
+      height={height}
+      figure={{
+        data: result.tasks.map((t, i) => ({
+          type: "bar",
+          name: t.name,
+          visible: !focus.hidden.has(t.id),
+          opacity: focus.highlight == null || focus.highlight === t.id ? 1 : 0.25,
+          marker: { color: entries[i].color },
+          x: singles.names,
+          y: singles.values[i].map((v) => (typeof v === "number" ? v : null)),
+        })),
+        layout: { barmode: "group", showlegend: false, margin: { l: 50, r: 10, t: 10, b: 30 } },
+      }}
+      title="Summary"
+      untitled
+    />
+  );
   return (
     <div>
       <div className="toolbar">
@@ -73,12 +93,11 @@ function CompareScalars({ ids }: { ids: string }) {
             <label key={chartKey(c)} className="check">
               <input
                 type="checkbox"
-                checked={!hidden.has(chartKey(c))}
+                checked={!hiddenCharts.has(chartKey(c))}
                 onChange={() => {
-                  const next = new Set(hidden);
-                  if (next.has(chartKey(c))) next.delete(chartKey(c));
-                  else next.add(chartKey(c));
-                  setHidden(next);
+                  const next = new Set(hiddenCharts);
+                  if (!next.delete(chartKey(c))) next.add(chartKey(c));
+                  setHiddenCharts(next);
                 }}
               />
               {chartKey(c)}
@@ -86,23 +105,13 @@ function CompareScalars({ ids }: { ids: string }) {
           ))}
         </div>
       )}
-      {singles.names.length > 0 && (
-        <div className="summary">
-          <h4>Summary</h4>
-          <PlotlyFigure figure={summary} title="Summary" />
-        </div>
-      )}
-      <div className="charts">
-        {result.charts
-          .filter((c) => !hidden.has(chartKey(c)))
-          .map((c) => (
-            <ScalarChart key={chartKey(c)} title={chartKey(c)} options={options} lines={c.lines.map((l) => ({ label: names.get(l.task) ?? l.task, x: l.x, y: l.y }))} />
-          ))}
-      </div>
+      <ChartGrid entries={entries} charts={charts} options={options} lead={singles.names.length > 0 ? summary : undefined} />
       {result.charts.length === 0 && singles.names.length === 0 && <p className="muted">No scalars reported.</p>}
     </div>
   );
 }
+
+const chartKey = (c: Schemas["CompareChart"]) => `${c.metric} › ${c.variant}`;
 
 function ComparePlots({ ids }: { ids: string }) {
   const { result, error } = useCompare<Schemas["ComparePlots"]>("plots", ids);

@@ -1,8 +1,9 @@
 // The Scalars tab: the task's single values and one chart per reported metric.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { raw, type Schemas } from "../../api/client";
 import { useChanges } from "../../api/events";
-import { ChartTools, ScalarChart, type ChartOptions } from "../../charts/ScalarChart";
+import { ChartGrid, type GridChart, type LegendEntry } from "../../charts/ChartGrid";
+import { ChartTools, seriesColor, type ChartOptions } from "../../charts/ScalarChart";
 import { rounded } from "../../format";
 
 export function ScalarsTab({ id }: { id: string }) {
@@ -17,9 +18,20 @@ export function ScalarsTab({ id }: { id: string }) {
   useChanges((c) => {
     if (c.kind === "task" && c.id === id) load();
   });
+  // One chart per metric, its variants as lines; a variant keeps its colour in every chart.
+  const { entries, charts } = useMemo(() => {
+    const entries = new Map<string, LegendEntry>();
+    const byMetric = new Map<string, GridChart>();
+    for (const s of series ?? []) {
+      let entry = entries.get(s.variant);
+      if (!entry) entries.set(s.variant, (entry = { key: s.variant, label: s.variant, color: seriesColor(entries.size) }));
+      const chart = byMetric.get(s.metric) ?? { title: s.metric, lines: [] };
+      chart.lines.push({ key: entry.key, label: s.variant, color: entry.color, x: s.x, y: s.y });
+      byMetric.set(s.metric, chart);
+    }
+    return { entries: [...entries.values()], charts: [...byMetric.values()] };
+  }, [series]);
   if (!series) return <p className="muted">Loading…</p>;
-  const byMetric = new Map<string, Schemas["Series"][]>();
-  for (const s of series) byMetric.set(s.metric, [...(byMetric.get(s.metric) ?? []), s]);
   return (
     <div>
       <ChartTools options={options} setOptions={setOptions} />
@@ -35,11 +47,7 @@ export function ScalarsTab({ id }: { id: string }) {
           </tbody>
         </table>
       )}
-      <div className="charts">
-        {[...byMetric].map(([metric, lines]) => (
-          <ScalarChart key={metric} title={metric} options={options} lines={lines.map((l) => ({ label: l.variant, x: l.x, y: l.y }))} />
-        ))}
-      </div>
+      <ChartGrid entries={entries} charts={charts} options={options} />
       {series.length === 0 && <p className="muted">No scalars reported.</p>}
     </div>
   );
