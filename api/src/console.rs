@@ -41,6 +41,7 @@ pub struct ConsoleEntry {
 /// `GET /api/v1/tasks/{id}/console`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsoleQuery {
     /// Only chunks after this id (default: from the start).
     pub after: Option<i64>,

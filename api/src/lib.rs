@@ -15,6 +15,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod model;
 pub mod projects;
+pub mod rules;
 pub mod table;
 pub mod tracking;
 pub mod ui;

@@ -403,7 +403,7 @@ pub struct TaskList {
 pub struct ActionRequest {
     /// The tasks to act on (for a batch).
     pub ids: Vec<String>,
-    /// enqueue: the target queue. retry: overrides the task's last queue.
+    /// enqueue: the target queue (default: the `default` queue). retry: overrides the task's last queue.
     pub queue: Option<String>,
     /// move / clone: the target project, by id (it must exist) or by path (made when missing).
     pub project: Option<String>,

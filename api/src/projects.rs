@@ -63,8 +63,8 @@ pub fn validate_project_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("must not be empty".into());
     }
-    if name.len() > 255 {
-        return Err("must be at most 255 characters".into());
+    if name.chars().count() > crate::rules::PROJECT_PATH_MAX {
+        return Err(format!("must be at most {} characters", crate::rules::PROJECT_PATH_MAX));
     }
     if name.chars().any(char::is_control) {
         return Err("must not contain control characters".into());

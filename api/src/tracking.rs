@@ -242,8 +242,12 @@ pub enum XAxis {
 }
 
 /// `GET /api/v1/scalars`: series of one or many tasks, downsampled to a point budget.
+/// The largest point budget per series of `GET /api/v1/scalars`.
+pub const MAX_POINTS: usize = 100_000;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScalarQuery {
     /// Comma-separated task ids (at most 100).
     pub tasks: String,
@@ -278,6 +282,7 @@ pub struct ScalarSeries {
 /// `GET /api/v1/tasks/{id}/scalars/raw`: one series at full resolution, a page at a time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RawScalarQuery {
     pub metric: String,
     pub variant: String,
@@ -305,6 +310,7 @@ pub struct RawScalars {
 /// `GET /api/v1/plots`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PlotQuery {
     /// Comma-separated task ids (at most 100).
     pub tasks: String,
@@ -327,6 +333,7 @@ pub struct Plot {
 /// `GET /api/v1/tasks/{id}/samples`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SampleQuery {
     pub metric: Option<String>,
     pub variant: Option<String>,

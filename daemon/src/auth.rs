@@ -338,9 +338,7 @@ impl Auth {
 
     /// Creates a user with a fresh key pair.
     pub async fn create_user(&self, name: &str, role: Role) -> Result<Credentials> {
-        if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(Error::invalid("name", "must be 1 to 128 characters without control characters"));
-        }
+        runyard_api::rules::USER_NAME.check(name).map_err(|m| Error::invalid("name", m))?;
         let (access_key, secret_key) = generate_key_pair();
         let user = self.store.create_user(name.trim(), role, &access_key, &hash_secret(&secret_key)?).await?;
         Ok(Credentials { user, access_key, secret_key })

@@ -227,6 +227,17 @@ impl std::str::FromStr for Column {
     }
 }
 
+/// The ids of the columns that take a value set (text, tags, hyperparameters, properties), as a
+/// regular expression: what `GET /api/v1/table/values` lists values of.
+pub fn value_set_column_pattern() -> String {
+    let builtins: Vec<&str> = Builtin::ALL
+        .into_iter()
+        .filter(|b| matches!(Column::Builtin(*b).kind(), ColumnKind::Text | ColumnKind::Tags))
+        .map(Builtin::as_str)
+        .collect();
+    format!("^({}|param:[^/]+/.+|prop:.+)$", builtins.join("|"))
+}
+
 /// A column as the table shows it: its width in pixels (the UI's) and whether it is hidden.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnSpec {

@@ -38,7 +38,7 @@ pub async fn login(
 
 /// Revoke the token this request carries (signing out): it is refused from now on, on every
 /// replica.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<StatusCode> {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());

@@ -85,8 +85,8 @@ impl utoipa::Modify for SecurityAddon {
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
         openapi.security = Some(vec![
-            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
             utoipa::openapi::security::SecurityRequirement::new("basic", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
         ]);
     }
 }
@@ -219,6 +219,8 @@ pub fn router(
         }
     }
     unique_operation_ids(&mut doc);
+    let stale = runyard_api::rules::document(&mut doc);
+    debug_assert!(stale.is_empty(), "rules for properties the API document lacks: {stale:?}");
     let doc = Arc::new(doc);
     let api = Router::new()
         .route("/me", get(admin::me))

@@ -77,14 +77,14 @@ pub async fn move_entry(
 /// Take a task out of the queue (Pending -> Draft).
 #[utoipa::path(delete, path = "/api/v1/queues/{queue}/entries/{task}", tag = "queues",
     params(("queue" = String, Path), ("task" = String, Path)),
-    responses((status = 200, body = ActionOutcome), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ActionOutcome), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove_entry(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path((queue, task)): Path<(String, String)>,
 ) -> Result<Json<ActionOutcome>> {
     if !s.store.is_waiting_in(&queue, &task).await? {
-        return Err(crate::error::Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")));
+        return Err(crate::error::Error::not_found("queue entry", format!("{queue}/{task}")));
     }
     Ok(Json(s.tasks.act_one(&who, &task, Action::Dequeue, ActionRequest::default()).await?))
 }

@@ -20,9 +20,7 @@ pub async fn register(
     Caller(who): Caller,
     AppJson(req): AppJson<RegisterWorker>,
 ) -> Result<Json<Worker>> {
-    if req.id.trim().is_empty() || req.id.len() > 255 || req.id.chars().any(|c| c.is_control() || c == '/') {
-        return Err(Error::invalid("id", "must be 1 to 255 characters without '/' or control characters"));
-    }
+    runyard_api::rules::WORKER_ID.check(&req.id).map_err(|m| Error::invalid("id", m))?;
     if req.queues.is_empty() {
         return Err(Error::invalid("queues", "a worker listens to at least one queue"));
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Largest chunk one append may carry.
 pub const MAX_CHUNK_BYTES: usize = 4 << 20;
 /// Longest a reader may wait for output.
-pub const MAX_WAIT_SECONDS: f64 = 60.0;
+pub const MAX_WAIT_SECONDS: f64 = runyard_api::rules::MAX_WAIT_SECONDS;
 
 /// Appends output to a task's console: from its owner, an admin, or the agent running it.
 pub async fn append(store: &Store, who: &Principal, task_id: &str, req: AppendConsole) -> Result<i64> {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Longest long-poll an agent may ask for.
-pub const MAX_WAIT_SECONDS: f64 = 60.0;
+pub const MAX_WAIT_SECONDS: f64 = runyard_api::rules::MAX_WAIT_SECONDS;
 
 /// Timings of dispatch and the watchdog.
 #[derive(Debug, Clone)]
@@ -70,11 +70,8 @@ impl Dispatcher {
         if !(0.0..=MAX_WAIT_SECONDS).contains(&req.wait_seconds) {
             return Err(Error::invalid("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")));
         }
-        let not_registered = |e| match e {
-            Error::NotFound { .. } => Error::invalid("worker", format!("worker '{}' is not registered", req.worker)),
-            other => other,
-        };
-        let (owner, drained) = self.store.worker_gate(&req.worker).await.map_err(not_registered)?;
+        // An unknown worker is a 404: register it first (POST /api/v1/workers).
+        let (owner, drained) = self.store.worker_gate(&req.worker).await?;
         access::worker(who, &req.worker, owner.as_deref())?;
         let none = PopResponse { task: None, queue: None };
         if drained {

@@ -238,7 +238,7 @@ impl Store {
         let from = slots
             .iter()
             .position(|s| s.task_id == task)
-            .ok_or_else(|| Error::invalid("task", format!("task '{task}' is not waiting in queue '{queue}'")))?;
+            .ok_or_else(|| Error::not_found("queue entry", format!("{queue}/{task}")))?;
         slots.remove(from);
         let index_of = |field: &str, id: &str, slots: &[Slot]| {
             slots
@@ -539,13 +539,7 @@ async fn renumber(conn: &mut AnyConnection, slots: &mut [Slot]) -> Result<()> {
 }
 
 pub fn validate_queue_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid("name", "must not be empty"));
-    }
-    if name.len() > 128 || name.chars().any(|c| c.is_control() || c == '/') {
-        return Err(Error::invalid("name", "must be at most 128 characters, without '/' or control characters"));
-    }
-    Ok(())
+    runyard_api::rules::QUEUE_NAME.check(name).map_err(|m| Error::invalid("name", m))
 }
 
 /// The columns of a queue entry, as inserted.

@@ -35,11 +35,8 @@ fn check_state(state: &str) -> Result<()> {
 }
 
 fn check_name(name: &str) -> Result<&str> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(Error::invalid("name", "a view's name is 1 to 200 characters"));
-    }
-    Ok(name)
+    runyard_api::rules::VIEW_NAME.check(name).map_err(|m| Error::invalid("name", m))?;
+    Ok(name.trim())
 }
 
 /// The views of a project (or the views of all projects, when `project` is absent).

@@ -109,7 +109,9 @@ async fn raw_scalars(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct TasksQuery {
+    /// Task ids, comma-separated.
     /// Comma-separated task ids (at most 100).
     tasks: String,
 }

@@ -11,7 +11,7 @@ use runyard_daemon::store::{to_time, Store};
 pub const MAX_TASKS: usize = 100;
 /// Default and largest point budget per series.
 pub const DEFAULT_POINTS: usize = 2_000;
-pub const MAX_POINTS: usize = 100_000;
+pub const MAX_POINTS: usize = runyard_api::tracking::MAX_POINTS;
 
 /// The tasks of a comma-separated list, each known.
 async fn known_tasks(store: &Store, list: &str) -> Result<Vec<String>> {

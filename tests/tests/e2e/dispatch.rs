@@ -186,9 +186,8 @@ async fn wakes_at_once(server: TestServer) {
     c.drain_worker("waiter", false).await.unwrap();
     assert_eq!(pop_one(&c, "waiter", &["default"], 0.0).await, Some(t));
 
-    // Bad requests: unregistered worker, unknown queue, too long a wait.
+    // Bad requests: no queue, too long a wait; an unregistered worker or unknown queue is a 404.
     for (req, field_or_code) in [
-        (PopRequest { queues: vec!["default".into()], worker: "ghost".into(), ..Default::default() }, "worker"),
         (PopRequest { queues: vec![], worker: "waiter".into(), ..Default::default() }, "queues"),
         (
             PopRequest {
@@ -204,11 +203,11 @@ async fn wakes_at_once(server: TestServer) {
         let runyard_api::ClientError::Api { detail, .. } = &err else { panic!("{err}") };
         assert_eq!(detail.field.as_deref(), Some(field_or_code), "{err}");
     }
-    let err = c
-        .pop(&PopRequest { queues: vec!["nope".into()], worker: "waiter".into(), ..Default::default() })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    for (queue, worker) in [("nope", "waiter"), ("default", "ghost")] {
+        let req = PopRequest { queues: vec![queue.into()], worker: worker.into(), ..Default::default() };
+        let err = c.pop(&req).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NotFound), "{err}");
+    }
 }
 scenario!(a_waiting_agent_is_woken_by_the_enqueue, super::wakes_at_once);
 

@@ -248,14 +248,13 @@ async fn hold_two_places(server: &TestServer, seconds: f64) -> Vec<tokio::task::
                     order_fairness: false,
                 };
                 // A probe may take a place before this poll does: try again until it is in.
-                loop {
+                crate::harness::wait::eventually("a poll in flight", std::time::Duration::from_secs(10), || async {
                     match c.pop(&pop).await {
-                        Err(e) if e.code() == Some(runyard_api::ErrorCode::Unavailable) => {
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await
-                        }
-                        polled => return polled.unwrap(),
+                        Err(e) if e.code() == Some(runyard_api::ErrorCode::Unavailable) => None,
+                        polled => Some(polled.unwrap()),
                     }
-                }
+                })
+                .await
             })
         })
         .collect()

@@ -135,9 +135,6 @@ impl Applied {
 /// Checks the parameters an action needs before anything is read.
 fn check_params(action: Action, req: &ActionRequest) -> Result<()> {
     match action {
-        Action::Enqueue if req.queue.as_deref().unwrap_or("").is_empty() => {
-            Err(Error::invalid("queue", "enqueue needs a queue"))
-        }
         Action::Move if req.project.as_deref().unwrap_or("").is_empty() => {
             Err(Error::invalid("project", "move needs a target project"))
         }
@@ -164,8 +161,10 @@ async fn act_inner(
     let now = now_ms();
 
     // Resolve the action's targets first: an unknown queue or project fails the whole request.
-    let queue = match (&req.queue, action) {
+    // Enqueue without a queue: the default queue, as in ClearML.
+    let queue = match (req.queue.as_deref().filter(|q| !q.is_empty()), action) {
         (Some(q), Action::Enqueue | Action::Retry) => Some(Store::resolve_queue(&mut tx, q).await?.0),
+        (None, Action::Enqueue) => Some(Store::resolve_queue(&mut tx, crate::store::queues::DEFAULT_QUEUE).await?.0),
         _ => None,
     };
     // A project given by id must exist; one given by path is made when missing.
@@ -525,4 +524,22 @@ async fn clone_task(
 pub(super) fn dedup(items: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
     items.into_iter().filter(|t| seen.insert(t.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the API document says an action needs is what the daemon asks of it.
+    #[test]
+    fn documented_needs_are_checked() {
+        for action in Action::ALL.into_iter().filter(|a| *a != Action::Edit) {
+            let needs =
+                runyard_api::rules::ACTION_NEEDS.iter().find(|(a, _)| *a == action).map_or(&[][..], |(_, n)| *n);
+            let bare = ActionRequest::default();
+            assert_eq!(check_params(action, &bare).is_ok(), needs.is_empty(), "{action:?} without {needs:?}");
+            let full = ActionRequest { project: Some("p".into()), tags: vec!["t".into()], ..Default::default() };
+            assert!(check_params(action, &full).is_ok(), "{action:?} with what it needs");
+        }
+    }
 }

@@ -1,29 +1,15 @@
 //! The rules a name, a tag list or a task definition must keep; pure, no IO.
 
 use crate::error::{Error, Result};
-use runyard_api::{EntryKind, Task};
+use runyard_api::{rules, EntryKind, Task};
 
 pub fn name(field: &str, name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if name.len() > 1024 {
-        return Err(Error::invalid(field, "must be at most 1024 characters"));
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    Ok(())
+    rules::TASK_NAME.check(name).map_err(|m| Error::invalid(field, m))
 }
 
 pub fn tags(field: &str, tags: &[String]) -> Result<()> {
     for (i, tag) in tags.iter().enumerate() {
-        if tag.trim().is_empty() || tag.len() > 255 || tag.chars().any(|c| c.is_control()) {
-            return Err(Error::invalid(
-                format!("{field}[{i}]"),
-                "tags must be 1 to 255 characters without control characters",
-            ));
-        }
+        rules::TAG.check(tag).map_err(|m| Error::invalid(format!("{field}[{i}]"), format!("a tag {m}")))?;
     }
     Ok(())
 }
