@@ -49,6 +49,8 @@ enum Command {
     Agent(commands::agent::AgentArgs),
     /// Fill a `demo` project with a small sweep, run for real by the local agent.
     Demo(commands::demo::DemoArgs),
+    /// Exit 0 when the daemon answers its health check (for container health checks).
+    Health(commands::server::HealthArgs),
     /// Print shell completions: `runyard completions bash > /etc/bash_completion.d/runyard`.
     Completions {
         /// The shell to complete for.
@@ -117,6 +119,7 @@ pub fn main_impl() -> ExitCode {
             Command::Agent(args) => commands::agent::agent(args, ctx.server.as_deref()).await,
             Command::Bench(cmd) => commands::bench::run(cmd).await,
             Command::Demo(args) => commands::demo::demo(&ctx, args).await,
+            Command::Health(args) => commands::server::health(args).await,
             Command::Completions { shell } => {
                 let mut script = Vec::new();
                 clap_complete::generate(shell, &mut Cli::command(), "runyard", &mut script);

@@ -1,4 +1,4 @@
-//! `runyard server` and `runyard up`.
+//! `runyard server`, `runyard up` and `runyard health`.
 
 use crate::config::{self, ClientConfig};
 use anyhow::{Context, Result};
@@ -286,4 +286,26 @@ fn read_credentials(data_dir: &std::path::Path) -> Result<(String, String)> {
         (Some(a), Some(s)) => Ok((a, s)),
         _ => anyhow::bail!("{} lacks access_key or secret_key", path.display()),
     }
+}
+
+#[derive(Args)]
+pub struct HealthArgs {
+    /// The address the daemon listens on (an unspecified one, 0.0.0.0, is asked on loopback).
+    #[arg(long, env = "RUNYARD_BIND", default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+}
+
+/// `runyard health`: GET /healthz of the daemon on this machine, within two seconds.
+pub async fn health(a: HealthArgs) -> Result<ExitCode> {
+    let mut addr = a.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build()?;
+    let resp = client.get(format!("http://{addr}/healthz")).send().await.with_context(|| format!("no daemon at {addr}"))?;
+    if resp.status().is_success() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("the daemon at {addr} is unhealthy: {}", resp.status());
+    Ok(ExitCode::FAILURE)
 }

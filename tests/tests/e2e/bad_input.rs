@@ -56,11 +56,11 @@ async fn refused(server: TestServer) {
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("action")));
     let (s, b) = post(
         &server,
-        "/api/v1/tasks/actions/enqueue",
+        "/api/v1/tasks/actions/move",
         json!({"ids": ["0123456789abcdef0123456789abcdef"]}).to_string(),
     )
     .await;
-    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("queue")));
+    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("project")));
     let (s, b) = post(&server, "/api/v1/tasks/actions/archive", json!({"ids": []}).to_string()).await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("ids")));
     let (s, _) = post(&server, "/api/v1/tasks/0123456789abcdef0123456789abcdef/reset", "").await;
