@@ -299,10 +299,15 @@ pub struct HealthArgs {
 pub async fn health(a: HealthArgs) -> Result<ExitCode> {
     let mut addr = a.bind;
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
     }
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build()?;
-    let resp = client.get(format!("http://{addr}/healthz")).send().await.with_context(|| format!("no daemon at {addr}"))?;
+    let resp =
+        client.get(format!("http://{addr}/healthz")).send().await.with_context(|| format!("no daemon at {addr}"))?;
     if resp.status().is_success() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -54,12 +54,9 @@ async fn refused(server: TestServer) {
     // Actions: unknown action, missing parameters, ids in the wrong place.
     let (s, b) = post(&server, "/api/v1/tasks/actions/explode", json!({"ids": ["a"]}).to_string()).await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("action")));
-    let (s, b) = post(
-        &server,
-        "/api/v1/tasks/actions/move",
-        json!({"ids": ["0123456789abcdef0123456789abcdef"]}).to_string(),
-    )
-    .await;
+    let (s, b) =
+        post(&server, "/api/v1/tasks/actions/move", json!({"ids": ["0123456789abcdef0123456789abcdef"]}).to_string())
+            .await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("project")));
     let (s, b) = post(&server, "/api/v1/tasks/actions/archive", json!({"ids": []}).to_string()).await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("ids")));
