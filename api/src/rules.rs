@@ -30,6 +30,10 @@ pub const VIEW_NAME: NameRule = NameRule { max: 200, slash: true };
 pub const PROJECT_PATH_MAX: usize = 255;
 /// The longest a long-poll waits, in seconds.
 pub const MAX_WAIT_SECONDS: f64 = 60.0;
+/// The most tasks, or console lines, one page of `GET /api/v1/tasks` (or a console read) holds.
+pub const MAX_LIST_PAGE: u32 = 10_000;
+/// The longest a worker may stay silent before it is dropped, in seconds (a week).
+pub const MAX_WORKER_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
 
 impl NameRule {
     /// Why `value` breaks the rule, if it does.
@@ -123,6 +127,7 @@ pub const DOCUMENTED: &[Documented] = &[
     at("RenameQueue", "name", Rule::Name(QUEUE_NAME), true),
     at("RegisterWorker", "id", Rule::Name(WORKER_ID), true),
     at("RegisterWorker", "queues", Rule::MinItems(1), true),
+    at("RegisterWorker", "timeout_seconds", Rule::Range(1.0, MAX_WORKER_TIMEOUT_SECONDS as f64), false),
     at("PopRequest", "queues", Rule::MinItems(1), true),
     at("PopRequest", "wait_seconds", Rule::Range(0.0, MAX_WAIT_SECONDS), false),
     at("CreateUser", "name", Rule::Name(USER_NAME), true),
@@ -144,6 +149,9 @@ pub const PARAMETERS: &[Documented] = &[
     at("/api/v1/table/values", "column", Rule::Pattern(crate::table::value_set_column_pattern), true),
     at("/api/v1/table/values", "limit", Rule::Range(1.0, crate::table::MAX_PAGE as f64), false),
     at("/api/v1/tasks/{id}/console", "wait_seconds", Rule::Range(0.0, MAX_WAIT_SECONDS), false),
+    at("/api/v1/tasks/{id}/console", "limit", Rule::Range(1.0, MAX_LIST_PAGE as f64), false),
+    at("/api/v1/tasks", "limit", Rule::Range(1.0, MAX_LIST_PAGE as f64), false),
+    at("/api/v1/tasks/{id}/scalars/raw", "limit", Rule::Range(1.0, crate::tracking::MAX_POINTS as f64), false),
     at("/api/v1/scalars", "points", Rule::ZeroOrRange(2.0, crate::tracking::MAX_POINTS as f64), false),
 ];
 
@@ -163,6 +171,14 @@ pub const ACTION_NEEDS: &[(crate::Action, &[(&str, Rule)])] = &[
 /// each with the body it takes, as their request schemas differ by action.
 const PER_ACTION: &[(&str, &str)] =
     &[("/api/v1/tasks/{id}/{action}", "ActionRequest"), ("/api/v1/tasks/actions/{action}", BATCH_REQUEST)];
+
+/// Maps whose keys are never blank: (schema, property, levels of nested maps).
+const NAMED_KEYS: &[(&str, &str, usize)] = &[
+    ("CreateTask", "hyperparams", 2),
+    ("CreateTask", "configuration", 1),
+    ("EditTask", "hyperparams", 2),
+    ("EditTask", "configuration", 1),
+];
 
 /// Schemas that need exactly one of some properties.
 pub const ONE_OF: &[(&str, &[&str])] =
@@ -184,6 +200,16 @@ pub fn document(doc: &mut OpenApi) -> Vec<String> {
         }
         if d.required && !object.required.iter().any(|r| r == d.property) {
             object.required.push(d.property.to_string());
+        }
+    }
+    for (schema, property, levels) in NAMED_KEYS {
+        let map = match schemas.get_mut(*schema) {
+            Some(RefOr::T(Schema::Object(o))) => o.properties.get_mut(*property),
+            _ => None,
+        };
+        match map {
+            Some(RefOr::T(map)) => keys_not_blank(map, *levels),
+            _ => missing.push(format!("{schema}.{property}")),
         }
     }
     for d in PARAMETERS {
@@ -254,7 +280,7 @@ pub fn document(doc: &mut OpenApi) -> Vec<String> {
 }
 
 /// Text never holds NUL (`\u0000`): every backend refuses it alike. States it on every string
-/// that has no pattern of its own.
+/// and map key that has no pattern of its own.
 fn text_without_nul(schema: &mut Schema) {
     let mut nested = |s: &mut RefOr<Schema>| {
         if let RefOr::T(s) = s {
@@ -270,6 +296,11 @@ fn text_without_nul(schema: &mut Schema) {
             };
             if text && o.pattern.is_none() && o.enum_values.is_none() {
                 o.pattern = Some(r"^[^\u0000]*$".into());
+            }
+            if let Some(Schema::Object(keys)) = o.property_names.as_deref_mut() {
+                if keys.pattern.is_none() {
+                    keys.pattern = Some(r"^[^\u0000]*$".into());
+                }
             }
             o.properties.values_mut().for_each(&mut nested);
             if let Some(AdditionalProperties::RefOr(s)) = o.additional_properties.as_deref_mut() {
@@ -359,6 +390,19 @@ fn split_action_requests(doc: &mut OpenApi, missing: &mut Vec<String>) {
         for content in body.content.values_mut() {
             content.schema = Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(BATCH_REQUEST)));
         }
+    }
+}
+
+/// A map's keys, and those of the maps it holds `levels` deep, not blank.
+fn keys_not_blank(map: &mut Schema, levels: usize) {
+    let Schema::Object(o) = map else { return };
+    if levels == 0 {
+        return;
+    }
+    let keys = ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$"));
+    o.property_names = Some(Box::new(Schema::Object(keys.build())));
+    if let Some(AdditionalProperties::RefOr(RefOr::T(inner))) = o.additional_properties.as_deref_mut() {
+        keys_not_blank(inner, levels - 1);
     }
 }
 

@@ -10,7 +10,7 @@ use runyard_api::{ErrorBody, History, HistoryQuery, RegisterWorker, ReportAnswer
 use serde_json::{json, Value};
 
 /// Longest a worker may stay silent before it is dropped: a week.
-const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+const MAX_TIMEOUT_SECONDS: u64 = runyard_api::rules::MAX_WORKER_TIMEOUT_SECONDS;
 
 /// Register (or re-register) a worker.
 #[utoipa::path(post, path = "/api/v1/workers", tag = "workers", request_body = RegisterWorker,

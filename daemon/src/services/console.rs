@@ -58,8 +58,8 @@ pub async fn read(store: &Store, task_id: &str, q: ConsoleQuery) -> Result<Conso
         return Err(Error::not_found("task", task_id));
     }
     let limit = q.limit.unwrap_or(1000);
-    if limit == 0 || limit > 10_000 {
-        return Err(Error::invalid("limit", "must be between 1 and 10000"));
+    if limit == 0 || limit > runyard_api::rules::MAX_LIST_PAGE {
+        return Err(Error::invalid("limit", format!("must be between 1 and {}", runyard_api::rules::MAX_LIST_PAGE)));
     }
     let wait = q.wait_seconds.unwrap_or(0.0);
     if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {

@@ -43,8 +43,8 @@ pub(super) async fn list(store: &Store, q: TaskQuery) -> Result<(Vec<Task>, u64)
         return Err(Error::invalid("tag", format!("names {} tags, at most {MAX_TAG_FILTER} are allowed", tags.len())));
     }
     let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 10_000 {
-        return Err(Error::invalid("limit", "must be between 1 and 10000"));
+    if limit == 0 || limit > runyard_api::rules::MAX_LIST_PAGE {
+        return Err(Error::invalid("limit", format!("must be between 1 and {}", runyard_api::rules::MAX_LIST_PAGE)));
     }
     if q.offset.is_some_and(|o| o > i64::MAX as u64) {
         return Err(Error::invalid("offset", "is too large"));
